@@ -1,0 +1,41 @@
+# The two commands that matter: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROTOS := $(wildcard protos/craftkit/v1/*.proto)
+
+.PHONY: run test unit integration bench proto proto-check clean
+
+run: $(STAMP)
+	$(PY) -m craftkit.devstack
+
+test: $(STAMP) proto-check
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[embedded,dev]'
+	touch $(STAMP)
+
+# Regenerates craftkit/v1/*_pb2*.py and .pyi from protos/ (the proto tree mirrors the package).
+proto: $(STAMP)
+	$(PY) -m grpc_tools.protoc -I protos --python_out=. --grpc_python_out=. --pyi_out=. $(PROTOS)
+
+# Fails when the committed generated code is not what `make proto` produces.
+proto-check: proto
+	@git diff --exit-code --stat -- craftkit/v1 || { echo "generated gRPC code is stale: run 'make proto' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- craftkit/v1)" || { echo "untracked generated code: commit craftkit/v1"; exit 1; }
+
+clean:
+	rm -rf $(VENV) .craftkit .pytest_cache

@@ -1,0 +1,68 @@
+"""The demo project `make run` seeds: one API key and the sample templates, all through gRPC."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import grpc
+
+from craftkit.v1 import projects_pb2, projects_pb2_grpc, templates_pb2, templates_pb2_grpc
+
+
+def sample(name: str) -> dict:
+    return json.loads(resources.files("craftkit.samples").joinpath(f"{name}.json").read_text())
+
+
+SAMPLES = ("invoice",)
+INVOICE_EXAMPLE = sample("invoice")["example"]
+
+
+def install_template(channel: grpc.Channel, project_id: str, spec: dict) -> None:
+    """Creates the template and publishes its first version, unless it exists already."""
+    stub = templates_pb2_grpc.TemplateServiceStub(channel)
+    try:
+        stub.CreateTemplate(templates_pb2.CreateTemplateRequest(
+            project_id=project_id, slug=spec["slug"], name=spec["name"],
+            default_filename=spec["defaultFilename"]), timeout=10)
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+        return
+    version = stub.AddVersion(templates_pb2.AddVersionRequest(
+        project_id=project_id, slug=spec["slug"], manifest_json=json.dumps(spec["manifest"]),
+        layout_json=json.dumps(spec["layout"])), timeout=10)
+    stub.PublishVersion(templates_pb2.PublishVersionRequest(
+        project_id=project_id, slug=spec["slug"], number=version.number), timeout=10)
+
+
+def create_project(address: str, name: str) -> tuple[str, str]:
+    """(project id, API key) of a new project with every sample template published."""
+    with grpc.insecure_channel(address) as channel:
+        created = projects_pb2_grpc.ProjectServiceStub(channel).CreateProject(
+            projects_pb2.CreateProjectRequest(name=name), timeout=10)
+        for name in SAMPLES:
+            install_template(channel, created.project.id, sample(name))
+    return created.project.id, created.api_key
+
+
+def ensure_demo(address: str, env_file: Path) -> str:
+    """The demo project's key: the one in env_file if it still works, else a new project's."""
+    import hashlib
+
+    if env_file.exists():
+        values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+        key = values.get("CRAFTKIT_API_KEY", "")
+        with grpc.insecure_channel(address) as channel:
+            try:
+                project = projects_pb2_grpc.ProjectServiceStub(channel).Authenticate(
+                    projects_pb2.AuthenticateRequest(
+                        key_sha256=hashlib.sha256(key.encode()).hexdigest()), timeout=10)
+            except grpc.RpcError:
+                pass
+            else:
+                for name in SAMPLES:
+                    install_template(channel, project.id, sample(name))
+                return key
+    return create_project(address, "Demo")[1]

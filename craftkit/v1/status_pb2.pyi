@@ -1,0 +1,61 @@
+from craftkit.v1 import render_pb2 as _render_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetRenderRequest(_message.Message):
+    __slots__ = ("project_id", "render_id")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    RENDER_ID_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    render_id: str
+    def __init__(self, project_id: _Optional[str] = ..., render_id: _Optional[str] = ...) -> None: ...
+
+class WaitRenderRequest(_message.Message):
+    __slots__ = ("project_id", "render_id", "timeout_ms")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    RENDER_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    render_id: str
+    timeout_ms: int
+    def __init__(self, project_id: _Optional[str] = ..., render_id: _Optional[str] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+
+class StartRenderRequest(_message.Message):
+    __slots__ = ("render_id", "worker_id")
+    RENDER_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    render_id: str
+    worker_id: str
+    def __init__(self, render_id: _Optional[str] = ..., worker_id: _Optional[str] = ...) -> None: ...
+
+class StartRenderResponse(_message.Message):
+    __slots__ = ("render", "attempt", "data_json", "layout_json")
+    RENDER_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    render: _render_pb2.Render
+    attempt: int
+    data_json: str
+    layout_json: str
+    def __init__(self, render: _Optional[_Union[_render_pb2.Render, _Mapping]] = ..., attempt: _Optional[int] = ..., data_json: _Optional[str] = ..., layout_json: _Optional[str] = ...) -> None: ...
+
+class FinishRenderRequest(_message.Message):
+    __slots__ = ("render_id", "attempt", "succeeded", "object_key", "download_url", "error_message")
+    RENDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    DOWNLOAD_URL_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    render_id: str
+    attempt: int
+    succeeded: bool
+    object_key: str
+    download_url: str
+    error_message: str
+    def __init__(self, render_id: _Optional[str] = ..., attempt: _Optional[int] = ..., succeeded: _Optional[bool] = ..., object_key: _Optional[str] = ..., download_url: _Optional[str] = ..., error_message: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,97 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TemplateVersion(_message.Message):
+    __slots__ = ("number", "manifest_json", "layout_json", "published", "created_at_ms", "published_at_ms")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_JSON_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    number: int
+    manifest_json: str
+    layout_json: str
+    published: bool
+    created_at_ms: int
+    published_at_ms: int
+    def __init__(self, number: _Optional[int] = ..., manifest_json: _Optional[str] = ..., layout_json: _Optional[str] = ..., published: _Optional[bool] = ..., created_at_ms: _Optional[int] = ..., published_at_ms: _Optional[int] = ...) -> None: ...
+
+class Template(_message.Message):
+    __slots__ = ("id", "project_id", "slug", "name", "default_filename", "published_version", "created_at_ms", "versions")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_FILENAME_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    project_id: str
+    slug: str
+    name: str
+    default_filename: str
+    published_version: int
+    created_at_ms: int
+    versions: _containers.RepeatedCompositeFieldContainer[TemplateVersion]
+    def __init__(self, id: _Optional[str] = ..., project_id: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., default_filename: _Optional[str] = ..., published_version: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., versions: _Optional[_Iterable[_Union[TemplateVersion, _Mapping]]] = ...) -> None: ...
+
+class CreateTemplateRequest(_message.Message):
+    __slots__ = ("project_id", "slug", "name", "default_filename")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_FILENAME_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    slug: str
+    name: str
+    default_filename: str
+    def __init__(self, project_id: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., default_filename: _Optional[str] = ...) -> None: ...
+
+class GetTemplateRequest(_message.Message):
+    __slots__ = ("project_id", "slug")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    slug: str
+    def __init__(self, project_id: _Optional[str] = ..., slug: _Optional[str] = ...) -> None: ...
+
+class ListTemplatesRequest(_message.Message):
+    __slots__ = ("project_id",)
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    def __init__(self, project_id: _Optional[str] = ...) -> None: ...
+
+class ListTemplatesResponse(_message.Message):
+    __slots__ = ("templates",)
+    TEMPLATES_FIELD_NUMBER: _ClassVar[int]
+    templates: _containers.RepeatedCompositeFieldContainer[Template]
+    def __init__(self, templates: _Optional[_Iterable[_Union[Template, _Mapping]]] = ...) -> None: ...
+
+class AddVersionRequest(_message.Message):
+    __slots__ = ("project_id", "slug", "manifest_json", "layout_json")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_JSON_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    slug: str
+    manifest_json: str
+    layout_json: str
+    def __init__(self, project_id: _Optional[str] = ..., slug: _Optional[str] = ..., manifest_json: _Optional[str] = ..., layout_json: _Optional[str] = ...) -> None: ...
+
+class PublishVersionRequest(_message.Message):
+    __slots__ = ("project_id", "slug", "number")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    slug: str
+    number: int
+    def __init__(self, project_id: _Optional[str] = ..., slug: _Optional[str] = ..., number: _Optional[int] = ...) -> None: ...

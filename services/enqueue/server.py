@@ -1,0 +1,55 @@
+"""The enqueue server: EnqueueService, the outbox relay and the sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from craftkit import db, kafka
+from craftkit.outbox import OutboxRelay
+from craftkit.service import create_server, run_until_terminated, watch_dependencies
+from craftkit.v1 import enqueue_pb2_grpc
+from services.enqueue import sweeper
+from services.enqueue.service import EnqueueService
+from services.enqueue.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings) -> None:
+    pool = db.pool(settings.database)
+    await pool.open(wait=False)
+    producer = kafka.producer(settings.kafka)
+    relay = OutboxRelay(pool, producer, settings.database.url)
+    server, port, health = create_server(settings.listen)
+    enqueue_pb2_grpc.add_EnqueueServiceServicer_to_server(
+        EnqueueService(pool, jobs_topic=settings.kafka.jobs_topic,
+                       dedupe_window=settings.dedupe_window_seconds), server)
+    tasks = []
+    try:
+        await server.start()
+        log.info("enqueue server listening on port %d", port)
+
+        async def relay_when_connected() -> None:
+            await kafka.retrying(producer.start, "kafka producer")
+            await kafka.retrying(lambda: kafka.ensure_topics(
+                settings.kafka, settings.kafka.jobs_topic, settings.kafka.events_topic),
+                "creating topics")
+            await relay.run()
+
+        tasks = [
+            asyncio.create_task(relay_when_connected()),
+            asyncio.create_task(sweeper.run(
+                pool, topic=settings.kafka.jobs_topic, after=settings.redeliver_after_seconds,
+                lease=settings.lease_seconds, interval=settings.sweep_interval_seconds)),
+            asyncio.create_task(watch_dependencies(
+                health, ["craftkit.v1.EnqueueService"],
+                {"postgresql": lambda: db.ping(pool), "kafka": lambda: kafka.reachable(producer)})),
+        ]
+        await run_until_terminated(server, health)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await producer.stop()
+        await pool.close()

@@ -1,0 +1,113 @@
+"""EnqueueService: validate, record the render and its job in one statement, let the outbox relay
+hand the job to Kafka."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from functools import lru_cache
+
+from psycopg_pool import AsyncConnectionPool
+from uuid6 import uuid7
+
+from craftkit import errors
+from craftkit.manifest import Manifest
+from craftkit.renders import COLUMNS, to_proto
+from craftkit.v1 import enqueue_pb2, enqueue_pb2_grpc
+from services.status.templates import check_filename
+
+log = logging.getLogger(__name__)
+
+# One round trip: claim the dedupe key (or find it unexpired), insert the render and its job.
+ENQUEUE = f"""
+WITH dedupe AS (
+    INSERT INTO render_dedupe (project_id, dedupe_key, render_id, expires_at)
+    VALUES (%(project)s, %(key)s, %(id)s, clock_timestamp() + %(window)s * interval '1 second')
+    ON CONFLICT (project_id, dedupe_key) DO UPDATE
+        SET render_id = EXCLUDED.render_id, expires_at = EXCLUDED.expires_at
+        WHERE render_dedupe.expires_at < clock_timestamp()
+    RETURNING render_id
+), render AS (
+    INSERT INTO renders (id, project_id, template_id, version_number, data, filename)
+    SELECT render_id, %(project)s, %(template)s, %(version)s, %(data)s, %(filename)s FROM dedupe
+    RETURNING {COLUMNS}
+), job AS (
+    INSERT INTO outbox (topic, key, payload)
+    SELECT %(topic)s, convert_to(id::text, 'UTF8'),
+           convert_to(json_build_object('renderId', id, 'projectId', project_id)::text, 'UTF8')
+    FROM render
+)
+SELECT * FROM render
+"""
+
+EXISTING = f"""
+SELECT {COLUMNS} FROM renders
+WHERE id = (SELECT render_id FROM render_dedupe WHERE project_id = %s AND dedupe_key = %s)
+"""
+
+TEMPLATE = """
+SELECT t.id, t.default_filename, t.published_version, v.number, v.published_at IS NOT NULL AS published,
+       v.manifest::text AS manifest
+FROM templates t
+LEFT JOIN template_versions v ON v.template_id = t.id
+     AND v.number = coalesce(%(version)s, t.published_version)
+WHERE t.project_id = %(project)s AND t.slug = %(slug)s
+"""
+
+
+@lru_cache(maxsize=1024)
+def compiled(template_id, number: int, manifest_json: str) -> Manifest:
+    """Versions are immutable, so a compiled manifest is good for as long as we keep it."""
+    return Manifest.parse(json.loads(manifest_json))
+
+
+def dedupe_key(template_id, version: int, data_json: str, filename: str) -> bytes:
+    canonical = json.dumps({"data": json.loads(data_json), "filename": filename},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{template_id}:{version}:{canonical}".encode()).digest()
+
+
+class EnqueueService(enqueue_pb2_grpc.EnqueueServiceServicer):
+    def __init__(self, pool: AsyncConnectionPool, *, jobs_topic: str, dedupe_window: int) -> None:
+        self.pool = pool
+        self.jobs_topic = jobs_topic
+        self.dedupe_window = dedupe_window
+
+    async def EnqueueRender(self, request, context):
+        try:
+            data = json.loads(request.data_json)
+        except ValueError:
+            raise errors.InvalidRequest("data_json is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise errors.InvalidRequest("data must be a JSON object")
+        version = request.version_number or None
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(TEMPLATE, {"project": request.project_id,
+                                                "slug": request.template_slug, "version": version})
+            template = await cur.fetchone()
+            if template is None:
+                raise errors.TemplateNotFound(
+                    f"no template with slug {request.template_slug!r} in this project")
+            if version is None and template["published_version"] is None:
+                raise errors.NoPublishedVersion(
+                    f"template {request.template_slug!r} has no published version yet; "
+                    "publish one first")
+            if template["number"] is None or not template["published"]:
+                raise errors.VersionNotFound(
+                    f"template {request.template_slug!r} has no published version {version}")
+            compiled(template["id"], template["number"], template["manifest"]).validate(data)
+            filename = (check_filename(request.filename, errors.InvalidRequest)
+                        if request.filename else template["default_filename"])
+            key = dedupe_key(template["id"], template["number"], request.data_json, filename)
+            cur = await conn.execute(ENQUEUE, {
+                "project": request.project_id, "key": key, "id": uuid7(),
+                "window": self.dedupe_window, "template": template["id"],
+                "version": template["number"], "data": request.data_json, "filename": filename,
+                "topic": self.jobs_topic})
+            row = await cur.fetchone()
+            deduplicated = row is None
+            if deduplicated:
+                cur = await conn.execute(EXISTING, (request.project_id, key))
+                row = await cur.fetchone()
+        return enqueue_pb2.EnqueueRenderResponse(render=to_proto(row), deduplicated=deduplicated)

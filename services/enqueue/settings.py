@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from craftkit.config import Database, Kafka, env_int, env_str
+
+
+@dataclass(frozen=True)
+class Settings:
+    listen: str
+    """ENQUEUE_LISTEN: host:port the gRPC server binds."""
+    database: Database
+    kafka: Kafka
+    dedupe_window_seconds: int
+    """DEDUPE_WINDOW_SECONDS: identical requests (same project, template version, data and
+    filename) inside this window return the first render instead of a new one. Default 24 h."""
+    redeliver_after_seconds: int
+    """REDELIVER_AFTER_SECONDS: an unfinished render whose job was handed to Kafka this long ago
+    (and whose lease, if claimed, ran out) is handed over again. Covers a broker that lost
+    messages. Default 30 s."""
+    lease_seconds: int
+    """RENDER_LEASE_SECONDS: as for the status service."""
+    sweep_interval_seconds: float
+    """SWEEP_INTERVAL_SECONDS: how often to look for such renders. Default 5 s."""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            listen=env_str("ENQUEUE_LISTEN", "127.0.0.1:50052"),
+            database=Database.from_env(),
+            kafka=Kafka.from_env(),
+            dedupe_window_seconds=env_int("DEDUPE_WINDOW_SECONDS", 86400),
+            redeliver_after_seconds=env_int("REDELIVER_AFTER_SECONDS", 30),
+            lease_seconds=env_int("RENDER_LEASE_SECONDS", 120),
+            sweep_interval_seconds=float(env_int("SWEEP_INTERVAL_SECONDS", 5)),
+        )

@@ -1,0 +1,251 @@
+"""The REST v1 gateway: authenticates, validates the request's shape, calls the gRPC services, and
+answers in one JSON error envelope. Holds no state but caches (verified keys, rate buckets)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from craftkit import errors
+from craftkit.renders import TERMINAL, STATUS_NAME
+from craftkit.v1 import (enqueue_pb2, enqueue_pb2_grpc, projects_pb2, projects_pb2_grpc,
+                         status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc)
+from services.gateway import requests, views
+from services.gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RPC_TIMEOUT = 10
+
+
+@dataclass
+class Backends:
+    status: status_pb2_grpc.StatusServiceStub
+    enqueue: enqueue_pb2_grpc.EnqueueServiceStub
+    templates: templates_pb2_grpc.TemplateServiceStub
+    projects: projects_pb2_grpc.ProjectServiceStub
+    health: dict[str, health_pb2_grpc.HealthStub]
+
+
+class KeyCache:
+    """Bearer key -> project id, asking the project service once per KEY_CACHE_SECONDS."""
+
+    def __init__(self, projects: projects_pb2_grpc.ProjectServiceStub, ttl: float,
+                 size: int = 10_000) -> None:
+        self.projects, self.ttl, self.size = projects, ttl, size
+        self.entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    async def project(self, header: str | None) -> str:
+        scheme, _, key = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise errors.Unauthorized("send your API key as 'Authorization: Bearer ck_live_…'")
+        digest = hashlib.sha256(key.strip().encode()).hexdigest()
+        hit = self.entries.get(digest)
+        now = time.monotonic()
+        if hit and hit[1] > now:
+            return hit[0]
+        project = await self.projects.Authenticate(
+            projects_pb2.AuthenticateRequest(key_sha256=digest), timeout=RPC_TIMEOUT)
+        self.entries[digest] = (project.id, now + self.ttl)
+        self.entries.move_to_end(digest)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return project.id
+
+
+class RateLimiter:
+    """A token bucket per project: `rate` requests a second, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, project_id: str) -> None:
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        tokens, last = self.buckets.get(project_id, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            self.buckets[project_id] = (tokens, now)
+            raise errors.RateLimited(
+                f"over {self.rate:g} requests a second for this project; back off with jitter "
+                f"and retry in {(1 - tokens) / self.rate:.2f}s")
+        self.buckets[project_id] = (tokens - 1, now)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    base = settings.public_base_url
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        status = grpc.aio.insecure_channel(settings.status_address)
+        enqueue = grpc.aio.insecure_channel(settings.enqueue_address)
+        backends = Backends(
+            status=status_pb2_grpc.StatusServiceStub(status),
+            enqueue=enqueue_pb2_grpc.EnqueueServiceStub(enqueue),
+            templates=templates_pb2_grpc.TemplateServiceStub(status),
+            projects=projects_pb2_grpc.ProjectServiceStub(status),
+            health={"status": health_pb2_grpc.HealthStub(status),
+                    "enqueue": health_pb2_grpc.HealthStub(enqueue)})
+        app.state.backends = backends
+        app.state.keys = KeyCache(backends.projects, settings.key_cache_seconds)
+        app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        try:
+            yield
+        finally:
+            await status.close()
+            await enqueue.close()
+
+    async def project_of(request: Request) -> str:
+        project = await request.app.state.keys.project(request.headers.get("authorization"))
+        request.app.state.limiter.take(project)
+        return project
+
+    async def render_template(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        data, version, sync, filename = requests.render_request(
+            await requests.read_json(request, settings.max_body_bytes))
+        backends: Backends = request.app.state.backends
+        reply = await backends.enqueue.EnqueueRender(enqueue_pb2.EnqueueRenderRequest(
+            project_id=project, template_slug=request.path_params["slug"],
+            data_json=_dumps(data), version_number=version, filename=filename),
+            timeout=RPC_TIMEOUT)
+        render = reply.render
+        if sync and STATUS_NAME[render.status] not in TERMINAL:
+            timeout = settings.sync_timeout_seconds
+            render = await backends.status.WaitRender(status_pb2.WaitRenderRequest(
+                project_id=project, render_id=render.id, timeout_ms=int(timeout * 1000)),
+                timeout=timeout + RPC_TIMEOUT)
+        if sync and STATUS_NAME[render.status] in TERMINAL:
+            return JSONResponse(views.render(render, base))
+        body = views.render_created(render, base)
+        return JSONResponse(body, status_code=202, headers={"location": body["pollUrl"]})
+
+    async def get_render(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        render = await request.app.state.backends.status.GetRender(status_pb2.GetRenderRequest(
+            project_id=project, render_id=requests.render_id(request.path_params["id"])),
+            timeout=RPC_TIMEOUT)
+        return JSONResponse(views.render(render, base))
+
+    async def create_template(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        body = requests.template_request(await requests.read_json(request, settings.max_body_bytes))
+        template = await request.app.state.backends.templates.CreateTemplate(
+            templates_pb2.CreateTemplateRequest(
+                project_id=project, slug=body["slug"], name=body.get("name", ""),
+                default_filename=body.get("defaultFilename", "")), timeout=RPC_TIMEOUT)
+        return JSONResponse(views.template(template), status_code=201)
+
+    async def list_templates(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        reply = await request.app.state.backends.templates.ListTemplates(
+            templates_pb2.ListTemplatesRequest(project_id=project), timeout=RPC_TIMEOUT)
+        return JSONResponse({"templates": [views.template(t, with_versions=False)
+                                           for t in reply.templates]})
+
+    async def get_template(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        template = await request.app.state.backends.templates.GetTemplate(
+            templates_pb2.GetTemplateRequest(project_id=project, slug=request.path_params["slug"]),
+            timeout=RPC_TIMEOUT)
+        return JSONResponse(views.template(template))
+
+    async def add_version(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        body = requests.version_request(await requests.read_json(request, settings.max_body_bytes))
+        version = await request.app.state.backends.templates.AddVersion(
+            templates_pb2.AddVersionRequest(
+                project_id=project, slug=request.path_params["slug"],
+                manifest_json=_dumps(body["manifest"]), layout_json=_dumps(body["layout"])),
+            timeout=RPC_TIMEOUT)
+        return JSONResponse(views.version(version), status_code=201)
+
+    async def publish_version(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        template = await request.app.state.backends.templates.PublishVersion(
+            templates_pb2.PublishVersionRequest(
+                project_id=project, slug=request.path_params["slug"],
+                number=request.path_params["number"]), timeout=RPC_TIMEOUT)
+        return JSONResponse(views.template(template))
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        states = {}
+        for name, stub in request.app.state.backends.health.items():
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+                states[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+            except grpc.aio.AioRpcError as exc:
+                states[name] = exc.code().name
+        ready = all(s == "SERVING" for s in states.values())
+        return JSONResponse({"ready": ready, "backends": states}, status_code=200 if ready else 503)
+
+    routes = [
+        Route("/v1/templates/{slug}/render", render_template, methods=["POST"]),
+        Route("/v1/renders/{id}", get_render, methods=["GET"]),
+        Route("/v1/templates", create_template, methods=["POST"]),
+        Route("/v1/templates", list_templates, methods=["GET"]),
+        Route("/v1/templates/{slug}", get_template, methods=["GET"]),
+        Route("/v1/templates/{slug}/versions", add_version, methods=["POST"]),
+        Route("/v1/templates/{slug}/versions/{number:int}/publish", publish_version,
+              methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        errors.ApiError: api_error, grpc.aio.AioRpcError: rpc_error,
+        HTTPException: http_error, Exception: unexpected_error})
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def error_response(error: errors.ApiError) -> JSONResponse:
+    headers = {"retry-after": "1"} if error.code in ("rate_limited", "unavailable") else None
+    return JSONResponse(error.body(), status_code=errors.http_status(error), headers=headers)
+
+
+async def api_error(request: Request, exc: errors.ApiError) -> JSONResponse:
+    return error_response(exc)
+
+
+async def rpc_error(request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
+    error = errors.from_rpc_error(exc)
+    if errors.http_status(error) >= 500:
+        log.warning("%s %s: backend said %s: %s", request.method, request.url.path,
+                    exc.code().name, exc.details())
+    return error_response(error)
+
+
+async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = {404: f"no route for {request.method} {request.url.path}",
+               405: f"{request.method} is not allowed on {request.url.path}"}.get(
+        exc.status_code, str(exc.detail))
+    return JSONResponse({"error": {"code": code, "message": message}},
+                        status_code=exc.status_code, headers=exc.headers)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"error": {"code": "internal", "message": "internal error"}},
+                        status_code=500)

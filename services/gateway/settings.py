@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from craftkit.config import env_float, env_int, env_str
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    """GATEWAY_HOST: interface the HTTP server binds."""
+    port: int
+    """GATEWAY_PORT: port the HTTP server binds."""
+    public_base_url: str
+    """PUBLIC_BASE_URL: how clients reach this API; pollUrl is built from it."""
+    status_address: str
+    """STATUS_ADDRESS: host:port of the status service (renders, templates, projects)."""
+    enqueue_address: str
+    """ENQUEUE_ADDRESS: host:port of the enqueue service."""
+    max_body_bytes: int
+    """MAX_BODY_BYTES: larger request bodies get 413. Default 1 MiB."""
+    sync_timeout_seconds: float
+    """SYNC_TIMEOUT_SECONDS: how long options.sync holds a request. Default 30."""
+    rate_limit_per_second: float
+    """RATE_LIMIT_PER_SECOND: sustained requests per project per gateway replica; 0 turns the
+    limit off. Bursts up to RATE_LIMIT_BURST are allowed."""
+    rate_limit_burst: int
+    """RATE_LIMIT_BURST."""
+    key_cache_seconds: float
+    """KEY_CACHE_SECONDS: how long a verified API key is trusted without asking again (so a
+    revoked key stops working within this time)."""
+    workers: int
+    """GATEWAY_WORKERS: uvicorn worker processes."""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        port = env_int("GATEWAY_PORT", 8080)
+        return cls(
+            host=env_str("GATEWAY_HOST", "127.0.0.1"),
+            port=port,
+            public_base_url=env_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+            status_address=env_str("STATUS_ADDRESS", "127.0.0.1:50051"),
+            enqueue_address=env_str("ENQUEUE_ADDRESS", "127.0.0.1:50052"),
+            max_body_bytes=env_int("MAX_BODY_BYTES", 1024 * 1024),
+            sync_timeout_seconds=env_float("SYNC_TIMEOUT_SECONDS", 30.0),
+            rate_limit_per_second=env_float("RATE_LIMIT_PER_SECOND", 200.0),
+            rate_limit_burst=env_int("RATE_LIMIT_BURST", 400),
+            key_cache_seconds=env_float("KEY_CACHE_SECONDS", 30.0),
+            workers=env_int("GATEWAY_WORKERS", 1),
+        )

@@ -1,0 +1,55 @@
+"""REST v1 shapes built from the gRPC messages (field names exactly as in the seeds)."""
+
+from __future__ import annotations
+
+import json
+
+from craftkit.renders import STATUS_NAME
+from craftkit.timefmt import iso
+from craftkit.v1 import render_pb2, templates_pb2
+
+
+def render_created(render: render_pb2.Render, base: str) -> dict:
+    """The 202 body of POST /v1/templates/{slug}/render."""
+    return {
+        "id": render.id,
+        "status": STATUS_NAME[render.status],
+        "pollUrl": f"{base}/v1/renders/{render.id}",
+        "downloadUrl": render.download_url or None,
+        "errorMessage": render.error_message or None,
+        "createdAt": iso(render.created_at_ms),
+    }
+
+
+def render(render: render_pb2.Render, base: str) -> dict:
+    """GET /v1/renders/{id}."""
+    return {
+        **render_created(render, base),
+        "completedAt": iso(render.completed_at_ms),
+        "durationMs": None if render.duration_ms < 0 else render.duration_ms,
+    }
+
+
+def version(v: templates_pb2.TemplateVersion) -> dict:
+    return {
+        "number": v.number,
+        "published": v.published,
+        "createdAt": iso(v.created_at_ms),
+        "publishedAt": iso(v.published_at_ms),
+        "manifest": json.loads(v.manifest_json),
+        "layout": json.loads(v.layout_json),
+    }
+
+
+def template(t: templates_pb2.Template, *, with_versions: bool = True) -> dict:
+    body = {
+        "id": t.id,
+        "slug": t.slug,
+        "name": t.name,
+        "defaultFilename": t.default_filename,
+        "publishedVersion": t.published_version or None,
+        "createdAt": iso(t.created_at_ms),
+    }
+    if with_versions:
+        body["versions"] = [version(v) for v in t.versions]
+    return body

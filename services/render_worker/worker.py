@@ -1,0 +1,141 @@
+"""The render worker: one member of a Kafka consumer group on render.jobs.
+
+For each job: claim it through the status service (queued -> rendering; a terminal or
+elsewhere-claimed render is skipped, so a redelivered job does nothing), render the template
+version with ReportLab, store renders/<id>/<filename>, record the outcome (rendering -> succeeded
+| failed, quoting the claim's attempt number). Offsets are committed only after every job of a
+batch has its outcome recorded; a crash before that redelivers the batch, and the claims make the
+redelivery harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+import grpc
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from craftkit import errors, kafka
+from craftkit.layout import RenderError, render_pdf
+from craftkit.v1 import status_pb2, status_pb2_grpc
+from services.render_worker.settings import Settings
+from services.render_worker.storage import PdfStore, object_key
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+             grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INTERNAL}
+# Outcomes of a claim that mean "nothing to do": terminal, unknown, or someone else has it.
+SKIP = {"conflict", "not_found", "busy"}
+RPC_TIMEOUT = 10
+
+
+class Worker:
+    def __init__(self, settings: Settings, status: status_pb2_grpc.StatusServiceStub,
+                 store: PdfStore) -> None:
+        self.settings = settings
+        self.status = status
+        self.store = store
+        self.consumer = kafka.consumer(settings.kafka, settings.kafka.jobs_topic, settings.group,
+                                       max_poll_records=settings.concurrency)
+        self.rendered = 0
+        self.stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, commit it, then leave the group."""
+        self.stopping.set()
+
+    async def run(self) -> None:
+        await kafka.retrying(self._ensure_bucket, "object storage")
+        topics = self.settings.kafka.jobs_topic, self.settings.kafka.events_topic
+        await kafka.retrying(lambda: kafka.ensure_topics(self.settings.kafka, *topics), "topics")
+        await kafka.retrying(self.consumer.start, "kafka consumer")
+        log.info("worker %s consuming %s", self.settings.worker_id, self.settings.kafka.jobs_topic)
+        try:
+            while not self.stopping.is_set():
+                batches = await self.consumer.getmany(timeout_ms=1000,
+                                                      max_records=self.settings.concurrency)
+                messages = [m for batch in batches.values() for m in batch]
+                if not messages:
+                    continue
+                await asyncio.gather(*(self.handle(m.value) for m in messages))
+                try:
+                    await self.consumer.commit()
+                except (CommitFailedError, KafkaError) as exc:
+                    # A rebalance took the partitions: the new owner sees these jobs again and
+                    # skips them, since their outcomes are recorded.
+                    log.warning("offset commit failed: %s", exc)
+        finally:
+            await self.consumer.stop()
+
+    async def _ensure_bucket(self) -> None:
+        try:
+            await asyncio.to_thread(self.store.ensure_bucket)
+        except Exception as exc:  # noqa: BLE001 - minio and urllib3 errors alike
+            raise OSError(f"bucket {self.store.settings.bucket!r}: {exc}") from exc
+
+    async def handle(self, raw: bytes) -> None:
+        try:
+            render_id = json.loads(raw)["renderId"]
+        except (ValueError, KeyError, TypeError):
+            log.error("skipping a malformed job message: %r", raw[:200])
+            return
+        claim = await self._call(self.status.StartRender, status_pb2.StartRenderRequest(
+            render_id=render_id, worker_id=self.settings.worker_id))
+        if claim is None:
+            return
+        render = claim.render
+        started = time.perf_counter()
+        request = status_pb2.FinishRenderRequest(render_id=render_id, attempt=claim.attempt)
+        try:
+            pdf = await asyncio.to_thread(
+                render_pdf, json.loads(claim.layout_json), json.loads(claim.data_json))
+        except RenderError as exc:
+            request.succeeded, request.error_message = False, str(exc)
+        except Exception as exc:  # noqa: BLE001 - a renderer bug must fail the render, not loop
+            log.exception("render %s crashed the renderer", render_id)
+            request.succeeded = False
+            request.error_message = f"the renderer failed: {type(exc).__name__}: {exc}"
+        else:
+            key = object_key(render_id, render.filename)
+            await self._store(key, pdf)
+            request.succeeded, request.object_key = True, key
+            request.download_url = self.store.download_url(key)
+        finished = await self._call(self.status.FinishRender, request)
+        if finished is not None:
+            self.rendered += 1
+            log.info("render %s %s in %.1f ms", render_id,
+                     "succeeded" if request.succeeded else "failed",
+                     (time.perf_counter() - started) * 1000)
+
+    async def _store(self, key: str, pdf: bytes) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                return await asyncio.to_thread(self.store.put, key, pdf)
+            except Exception as exc:  # noqa: BLE001 - S3 errors: keep trying; the lease fences us
+                log.warning("storing %s failed: %s; retrying in %.1fs", key, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _call(self, method, request):
+        """The response, or None when the status service says there is nothing to do.
+        Retries while the status service is unreachable."""
+        backoff = 0.1
+        while True:
+            try:
+                return await method(request, timeout=RPC_TIMEOUT)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in RETRYABLE:
+                    error = errors.from_rpc_error(exc)
+                    if error.code in SKIP:
+                        log.info("%s %s: %s", type(request).__name__, request.render_id,
+                                 error.message)
+                        return None
+                    raise
+                log.warning("status service: %s; retrying in %.1fs", exc.code().name, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)

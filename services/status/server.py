@@ -1,0 +1,57 @@
+"""The status server: StatusService, TemplateService and ProjectService over one PostgreSQL pool,
+plus an outbox relay so completion events reach Kafka even while the enqueue service is down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from craftkit import db, kafka
+from craftkit.outbox import OutboxRelay
+from craftkit.service import create_server, run_until_terminated, watch_dependencies
+from craftkit.v1 import projects_pb2_grpc, status_pb2_grpc, templates_pb2_grpc
+from services.status.projects import ProjectService
+from services.status.renders import StatusService, TerminalWaiters
+from services.status.settings import Settings
+from services.status.templates import TemplateService
+
+log = logging.getLogger(__name__)
+
+SERVICES = ["craftkit.v1.StatusService", "craftkit.v1.TemplateService",
+            "craftkit.v1.ProjectService"]
+
+
+async def serve(settings: Settings) -> None:
+    pool = db.pool(settings.database)
+    await pool.open(wait=False)
+    producer = kafka.producer(settings.kafka)
+    waiters = TerminalWaiters(settings.database.url)
+    relay = OutboxRelay(pool, producer, settings.database.url)
+    server, port, health = create_server(settings.listen)
+    status_pb2_grpc.add_StatusServiceServicer_to_server(
+        StatusService(pool, waiters, lease_seconds=settings.lease_seconds,
+                      events_topic=settings.kafka.events_topic), server)
+    templates_pb2_grpc.add_TemplateServiceServicer_to_server(TemplateService(pool), server)
+    projects_pb2_grpc.add_ProjectServiceServicer_to_server(ProjectService(pool), server)
+    tasks = []
+    try:
+        await server.start()
+        log.info("status server listening on port %d", port)
+        tasks = [asyncio.create_task(waiters.run())]
+
+        async def relay_when_connected() -> None:
+            await kafka.retrying(producer.start, "kafka producer")
+            await relay.run()
+
+        tasks.append(asyncio.create_task(relay_when_connected()))
+        tasks.append(asyncio.create_task(watch_dependencies(
+            health, SERVICES, {"postgresql": lambda: db.ping(pool),
+                               "kafka": lambda: kafka.reachable(producer)})))
+        await run_until_terminated(server, health)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await producer.stop()
+        await pool.close()
+

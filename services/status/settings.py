@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from craftkit.config import Database, Kafka, env_int, env_str
+
+
+@dataclass(frozen=True)
+class Settings:
+    listen: str
+    """STATUS_LISTEN: host:port the gRPC server binds."""
+    database: Database
+    kafka: Kafka
+    lease_seconds: int
+    """RENDER_LEASE_SECONDS: how long a claimed job belongs to its worker before another may take
+    it over (a worker that died mid-job). Must exceed the longest render."""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            listen=env_str("STATUS_LISTEN", "127.0.0.1:50051"),
+            database=Database.from_env(),
+            kafka=Kafka.from_env(),
+            lease_seconds=env_int("RENDER_LEASE_SECONDS", 120),
+        )
