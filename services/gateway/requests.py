@@ -72,6 +72,10 @@ def render_request(body: object) -> tuple[dict, int, bool, str]:
     if "versionNumber" in options and version < 1:
         raise errors.InvalidRequest("options.versionNumber must be 1 or more",
                                     field_errors={"options.versionNumber": ["Must be >= 1"]})
+    if options.get("filename") == "":
+        raise errors.InvalidRequest("options.filename must not be empty; omit it for the "
+                                    "template's default filename",
+                                    field_errors={"options.filename": ["Must not be empty"]})
     return body["data"], version, options.get("sync", False), options.get("filename", "")
 
 

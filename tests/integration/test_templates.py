@@ -1,0 +1,75 @@
+"""Template management over REST: create, add versions, publish, read; bad templates refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from craftkit.demo import sample
+
+
+def test_create_add_publish_and_read(api):
+    spec = sample("invoice")
+    created = api.http.post("/v1/templates", json={"slug": "receipt", "name": "Receipt",
+                                                   "defaultFilename": "receipt"})
+    assert created.status_code == 201
+    body = created.json()
+    assert body["slug"] == "receipt" and body["publishedVersion"] is None
+    assert body["defaultFilename"] == "receipt.pdf" and body["versions"] == []
+
+    version = api.http.post("/v1/templates/receipt/versions",
+                            json={"manifest": spec["manifest"], "layout": spec["layout"]})
+    assert version.status_code == 201
+    assert version.json()["number"] == 1 and version.json()["published"] is False
+
+    published = api.http.post("/v1/templates/receipt/versions/1/publish")
+    assert published.status_code == 200
+    assert published.json()["publishedVersion"] == 1
+    assert published.json()["versions"][0]["published"] is True
+
+    read = api.http.get("/v1/templates/receipt").json()
+    assert read["versions"][0]["manifest"] == spec["manifest"]
+    listed = api.http.get("/v1/templates").json()["templates"]
+    assert {t["slug"] for t in listed} == {"invoice", "receipt"}
+
+    rendered = api.render(spec["example"], slug="receipt", sync=True).json()
+    assert rendered["downloadUrl"].endswith("/receipt.pdf")
+
+
+def test_slug_taken_is_409(api):
+    response = api.http.post("/v1/templates", json={"slug": "invoice"})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "template_exists"
+
+
+@pytest.mark.parametrize("slug", ["Invoice", "-x", "a b", "x" * 64, ""])
+def test_bad_slug_is_invalid_request(api, slug):
+    response = api.http.post("/v1/templates", json={"slug": slug})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_publishing_a_missing_version_is_404(api):
+    response = api.http.post("/v1/templates/invoice/versions/7/publish")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "version_not_found"
+
+
+def test_a_bad_version_is_refused_with_every_problem(api):
+    manifest = {"fields": {"name": {"type": "strin"}, "items": {"type": "array"},
+                           "items[].qty": {"type": "integer"}}}
+    layout = {"body": [{"type": "text", "text": "Hello {{nobody}}"},
+                       {"type": "table", "source": "name", "columns": []},
+                       {"type": "banner"}]}
+    response = api.http.post("/v1/templates/invoice/versions",
+                             json={"manifest": manifest, "layout": layout})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_template"
+    assert "manifest.fields.name" in error["issues"]["fieldErrors"]
+    good_manifest = {"fields": {"name": {"type": "string"}}}
+    response = api.http.post("/v1/templates/invoice/versions",
+                             json={"manifest": good_manifest, "layout": layout})
+    fields = response.json()["error"]["issues"]["fieldErrors"]
+    assert set(fields) == {"layout.body.0.text", "layout.body.1.source", "layout.body.1.columns",
+                           "layout.body.2.type"}
+    assert len(api.http.get("/v1/templates/invoice").json()["versions"]) == 1
