@@ -1,0 +1,168 @@
+"""`make bench`: starts the whole stack on embedded servers and measures the render pipeline.
+
+Reports, for the 1-page seed invoice:
+  - raw ReportLab time for the document (the floor any render service pays),
+  - sustained renders/s, POST -> succeeded, at several concurrency levels (sync mode: each client
+    posts the next render as soon as the previous one is terminal),
+  - p50/p99 POST -> succeeded latency at a steady 50 renders/s (open loop),
+  - GET /v1/renders/{id} requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import uvloop
+
+from bench.http import Connection
+from craftkit import demo
+from craftkit.devstack import Infra, Stack
+from craftkit.layout import render_pdf
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def invoice(n: int) -> dict:
+    return {"customer": {"name": f"Bench {uuid.uuid4().hex[:6]} {n}"},
+            "items": [{"name": "Widget", "qty": 5, "price": 9.99}], "total": 49.95}
+
+
+def raw_reportlab(iterations: int = 300) -> float:
+    spec = demo.sample("invoice")
+    render_pdf(spec["layout"], spec["example"])
+    times = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        render_pdf(spec["layout"], invoice(0))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+async def closed_loop(port: int, key: str, concurrency: int, seconds: float) -> tuple[int, list[float]]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+
+    async def client() -> None:
+        conn = Connection("127.0.0.1", port, {"authorization": f"Bearer {key}"})
+        try:
+            while time.perf_counter() < deadline:
+                start = time.perf_counter()
+                status, body = await conn.json("POST", "/v1/templates/invoice/render",
+                                               {"data": invoice(next(counter)), "options": {"sync": True}})
+                if status != 200 or body["status"] != "succeeded":
+                    raise RuntimeError(f"render did not succeed: {status} {body}")
+                latencies.append(time.perf_counter() - start)
+        finally:
+            conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+async def open_loop(port: int, key: str, rate: float, seconds: float) -> list[float]:
+    """Starts a render every 1/rate seconds whatever the previous ones are doing."""
+    latencies: list[float] = []
+    idle: list[Connection] = []
+
+    async def one(n: int) -> None:
+        conn = idle.pop() if idle else Connection("127.0.0.1", port, {"authorization": f"Bearer {key}"})
+        start = time.perf_counter()
+        status, body = await conn.json("POST", "/v1/templates/invoice/render",
+                                       {"data": invoice(n), "options": {"sync": True}})
+        latencies.append(time.perf_counter() - start)
+        idle.append(conn)
+        if status != 200:
+            raise RuntimeError(f"render did not succeed: {status} {body}")
+
+    tasks = []
+    begin = time.perf_counter()
+    for n in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, begin + n / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(n)))
+    await asyncio.gather(*tasks)
+    for conn in idle:
+        conn.close()
+    return latencies
+
+
+async def get_load(port: int, key: str, render_id: str, concurrency: int, seconds: float) -> float:
+    count = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client() -> None:
+        nonlocal count
+        conn = Connection("127.0.0.1", port, {"authorization": f"Bearer {key}"})
+        try:
+            while time.perf_counter() < deadline:
+                status, _ = await conn.request("GET", f"/v1/renders/{render_id}")
+                if status != 200:
+                    raise RuntimeError(f"GET answered {status}")
+                count += 1
+        finally:
+            conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return count / (time.perf_counter() - started)
+
+
+async def pipeline(stack: Stack, key: str, seconds: float, levels: list[int]) -> list[str]:
+    port = stack.ports["gateway"]
+    lines = []
+    await closed_loop(port, key, 8, 2)  # warm-up: imports, fonts, connections, JIT-free caches
+    ms = lambda s: f"{s * 1000:.1f} ms"  # noqa: E731
+    for concurrency in levels:
+        rate, lat = await closed_loop(port, key, concurrency, seconds)
+        lines.append(f"  concurrency {concurrency:>3}: {rate:7.1f} renders/s   "
+                     f"p50 {ms(percentile(lat, 50))}   p99 {ms(percentile(lat, 99))}")
+    lat = await open_loop(port, key, 50, seconds)
+    lines.append(f"  steady 50 renders/s ({len(lat)} renders): p50 {ms(percentile(lat, 50))}   "
+                 f"p99 {ms(percentile(lat, 99))}")
+    conn = Connection("127.0.0.1", port, {"authorization": f"Bearer {key}"})
+    _, body = await conn.json("POST", "/v1/templates/invoice/render",
+                              {"data": invoice(-1), "options": {"sync": True}})
+    conn.close()
+    for concurrency in (16, 64):
+        rps = await get_load(port, key, body["id"], concurrency, seconds)
+        lines.append(f"  GET /v1/renders/{{id}}, {concurrency} clients: {rps:7.0f} req/s")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10, help="length of each measurement")
+    parser.add_argument("--levels", default="1,8,32,64", help="concurrency levels to measure")
+    args = parser.parse_args()
+
+    raw = raw_reportlab()
+    print(f"renderer: raw ReportLab, 1-page invoice: {raw:.2f} ms median "
+          f"(= {1000 / raw:.0f} renders/s on one core)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="craftkit-bench-") as workdir:
+        infra = Infra(Path(workdir)).start()
+        stack = Stack(infra, env_overrides={"RATE_LIMIT_PER_SECOND": "0"})
+        try:
+            stack.start()
+            _, key = demo.create_project(stack.address("status"), "bench")
+            print(f"pipeline (POST -> succeeded, sync mode, {args.seconds:.0f} s each):", flush=True)
+            for line in uvloop.run(pipeline(stack, key, args.seconds,
+                                            [int(x) for x in args.levels.split(",")])):
+                print(line, flush=True)
+        finally:
+            stack.stop()
+            infra.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
