@@ -19,8 +19,15 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        if self.writer is not None:
+            try:
+                return await self._send(method, path, body)
+            except ConnectionError:  # the server closed an idle keep-alive connection
+                self.close()
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return await self._send(method, path, body)
+
+    async def _send(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         head = (f"{method} {path} HTTP/1.1\r\nhost: {self.host}\r\n{self.extra}"
                 f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n")
         self.writer.write(head.encode() + body)
@@ -49,3 +56,4 @@ class Connection:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+            self.reader = self.writer = None

@@ -250,14 +250,16 @@ def main() -> None:
                   s3_port=int(os.environ.get("S3_PORT", 19000)))
     stack = Stack(infra, log_to_files=False, ports={
         "gateway": int(os.environ.get("GATEWAY_PORT", 8080)),
-        "status": int(os.environ.get("STATUS_PORT", 50051)),
-        "enqueue": int(os.environ.get("ENQUEUE_PORT", 50052)),
-        "render_worker": int(os.environ.get("WORKER_HEALTH_PORT", 50053)),
-        "webhooks": int(os.environ.get("WEBHOOKS_HEALTH_PORT", 50054))})
-    busy = [f"{name} ({port})" for name, port in stack.ports.items() if port_open(port)]
+        # Below the kernel's ephemeral range (32768+), where outgoing connections could hold them.
+        "status": int(os.environ.get("STATUS_PORT", 7051)),
+        "enqueue": int(os.environ.get("ENQUEUE_PORT", 7052)),
+        "render_worker": int(os.environ.get("WORKER_HEALTH_PORT", 7053)),
+        "webhooks": int(os.environ.get("WEBHOOKS_HEALTH_PORT", 7054))})
+    wanted = {**stack.ports, "kafka": infra.kafka_port, "s3": infra.s3_port}
+    busy = [f"{name} ({port})" for name, port in wanted.items() if port_open(port)]
     if busy:
         sys.exit(f"ports in use: {', '.join(busy)}; stop what holds them or set GATEWAY_PORT, "
-                 "STATUS_PORT, ENQUEUE_PORT, WORKER_HEALTH_PORT, WEBHOOKS_HEALTH_PORT")
+                 "STATUS_PORT, ENQUEUE_PORT, WORKER_HEALTH_PORT, WEBHOOKS_HEALTH_PORT, KAFKA_PORT, S3_PORT")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
         print("starting PostgreSQL, Kafka and S3 ...", flush=True)

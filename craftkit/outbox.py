@@ -2,7 +2,8 @@
 
 Rows are written in the same transaction as the change they announce (a new render, a terminal
 transition), so nothing is announced that did not happen and nothing that happened goes
-unannounced. The relay takes a batch with FOR UPDATE SKIP LOCKED (any number of relays may run),
+unannounced. Each relay serves some topics (the enqueue service relays jobs, the status service
+completion events) and wakes on their NOTIFY channels. It takes a batch with FOR UPDATE SKIP LOCKED (any number of relays may run),
 sends it, waits for every ack, and only then deletes the rows in the same transaction. A crash
 anywhere before the commit leaves the rows in place for the next pass: delivery is at least once,
 and consumers dedupe by render id.
@@ -14,6 +15,7 @@ import asyncio
 import logging
 
 import psycopg
+from psycopg import sql
 from aiokafka import AIOKafkaProducer
 from psycopg_pool import AsyncConnectionPool
 
@@ -22,8 +24,9 @@ log = logging.getLogger(__name__)
 
 class OutboxRelay:
     def __init__(self, pool: AsyncConnectionPool, producer: AIOKafkaProducer, database_url: str,
-                 *, batch: int = 500, idle_poll: float = 1.0) -> None:
+                 topics: list[str], *, batch: int = 500, idle_poll: float = 1.0) -> None:
         self.pool = pool
+        self.topics = topics
         self.producer = producer
         self.database_url = database_url
         self.batch = batch
@@ -37,7 +40,9 @@ class OutboxRelay:
             try:
                 async with await psycopg.AsyncConnection.connect(
                         self.database_url, autocommit=True) as listener:
-                    await listener.execute("LISTEN outbox")
+                    for topic in self.topics:
+                        await listener.execute(
+                            sql.SQL("LISTEN {}").format(sql.Identifier(f"outbox:{topic}")))
                     while True:
                         await self.drain()
                         self.healthy, backoff = True, 0.1
@@ -56,8 +61,8 @@ class OutboxRelay:
         while True:
             async with self.pool.connection() as conn, conn.transaction():
                 cur = await conn.execute(
-                    "SELECT id, topic, key, payload FROM outbox ORDER BY id LIMIT %s "
-                    "FOR UPDATE SKIP LOCKED", (self.batch,))
+                    "SELECT id, topic, key, payload FROM outbox WHERE topic = ANY(%s) "
+                    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (self.topics, self.batch))
                 rows = await cur.fetchall()
                 if not rows:
                     return sent

@@ -21,17 +21,25 @@ Check = Callable[[], Awaitable[bool]]
 
 
 def create_server(address: str) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """A gRPC server with the health service. Service "liveness" answers SERVING for as long as
+    the process runs (for liveness probes); "" and each named service follow the dependencies."""
     server = grpc.aio.server(interceptors=[ApiErrorInterceptor()],
                              options=[("grpc.so_reuseport", 0)])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = server.add_insecure_port(address)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
+    if not port:
+        raise SystemExit(f"cannot listen on {address}: the address is in use or invalid")
     return server, port, health_servicer
 
 
 async def watch_dependencies(servicer: health.aio.HealthServicer, services: list[str],
                              checks: dict[str, Check], interval: float = 1.0) -> None:
     """Reports SERVING while every check passes, NOT_SERVING (naming the failures) otherwise."""
+    await servicer.set("liveness", health_pb2.HealthCheckResponse.SERVING)
     last = None
     while True:
         failing = []

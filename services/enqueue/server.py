@@ -1,4 +1,4 @@
-"""The enqueue server: EnqueueService, the outbox relay and the sweeper."""
+"""The enqueue server: EnqueueService, the outbox relay for render jobs, and the sweeper."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ async def serve(settings: Settings) -> None:
     pool = db.pool(settings.database)
     await pool.open(wait=False)
     producer = kafka.producer(settings.kafka)
-    relay = OutboxRelay(pool, producer, settings.database.url)
+    relay = OutboxRelay(pool, producer, settings.database.url, [settings.kafka.jobs_topic])
     server, port, health = create_server(settings.listen)
     enqueue_pb2_grpc.add_EnqueueServiceServicer_to_server(
         EnqueueService(pool, jobs_topic=settings.kafka.jobs_topic,

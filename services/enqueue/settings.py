@@ -26,7 +26,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
-            listen=env_str("ENQUEUE_LISTEN", "127.0.0.1:50052"),
+            listen=env_str("ENQUEUE_LISTEN", "127.0.0.1:7052"),
             database=Database.from_env(),
             kafka=Kafka.from_env(),
             dedupe_window_seconds=env_int("DEDUPE_WINDOW_SECONDS", 86400),

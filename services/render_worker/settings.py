@@ -57,8 +57,8 @@ class Settings:
         return cls(
             kafka=Kafka.from_env(),
             storage=Storage.from_env(),
-            status_address=env_str("STATUS_ADDRESS", "127.0.0.1:50051"),
-            health_listen=env_str("WORKER_HEALTH_LISTEN", "127.0.0.1:50053"),
+            status_address=env_str("STATUS_ADDRESS", "127.0.0.1:7051"),
+            health_listen=env_str("WORKER_HEALTH_LISTEN", "127.0.0.1:7053"),
             group=env_str("WORKER_GROUP", "render-workers"),
             concurrency=env_int("WORKER_CONCURRENCY", 32),
             worker_id=env_str("WORKER_ID", f"{socket.gethostname()}-{os.getpid()}"),

@@ -1,5 +1,5 @@
 """The status server: StatusService, TemplateService and ProjectService over one PostgreSQL pool,
-plus an outbox relay so completion events reach Kafka even while the enqueue service is down."""
+plus the outbox relay for completion events (render.events), which it records."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ async def serve(settings: Settings) -> None:
     await pool.open(wait=False)
     producer = kafka.producer(settings.kafka)
     waiters = TerminalWaiters(settings.database.url)
-    relay = OutboxRelay(pool, producer, settings.database.url)
+    relay = OutboxRelay(pool, producer, settings.database.url, [settings.kafka.events_topic])
     server, port, health = create_server(settings.listen)
     status_pb2_grpc.add_StatusServiceServicer_to_server(
         StatusService(pool, waiters, lease_seconds=settings.lease_seconds,

@@ -18,7 +18,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
-            listen=env_str("STATUS_LISTEN", "127.0.0.1:50051"),
+            listen=env_str("STATUS_LISTEN", "127.0.0.1:7051"),
             database=Database.from_env(),
             kafka=Kafka.from_env(),
             lease_seconds=env_int("RENDER_LEASE_SECONDS", 120),

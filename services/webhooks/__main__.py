@@ -34,7 +34,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> "Settings":
         return cls(database=Database.from_env(), kafka=Kafka.from_env(),
-                   health_listen=env_str("WEBHOOKS_HEALTH_LISTEN", "127.0.0.1:50054"),
+                   health_listen=env_str("WEBHOOKS_HEALTH_LISTEN", "127.0.0.1:7054"),
                    group=env_str("WEBHOOKS_GROUP", "webhooks"))
 
 
@@ -76,7 +76,9 @@ async def consume(settings: Settings, consumer, pool) -> None:
 async def main(settings: Settings) -> None:
     pool = db.pool(settings.database)
     await pool.open(wait=False)
-    consumer = kafka.consumer(settings.kafka, settings.kafka.events_topic, settings.group)
+    # Deliveries are not that urgent: wait up to 50 ms in the broker rather than poll it hard.
+    consumer = kafka.consumer(settings.kafka, settings.kafka.events_topic, settings.group,
+                              fetch_max_wait_ms=50)
     server, _, health = create_server(settings.health_listen)
     await server.start()
     tasks = [asyncio.create_task(consume(settings, consumer, pool)),
