@@ -182,6 +182,7 @@ def render_pdf(layout: dict, data: dict, *, title: str = "") -> bytes:
     """The PDF for `data`, as bytes."""
     from reportlab.lib.pagesizes import landscape
     from reportlab.platypus import SimpleDocTemplate
+    from reportlab.platypus.doctemplate import LayoutError
 
     page = layout.get("page", {})
     size = PAGE_SIZES[page.get("size", "A4")]
@@ -195,8 +196,10 @@ def render_pdf(layout: dict, data: dict, *, title: str = "") -> bytes:
     story = [f for block in layout["body"] for f in _flowables(block, data, doc.width)]
     try:
         doc.build(story)
-    except Exception as exc:  # ReportLab raises LayoutError and friends
-        raise RenderError(f"layout could not be rendered: {exc}") from exc
+    except LayoutError as exc:
+        raise RenderError("a table row or block is taller than a page and cannot be split across "
+                          "pages; shorten the data that fills it (for example fewer lines in one "
+                          "cell)") from exc
     return out.getvalue()
 
 
