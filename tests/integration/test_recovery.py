@@ -127,3 +127,25 @@ async def _committed(bootstrap: str, partition: TopicPartition) -> int:
         return await reader.committed(partition) or -1
     finally:
         await reader.stop()
+
+
+def test_losing_the_database_is_503_and_not_serving_until_it_returns(chaos):
+    stack, infra = chaos.stack, chaos.stack.infra
+    created = chaos.render(invoice()).json()
+    assert chaos.wait(created["id"]).status == S.RENDER_STATUS_SUCCEEDED
+    infra.stop_database()
+    try:
+        for name in ("status", "enqueue"):
+            eventually(lambda n=name: health(stack.address(n)) == "NOT_SERVING",
+                       what=f"{name} reporting NOT_SERVING")
+        response = chaos.render(invoice())
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "unavailable"
+        assert chaos.http.get(created["pollUrl"]).status_code == 503
+    finally:
+        infra.start_database()
+    for name in ("status", "enqueue"):
+        eventually(lambda n=name: health(stack.address(n)) == "SERVING", timeout=60,
+                   what=f"{name} SERVING again")
+    after = chaos.render(invoice(), sync=True)
+    assert after.status_code == 200 and after.json()["status"] == "succeeded"
