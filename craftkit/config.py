@@ -67,6 +67,9 @@ class Kafka:
     """KAFKA_EVENTS_TOPIC: where completion events go (keyed by render id)."""
     partitions: int
     """KAFKA_PARTITIONS: partitions for topics this project creates."""
+    relay_after_seconds: float
+    """OUTBOX_RELAY_AFTER_SECONDS: an outbox row its writer has not sent and deleted by then
+    (crashed, or the broker was down) is sent by the relay."""
 
     @classmethod
     def from_env(cls) -> Kafka:
@@ -75,6 +78,7 @@ class Kafka:
             jobs_topic=env_str("KAFKA_JOBS_TOPIC", "render.jobs"),
             events_topic=env_str("KAFKA_EVENTS_TOPIC", "render.events"),
             partitions=env_int("KAFKA_PARTITIONS", 4),
+            relay_after_seconds=env_float("OUTBOX_RELAY_AFTER_SECONDS", 5.0),
         )
 
 

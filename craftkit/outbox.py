@@ -1,12 +1,16 @@
-"""The relay from the PostgreSQL outbox to Kafka.
+"""From the PostgreSQL outbox to Kafka.
 
-Rows are written in the same transaction as the change they announce (a new render, a terminal
-transition), so nothing is announced that did not happen and nothing that happened goes
-unannounced. Each relay serves some topics (the enqueue service relays jobs, the status service
-completion events) and wakes on their NOTIFY channels. It takes a batch with FOR UPDATE SKIP LOCKED (any number of relays may run),
-sends it, waits for every ack, and only then deletes the rows in the same transaction. A crash
-anywhere before the commit leaves the rows in place for the next pass: delivery is at least once,
-and consumers dedupe by render id.
+An outbox row is written in the same transaction as the change it announces (a new render's job,
+a terminal transition's completion event), so nothing is announced that did not happen and
+nothing that happened goes unannounced. Two paths then carry it to Kafka:
+
+- the fast path: right after the commit, the service that wrote the row sends it (`publish`), and
+  deletes it once the broker acked (deletes are batched);
+- the relay: every `interval` seconds it takes rows older than `after` seconds (FOR UPDATE SKIP
+  LOCKED, so any number of relays may run), sends them, waits for every ack, and deletes them in
+  the same transaction. It covers a crash between commit and ack, and a broker that was down.
+
+Delivery is at least once (a row can go both ways); consumers dedupe by render id.
 """
 
 from __future__ import annotations
@@ -14,61 +18,86 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import psycopg
-from psycopg import sql
 from aiokafka import AIOKafkaProducer
 from psycopg_pool import AsyncConnectionPool
 
 log = logging.getLogger(__name__)
 
 
-class OutboxRelay:
-    def __init__(self, pool: AsyncConnectionPool, producer: AIOKafkaProducer, database_url: str,
-                 topics: list[str], *, batch: int = 500, idle_poll: float = 1.0) -> None:
+class Outbox:
+    def __init__(self, pool: AsyncConnectionPool, producer: AIOKafkaProducer, topics: list[str],
+                 *, after: float = 5.0, interval: float = 1.0, batch: int = 500) -> None:
         self.pool = pool
-        self.topics = topics
         self.producer = producer
-        self.database_url = database_url
+        self.topics = topics
+        self.after = after
+        self.interval = interval
         self.batch = batch
-        self.idle_poll = idle_poll
-        self.healthy = False
+        self.connected = False  # set once the producer has started
+        self._acked: list[int] = []
+        self._tasks: set[asyncio.Task] = set()
+
+    def publish(self, outbox_id: int, topic: str, key: bytes, payload: bytes) -> None:
+        """Sends a just-committed row now; the relay sends it later if this does not work out."""
+        if self.connected:
+            self._spawn(self._publish(outbox_id, topic, key, payload))
+
+    async def _publish(self, outbox_id: int, topic: str, key: bytes, payload: bytes) -> None:
+        try:
+            await (await self.producer.send(topic, payload, key=key))
+        except Exception as exc:  # noqa: BLE001 - any failure leaves the row to the relay
+            log.debug("fast path failed for outbox row %d: %s", outbox_id, exc)
+            return
+        self._acked.append(outbox_id)
+        if len(self._acked) == 1:
+            self._spawn(self._delete_acked())
+
+    async def _delete_acked(self) -> None:
+        await asyncio.sleep(0.002)  # gather the acks of concurrent renders into one DELETE
+        ids, self._acked = self._acked, []
+        try:
+            async with self.pool.connection() as conn:
+                await conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
+        except Exception as exc:  # noqa: BLE001 - the relay will send these again; harmless
+            log.warning("could not delete %d sent outbox row(s): %s", len(ids), exc)
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def run(self) -> None:
-        """Drains on every NOTIFY from the outbox trigger, and every idle_poll seconds anyway."""
-        backoff = 0.1
+        """The relay loop, forever."""
+        backoff = self.interval
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(
-                        self.database_url, autocommit=True) as listener:
-                    for topic in self.topics:
-                        await listener.execute(
-                            sql.SQL("LISTEN {}").format(sql.Identifier(f"outbox:{topic}")))
-                    while True:
-                        await self.drain()
-                        self.healthy, backoff = True, 0.1
-                        async for _ in listener.notifies(timeout=self.idle_poll, stop_after=1):
-                            pass
+                while await self.relay():
+                    pass
+                backoff = self.interval
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: report, back off, try again
-                self.healthy = False
                 log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, 10.0)
+            await asyncio.sleep(backoff)
 
-    async def drain(self) -> int:
-        sent = 0
-        while True:
-            async with self.pool.connection() as conn, conn.transaction():
-                cur = await conn.execute(
-                    "SELECT id, topic, key, payload FROM outbox WHERE topic = ANY(%s) "
-                    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (self.topics, self.batch))
-                rows = await cur.fetchall()
-                if not rows:
-                    return sent
-                acks = [await self.producer.send(r["topic"], r["payload"], key=r["key"])
-                        for r in rows]
-                await asyncio.gather(*acks)
-                await conn.execute("DELETE FROM outbox WHERE id = ANY(%s)",
-                                   ([r["id"] for r in rows],))
-            sent += len(rows)
+    async def relay(self) -> int:
+        """Sends one batch of rows the fast path left behind; returns how many."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "SELECT id, topic, key, payload FROM outbox WHERE topic = ANY(%s) "
+                "AND created_at < clock_timestamp() - %s * interval '1 second' "
+                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (self.topics, self.after, self.batch))
+            rows = await cur.fetchall()
+            if not rows:
+                return 0
+            acks = [await self.producer.send(r["topic"], r["payload"], key=r["key"]) for r in rows]
+            await asyncio.gather(*acks)
+            await conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", ([r["id"] for r in rows],))
+        log.info("relayed %d outbox row(s)", len(rows))
+        return len(rows)
+
+    async def stop(self) -> None:
+        """Lets sends in flight finish (their rows stay for the relay if they do not)."""
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)

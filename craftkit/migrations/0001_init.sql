@@ -99,17 +99,6 @@ CREATE TABLE outbox (
 
 CREATE INDEX outbox_topic ON outbox (topic, id);
 
--- Wakes the relay of that topic (channel "outbox:<topic>"); PostgreSQL folds the duplicates of
--- one transaction into one notification, delivered on commit.
-CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('outbox:' || NEW.topic, '');
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-    FOR EACH ROW EXECUTE FUNCTION outbox_notify();
-
 -- The render state machine, enforced where no code path can skip it: terminal rows never change,
 -- nor are they deleted; only the transitions below are allowed; the request half of a row is fixed.
 CREATE FUNCTION renders_guard() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from craftkit import db, kafka
-from craftkit.outbox import OutboxRelay
+from craftkit.outbox import Outbox
 from craftkit.service import create_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import enqueue_pb2_grpc
 from services.enqueue import sweeper
@@ -20,10 +20,11 @@ async def serve(settings: Settings) -> None:
     pool = db.pool(settings.database)
     await pool.open(wait=False)
     producer = kafka.producer(settings.kafka)
-    relay = OutboxRelay(pool, producer, settings.database.url, [settings.kafka.jobs_topic])
+    outbox = Outbox(pool, producer, [settings.kafka.jobs_topic],
+                    after=settings.kafka.relay_after_seconds)
     server, port, health = create_server(settings.listen)
     enqueue_pb2_grpc.add_EnqueueServiceServicer_to_server(
-        EnqueueService(pool, jobs_topic=settings.kafka.jobs_topic,
+        EnqueueService(pool, outbox, jobs_topic=settings.kafka.jobs_topic,
                        dedupe_window=settings.dedupe_window_seconds), server)
     tasks = []
     try:
@@ -35,12 +36,13 @@ async def serve(settings: Settings) -> None:
             await kafka.retrying(lambda: kafka.ensure_topics(
                 settings.kafka, settings.kafka.jobs_topic, settings.kafka.events_topic),
                 "creating topics")
-            await relay.run()
+            outbox.connected = True
+            await outbox.run()
 
         tasks = [
             asyncio.create_task(relay_when_connected()),
             asyncio.create_task(sweeper.run(
-                pool, topic=settings.kafka.jobs_topic, after=settings.redeliver_after_seconds,
+                pool, outbox, topic=settings.kafka.jobs_topic, after=settings.redeliver_after_seconds,
                 lease=settings.lease_seconds, interval=settings.sweep_interval_seconds)),
             asyncio.create_task(watch_dependencies(
                 health, ["craftkit.v1.EnqueueService"],
@@ -51,5 +53,6 @@ async def serve(settings: Settings) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await outbox.stop()
         await producer.stop()
         await pool.close()

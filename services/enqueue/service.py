@@ -1,5 +1,5 @@
-"""EnqueueService: validate, record the render and its job in one statement, let the outbox relay
-hand the job to Kafka."""
+"""EnqueueService: validate, record the render and its job in one statement, then hand the job to
+Kafka (the outbox relay does it if that fails)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from uuid6 import uuid7
 
 from craftkit import errors
 from craftkit.manifest import Manifest
+from craftkit.outbox import Outbox
 from craftkit.renders import COLUMNS, to_proto
 from craftkit.v1 import enqueue_pb2, enqueue_pb2_grpc
 from services.status.templates import check_filename
@@ -37,8 +38,10 @@ WITH dedupe AS (
     SELECT %(topic)s, convert_to(id::text, 'UTF8'),
            convert_to(json_build_object('renderId', id, 'projectId', project_id)::text, 'UTF8')
     FROM render
+    RETURNING id, key, payload
 )
-SELECT * FROM render
+SELECT render.*, job.id AS outbox_id, job.key AS job_key, job.payload AS job_payload
+FROM render, job
 """
 
 EXISTING = f"""
@@ -69,8 +72,10 @@ def dedupe_key(template_id, version: int, data_json: str, filename: str) -> byte
 
 
 class EnqueueService(enqueue_pb2_grpc.EnqueueServiceServicer):
-    def __init__(self, pool: AsyncConnectionPool, *, jobs_topic: str, dedupe_window: int) -> None:
+    def __init__(self, pool: AsyncConnectionPool, outbox: Outbox, *, jobs_topic: str,
+                 dedupe_window: int) -> None:
         self.pool = pool
+        self.outbox = outbox
         self.jobs_topic = jobs_topic
         self.dedupe_window = dedupe_window
 
@@ -110,4 +115,7 @@ class EnqueueService(enqueue_pb2_grpc.EnqueueServiceServicer):
             if deduplicated:
                 cur = await conn.execute(EXISTING, (request.project_id, key))
                 row = await cur.fetchone()
+            else:
+                self.outbox.publish(row["outbox_id"], self.jobs_topic, row["job_key"],
+                                    row["job_payload"])
         return enqueue_pb2.EnqueueRenderResponse(render=to_proto(row), deduplicated=deduplicated)

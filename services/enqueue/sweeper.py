@@ -9,6 +9,8 @@ import logging
 
 from psycopg_pool import AsyncConnectionPool
 
+from craftkit.outbox import Outbox
+
 log = logging.getLogger(__name__)
 
 SWEEP = """
@@ -27,20 +29,25 @@ INSERT INTO outbox (topic, key, payload)
 SELECT %(topic)s, convert_to(id::text, 'UTF8'),
        convert_to(json_build_object('renderId', id, 'projectId', project_id)::text, 'UTF8')
 FROM touched
+RETURNING id, key, payload
 """
 
 
-async def sweep(pool: AsyncConnectionPool, *, topic: str, after: float, lease: float) -> int:
+async def sweep(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str, after: float,
+                lease: float) -> int:
     async with pool.connection() as conn:
         cur = await conn.execute(SWEEP, {"topic": topic, "after": after, "lease": lease})
-        return cur.rowcount
+        rows = await cur.fetchall()
+    for row in rows:
+        outbox.publish(row["id"], topic, row["key"], row["payload"])
+    return len(rows)
 
 
-async def run(pool: AsyncConnectionPool, *, topic: str, after: float, lease: float,
-              interval: float) -> None:
+async def run(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str, after: float,
+              lease: float, interval: float) -> None:
     while True:
         try:
-            count = await sweep(pool, topic=topic, after=after, lease=lease)
+            count = await sweep(pool, outbox, topic=topic, after=after, lease=lease)
             if count:
                 log.warning("re-published %d unfinished render job(s)", count)
         except asyncio.CancelledError:

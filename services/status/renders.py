@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 
@@ -11,8 +10,8 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from craftkit import errors
+from craftkit.outbox import Outbox
 from craftkit.renders import COLUMNS, TERMINAL, to_proto
-from craftkit.timefmt import iso, ms
 from craftkit.v1 import status_pb2, status_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -67,9 +66,10 @@ class TerminalWaiters:
 
 
 class StatusService(status_pb2_grpc.StatusServiceServicer):
-    def __init__(self, pool: AsyncConnectionPool, waiters: TerminalWaiters, *, lease_seconds: int,
-                 events_topic: str) -> None:
+    def __init__(self, pool: AsyncConnectionPool, waiters: TerminalWaiters, outbox: Outbox, *,
+                 lease_seconds: int, events_topic: str) -> None:
         self.pool = pool
+        self.outbox = outbox
         self.waiters = waiters
         self.lease_seconds = lease_seconds
         self.events_topic = events_topic
@@ -147,18 +147,11 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
         rid = parse_id(request.render_id)
         outcome = "succeeded" if request.succeeded else "failed"
         error_message = None if request.succeeded else (request.error_message or "render failed")
-        async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(
-                f"""WITH now AS (SELECT date_trunc('milliseconds', clock_timestamp()) AS t)
-                    UPDATE renders SET status = %s, object_key = %s, download_url = %s,
-                           error_message = %s, completed_at = now.t,
-                           duration_ms = round(extract(epoch FROM now.t - created_at) * 1000)
-                    FROM now
-                    WHERE id = %s AND status = 'rendering' AND attempt = %s
-                    RETURNING {COLUMNS}""",
-                (outcome, request.object_key or None, request.download_url or None,
-                 error_message,
-                 rid, request.attempt))
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(FINISH, {
+                "status": outcome, "key": request.object_key or None,
+                "url": request.download_url or None, "error": error_message, "id": rid,
+                "attempt": request.attempt, "topic": self.events_topic})
             row = await cur.fetchone()
             if row is None:
                 cur = await conn.execute(
@@ -169,23 +162,36 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                 raise errors.Conflict(
                     f"render {request.render_id} is {current['status']} at attempt "
                     f"{current['attempt']}; attempt {request.attempt} may not finish it")
-            await conn.execute("INSERT INTO outbox (topic, key, payload) VALUES (%s, %s, %s)",
-                               (self.events_topic, str(rid).encode(), completion_event(row)))
+        self.outbox.publish(row["outbox_id"], self.events_topic, row["event_key"],
+                            row["event_payload"])
         return to_proto(row)
 
 
-def completion_event(row: dict) -> bytes:
-    """The render.events message: the webhook payload of the seeds, plus routing fields."""
-    return json.dumps({
-        "event": f"render.{row['status']}",
-        "renderId": str(row["id"]),
-        "projectId": str(row["project_id"]),
-        "templateId": str(row["template_id"]),
-        "status": row["status"],
-        "downloadUrl": row["download_url"],
-        "errorMessage": row["error_message"],
-        "createdAt": iso(ms(row["created_at"])),
-        "completedAt": iso(ms(row["completed_at"])),
-        "durationMs": row["duration_ms"],
-    }).encode()
+def _iso(column: str) -> str:
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
+
+# The terminal transition and its completion event (the seeds' webhook payload plus projectId and
+# durationMs, for routing) in one statement, so one never exists without the other.
+FINISH = f"""
+WITH now AS (SELECT date_trunc('milliseconds', clock_timestamp()) AS t),
+done AS (
+    UPDATE renders SET status = %(status)s, object_key = %(key)s, download_url = %(url)s,
+           error_message = %(error)s, completed_at = now.t,
+           duration_ms = round(extract(epoch FROM now.t - created_at) * 1000)
+    FROM now
+    WHERE id = %(id)s AND status = 'rendering' AND attempt = %(attempt)s
+    RETURNING {COLUMNS}
+), event AS (
+    INSERT INTO outbox (topic, key, payload)
+    SELECT %(topic)s, convert_to(id::text, 'UTF8'), convert_to(json_build_object(
+        'event', 'render.' || status::text, 'renderId', id, 'projectId', project_id,
+        'templateId', template_id, 'status', status, 'downloadUrl', download_url,
+        'errorMessage', error_message, 'createdAt', {_iso('created_at')},
+        'completedAt', {_iso('completed_at')}, 'durationMs', duration_ms)::text, 'UTF8')
+    FROM done
+    RETURNING id, key, payload
+)
+SELECT done.*, event.id AS outbox_id, event.key AS event_key, event.payload AS event_payload
+FROM done, event
+"""

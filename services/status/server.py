@@ -7,7 +7,7 @@ import asyncio
 import logging
 
 from craftkit import db, kafka
-from craftkit.outbox import OutboxRelay
+from craftkit.outbox import Outbox
 from craftkit.service import create_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import projects_pb2_grpc, status_pb2_grpc, templates_pb2_grpc
 from services.status.projects import ProjectService
@@ -26,10 +26,11 @@ async def serve(settings: Settings) -> None:
     await pool.open(wait=False)
     producer = kafka.producer(settings.kafka)
     waiters = TerminalWaiters(settings.database.url)
-    relay = OutboxRelay(pool, producer, settings.database.url, [settings.kafka.events_topic])
+    outbox = Outbox(pool, producer, [settings.kafka.events_topic],
+                    after=settings.kafka.relay_after_seconds)
     server, port, health = create_server(settings.listen)
     status_pb2_grpc.add_StatusServiceServicer_to_server(
-        StatusService(pool, waiters, lease_seconds=settings.lease_seconds,
+        StatusService(pool, waiters, outbox, lease_seconds=settings.lease_seconds,
                       events_topic=settings.kafka.events_topic), server)
     templates_pb2_grpc.add_TemplateServiceServicer_to_server(TemplateService(pool), server)
     projects_pb2_grpc.add_ProjectServiceServicer_to_server(ProjectService(pool), server)
@@ -41,7 +42,8 @@ async def serve(settings: Settings) -> None:
 
         async def relay_when_connected() -> None:
             await kafka.retrying(producer.start, "kafka producer")
-            await relay.run()
+            outbox.connected = True
+            await outbox.run()
 
         tasks.append(asyncio.create_task(relay_when_connected()))
         tasks.append(asyncio.create_task(watch_dependencies(
@@ -52,6 +54,7 @@ async def serve(settings: Settings) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await outbox.stop()
         await producer.stop()
         await pool.close()
 
