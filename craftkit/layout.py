@@ -204,10 +204,9 @@ def render_pdf(layout: dict, data: dict, *, title: str = "") -> bytes:
 
 
 def _flowables(block: dict, data: dict, width: float) -> list:
-    from reportlab.lib import colors
     from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
     from reportlab.lib.styles import ParagraphStyle
-    from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+    from reportlab.platypus import Paragraph, Spacer
 
     global _STYLES
     _STYLES = _STYLES or _styles()
@@ -223,30 +222,22 @@ def _flowables(block: dict, data: dict, width: float) -> list:
             fontName="Helvetica-Bold" if block.get("bold") else "Helvetica")
         return [Paragraph(escape(interpolate(block["text"], data)), style), Spacer(0, size * 0.5)]
     if kind == "table":
-        rows = _lookup(data, block["source"])
-        if not isinstance(rows, list):
-            raise RenderError(f"table source {block['source']!r} is not an array in the data")
-        name, columns = block.get("as", "item"), block["columns"]
-        table_data = [[c.get("header", "") for c in columns]]
-        for row in rows:
-            scope = {**data, name: row}
-            table_data.append([interpolate(c["text"], scope) for c in columns])
-        fixed = sum(c.get("width", 0) for c in columns)
-        flexible = [c for c in columns if "width" not in c]
-        share = max(width - fixed, 0) / len(flexible) if flexible else 0
-        widths = [c.get("width", share) for c in columns]
-        style = [
-            ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 10),
-            ("FONT", (0, 1), (-1, -1), "Helvetica", 10),
-            ("LINEBELOW", (0, 0), (-1, 0), 0.75, colors.black),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEEEEE")),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ]
-        for index, column in enumerate(columns):
-            style.append(("ALIGN", (index, 0), (index, -1), column.get("align", "left").upper()))
-        table = Table(table_data, colWidths=widths, repeatRows=1, style=TableStyle(style))
-        return [table, Spacer(0, 8)]
+        return [_table(block, data), Spacer(0, 8)]
     raise RenderError(f"unknown block type {kind!r}")
+
+
+def _table(block: dict, data: dict):
+    from craftkit.tables import Columns, TableStream
+
+    rows = _lookup(data, block["source"])
+    if not isinstance(rows, list):
+        raise RenderError(f"table source {block['source']!r} is not an array in the data")
+    name, columns = block.get("as", "item"), block["columns"]
+    cells = [[interpolate(c["text"], {**data, name: row}) for c in columns] for row in rows]
+    return TableStream(
+        [c.get("header", "") for c in columns], cells,
+        Columns(widths=[c.get("width") for c in columns],
+                aligns=[c.get("align", "left").upper() for c in columns]))
 
 
 def _lookup(data: dict, path: str) -> object:
