@@ -1,6 +1,10 @@
-"""`make bench`: starts the whole stack on embedded servers and measures the render pipeline.
+"""`make bench`: measures the renderer, then starts the whole stack on embedded servers and
+measures the render pipeline.
 
-Reports, for the 1-page seed invoice:
+Renderer: the 1-page seed invoice, and invoices of 50 to 20,000 rows, against ReportLab's own
+Table (repeatRows=1) on the same rows where that finishes in reasonable time.
+
+Pipeline, for the 1-page seed invoice:
   - raw ReportLab time for the document (the floor any render service pays),
   - sustained renders/s, POST -> succeeded, at several concurrency levels (sync mode: each client
     posts the next render as soon as the previous one is terminal),
@@ -35,6 +39,51 @@ def percentile(values: list[float], p: float) -> float:
 def invoice(n: int) -> dict:
     return {"customer": {"name": f"Bench {uuid.uuid4().hex[:6]} {n}"},
             "items": [{"name": "Widget", "qty": 5, "price": 9.99}], "total": 49.95}
+
+
+def rows_invoice(rows: int) -> dict:
+    return {"customer": {"name": "Bench Ltd"}, "total": 1.0,
+            "items": [{"name": f"Item {i}", "qty": i, "price": 1.5} for i in range(rows)]}
+
+
+def reportlab_table(rows: int) -> float:
+    """The same invoice table as ReportLab's own Table splits it (the quadratic baseline)."""
+    import io
+
+    from reportlab.platypus import SimpleDocTemplate, Table
+
+    data = [["Item", "Qty", "Price"], *([f"Item {i}", str(i), "1.5"] for i in range(rows))]
+    start = time.perf_counter()
+    SimpleDocTemplate(io.BytesIO(), invariant=1).build(
+        [Table(data, colWidths=[None, 60, 90], repeatRows=1)])
+    return time.perf_counter() - start
+
+
+def timed(function, *args, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function(*args)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def renderer() -> list[str]:
+    layout = demo.sample("invoice")["layout"]
+    render_pdf(layout, rows_invoice(1))
+    lines = []
+    per_row = {}
+    for rows, repeat in ((1, 200), (50, 50), (500, 10), (5000, 3), (20000, 1)):
+        ours = timed(render_pdf, layout, rows_invoice(rows), repeat=repeat)
+        per_row[rows] = ours / rows
+        line = f"  {rows:>6} rows: {ours * 1000:8.1f} ms  ({ours / rows * 1e6:6.1f} us/row)"
+        if 1 < rows <= 5000:
+            baseline = timed(reportlab_table, rows, repeat=max(1, repeat // 3))
+            line += (f"   ReportLab's Table, the table alone: {baseline * 1000:7.1f} ms "
+                     f"(= {baseline / ours:3.1f}x our whole invoice)")
+        lines.append(line)
+    lines.append(f"  per-row cost at 20,000 rows / at 500 rows: {per_row[20000] / per_row[500]:.2f}")
+    return lines
 
 
 def raw_reportlab(iterations: int = 300) -> float:
@@ -146,8 +195,11 @@ def main() -> None:
     parser.add_argument("--levels", default="1,8,32,64", help="concurrency levels to measure")
     args = parser.parse_args()
 
+    print("renderer, the whole invoice document, median of repeats:", flush=True)
+    for line in renderer():
+        print(line, flush=True)
     raw = raw_reportlab()
-    print(f"renderer: raw ReportLab, 1-page invoice: {raw:.2f} ms median "
+    print(f"raw ReportLab, 1-page invoice: {raw:.2f} ms median "
           f"(= {1000 / raw:.0f} renders/s on one core)", flush=True)
     with tempfile.TemporaryDirectory(prefix="craftkit-bench-") as workdir:
         infra = Infra(Path(workdir)).start()
