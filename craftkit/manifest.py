@@ -1,32 +1,53 @@
-"""Template manifests: the typed variables a template version accepts, and validation of render data
-against them with Zod-like messages.
+"""Template manifests: the typed variables a template version accepts, validation of render data
+against them with Zod-like messages, and the JSON Schema (2020-12) and example they imply.
 
 A manifest names each variable by its dotted key path; `[]` marks the items of an array:
 
     {"fields": {
-        "customer.name": {"type": "string"},
-        "items":         {"type": "array"},
+        "number":        {"type": "string", "pattern": "^INV-[0-9]+$", "example": "INV-1"},
+        "issued":        {"type": "date"},
+        "currency":      {"type": "enum", "values": ["EUR", "USD"], "default": "EUR"},
+        "customer.name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "items":         {"type": "array", "maxItems": 500},
         "items[].name":  {"type": "string"},
-        "items[].qty":   {"type": "integer"},
-        "items[].price": {"type": "number"},
+        "items[].qty":   {"type": "integer", "min": 1},
+        "items[].price": {"type": "number", "min": 0},
         "tags":          {"type": "array", "of": "string", "required": false},
         "total":         {"type": "number"}}}
 
-Types: string, number, integer, boolean, object, array. Every field is required unless it says
-`"required": false`; an object or array implied by a deeper path is required when any field under
-it is. Errors are keyed by the dotted path of the offending value (`items.0.qty`), all at once.
+Types: string, number, integer, boolean, date (YYYY-MM-DD), datetime (RFC 3339 with a zone),
+enum (`values`), object, array (`of` a scalar type, or `items[].x` fields). Every field is required
+unless it says `"required": false` or has a `default` (filled in when the field is missing). An
+object or array implied by a deeper path is required when any field under it is. Constraints:
+`min`/`max` (numbers), `minLength`/`maxLength`/`pattern` (strings; a pattern is searched for, as in
+JSON Schema), `minItems`/`maxItems` (arrays). `example` feeds the generated example body, which
+must validate. Errors are keyed by the dotted path of the offending value (`items.0.qty`), all at
+once.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from craftkit.errors import InvalidInputData, InvalidTemplate
 
-SCALARS = ("string", "number", "integer", "boolean")
+SCALARS = ("string", "number", "integer", "boolean", "date", "datetime", "enum")
 TYPES = (*SCALARS, "object", "array")
 _SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\])?$")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+CONSTRAINTS = {
+    "string": ("minLength", "maxLength", "pattern"),
+    "number": ("min", "max"), "integer": ("min", "max"),
+    "array": ("minItems", "maxItems"),
+}
+COMMON = ("type", "required", "default", "example", "description")
+SCHEMA_NAMES = {"min": "minimum", "max": "maximum", "minLength": "minLength",
+                "maxLength": "maxLength", "pattern": "pattern", "minItems": "minItems",
+                "maxItems": "maxItems", "default": "default", "description": "description"}
 
 
 @dataclass
@@ -36,6 +57,7 @@ class Node:
     explicit: bool = False
     children: dict[str, Node] = field(default_factory=dict)  # object
     item: Node | None = None  # array
+    spec: dict = field(default_factory=dict)  # constraints, values, default, example
 
 
 def received(value: object) -> str:
@@ -59,51 +81,73 @@ class Manifest:
     @classmethod
     def parse(cls, manifest: object) -> Manifest:
         """Compiles a manifest; InvalidTemplate lists every problem by its JSON path."""
-        problems: dict[str, list[str]] = {}
         if not isinstance(manifest, dict) or not isinstance(manifest.get("fields"), dict):
             raise InvalidTemplate("manifest must be an object with a `fields` object",
                                   field_errors={"manifest": ["Expected an object with `fields`"]})
+        problems: dict[str, list[str]] = {}
         root = Node("object", explicit=True)
         for key, spec in manifest["fields"].items():
-            where = f"manifest.fields.{key}"
             error = _add(root, key, spec)
             if error:
-                problems.setdefault(where, []).append(error)
+                problems.setdefault(f"manifest.fields.{key}", []).append(error)
         unknown = sorted(set(manifest) - {"fields"})
         if unknown:
             problems["manifest"] = [f"Unrecognized key(s) in object: {_quote(unknown)}"]
         if problems:
             raise InvalidTemplate("the manifest is not valid", field_errors=problems)
         _settle(root)
-        return cls(root)
+        compiled = cls(root)
+        try:
+            compiled.validate(compiled.example())
+        except InvalidInputData as exc:
+            raise InvalidTemplate(
+                "the manifest's examples and defaults do not make a valid body; fix the "
+                "`example` of the fields named", field_errors={
+                    f"manifest.example.{path}": messages
+                    for path, messages in exc.field_errors.items()}) from None
+        return compiled
 
-    def validate(self, data: object) -> None:
-        """Raises InvalidInputData with every problem in `data`."""
+    def validate(self, data: object) -> dict:
+        """`data` with defaults filled in; InvalidInputData lists every problem."""
         fields: dict[str, list[str]] = {}
         forms: list[str] = []
+        data = copy.deepcopy(data)
         _check(self.root, data, [], fields, forms)
         if fields or forms:
             raise InvalidInputData("data does not match the template version's manifest",
                                    field_errors=fields, form_errors=forms)
+        return data
 
-    def paths(self) -> set[str]:
-        """Every path a layout may reference: `a.b`, and `items[].name` inside arrays."""
-        found: set[str] = set()
+    def paths(self) -> dict[str, str]:
+        """Every path a layout may reference, with its type: `a.b`, and `items[].name` inside
+        arrays (`items[]` is the item itself)."""
+        found: dict[str, str] = {}
 
         def walk(node: Node, prefix: str) -> None:
             for name, child in node.children.items():
                 path = f"{prefix}{name}"
-                found.add(path)
+                found[path] = child.type
                 if child.type == "object":
                     walk(child, path + ".")
                 elif child.type == "array" and child.item is not None:
-                    found.add(path + "[]")
+                    found[path + "[]"] = child.item.type
                     if child.item.type == "object":
                         walk(child.item, path + "[].")
 
         walk(self.root, "")
         return found
 
+    def json_schema(self, title: str = "") -> dict:
+        """The JSON Schema (2020-12) of `data`: it accepts exactly what `validate` accepts."""
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                **({"title": title} if title else {}), **_schema(self.root)}
+
+    def example(self) -> dict:
+        """A `data` object that validates: examples, defaults, then values the constraints allow."""
+        return _example(self.root)
+
+
+# ------------------------------------------------------------------------------------- parsing
 
 def _add(root: Node, key: str, spec: object) -> str | None:
     if not isinstance(spec, dict):
@@ -111,13 +155,14 @@ def _add(root: Node, key: str, spec: object) -> str | None:
     kind = spec.get("type")
     if kind not in TYPES:
         return f"type must be one of {', '.join(TYPES)}"
-    unknown = sorted(set(spec) - {"type", "required", "of"})
+    allowed = {*COMMON, *CONSTRAINTS.get(kind, ()), *(("values",) if kind == "enum" else ()),
+               *(("of",) if kind == "array" else ())}
+    unknown = sorted(set(spec) - allowed)
     if unknown:
-        return f"Unrecognized key(s) in object: {_quote(unknown)}"
-    if not isinstance(spec.get("required", True), bool):
-        return "required must be a boolean"
-    if "of" in spec and (kind != "array" or spec["of"] not in TYPES):
-        return "`of` is for arrays and must name a type"
+        return f"Unrecognized key(s) for a {kind}: {_quote(unknown)}"
+    problem = _check_spec(kind, spec)
+    if problem:
+        return problem
     segments = key.split(".")
     if not all(_SEGMENT.match(s) for s in segments) or segments[-1].endswith("[]"):
         return "key must be dotted names, with [] after an array's name (items[].qty)"
@@ -126,8 +171,8 @@ def _add(root: Node, key: str, spec: object) -> str | None:
         name, is_array = segment.removesuffix("[]"), segment.endswith("[]")
         child = node.children.setdefault(name, Node("array" if is_array else "object"))
         if is_array:
-            if child.type != "array":
-                return f"{name} is not an array"
+            if child.type != "array" or "of" in child.spec:
+                return f"{name} is not an array of objects"
             child.item = child.item or Node("object")
             child = child.item
         if child.type != "object":
@@ -137,12 +182,64 @@ def _add(root: Node, key: str, spec: object) -> str | None:
     existing = node.children.get(name)
     if existing is not None and (existing.explicit or existing.type != kind):
         return f"{name} is declared twice or conflicts with a nested field"
+    if "of" in spec and existing is not None and existing.item is not None:
+        return f"{name} is declared as an array of {spec['of']} and of objects"
     target = existing or Node(kind)
-    target.explicit, target.required = True, spec.get("required", True)
+    target.explicit = True
+    target.required = spec.get("required", True) and "default" not in spec
+    target.spec = {k: v for k, v in spec.items() if k not in ("type", "required")}
+    if "pattern" in spec:
+        target.spec["compiled"] = re.compile(spec["pattern"])
     if "of" in spec:
         target.item = Node(spec["of"])
+    for what in ("default", "example"):
+        if what in spec and not _valid_scalar(target, spec[what]):
+            return f"{what} is not a valid {kind}"
     node.children[name] = target
     return None
+
+
+def _check_spec(kind: str, spec: dict) -> str | None:
+    if not isinstance(spec.get("required", True), bool):
+        return "required must be a boolean"
+    if "description" in spec and not isinstance(spec["description"], str):
+        return "description must be a string"
+    for name in ("min", "max"):
+        if name in spec and _number(spec[name]) is None:
+            return f"{name} must be a number"
+    for name in ("minLength", "maxLength", "minItems", "maxItems"):
+        if name in spec and not (_whole(spec[name]) and spec[name] >= 0):
+            return f"{name} must be a whole number of 0 or more"
+    for low, high in (("min", "max"), ("minLength", "maxLength"), ("minItems", "maxItems")):
+        if low in spec and high in spec and spec[low] > spec[high]:
+            return f"{low} is greater than {high}"
+    if "pattern" in spec:
+        try:
+            re.compile(spec["pattern"])
+        except (re.error, TypeError):
+            return "pattern must be a valid regular expression"
+        if "example" not in spec and "default" not in spec:
+            return "a field with a pattern needs an example (it goes into the cURL snippet)"
+    if kind == "enum":
+        values = spec.get("values")
+        if not (isinstance(values, list) and values and all(isinstance(v, str) for v in values)
+                and len(set(values)) == len(values)):
+            return "values must be a non-empty list of distinct strings"
+    if kind == "array" and "of" in spec:
+        if spec["of"] not in SCALARS or spec["of"] == "enum":
+            return ("of must be one of string, number, integer, boolean, date, datetime "
+                    "(use items[].x fields for objects)")
+    if "default" in spec and kind in ("object", "array"):
+        return "only scalar fields can have a default"
+    return None
+
+
+def _valid_scalar(node: Node, value: object) -> bool:
+    if node.type in ("object", "array"):
+        return True  # checked with the whole example, once the manifest is complete
+    fields: dict = {}
+    _check(node, value, ["x"], fields, [])
+    return not fields
 
 
 def _settle(node: Node) -> bool:
@@ -155,6 +252,16 @@ def _settle(node: Node) -> bool:
     return node.required
 
 
+def _number(value: object) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# ---------------------------------------------------------------------------------- validation
+
 def _check(node: Node, value: object, path: list, fields: dict, forms: list) -> None:
     def report(message: str) -> None:
         if path:
@@ -162,29 +269,120 @@ def _check(node: Node, value: object, path: list, fields: dict, forms: list) -> 
         else:
             forms.append(message)
 
-    expected = node.type
-    got = received(value)
-    if expected == "integer":
+    kind, spec, got = node.type, node.spec, received(value)
+    if kind == "integer":
         if got != "number":
             return report(f"Expected integer, received {got}")
         if isinstance(value, float) and not value.is_integer():
             return report("Expected integer, received float")
+    elif kind == "enum":
+        if value not in spec["values"]:
+            shown = repr(value) if isinstance(value, str) else got
+            return report("Invalid enum value. Expected "
+                          + " | ".join(f"'{v}'" for v in spec["values"]) + f", received {shown}")
         return None
-    if got != expected:
-        return report(f"Expected {expected}, received {got}")
-    if expected == "object":
+    elif kind in ("date", "datetime"):
+        if got != "string":
+            return report(f"Expected string, received {got}")
+        if not _valid_moment(kind, value):
+            return report(f"Invalid {kind}" + (" (expected YYYY-MM-DD)" if kind == "date" else
+                                               " (expected RFC 3339, e.g. 2026-05-03T10:14:00Z)"))
+        return None
+    elif got != kind:
+        return report(f"Expected {kind}, received {got}")
+
+    if kind in ("number", "integer"):
+        if "min" in spec and value < spec["min"]:
+            report(f"Number must be greater than or equal to {spec['min']}")
+        if "max" in spec and value > spec["max"]:
+            report(f"Number must be less than or equal to {spec['max']}")
+    elif kind == "string":
+        if "minLength" in spec and len(value) < spec["minLength"]:
+            report(f"String must contain at least {spec['minLength']} character(s)")
+        if "maxLength" in spec and len(value) > spec["maxLength"]:
+            report(f"String must contain at most {spec['maxLength']} character(s)")
+        if "compiled" in spec and not spec["compiled"].search(value):
+            report(f"Invalid: must match the pattern {spec['pattern']}")
+    elif kind == "object":
         unknown = sorted(set(value) - set(node.children))
         if unknown:
             report(f"Unrecognized key(s) in object: {_quote(unknown)}")
         for name, child in node.children.items():
             if name in value:
                 _check(child, value[name], [*path, name], fields, forms)
+            elif "default" in child.spec:
+                value[name] = copy.deepcopy(child.spec["default"])
             elif child.required:
                 fields.setdefault(".".join(map(str, [*path, name])), []).append("Required")
-    elif expected == "array" and node.item is not None:
-        for index, item in enumerate(value):
-            _check(node.item, item, [*path, index], fields, forms)
+    elif kind == "array":
+        if "minItems" in spec and len(value) < spec["minItems"]:
+            report(f"Array must contain at least {spec['minItems']} element(s)")
+        if "maxItems" in spec and len(value) > spec["maxItems"]:
+            return report(f"Array must contain at most {spec['maxItems']} element(s)")
+        if node.item is not None:
+            for index, item in enumerate(value):
+                _check(node.item, item, [*path, index], fields, forms)
     return None
+
+
+def _valid_moment(kind: str, value: str) -> bool:
+    try:
+        if kind == "date":
+            return bool(DATE.match(value)) and bool(date.fromisoformat(value))
+        return bool(DATETIME.match(value)) and bool(
+            datetime.fromisoformat(value.upper().replace("Z", "+00:00")))
+    except ValueError:
+        return False
+
+
+# ------------------------------------------------------------------------ JSON Schema, example
+
+def _schema(node: Node) -> dict:
+    spec, kind = node.spec, node.type
+    out: dict = {}
+    if kind == "enum":
+        out.update(type="string", enum=list(spec["values"]))
+    elif kind == "date":
+        out.update(type="string", format="date", pattern=DATE.pattern)
+    elif kind == "datetime":
+        out.update(type="string", format="date-time", pattern=DATETIME.pattern)
+    else:
+        out["type"] = kind
+    if kind == "object":
+        out["properties"] = {name: _schema(child) for name, child in node.children.items()}
+        required = [name for name, child in node.children.items() if child.required]
+        if required:
+            out["required"] = required
+        out["additionalProperties"] = False
+    elif kind == "array" and node.item is not None:
+        out["items"] = _schema(node.item)
+    out.update({SCHEMA_NAMES[k]: v for k, v in spec.items() if k in SCHEMA_NAMES})
+    if "example" in spec:
+        out["examples"] = [spec["example"]]
+    return out
+
+
+def _example(node: Node) -> object:
+    spec, kind = node.spec, node.type
+    if "example" in spec:
+        return copy.deepcopy(spec["example"])
+    if "default" in spec:
+        return spec["default"]
+    if kind == "object":
+        return {name: _example(child) for name, child in node.children.items()}
+    if kind == "array":
+        count = min(max(1, spec.get("minItems", 0)), spec.get("maxItems", 1))
+        return [_example(node.item) for _ in range(count)] if node.item is not None else []
+    if kind in ("number", "integer"):
+        low, high = spec.get("min"), spec.get("max")
+        value = low if low is not None else (min(1, high) if high is not None else 1)
+        if kind == "integer" and not float(value).is_integer():
+            value = int(value) + (1 if value > 0 else 0)
+        return int(value) if kind == "integer" else value
+    if kind == "string":
+        return "x" * min(max(1, spec.get("minLength", 1)), spec.get("maxLength", 10**6))
+    return {"boolean": True, "date": "2026-01-31", "datetime": "2026-01-31T09:30:00Z",
+            "enum": spec.get("values", [""])[0]}[kind]
 
 
 def _quote(names: list[str]) -> str:

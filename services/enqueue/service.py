@@ -65,8 +65,9 @@ def compiled(template_id, number: int, manifest_json: str) -> Manifest:
     return Manifest.parse(json.loads(manifest_json))
 
 
-def dedupe_key(template_id, version: int, data_json: str, filename: str) -> bytes:
-    canonical = json.dumps({"data": json.loads(data_json), "filename": filename},
+def dedupe_key(template_id, version: int, data: dict, filename: str) -> bytes:
+    """Same template version, same data (defaults filled in, keys in any order), same filename."""
+    canonical = json.dumps({"data": data, "filename": filename},
                            sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{template_id}:{version}:{canonical}".encode()).digest()
 
@@ -101,14 +102,15 @@ class EnqueueService(enqueue_pb2_grpc.EnqueueServiceServicer):
             if template["number"] is None or not template["published"]:
                 raise errors.VersionNotFound(
                     f"template {request.template_slug!r} has no published version {version}")
-            compiled(template["id"], template["number"], template["manifest"]).validate(data)
+            data = compiled(template["id"], template["number"], template["manifest"]).validate(data)
+            data_json = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
             filename = (check_filename(request.filename, errors.InvalidRequest)
                         if request.filename else template["default_filename"])
-            key = dedupe_key(template["id"], template["number"], request.data_json, filename)
+            key = dedupe_key(template["id"], template["number"], data, filename)
             cur = await conn.execute(ENQUEUE, {
                 "project": request.project_id, "key": key, "id": uuid7(),
                 "window": self.dedupe_window, "template": template["id"],
-                "version": template["number"], "data": request.data_json, "filename": filename,
+                "version": template["number"], "data": data_json, "filename": filename,
                 "topic": self.jobs_topic})
             row = await cur.fetchone()
             deduplicated = row is None

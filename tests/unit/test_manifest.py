@@ -84,6 +84,80 @@ def test_bad_manifests_are_refused_with_their_path(manifest, where):
 
 
 def test_paths_for_layout_references():
-    assert Manifest.parse(INVOICE).paths() == {
+    assert set(Manifest.parse(INVOICE).paths()) == {
         "customer", "customer.name", "customer.vat", "items", "items[]", "items[].name",
         "items[].qty", "items[].price", "tags", "tags[]", "paid", "total"}
+
+
+RICH = {"fields": {
+    "number": {"type": "string", "pattern": "^INV-[0-9]+$", "example": "INV-1"},
+    "issued": {"type": "date"},
+    "sent": {"type": "datetime", "required": False},
+    "currency": {"type": "enum", "values": ["EUR", "USD"], "default": "EUR"},
+    "customer.name": {"type": "string", "minLength": 1, "maxLength": 20},
+    "items": {"type": "array", "minItems": 1, "maxItems": 3},
+    "items[].qty": {"type": "integer", "min": 1, "max": 99},
+    "items[].price": {"type": "number", "min": 0},
+    "notes": {"type": "array", "of": "string", "required": False},
+}}
+
+
+def rich_problems(data):
+    with pytest.raises(InvalidInputData) as caught:
+        Manifest.parse(RICH).validate(data)
+    return caught.value.field_errors
+
+
+def test_defaults_are_filled_in_and_examples_validate():
+    manifest = Manifest.parse(RICH)
+    example = manifest.example()
+    assert example["number"] == "INV-1" and example["currency"] == "EUR"
+    filled = manifest.validate({k: v for k, v in example.items() if k != "currency"})
+    assert filled["currency"] == "EUR"
+
+
+@pytest.mark.parametrize("change, path, message", [
+    ({"number": "X-1"}, "number", "Invalid: must match the pattern ^INV-[0-9]+$"),
+    ({"issued": "2026-02-30"}, "issued", "Invalid date (expected YYYY-MM-DD)"),
+    ({"issued": 20260101}, "issued", "Expected string, received number"),
+    ({"sent": "2026-01-01 10:00"}, "sent",
+     "Invalid datetime (expected RFC 3339, e.g. 2026-05-03T10:14:00Z)"),
+    ({"currency": "GBP"}, "currency", "Invalid enum value. Expected 'EUR' | 'USD', received 'GBP'"),
+    ({"customer": {"name": ""}}, "customer.name", "String must contain at least 1 character(s)"),
+    ({"customer": {"name": "x" * 21}}, "customer.name", "String must contain at most 20 character(s)"),
+    ({"items": []}, "items", "Array must contain at least 1 element(s)"),
+    ({"items": [{"qty": 1, "price": 1}] * 4}, "items", "Array must contain at most 3 element(s)"),
+    ({"items": [{"qty": 0, "price": 1}]}, "items.0.qty", "Number must be greater than or equal to 1"),
+    ({"items": [{"qty": 100, "price": 1}]}, "items.0.qty", "Number must be less than or equal to 99"),
+    ({"notes": ["a", 1]}, "notes.1", "Expected string, received number"),
+])
+def test_constraints_speak_like_zod(change, path, message):
+    data = {**Manifest.parse(RICH).example(), **change}
+    assert rich_problems(data) == {path: [message]}
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"type": "string", "pattern": "["}, "pattern must be a valid regular expression"),
+    ({"type": "string", "pattern": "^a$"}, "needs an example"),
+    ({"type": "enum", "values": []}, "values must be a non-empty list"),
+    ({"type": "integer", "min": 5, "max": 1}, "min is greater than max"),
+    ({"type": "string", "maxLength": -1}, "maxLength must be a whole number"),
+    ({"type": "enum", "values": ["a"], "default": "b"}, "default is not a valid enum"),
+    ({"type": "date", "example": "yesterday"}, "example is not a valid date"),
+    ({"type": "number", "minLength": 1}, "Unrecognized key(s) for a number: 'minLength'"),
+])
+def test_bad_field_specs_say_what_is_wrong(spec, message):
+    with pytest.raises(InvalidTemplate) as caught:
+        Manifest.parse({"fields": {"f": spec}})
+    assert message in caught.value.field_errors["manifest.fields.f"][0]
+
+
+def test_the_json_schema_describes_the_manifest():
+    schema = Manifest.parse(RICH).json_schema("Invoice v1")
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["required"] == ["number", "issued", "customer", "items"]
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["currency"] == {"type": "string", "enum": ["EUR", "USD"],
+                                                "default": "EUR"}
+    assert schema["properties"]["items"]["items"]["properties"]["qty"] == {
+        "type": "integer", "minimum": 1, "maximum": 99}
