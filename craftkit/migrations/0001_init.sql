@@ -27,12 +27,13 @@ CREATE TABLE templates (
     UNIQUE (project_id, slug)
 );
 
--- Versions never change once added: renders and caches rely on it.
+-- Versions never change once added: renders and caches rely on it. Manifest and layout are `json`,
+-- not `jsonb`, to keep the author's key order (fields, columns) exactly as written.
 CREATE TABLE template_versions (
     template_id   uuid NOT NULL REFERENCES templates,
     number        integer NOT NULL CHECK (number > 0),
-    manifest      jsonb NOT NULL,
-    layout        jsonb NOT NULL,
+    manifest      json NOT NULL,
+    layout        json NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     published_at  timestamptz,
     PRIMARY KEY (template_id, number)

@@ -95,3 +95,27 @@ class PublishVersionRequest(_message.Message):
     slug: str
     number: int
     def __init__(self, project_id: _Optional[str] = ..., slug: _Optional[str] = ..., number: _Optional[int] = ...) -> None: ...
+
+class GetVersionSchemaRequest(_message.Message):
+    __slots__ = ("project_id", "slug", "number", "api_base_url")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    API_BASE_URL_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    slug: str
+    number: int
+    api_base_url: str
+    def __init__(self, project_id: _Optional[str] = ..., slug: _Optional[str] = ..., number: _Optional[int] = ..., api_base_url: _Optional[str] = ...) -> None: ...
+
+class VersionSchema(_message.Message):
+    __slots__ = ("number", "schema_json", "example_json", "curl")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_JSON_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLE_JSON_FIELD_NUMBER: _ClassVar[int]
+    CURL_FIELD_NUMBER: _ClassVar[int]
+    number: int
+    schema_json: str
+    example_json: str
+    curl: str
+    def __init__(self, number: _Optional[int] = ..., schema_json: _Optional[str] = ..., example_json: _Optional[str] = ..., curl: _Optional[str] = ...) -> None: ...

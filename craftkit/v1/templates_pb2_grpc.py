@@ -59,6 +59,11 @@ class TemplateServiceStub:
                 request_serializer=craftkit_dot_v1_dot_templates__pb2.PublishVersionRequest.SerializeToString,
                 response_deserializer=craftkit_dot_v1_dot_templates__pb2.Template.FromString,
                 _registered_method=True)
+        self.GetVersionSchema = channel.unary_unary(
+                '/craftkit.v1.TemplateService/GetVersionSchema',
+                request_serializer=craftkit_dot_v1_dot_templates__pb2.GetVersionSchemaRequest.SerializeToString,
+                response_deserializer=craftkit_dot_v1_dot_templates__pb2.VersionSchema.FromString,
+                _registered_method=True)
 
 
 class TemplateServiceServicer:
@@ -97,6 +102,14 @@ class TemplateServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetVersionSchema(self, request, context):
+        """The JSON Schema (2020-12) of the version's `data`, an example body that validates, and a
+        ready cURL line that renders it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TemplateServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +137,11 @@ def add_TemplateServiceServicer_to_server(servicer, server):
                     servicer.PublishVersion,
                     request_deserializer=craftkit_dot_v1_dot_templates__pb2.PublishVersionRequest.FromString,
                     response_serializer=craftkit_dot_v1_dot_templates__pb2.Template.SerializeToString,
+            ),
+            'GetVersionSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVersionSchema,
+                    request_deserializer=craftkit_dot_v1_dot_templates__pb2.GetVersionSchemaRequest.FromString,
+                    response_serializer=craftkit_dot_v1_dot_templates__pb2.VersionSchema.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +279,33 @@ class TemplateService:
             '/craftkit.v1.TemplateService/PublishVersion',
             craftkit_dot_v1_dot_templates__pb2.PublishVersionRequest.SerializeToString,
             craftkit_dot_v1_dot_templates__pb2.Template.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVersionSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/craftkit.v1.TemplateService/GetVersionSchema',
+            craftkit_dot_v1_dot_templates__pb2.GetVersionSchemaRequest.SerializeToString,
+            craftkit_dot_v1_dot_templates__pb2.VersionSchema.FromString,
             options,
             channel_credentials,
             insecure,

@@ -184,6 +184,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 number=request.path_params["number"]), timeout=RPC_TIMEOUT)
         return JSONResponse(views.template(template))
 
+    async def version_schema(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        reply = await request.app.state.backends.templates.GetVersionSchema(
+            templates_pb2.GetVersionSchemaRequest(
+                project_id=project, slug=request.path_params["slug"],
+                number=request.path_params["number"], api_base_url=base), timeout=RPC_TIMEOUT)
+        return JSONResponse({"number": reply.number, "schema": json.loads(reply.schema_json),
+                             "example": json.loads(reply.example_json), "curl": reply.curl})
+
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
@@ -207,6 +216,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/v1/templates/{slug}/versions", add_version, methods=["POST"]),
         Route("/v1/templates/{slug}/versions/{number:int}/publish", publish_version,
               methods=["POST"]),
+        Route("/v1/templates/{slug}/versions/{number:int}/schema", version_schema,
+              methods=["GET"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]

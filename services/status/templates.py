@@ -120,6 +120,34 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
             return template_proto(row, await cur.fetchall())
 
 
+    async def GetVersionSchema(self, request, context):
+        async with self.pool.connection() as conn:
+            template = await self._template(conn, request.project_id, request.slug)
+            cur = await conn.execute("SELECT manifest::text AS manifest FROM template_versions "
+                                     "WHERE template_id = %s AND number = %s",
+                                     (template["id"], request.number))
+            row = await cur.fetchone()
+        if row is None:
+            raise errors.VersionNotFound(f"template {request.slug!r} has no version {request.number}")
+        manifest = Manifest.parse(json.loads(row["manifest"]))
+        example = manifest.example()
+        return templates_pb2.VersionSchema(
+            number=request.number,
+            schema_json=json.dumps(manifest.json_schema(f"{template['name']} v{request.number}")),
+            example_json=json.dumps(example),
+            curl=curl_line(request.api_base_url, request.slug, request.number, example))
+
+
+def curl_line(base: str, slug: str, number: int, example: dict) -> str:
+    """A shell line that renders `example` with this version (the key comes from the env)."""
+    body = json.dumps({"data": example, "options": {"versionNumber": number}},
+                      ensure_ascii=False).replace("'", "'\\''")
+    return (f"curl -X POST {base.rstrip('/')}/v1/templates/{slug}/render \\\n"
+            f"  -H \"Authorization: Bearer $CRAFTKIT_API_KEY\" \\\n"
+            f"  -H \"Content-Type: application/json\" \\\n"
+            f"  -d '{body}'")
+
+
 def _json(text: str, what: str) -> object:
     try:
         return json.loads(text)

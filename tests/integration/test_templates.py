@@ -73,3 +73,31 @@ def test_a_bad_version_is_refused_with_every_problem(api):
     assert set(fields) == {"layout.body.0.text", "layout.body.1.source", "layout.body.1.columns",
                            "layout.body.2.type"}
     assert len(api.http.get("/v1/templates/invoice").json()["versions"]) == 1
+
+
+def test_each_version_serves_its_json_schema_and_a_curl_line_that_works(api):
+    import os
+    import subprocess
+
+    from jsonschema import Draft202012Validator
+
+    response = api.http.get("/v1/templates/invoice/versions/1/schema")
+    assert response.status_code == 200
+    body = response.json()
+    validator = Draft202012Validator(body["schema"],
+                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
+    assert validator.is_valid(body["example"])
+    assert not validator.is_valid({**body["example"], "total": "free"})
+    assert body["schema"]["required"] == ["customer", "items", "total"]
+
+    assert body["curl"].startswith(f"curl -X POST {api.stack.base_url}/v1/templates/invoice/render")
+    run = subprocess.run(["bash", "-c", body["curl"] + " -s -w '\\n%{http_code}'"],
+                         env={**os.environ, "CRAFTKIT_API_KEY": api.key},
+                         capture_output=True, text=True, timeout=30)
+    answer, status = run.stdout.rsplit("\n", 1)
+    assert status == "202", run.stdout + run.stderr
+    import json
+    assert api.wait(json.loads(answer)["id"]).error_message == ""
+
+    missing = api.http.get("/v1/templates/invoice/versions/9/schema")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "version_not_found"
