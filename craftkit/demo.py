@@ -15,7 +15,7 @@ def sample(name: str) -> dict:
     return json.loads(resources.files("craftkit.samples").joinpath(f"{name}.json").read_text())
 
 
-SAMPLES = ("invoice",)
+SAMPLES = ("invoice", "receipt", "certificate", "shipping-label", "report")
 INVOICE_EXAMPLE = sample("invoice")["example"]
 
 

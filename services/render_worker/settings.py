@@ -4,7 +4,8 @@ import os
 import socket
 from dataclasses import dataclass, field
 
-from craftkit.config import Kafka, env_int, env_str
+from craftkit.config import Kafka, env_float, env_int, env_str
+from craftkit.layout import Limits
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class Settings:
     """WORKER_ID: a name for logs and claims (default host-pid)."""
     shutdown_grace_seconds: int
     """WORKER_SHUTDOWN_GRACE_SECONDS: on SIGTERM, how long the jobs in hand may take to finish."""
+    limits: Limits
+    """RENDER_MAX_PAGES, RENDER_MAX_ROWS, RENDER_TIME_LIMIT_SECONDS: a render over any of them
+    fails with a message naming the limit."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -63,4 +67,7 @@ class Settings:
             concurrency=env_int("WORKER_CONCURRENCY", 32),
             worker_id=env_str("WORKER_ID", f"{socket.gethostname()}-{os.getpid()}"),
             shutdown_grace_seconds=env_int("WORKER_SHUTDOWN_GRACE_SECONDS", 25),
+            limits=Limits(max_pages=env_int("RENDER_MAX_PAGES", Limits.max_pages),
+                          max_rows=env_int("RENDER_MAX_ROWS", Limits.max_rows),
+                          seconds=env_float("RENDER_TIME_LIMIT_SECONDS", Limits.seconds)),
         )

@@ -92,7 +92,8 @@ class Worker:
         request = status_pb2.FinishRenderRequest(render_id=render_id, attempt=claim.attempt)
         try:
             pdf = await asyncio.to_thread(
-                render_pdf, json.loads(claim.layout_json), json.loads(claim.data_json))
+                render_pdf, json.loads(claim.layout_json), json.loads(claim.data_json),
+                limits=self.settings.limits)
         except RenderError as exc:
             request.succeeded, request.error_message = False, str(exc)
         except Exception as exc:  # noqa: BLE001 - a renderer bug must fail the render, not loop

@@ -3,7 +3,7 @@ import io
 import pypdf
 from reportlab.platypus import SimpleDocTemplate
 
-from craftkit.tables import Columns, Look, TableStream
+from craftkit.layout.tables import Columns, Look, TableStream
 
 
 def pages_of(stream: TableStream) -> list[str]:

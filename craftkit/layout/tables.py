@@ -37,6 +37,8 @@ class Columns:
 
 @dataclass
 class Look:
+    font: str = "Helvetica"
+    bold_font: str = "Helvetica-Bold"
     zebra: bool = False
     header_background: colors.Color = field(default_factory=lambda: colors.HexColor("#EEEEEE"))
     zebra_background: colors.Color = field(default_factory=lambda: colors.HexColor("#F6F6F6"))
@@ -108,8 +110,8 @@ class TableStream(Flowable):
             data.append(self.footer)
             heights.append(self.footer_height)
         style = [
-            ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", FONT_SIZE, LEADING),
-            ("FONT", (0, 1), (-1, -1), "Helvetica", FONT_SIZE, LEADING),
+            ("FONT", (0, 0), (-1, 0), self.look.bold_font, FONT_SIZE, LEADING),
+            ("FONT", (0, 1), (-1, -1), self.look.font, FONT_SIZE, LEADING),
             ("TOPPADDING", (0, 0), (-1, -1), PADDING),
             ("BOTTOMPADDING", (0, 0), (-1, -1), PADDING),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -124,7 +126,7 @@ class TableStream(Flowable):
             order = first if start % 2 == 0 else first[::-1]
             style.append(("ROWBACKGROUNDS", (0, 1), (-1, last), order))
         if len(data) - 1 > last:
-            style += [("FONT", (0, -1), (-1, -1), "Helvetica-Bold", FONT_SIZE, LEADING),
+            style += [("FONT", (0, -1), (-1, -1), self.look.bold_font, FONT_SIZE, LEADING),
                       ("LINEABOVE", (0, -1), (-1, -1), 0.75, colors.black)]
         return Table(data, colWidths=self.widths, rowHeights=heights,
                      style=TableStyle(style))

@@ -1,0 +1,19 @@
+"""The layout language: a JSON document that says what a template's PDF looks like.
+
+Reference with examples: docs/layout.md. In short, a layout has `page` (size, orientation,
+margins), optional `header` and `footer` (blocks drawn on every page, where {{page}} and {{pages}}
+exist), `body` (blocks), `watermark`, `metadata`, `locale`, `font` and `protect`. Blocks: title,
+heading, text (inline **bold**, *italic*, [links](https://…)), table (bound to an array; header
+on every page; zebra; totals), spacer, rule, pagebreak, keep, columns, if, each, qr, barcode.
+`{{path | filter:arg}}` reads the data and formats it (number, currency, percent, date,
+datetime, upper, lower, default).
+
+`lint` refuses a layout that could not render (unknown paths, filters on the wrong type, bad
+options); `render_pdf` then fails only on what data can do, with a RenderError a user can act on.
+"""
+
+from craftkit.layout.lint import lint
+from craftkit.layout.render import Limits, RenderError, render_pdf
+from craftkit.layout.text import interpolate
+
+__all__ = ["Limits", "RenderError", "interpolate", "lint", "render_pdf"]

@@ -1,0 +1,74 @@
+"""Fonts: the PDF standard Helvetica where the text allows it (nothing embedded, smallest and
+fastest), else DejaVu Sans, embedded (Latin, Greek, Cyrillic and more; shipped in
+craftkit/fonts/ under its free license). Text that no font here covers fails the render with the
+character and the font named."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
+CHOICES = ("auto", "Helvetica", "DejaVuSans")
+
+
+@dataclass(frozen=True)
+class Family:
+    regular: str
+    bold: str
+    italic: str
+    bold_italic: str
+
+
+HELVETICA = Family("Helvetica", "Helvetica-Bold", "Helvetica-Oblique", "Helvetica-BoldOblique")
+DEJAVU = Family("DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique", "DejaVuSans-BoldOblique")
+
+
+class MissingGlyph(Exception):
+    pass
+
+
+@cache
+def _dejavu():
+    """Registers DejaVu Sans with ReportLab once per process; returns its character map."""
+    from reportlab.lib.fonts import addMapping
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    for name in (DEJAVU.regular, DEJAVU.bold, DEJAVU.italic, DEJAVU.bold_italic):
+        pdfmetrics.registerFont(TTFont(name, FONT_DIR / f"{name}.ttf"))
+    for bold, italic, name in ((0, 0, DEJAVU.regular), (1, 0, DEJAVU.bold),
+                               (0, 1, DEJAVU.italic), (1, 1, DEJAVU.bold_italic)):
+        addMapping(DEJAVU.regular, bold, italic, name)
+    return frozenset(pdfmetrics.getFont(DEJAVU.regular).face.charToGlyph)
+
+
+def _latin1_enough(text: str) -> bool:
+    try:
+        text.encode("cp1252")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def choose(choice: str, texts: list[str]) -> Family:
+    """The family for a document whose text is `texts`; MissingGlyph names what cannot show."""
+    everything = "".join(texts)
+    if choice == "Helvetica" or (choice == "auto" and _latin1_enough(everything)):
+        if not _latin1_enough(everything):
+            bad = next(c for c in everything if not _latin1_enough(c))
+            raise MissingGlyph(f"font Helvetica has no glyph for {_name(bad)}; use \"font\": "
+                               "\"auto\" or \"DejaVuSans\" in the layout")
+        return HELVETICA
+    covered = _dejavu()
+    for char in set(everything):
+        if ord(char) not in covered and not char.isspace() and unicodedata.category(char)[0] != "C":
+            raise MissingGlyph(f"font DejaVu Sans has no glyph for {_name(char)}; this script "
+                               "is not supported yet")
+    return DEJAVU
+
+
+def _name(char: str) -> str:
+    return f"{char!r} (U+{ord(char):04X} {unicodedata.name(char, 'unnamed')})"

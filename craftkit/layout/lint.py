@@ -1,0 +1,351 @@
+"""Pre-flight checks of a layout against its manifest, before a version is accepted: structure,
+every `{{path}}` against the manifest's fields (with the right type for its filters), and the
+values of every option. InvalidTemplate names the JSON path of each problem, all at once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from craftkit.errors import InvalidTemplate
+from craftkit.layout import fonts, text
+from craftkit.manifest import Manifest
+
+PAGE_SIZES = {"A4": (595.2756, 841.8898), "A5": (419.5276, 595.2756), "A6": (297.6378, 419.5276),
+              "Letter": (612.0, 792.0), "Legal": (612.0, 1008.0),
+              "Label4x6": (288.0, 432.0)}  # a 4 x 6 in shipping label
+ALIGNS = ("left", "center", "right")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+BARCODES = ("code128", "ean13")
+PAGE_VARIABLES = {"page": "integer", "pages": "integer"}
+
+
+@dataclass
+class Context:
+    paths: dict[str, str]  # manifest path (items[].qty) -> type
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    scope: dict[str, str] = field(default_factory=dict)  # loop variable -> array path
+    extra: dict[str, str] = field(default_factory=dict)  # page, pages in headers and footers
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.setdefault(where, []).append(message)
+
+    def inner(self, **changes) -> Context:
+        return Context(self.paths, self.problems, {**self.scope, **changes.get("scope", {})},
+                       {**self.extra, **changes.get("extra", {})})
+
+    def type_of(self, path: str) -> str | None:
+        """The manifest type a path refers to in this scope, or None when it refers to nothing."""
+        if path in self.extra:
+            return self.extra[path]
+        head, _, rest = path.partition(".")
+        if head in self.scope:
+            path = f"{self.scope[head]}[]" + (f".{rest}" if rest else "")
+        return self.paths.get(path)
+
+
+def lint(layout: object, manifest: Manifest) -> None:
+    """Raises InvalidTemplate naming the JSON path of every problem in the layout."""
+    if not isinstance(layout, dict):
+        raise InvalidTemplate("layout must be a JSON object",
+                              field_errors={"layout": ["Expected object"]})
+    ctx = Context(manifest.paths())
+    unknown(ctx, layout, {"page", "body", "header", "footer", "watermark", "metadata", "locale",
+                          "font", "protect"}, "layout")
+    _page(ctx, layout.get("page", {}))
+    if layout.get("font", "auto") not in fonts.CHOICES:
+        ctx.problem("layout.font", f"must be one of {', '.join(fonts.CHOICES)}")
+    locale = layout.get("locale", "en_US")
+    try:
+        from babel import Locale
+        Locale.parse(locale)
+    except (ValueError, TypeError, LookupError):
+        ctx.problem("layout.locale", f"{locale!r} is not a known locale (e.g. en_US, de_DE)")
+    _blocks(ctx, layout.get("body"), "layout.body", required=True)
+    for part in ("header", "footer"):
+        if part in layout:
+            _blocks(ctx.inner(extra=PAGE_VARIABLES), layout[part], f"layout.{part}", required=True)
+    if "watermark" in layout:
+        _watermark(ctx, layout["watermark"])
+    if "metadata" in layout:
+        meta = layout["metadata"]
+        if not isinstance(meta, dict):
+            ctx.problem("layout.metadata", "Expected object")
+        else:
+            unknown(ctx, meta, {"title", "author", "subject", "keywords"}, "layout.metadata")
+            for key, value in meta.items():
+                template(ctx, value, f"layout.metadata.{key}")
+    if "protect" in layout:
+        protect = layout["protect"]
+        if not isinstance(protect, dict) or "password" not in protect:
+            ctx.problem("layout.protect", "Expected {\"password\": \"…\"}")
+        else:
+            unknown(ctx, protect, {"password"}, "layout.protect")
+            template(ctx, protect["password"], "layout.protect.password")
+    if ctx.problems:
+        raise InvalidTemplate("the layout is not valid", field_errors=ctx.problems)
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+def unknown(ctx: Context, obj: dict, allowed: set[str], where: str) -> None:
+    extra = sorted(set(obj) - allowed)
+    if extra:
+        ctx.problem(where, "Unrecognized key(s) in object: " + ", ".join(f"'{k}'" for k in extra))
+
+
+def number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def in_range(ctx: Context, block: dict, key: str, where: str, low: float, high: float) -> None:
+    if key in block and not (number(block[key]) and low <= block[key] <= high):
+        ctx.problem(f"{where}.{key}", f"must be a number from {low:g} to {high:g}")
+
+
+def template(ctx: Context, value: object, where: str) -> None:
+    """A text with placeholders: each must name a field in scope, with filters that fit it."""
+    if not isinstance(value, str):
+        ctx.problem(where, "Expected string")
+        return
+    for expression in text.placeholders(value):
+        try:
+            path, filters = text.parse(expression)
+        except text.TextError as exc:
+            ctx.problem(where, str(exc))
+            continue
+        kind = ctx.type_of(path)
+        if kind is None:
+            ctx.problem(where, f"{{{{{path}}}}} is not a field of the manifest"
+                               + (" (page and pages exist only in headers and footers)"
+                                  if path in PAGE_VARIABLES else ""))
+            continue
+        for name, arg in filters:
+            reason = text.check_filter(name, arg, kind)
+            if reason:
+                ctx.problem(where, f"{{{{{expression}}}}}: {reason}")
+            elif name == "currency" and not text.CURRENCY.match(arg) and \
+                    ctx.type_of(arg) not in ("string", "enum"):
+                ctx.problem(where, f"{{{{{expression}}}}}: {arg} is not a text field of the "
+                                   "manifest holding a currency code")
+            kind = None if name in ("upper", "lower", "default") else "string"
+
+
+def _page(ctx: Context, page: object) -> None:
+    if not isinstance(page, dict):
+        ctx.problem("layout.page", "Expected object")
+        return
+    unknown(ctx, page, {"size", "orientation", "margin"}, "layout.page")
+    if page.get("size", "A4") not in PAGE_SIZES:
+        ctx.problem("layout.page.size", f"must be one of {', '.join(PAGE_SIZES)}")
+    if page.get("orientation", "portrait") not in ("portrait", "landscape"):
+        ctx.problem("layout.page.orientation", "must be portrait or landscape")
+    margin = page.get("margin", 48)
+    sides = margin if isinstance(margin, dict) else {"all": margin}
+    if isinstance(margin, dict):
+        unknown(ctx, margin, {"top", "right", "bottom", "left"}, "layout.page.margin")
+    if not all(number(v) and 0 <= v <= 200 for v in sides.values()):
+        ctx.problem("layout.page.margin", "must be points from 0 to 200, or "
+                                          "{top, right, bottom, left} of such numbers")
+
+
+def _watermark(ctx: Context, mark: object) -> None:
+    if isinstance(mark, str):
+        mark = {"text": mark}
+    if not isinstance(mark, dict) or "text" not in mark:
+        ctx.problem("layout.watermark", "Expected a text or {\"text\": \"…\", \"opacity\": 0.1}")
+        return
+    unknown(ctx, mark, {"text", "size", "opacity", "color", "if"}, "layout.watermark")
+    template(ctx, mark["text"], "layout.watermark.text")
+    in_range(ctx, mark, "size", "layout.watermark", 8, 300)
+    in_range(ctx, mark, "opacity", "layout.watermark", 0.01, 1)
+    if "color" in mark and not (isinstance(mark["color"], str) and COLOR.match(mark["color"])):
+        ctx.problem("layout.watermark.color", "must be #RRGGBB")
+    if "if" in mark:
+        _condition(ctx, mark["if"], "layout.watermark.if")
+
+
+def _blocks(ctx: Context, blocks: object, where: str, required: bool = False) -> None:
+    if not isinstance(blocks, list) or (required and not blocks):
+        ctx.problem(where, "Expected a non-empty array of blocks" if required
+                    else "Expected an array of blocks")
+        return
+    for index, block in enumerate(blocks):
+        at = f"{where}.{index}"
+        if not isinstance(block, dict) or block.get("type") not in BLOCKS:
+            ctx.problem(f"{at}.type", f"must be one of {', '.join(BLOCKS)}")
+            continue
+        allowed, check = BLOCKS[block["type"]]
+        unknown(ctx, block, {"type", *allowed}, at)
+        check(ctx, block, at)
+
+
+def _source(ctx: Context, block: dict, where: str) -> tuple[str, str] | None:
+    """(array path in manifest terms, loop variable) for a table or an each block."""
+    source, name = block.get("source"), block.get("as", "item")
+    if not isinstance(name, str) or not NAME.match(name):
+        ctx.problem(f"{where}.as", "must be a simple name")
+        return None
+    if not isinstance(source, str):
+        ctx.problem(f"{where}.source", "must name an array field of the manifest")
+        return None
+    head, _, rest = source.partition(".")
+    resolved = f"{ctx.scope[head]}[]" + (f".{rest}" if rest else "") if head in ctx.scope else source
+    if ctx.paths.get(resolved) != "array":
+        ctx.problem(f"{where}.source", "must name an array field of the manifest")
+        return None
+    return resolved, name
+
+
+def _condition(ctx: Context, test: object, where: str) -> None:
+    """`"path"` (true when present and not false, 0, "" or empty), or {path, equals} / {path, not}."""
+    if isinstance(test, str):
+        test = {"path": test}
+    if not isinstance(test, dict) or not isinstance(test.get("path"), str):
+        ctx.problem(where, "Expected a path, or {\"path\": …, \"equals\": …}")
+        return
+    unknown(ctx, test, {"path", "equals", "not"}, where)
+    if ctx.type_of(test["path"]) is None:
+        ctx.problem(where, f"{test['path']} is not a field of the manifest")
+    if "not" in test and not isinstance(test["not"], bool):
+        ctx.problem(f"{where}.not", "Expected boolean")
+
+
+# -------------------------------------------------------------------------------------- blocks
+
+def _title(ctx, block, where):
+    template(ctx, block.get("text"), f"{where}.text")
+    if block.get("align", "center") not in ALIGNS:
+        ctx.problem(f"{where}.align", f"must be one of {', '.join(ALIGNS)}")
+
+
+def _heading(ctx, block, where):
+    _title(ctx, block, where)
+    if block.get("level", 1) not in (1, 2, 3):
+        ctx.problem(f"{where}.level", "must be 1, 2 or 3")
+
+
+def _text(ctx, block, where):
+    template(ctx, block.get("text"), f"{where}.text")
+    if block.get("align", "left") not in (*ALIGNS, "justify"):
+        ctx.problem(f"{where}.align", f"must be one of {', '.join(ALIGNS)}, justify")
+    in_range(ctx, block, "size", where, 4, 72)
+    for flag in ("bold", "italic"):
+        if not isinstance(block.get(flag, False), bool):
+            ctx.problem(f"{where}.{flag}", "Expected boolean")
+    if "color" in block and not (isinstance(block["color"], str) and COLOR.match(block["color"])):
+        ctx.problem(f"{where}.color", "must be #RRGGBB")
+
+
+def _table(ctx, block, where):
+    found = _source(ctx, block, where)
+    inner = ctx.inner(scope={found[1]: found[0].removesuffix("[]")}) if found else ctx
+    columns = block.get("columns")
+    if not isinstance(columns, list) or not columns:
+        ctx.problem(f"{where}.columns", "Expected a non-empty array of columns")
+        return
+    for index, column in enumerate(columns):
+        at = f"{where}.columns.{index}"
+        if not isinstance(column, dict):
+            ctx.problem(at, "Expected object")
+            continue
+        unknown(ctx, column, {"header", "text", "align", "width"}, at)
+        if not isinstance(column.get("header", ""), str):
+            ctx.problem(f"{at}.header", "Expected string")
+        template(inner, column.get("text"), f"{at}.text")
+        if column.get("align", "left") not in ALIGNS:
+            ctx.problem(f"{at}.align", f"must be one of {', '.join(ALIGNS)}")
+        if "width" in column and not (number(column["width"]) and column["width"] > 0):
+            ctx.problem(f"{at}.width", "must be a positive number of points")
+    if not isinstance(block.get("zebra", False), bool):
+        ctx.problem(f"{where}.zebra", "Expected boolean")
+    if "totals" in block:
+        totals = block["totals"]
+        if not isinstance(totals, list) or len(totals) != len(columns):
+            ctx.problem(f"{where}.totals", f"Expected one text per column ({len(columns)})")
+        else:
+            for index, cell in enumerate(totals):
+                template(ctx, cell, f"{where}.totals.{index}")
+
+
+def _spacer(ctx, block, where):
+    in_range(ctx, block, "height", where, 0, 800)
+
+
+def _nothing(ctx, block, where):
+    pass
+
+
+def _rule(ctx, block, where):
+    in_range(ctx, block, "thickness", where, 0.1, 10)
+
+
+def _keep(ctx, block, where):
+    _blocks(ctx, block.get("blocks"), f"{where}.blocks", required=True)
+
+
+def _columns(ctx, block, where):
+    columns = block.get("columns")
+    if not isinstance(columns, list) or not 1 <= len(columns) <= 6:
+        ctx.problem(f"{where}.columns", "Expected 1 to 6 columns")
+        return
+    for index, column in enumerate(columns):
+        at = f"{where}.columns.{index}"
+        if not isinstance(column, dict):
+            ctx.problem(at, "Expected object")
+            continue
+        unknown(ctx, column, {"width", "blocks"}, at)
+        if "width" in column and not (number(column["width"]) and column["width"] > 0):
+            ctx.problem(f"{at}.width", "must be a positive number of points")
+        _blocks(ctx, column.get("blocks"), f"{at}.blocks", required=True)
+    in_range(ctx, block, "gap", where, 0, 100)
+
+
+def _if(ctx, block, where):
+    _condition(ctx, block.get("test"), f"{where}.test")
+    _blocks(ctx, block.get("then"), f"{where}.then", required=True)
+    if "else" in block:
+        _blocks(ctx, block["else"], f"{where}.else")
+
+
+def _each(ctx, block, where):
+    found = _source(ctx, block, where)
+    inner = ctx.inner(scope={found[1]: found[0].removesuffix("[]")}) if found else ctx
+    _blocks(inner, block.get("blocks"), f"{where}.blocks", required=True)
+
+
+def _qr(ctx, block, where):
+    template(ctx, block.get("value"), f"{where}.value")
+    in_range(ctx, block, "size", where, 24, 400)
+    if block.get("align", "left") not in ALIGNS:
+        ctx.problem(f"{where}.align", f"must be one of {', '.join(ALIGNS)}")
+
+
+def _barcode(ctx, block, where):
+    template(ctx, block.get("value"), f"{where}.value")
+    if block.get("kind", "code128") not in BARCODES:
+        ctx.problem(f"{where}.kind", f"must be one of {', '.join(BARCODES)}")
+    in_range(ctx, block, "height", where, 10, 300)
+    if block.get("align", "left") not in ALIGNS:
+        ctx.problem(f"{where}.align", f"must be one of {', '.join(ALIGNS)}")
+    if not isinstance(block.get("showText", True), bool):
+        ctx.problem(f"{where}.showText", "Expected boolean")
+
+
+BLOCKS: dict[str, tuple[set[str], Callable]] = {
+    "title": ({"text", "align"}, _title),
+    "heading": ({"text", "level", "align"}, _heading),
+    "text": ({"text", "align", "size", "bold", "italic", "color"}, _text),
+    "table": ({"source", "as", "columns", "zebra", "totals"}, _table),
+    "spacer": ({"height"}, _spacer),
+    "rule": ({"thickness"}, _rule),
+    "pagebreak": (set(), _nothing),
+    "keep": ({"blocks"}, _keep),
+    "columns": ({"columns", "gap"}, _columns),
+    "if": ({"test", "then", "else"}, _if),
+    "each": ({"source", "as", "blocks"}, _each),
+    "qr": ({"value", "size", "align"}, _qr),
+    "barcode": ({"value", "kind", "height", "align", "showText"}, _barcode),
+}

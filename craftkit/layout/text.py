@@ -1,0 +1,167 @@
+"""Text in layouts: `{{path | filter:arg}}` placeholders, locale-aware formatters (babel), and the
+inline markup of text blocks (`**bold**`, `*italic*`, `[label](https://…)`).
+
+Values from the data are always text: they are escaped after the markup of the template is
+applied, so data can never inject markup.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from xml.sax.saxutils import escape
+
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
+FILTER = re.compile(r"^([a-z]+)(?::(.*))?$")
+LINK = re.compile(r"\[([^\]]+)\]\(((?:https?://|mailto:)[^)\s]+)\)")
+BOLD = re.compile(r"\*\*(.+?)\*\*")
+ITALIC = re.compile(r"(?<![*\w])\*(?!\s)(.+?)(?<!\s)\*(?![*\w])")
+DATE_STYLES = ("short", "medium", "long", "full")
+
+
+class TextError(ValueError):
+    """A placeholder or filter that cannot be applied; the message says which."""
+
+
+# Filters: name -> (the kinds of value it takes, whether it needs an argument, apply(value, arg, locale)).
+def _number(value, arg, locale):
+    from babel.numbers import format_decimal
+    if arg:
+        return format_decimal(value, format=f"#,##0.{'0' * int(arg)}" if int(arg) else "#,##0",
+                              locale=locale)
+    return format_decimal(value, locale=locale)
+
+
+def _currency(value, arg, locale):
+    from babel.numbers import format_currency
+    return format_currency(value, arg, locale=locale)
+
+
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def _percent(value, arg, locale):
+    from babel.numbers import format_percent
+    return format_percent(value, format=f"#,##0.{'0' * int(arg)}%" if arg else None, locale=locale)
+
+
+def _date(value, arg, locale):
+    from babel.dates import format_date
+    return format_date(_moment(value).date() if "T" in value.upper() else date.fromisoformat(value),
+                       arg or "medium", locale=locale)
+
+
+def _datetime(value, arg, locale):
+    from babel.dates import format_datetime
+    return format_datetime(_moment(value), arg or "medium", tzinfo=_moment(value).tzinfo,
+                           locale=locale)
+
+
+def _moment(value: str) -> datetime:
+    return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+
+
+FILTERS = {
+    "number": (("number", "integer"), _number),
+    "currency": (("number", "integer"), _currency),
+    "percent": (("number", "integer"), _percent),
+    "date": (("date", "datetime"), _date),
+    "datetime": (("datetime",), _datetime),
+    "upper": (None, lambda value, arg, locale: format_value(value).upper()),
+    "lower": (None, lambda value, arg, locale: format_value(value).lower()),
+    "default": (None, lambda value, arg, locale: format_value(value) or arg),
+}
+
+
+def parse(expression: str) -> tuple[str, list[tuple[str, str | None]]]:
+    """`path | f:arg | g` -> ("path", [("f", "arg"), ("g", None)]); TextError when malformed."""
+    path, *filters = [part.strip() for part in expression.split("|")]
+    if not PATH.match(path):
+        raise TextError(f"{{{{{expression}}}}} does not start with a dotted path")
+    parsed = []
+    for item in filters:
+        match = FILTER.match(item)
+        if not match or match.group(1) not in FILTERS:
+            raise TextError(f"unknown filter {item!r}; filters: {', '.join(FILTERS)}")
+        parsed.append((match.group(1), match.group(2)))
+    return path, parsed
+
+
+def check_filter(name: str, arg: str | None, kind: str | None) -> str | None:
+    """Why `name:arg` cannot apply to a value of manifest type `kind` (None: fine)."""
+    kinds, _ = FILTERS[name]
+    if kinds is not None and kind is not None and kind not in kinds:
+        return f"filter {name} applies to {' or '.join(kinds)} fields, not {kind}"
+    if name == "currency" and not (arg and (CURRENCY.match(arg) or PATH.match(arg))):
+        return "currency needs an ISO 4217 code or the path of a field holding one: currency:EUR"
+    if name in ("number", "percent") and arg is not None and not re.fullmatch(r"[0-9]", arg):
+        return f"{name} takes the number of decimals, 0 to 9: {name}:2"
+    if name in ("date", "datetime") and arg is not None and arg not in DATE_STYLES:
+        return f"{name} takes one of {', '.join(DATE_STYLES)}"
+    if name == "default" and arg is None:
+        return "default needs the text to show: default:n/a"
+    return None
+
+
+def lookup(scope: dict, path: str) -> object:
+    node: object = scope
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def format_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def evaluate(expression: str, scope: dict, locale: str) -> str:
+    path, filters = parse(expression)
+    value = lookup(scope, path)
+    for name, arg in filters:
+        if value is None or value == "":
+            if name == "default":
+                value = arg
+            continue
+        if name == "currency" and not CURRENCY.match(arg):
+            arg = format_value(lookup(scope, arg))  # the code is in the data
+        try:
+            value = FILTERS[name][1](value, arg, locale)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise TextError(f"{{{{{expression}}}}}: {name} cannot format {value!r} ({exc})") from None
+    return format_value(value)
+
+
+def interpolate(template: str, scope: dict, locale: str = "en_US") -> str:
+    """Plain text: every placeholder replaced by its formatted value."""
+    return PLACEHOLDER.sub(lambda m: evaluate(m.group(1), scope, locale), template)
+
+
+def markup(template: str, scope: dict, locale: str = "en_US") -> str:
+    """ReportLab paragraph markup: the template's inline markup applied, values escaped."""
+    values: list[str] = []
+
+    def hold(match: re.Match) -> str:
+        values.append(escape(evaluate(match.group(1), scope, locale)))
+        return f"\ue000{len(values) - 1}\ue001"
+
+    text = escape(PLACEHOLDER.sub(hold, template))
+    text = LINK.sub(lambda m: f'<link href="{m.group(2)}" color="#1a56db"><u>{m.group(1)}</u></link>',
+                    text)
+    text = BOLD.sub(r"<b>\1</b>", text)
+    text = ITALIC.sub(r"<i>\1</i>", text)
+    text = text.replace("\n", "<br/>")
+    return re.sub("\ue000(\\d+)\ue001", lambda m: values[int(m.group(1))], text)
+
+
+def placeholders(template: str) -> list[str]:
+    return PLACEHOLDER.findall(template)
