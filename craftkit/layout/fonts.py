@@ -63,7 +63,7 @@ def choose(choice: str, texts: list[str]) -> Family:
                                "\"auto\" or \"DejaVuSans\" in the layout")
         return HELVETICA
     covered = _dejavu()
-    for char in set(everything):
+    for char in dict.fromkeys(everything):  # in reading order: the first missing is named
         if ord(char) not in covered and not char.isspace() and unicodedata.category(char)[0] != "C":
             raise MissingGlyph(f"font DejaVu Sans has no glyph for {_name(char)}; this script "
                                "is not supported yet")

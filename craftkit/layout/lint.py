@@ -58,10 +58,10 @@ def lint(layout: object, manifest: Manifest) -> None:
     if layout.get("font", "auto") not in fonts.CHOICES:
         ctx.problem("layout.font", f"must be one of {', '.join(fonts.CHOICES)}")
     locale = layout.get("locale", "en_US")
+    from babel import Locale, UnknownLocaleError
     try:
-        from babel import Locale
         Locale.parse(locale)
-    except (ValueError, TypeError, LookupError):
+    except (ValueError, TypeError, UnknownLocaleError):
         ctx.problem("layout.locale", f"{locale!r} is not a known locale (e.g. en_US, de_DE)")
     _blocks(ctx, layout.get("body"), "layout.body", required=True)
     for part in ("header", "footer"):

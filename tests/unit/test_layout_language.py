@@ -1,0 +1,189 @@
+"""The layout language, block by block: what a reader of the PDF sees."""
+
+from __future__ import annotations
+
+import io
+
+import pypdf
+import pytest
+
+from craftkit.errors import InvalidTemplate
+from craftkit.layout import Limits, RenderError, interpolate, lint, render_pdf
+from craftkit.layout.text import markup
+from craftkit.manifest import Manifest
+
+MANIFEST = Manifest.parse({"fields": {
+    "name": {"type": "string"},
+    "amount": {"type": "number"},
+    "currency": {"type": "enum", "values": ["EUR", "USD", "GBP"], "default": "EUR"},
+    "day": {"type": "date"},
+    "vip": {"type": "boolean", "default": False},
+    "lines": {"type": "array"},
+    "lines[].label": {"type": "string"},
+    "lines[].qty": {"type": "integer"},
+    "secret": {"type": "string", "required": False},
+}})
+DATA = MANIFEST.validate({"name": "Zoë", "amount": 1234.5, "day": "2026-05-03",
+                          "lines": [{"label": f"line {i}", "qty": i} for i in range(3)]})
+
+
+def pdf(layout: dict, data: dict = DATA, **kwargs) -> pypdf.PdfReader:
+    lint(layout, MANIFEST)
+    return pypdf.PdfReader(io.BytesIO(render_pdf(layout, data, **kwargs)))
+
+
+def text(reader: pypdf.PdfReader) -> str:
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def body(*blocks, **extra) -> dict:
+    return {"body": list(blocks), **extra}
+
+
+@pytest.mark.parametrize("template, locale, expected", [
+    ("{{amount | number:2}}", "en_US", "1,234.50"),
+    ("{{amount | number:2}}", "de_DE", "1.234,50"),
+    ("{{amount | currency:EUR}}", "en_US", "€1,234.50"),
+    ("{{amount | currency:currency}}", "en_GB", "€1,234.50"),
+    ("{{day | date:long}}", "en_US", "May 3, 2026"),
+    ("{{day | date:long}}", "de_DE", "3. Mai 2026"),
+    ("{{name | upper}}", "en_US", "ZOË"),
+    ("{{secret | default:n/a}}", "en_US", "n/a"),
+    ("{{lines}}", "en_US", '[{"label": "line 0", "qty": 0}, {"label": "line 1", "qty": 1}, '
+                           '{"label": "line 2", "qty": 2}]'),
+])
+def test_formatters_follow_the_locale(template, locale, expected):
+    assert interpolate(template, DATA, locale) == expected
+
+
+def test_inline_markup_comes_from_the_template_never_from_the_data():
+    result = markup("**Hi {{name}}** see [docs](https://x.dev/a)", {"name": "<b>*x*</b> & **y**"})
+    assert result == ('<b>Hi &lt;b&gt;*x*&lt;/b&gt; &amp; **y**</b> see '
+                      '<link href="https://x.dev/a" color="#1a56db"><u>docs</u></link>')
+
+
+def test_header_and_footer_on_every_page_with_page_x_of_y():
+    reader = pdf({
+                     "header": [{"type": "text", "text": "Report for {{name}}"}],
+                     "footer": [{"type": "text", "text": "Page {{page}} of {{pages}}"}],
+                     "body": [{"type": "text", "text": "one"}, {"type": "pagebreak"},
+                              {"type": "text", "text": "two"}, {"type": "pagebreak"},
+                              {"type": "text", "text": "three"}]})
+    pages = [page.extract_text() for page in reader.pages]
+    assert len(pages) == 3
+    for number, page in enumerate(pages, 1):
+        assert "Report for Zoë" in page and f"Page {number} of 3" in page
+
+
+def test_conditions_and_loops():
+    layout = body({"type": "if", "test": "vip", "then": [{"type": "text", "text": "VIP"}],
+                   "else": [{"type": "text", "text": "regular"}]},
+                  {"type": "if", "test": {"path": "currency", "equals": "EUR"},
+                   "then": [{"type": "text", "text": "euro"}]},
+                  {"type": "each", "source": "lines", "as": "line",
+                   "blocks": [{"type": "text", "text": "{{line.label}} x{{line.qty}}"}]})
+    content = text(pdf(layout))
+    assert "regular" in content and "VIP" not in content and "euro" in content
+    assert [line for line in content.splitlines() if line.startswith("line")] == [
+        "line 0 x0", "line 1 x1", "line 2 x2"]
+
+
+def test_tables_with_totals_and_formats():
+    layout = body({"type": "table", "source": "lines", "as": "l", "zebra": True, "columns": [
+        {"header": "Label", "text": "{{l.label | upper}}"},
+        {"header": "Qty", "text": "{{l.qty | number:1}}", "align": "right", "width": 50}],
+        "totals": ["Sum", "{{amount | number:0}}"]})
+    content = text(pdf(layout)).split()
+    assert content[:2] == ["Label", "Qty"] and "LINE 2" in " ".join(content)
+    assert content[-2:] == ["Sum", "1,234"] or content[-2:] == ["Sum", "1,235"]
+
+
+def test_metadata_and_password_protection():
+    layout = body({"type": "text", "text": "classified"},
+                  metadata={"title": "For {{name}}", "author": "Craftkit"},
+                  protect={"password": "{{secret}}"})
+    lint(layout, MANIFEST)
+    reader = pypdf.PdfReader(io.BytesIO(render_pdf(layout, {**DATA, "secret": "s3cret"})))
+    assert reader.is_encrypted
+    assert reader.decrypt("wrong") == 0
+    assert reader.decrypt("s3cret") != 0
+    assert "classified" in reader.pages[0].extract_text()
+    assert reader.metadata.title == "For Zoë" and reader.metadata.author == "Craftkit"
+    with pytest.raises(RenderError, match="password is empty"):
+        render_pdf(layout, DATA)
+
+
+def test_watermark_only_when_its_condition_holds():
+    layout = body({"type": "text", "text": "x"}, watermark={"text": "DRAFT", "if": "vip"})
+    assert "DRAFT" not in text(pdf(layout))
+    assert "DRAFT" in text(pdf(layout, data={**DATA, "vip": True}))
+
+
+def test_greek_and_cyrillic_render_with_an_embedded_font():
+    data = {**DATA, "name": "Ωμέγα Привет"}
+    reader = pdf(body({"type": "text", "text": "{{name}}"}), data=data)
+    assert "Ωμέγα Привет" in text(reader)
+    fonts = {str(f) for page in reader.pages for f in page["/Resources"]["/Font"].values()
+             for f in [f.get_object()["/BaseFont"]]}
+    assert any("DejaVuSans" in f for f in fonts)
+
+
+def test_a_script_no_font_covers_fails_naming_the_glyph_and_font():
+    with pytest.raises(RenderError, match=r"DejaVu Sans has no glyph for '漢' \(U\+6F22"):
+        pdf(body({"type": "text", "text": "{{name}}"}), data={**DATA, "name": "漢字"})
+    with pytest.raises(RenderError, match="font Helvetica has no glyph"):
+        pdf(body({"type": "text", "text": "{{name}}"}, font="Helvetica"),
+            data={**DATA, "name": "Привет"})
+
+
+def test_qr_codes_and_barcodes():
+    layout = body({"type": "qr", "value": "https://x.dev/{{name}}"},
+                  {"type": "barcode", "value": "ABC-{{amount}}", "kind": "code128"},
+                  {"type": "barcode", "value": "400638133393", "kind": "ean13"})
+    assert len(pdf(layout).pages) == 1
+    with pytest.raises(RenderError, match="is not an EAN-13"):
+        pdf(body({"type": "barcode", "value": "{{name}}", "kind": "ean13"}))
+    with pytest.raises(RenderError, match="not printable ASCII"):
+        pdf(body({"type": "barcode", "value": "{{name}}"}))  # Zoë
+
+
+@pytest.mark.parametrize("limits, message", [
+    (Limits(max_pages=2), "longer than 2 pages"),
+    (Limits(max_rows=100), "more than 100 rows"),
+    (Limits(seconds=0.0), "longer than 0 s"),
+])
+def test_limits_fail_the_render_and_say_which(limits, message):
+    data = {**DATA, "lines": [{"label": f"l{i}", "qty": i} for i in range(300)]}
+    layout = body({"type": "table", "source": "lines", "as": "l",
+                   "columns": [{"header": "L", "text": "{{l.label}}"}]})
+    with pytest.raises(RenderError, match=message):
+        pdf(layout, data=data, limits=limits)
+
+
+@pytest.mark.parametrize("layout, where, message", [
+    (body({"type": "text", "text": "{{amount | date}}"}), "layout.body.0.text",
+     "date applies to date or datetime fields, not number"),
+    (body({"type": "text", "text": "{{amount | currency}}"}), "layout.body.0.text", "ISO 4217"),
+    (body({"type": "text", "text": "{{amount | currency:name2}}"}), "layout.body.0.text",
+     "not a text field"),
+    (body({"type": "text", "text": "{{name | shout}}"}), "layout.body.0.text", "unknown filter"),
+    (body({"type": "text", "text": "{{page}}"}), "layout.body.0.text", "only in headers"),
+    (body({"type": "each", "source": "lines", "as": "l",
+           "blocks": [{"type": "text", "text": "{{l.price}}"}]}), "layout.body.0.blocks.0.text",
+     "{{l.price}} is not a field"),
+    (body({"type": "if", "test": "nope", "then": [{"type": "spacer"}]}), "layout.body.0.test",
+     "nope is not a field"),
+    (body({"type": "barcode", "value": "x", "kind": "qr"}), "layout.body.0.kind", "must be one of"),
+    (body({"type": "table", "source": "lines", "columns": [{"text": "x"}], "totals": []}),
+     "layout.body.0.totals", "one text per column"),
+    (body({"type": "text", "text": "x"}, locale="xx_YY"), "layout.locale", "not a known locale"),
+    (body({"type": "text", "text": "x"}, font="Comic"), "layout.font", "must be one of"),
+    (body({"type": "text", "text": "x"}, watermark={"text": "x", "opacity": 5}),
+     "layout.watermark.opacity", "from 0.01 to 1"),
+    (body({"type": "text", "text": "x"}, page={"margin": {"top": 10, "middle": 3}}),
+     "layout.page.margin", "Unrecognized key"),
+])
+def test_lint_names_each_problem(layout, where, message):
+    with pytest.raises(InvalidTemplate) as caught:
+        lint(layout, MANIFEST)
+    assert any(message in m for m in caught.value.field_errors[where]), caught.value.field_errors
