@@ -187,3 +187,11 @@ def test_lint_names_each_problem(layout, where, message):
     with pytest.raises(InvalidTemplate) as caught:
         lint(layout, MANIFEST)
     assert any(message in m for m in caught.value.field_errors[where]), caught.value.field_errors
+
+
+def test_markup_cannot_read_files_or_reach_the_network():
+    """ReportLab paragraphs understand <img src>; neither templates nor data can reach it."""
+    layout = body({"type": "text", "text": '<img src="/etc/passwd"/> {{name}}'})
+    data = {**DATA, "name": '<img src="https://example.com/x.png"/>'}
+    content = text(pdf(layout, data=data))
+    assert '<img src="/etc/passwd"/>' in content and "https://example.com/x.png" in content
