@@ -10,6 +10,7 @@
     ├── TemplateNotFound          template_not_found      NOT_FOUND
     ├── VersionNotFound           version_not_found       NOT_FOUND
     ├── TemplateExists            template_exists         ALREADY_EXISTS
+    ├── AssetExists               asset_exists            ALREADY_EXISTS
     ├── NoPublishedVersion        no_published_version    FAILED_PRECONDITION
     ├── Conflict                  conflict                FAILED_PRECONDITION
     ├── Busy                      busy                    ABORTED
@@ -64,6 +65,7 @@ NotFound = _error("NotFound", "not_found", grpc.StatusCode.NOT_FOUND)
 TemplateNotFound = _error("TemplateNotFound", "template_not_found", grpc.StatusCode.NOT_FOUND)
 VersionNotFound = _error("VersionNotFound", "version_not_found", grpc.StatusCode.NOT_FOUND)
 TemplateExists = _error("TemplateExists", "template_exists", grpc.StatusCode.ALREADY_EXISTS)
+AssetExists = _error("AssetExists", "asset_exists", grpc.StatusCode.ALREADY_EXISTS)
 NoPublishedVersion = _error("NoPublishedVersion", "no_published_version",
                             grpc.StatusCode.FAILED_PRECONDITION)
 Conflict = _error("Conflict", "conflict", grpc.StatusCode.FAILED_PRECONDITION)

@@ -20,11 +20,21 @@ log = logging.getLogger(__name__)
 Check = Callable[[], Awaitable[bool]]
 
 
+# Assets (images) travel over gRPC: allow messages well above the 5 MiB asset limit.
+MESSAGE_OPTIONS = [("grpc.max_receive_message_length", 16 * 1024 * 1024),
+                   ("grpc.max_send_message_length", 16 * 1024 * 1024)]
+
+
+def channel(address: str) -> grpc.aio.Channel:
+    """A client channel to one of our servers."""
+    return grpc.aio.insecure_channel(address, options=MESSAGE_OPTIONS)
+
+
 def create_server(address: str) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """A gRPC server with the health service. Service "liveness" answers SERVING for as long as
     the process runs (for liveness probes); "" and each named service follow the dependencies."""
     server = grpc.aio.server(interceptors=[ApiErrorInterceptor()],
-                             options=[("grpc.so_reuseport", 0)])
+                             options=[("grpc.so_reuseport", 0), *MESSAGE_OPTIONS])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     try:

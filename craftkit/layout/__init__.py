@@ -4,7 +4,8 @@ Reference with examples: docs/layout.md. In short, a layout has `page` (size, or
 margins), optional `header` and `footer` (blocks drawn on every page, where {{page}} and {{pages}}
 exist), `body` (blocks), `watermark`, `metadata`, `locale`, `font` and `protect`. Blocks: title,
 heading, text (inline **bold**, *italic*, [links](https://…)), table (bound to an array; header
-on every page; zebra; totals), spacer, rule, pagebreak, keep, columns, if, each, qr, barcode.
+on every page; zebra; totals), spacer, rule, pagebreak, keep, columns, if, each, qr, barcode,
+image (an asset uploaded with the template: nothing is ever fetched from a URL).
 `{{path | filter:arg}}` reads the data and formats it (number, currency, percent, date,
 datetime, upper, lower, default).
 
@@ -12,8 +13,8 @@ datetime, upper, lower, default).
 options); `render_pdf` then fails only on what data can do, with a RenderError a user can act on.
 """
 
-from craftkit.layout.lint import lint
+from craftkit.layout.lint import image_assets, lint
 from craftkit.layout.render import Limits, RenderError, render_pdf
 from craftkit.layout.text import interpolate
 
-__all__ = ["Limits", "RenderError", "interpolate", "lint", "render_pdf"]
+__all__ = ["Limits", "RenderError", "image_assets", "interpolate", "lint", "render_pdf"]

@@ -25,6 +25,7 @@ PAGE_VARIABLES = {"page": "integer", "pages": "integer"}
 @dataclass
 class Context:
     paths: dict[str, str]  # manifest path (items[].qty) -> type
+    assets: set[str] = field(default_factory=set)  # the template's uploaded images
     problems: dict[str, list[str]] = field(default_factory=dict)
     scope: dict[str, str] = field(default_factory=dict)  # loop variable -> array path
     extra: dict[str, str] = field(default_factory=dict)  # page, pages in headers and footers
@@ -33,7 +34,8 @@ class Context:
         self.problems.setdefault(where, []).append(message)
 
     def inner(self, **changes) -> Context:
-        return Context(self.paths, self.problems, {**self.scope, **changes.get("scope", {})},
+        return Context(self.paths, self.assets, self.problems,
+                       {**self.scope, **changes.get("scope", {})},
                        {**self.extra, **changes.get("extra", {})})
 
     def type_of(self, path: str) -> str | None:
@@ -46,12 +48,13 @@ class Context:
         return self.paths.get(path)
 
 
-def lint(layout: object, manifest: Manifest) -> None:
-    """Raises InvalidTemplate naming the JSON path of every problem in the layout."""
+def lint(layout: object, manifest: Manifest, assets: set[str] = frozenset()) -> None:
+    """Raises InvalidTemplate naming the JSON path of every problem in the layout. `assets`: the
+    names of the template's images."""
     if not isinstance(layout, dict):
         raise InvalidTemplate("layout must be a JSON object",
                               field_errors={"layout": ["Expected object"]})
-    ctx = Context(manifest.paths())
+    ctx = Context(manifest.paths(), set(assets))
     unknown(ctx, layout, {"page", "body", "header", "footer", "watermark", "metadata", "locale",
                           "font", "protect"}, "layout")
     _page(ctx, layout.get("page", {}))
@@ -334,6 +337,37 @@ def _barcode(ctx, block, where):
         ctx.problem(f"{where}.showText", "Expected boolean")
 
 
+def _image(ctx, block, where):
+    name = block.get("asset")
+    if not isinstance(name, str) or name not in ctx.assets:
+        known = ", ".join(sorted(ctx.assets)) or "none yet"
+        ctx.problem(f"{where}.asset", f"{name!r} is not an asset of this template (uploaded: "
+                                      f"{known}); upload it with PUT "
+                                      "/v1/templates/{slug}/assets/{name} first")
+    for key in ("width", "height"):
+        in_range(ctx, block, key, where, 1, 2000)
+    if block.get("align", "left") not in ALIGNS:
+        ctx.problem(f"{where}.align", f"must be one of {', '.join(ALIGNS)}")
+
+
+def image_assets(layout: dict) -> set[str]:
+    """The asset names a (linted) layout shows, wherever the image blocks are."""
+    found: set[str] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "image" and isinstance(node.get("asset"), str):
+                found.add(node["asset"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(layout)
+    return found
+
+
 BLOCKS: dict[str, tuple[set[str], Callable]] = {
     "title": ({"text", "align"}, _title),
     "heading": ({"text", "level", "align"}, _heading),
@@ -348,4 +382,5 @@ BLOCKS: dict[str, tuple[set[str], Callable]] = {
     "each": ({"source", "as", "blocks"}, _each),
     "qr": ({"value", "size", "align"}, _qr),
     "barcode": ({"value", "kind", "height", "align", "showText"}, _barcode),
+    "image": ({"asset", "width", "height", "align"}, _image),
 }

@@ -50,8 +50,10 @@ class Limits:
     """RENDER_TIME_LIMIT_SECONDS: rendering longer than this fails."""
 
 
-def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits()) -> bytes:
-    """The PDF for `data` (already validated against the manifest the layout was linted with)."""
+def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
+               assets: dict[str, bytes] | None = None) -> bytes:
+    """The PDF for `data` (already validated against the manifest the layout was linted with).
+    `assets`: the bytes of the images the layout shows, by name."""
     started = time.monotonic()
     locale = layout.get("locale", "en_US")
     resolver = _Resolver(locale, limits)
@@ -83,7 +85,7 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits()) -> bytes:
     sides = margin if isinstance(margin, dict) else {}
     top, right, bottom, left = (sides.get(s, margin if not sides else 48)
                                 for s in ("top", "right", "bottom", "left"))
-    styles = _Styles(family)
+    styles = _Styles(family, assets or {})
     decorate = _Decorator(layout, data, locale, styles, size, (top, right, bottom, left), mark)
     out = io.BytesIO()
     doc = _Document(out, limits=limits, started=started, pagesize=size, leftMargin=left,
@@ -207,8 +209,11 @@ def _encryption(password: str | None):
 # ----------------------------------------------------------------------------------- flowables
 
 class _Styles:
-    def __init__(self, family: fonts.Family) -> None:
+    """What flowables are made with: the font family, paragraph styles, the images."""
+
+    def __init__(self, family: fonts.Family, assets: dict[str, bytes]) -> None:
         self.family = family
+        self.assets = assets
         self._cache: dict = {}
 
     def paragraph(self, size: float = 10, align: str = "left", bold: bool = False,
@@ -273,6 +278,8 @@ def _flowable(block: dict, styles: _Styles) -> list[Flowable]:
         return [_qr(block["value"], block.get("size", 96), block.get("align", "left"))]
     if kind == "barcode":
         return [_barcode(block)]
+    if kind == "image":
+        return [_image(block, styles.assets)]
     raise RenderError(f"unknown block type {kind!r}")
 
 
@@ -329,6 +336,24 @@ def _barcode(block: dict) -> Flowable:
         drawing = createBarcodeDrawing("Code128", value=value, barHeight=block.get("height", 50),
                                        humanReadable=block.get("showText", True), barWidth=1.1)
     return _placed(drawing, block.get("align", "left"))
+
+
+def _image(block: dict, assets: dict[str, bytes]) -> Flowable:
+    from reportlab.lib.utils import ImageReader
+    from reportlab.platypus import Image
+
+    data = assets.get(block["asset"])
+    if data is None:
+        raise RenderError(f"asset {block['asset']!r} is missing")
+    width, height = ImageReader(io.BytesIO(data)).getSize()
+    want_w, want_h = block.get("width"), block.get("height")
+    if want_w and not want_h:
+        want_h = height * want_w / width
+    elif want_h and not want_w:
+        want_w = width * want_h / height
+    image = Image(io.BytesIO(data), width=want_w or width * 0.75, height=want_h or height * 0.75)
+    image.hAlign = block.get("align", "left").upper()
+    return image
 
 
 def _ean_check(digits: str) -> str:

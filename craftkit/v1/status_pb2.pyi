@@ -1,7 +1,8 @@
 from craftkit.v1 import render_pb2 as _render_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -35,16 +36,26 @@ class StartRenderRequest(_message.Message):
     def __init__(self, render_id: _Optional[str] = ..., worker_id: _Optional[str] = ...) -> None: ...
 
 class StartRenderResponse(_message.Message):
-    __slots__ = ("render", "attempt", "data_json", "layout_json")
+    __slots__ = ("render", "attempt", "data_json", "layout_json", "assets")
     RENDER_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     DATA_JSON_FIELD_NUMBER: _ClassVar[int]
     LAYOUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    ASSETS_FIELD_NUMBER: _ClassVar[int]
     render: _render_pb2.Render
     attempt: int
     data_json: str
     layout_json: str
-    def __init__(self, render: _Optional[_Union[_render_pb2.Render, _Mapping]] = ..., attempt: _Optional[int] = ..., data_json: _Optional[str] = ..., layout_json: _Optional[str] = ...) -> None: ...
+    assets: _containers.RepeatedCompositeFieldContainer[AssetRef]
+    def __init__(self, render: _Optional[_Union[_render_pb2.Render, _Mapping]] = ..., attempt: _Optional[int] = ..., data_json: _Optional[str] = ..., layout_json: _Optional[str] = ..., assets: _Optional[_Iterable[_Union[AssetRef, _Mapping]]] = ...) -> None: ...
+
+class AssetRef(_message.Message):
+    __slots__ = ("name", "sha256")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    sha256: str
+    def __init__(self, name: _Optional[str] = ..., sha256: _Optional[str] = ...) -> None: ...
 
 class FinishRenderRequest(_message.Message):
     __slots__ = ("render_id", "attempt", "succeeded", "object_key", "download_url", "error_message")

@@ -119,3 +119,65 @@ class VersionSchema(_message.Message):
     example_json: str
     curl: str
     def __init__(self, number: _Optional[int] = ..., schema_json: _Optional[str] = ..., example_json: _Optional[str] = ..., curl: _Optional[str] = ...) -> None: ...
+
+class Asset(_message.Message):
+    __slots__ = ("name", "content_type", "sha256", "size", "width", "height", "created_at_ms")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    content_type: str
+    sha256: str
+    size: int
+    width: int
+    height: int
+    created_at_ms: int
+    def __init__(self, name: _Optional[str] = ..., content_type: _Optional[str] = ..., sha256: _Optional[str] = ..., size: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
+
+class PutAssetRequest(_message.Message):
+    __slots__ = ("project_id", "slug", "name", "data")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    slug: str
+    name: str
+    data: bytes
+    def __init__(self, project_id: _Optional[str] = ..., slug: _Optional[str] = ..., name: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class ListAssetsRequest(_message.Message):
+    __slots__ = ("project_id", "slug")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    slug: str
+    def __init__(self, project_id: _Optional[str] = ..., slug: _Optional[str] = ...) -> None: ...
+
+class ListAssetsResponse(_message.Message):
+    __slots__ = ("assets",)
+    ASSETS_FIELD_NUMBER: _ClassVar[int]
+    assets: _containers.RepeatedCompositeFieldContainer[Asset]
+    def __init__(self, assets: _Optional[_Iterable[_Union[Asset, _Mapping]]] = ...) -> None: ...
+
+class GetAssetDataRequest(_message.Message):
+    __slots__ = ("template_id", "name")
+    TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    template_id: str
+    name: str
+    def __init__(self, template_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class AssetData(_message.Message):
+    __slots__ = ("name", "sha256", "data")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    sha256: str
+    data: bytes
+    def __init__(self, name: _Optional[str] = ..., sha256: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...

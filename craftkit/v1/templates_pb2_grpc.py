@@ -64,6 +64,21 @@ class TemplateServiceStub:
                 request_serializer=craftkit_dot_v1_dot_templates__pb2.GetVersionSchemaRequest.SerializeToString,
                 response_deserializer=craftkit_dot_v1_dot_templates__pb2.VersionSchema.FromString,
                 _registered_method=True)
+        self.PutAsset = channel.unary_unary(
+                '/craftkit.v1.TemplateService/PutAsset',
+                request_serializer=craftkit_dot_v1_dot_templates__pb2.PutAssetRequest.SerializeToString,
+                response_deserializer=craftkit_dot_v1_dot_templates__pb2.Asset.FromString,
+                _registered_method=True)
+        self.ListAssets = channel.unary_unary(
+                '/craftkit.v1.TemplateService/ListAssets',
+                request_serializer=craftkit_dot_v1_dot_templates__pb2.ListAssetsRequest.SerializeToString,
+                response_deserializer=craftkit_dot_v1_dot_templates__pb2.ListAssetsResponse.FromString,
+                _registered_method=True)
+        self.GetAssetData = channel.unary_unary(
+                '/craftkit.v1.TemplateService/GetAssetData',
+                request_serializer=craftkit_dot_v1_dot_templates__pb2.GetAssetDataRequest.SerializeToString,
+                response_deserializer=craftkit_dot_v1_dot_templates__pb2.AssetData.FromString,
+                _registered_method=True)
 
 
 class TemplateServiceServicer:
@@ -110,6 +125,27 @@ class TemplateServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutAsset(self, request, context):
+        """Uploads an image (PNG or JPEG) layouts can show. Write-once: the same name with other bytes
+        is ALREADY_EXISTS (asset_exists); the same bytes again is fine.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAssets(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAssetData(self, request, context):
+        """The bytes of an asset, for render workers (which cache them by sha256).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TemplateServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -142,6 +178,21 @@ def add_TemplateServiceServicer_to_server(servicer, server):
                     servicer.GetVersionSchema,
                     request_deserializer=craftkit_dot_v1_dot_templates__pb2.GetVersionSchemaRequest.FromString,
                     response_serializer=craftkit_dot_v1_dot_templates__pb2.VersionSchema.SerializeToString,
+            ),
+            'PutAsset': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutAsset,
+                    request_deserializer=craftkit_dot_v1_dot_templates__pb2.PutAssetRequest.FromString,
+                    response_serializer=craftkit_dot_v1_dot_templates__pb2.Asset.SerializeToString,
+            ),
+            'ListAssets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAssets,
+                    request_deserializer=craftkit_dot_v1_dot_templates__pb2.ListAssetsRequest.FromString,
+                    response_serializer=craftkit_dot_v1_dot_templates__pb2.ListAssetsResponse.SerializeToString,
+            ),
+            'GetAssetData': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAssetData,
+                    request_deserializer=craftkit_dot_v1_dot_templates__pb2.GetAssetDataRequest.FromString,
+                    response_serializer=craftkit_dot_v1_dot_templates__pb2.AssetData.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -306,6 +357,87 @@ class TemplateService:
             '/craftkit.v1.TemplateService/GetVersionSchema',
             craftkit_dot_v1_dot_templates__pb2.GetVersionSchemaRequest.SerializeToString,
             craftkit_dot_v1_dot_templates__pb2.VersionSchema.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutAsset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/craftkit.v1.TemplateService/PutAsset',
+            craftkit_dot_v1_dot_templates__pb2.PutAssetRequest.SerializeToString,
+            craftkit_dot_v1_dot_templates__pb2.Asset.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAssets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/craftkit.v1.TemplateService/ListAssets',
+            craftkit_dot_v1_dot_templates__pb2.ListAssetsRequest.SerializeToString,
+            craftkit_dot_v1_dot_templates__pb2.ListAssetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAssetData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/craftkit.v1.TemplateService/GetAssetData',
+            craftkit_dot_v1_dot_templates__pb2.GetAssetDataRequest.SerializeToString,
+            craftkit_dot_v1_dot_templates__pb2.AssetData.FromString,
             options,
             channel_credentials,
             insecure,

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from craftkit import errors
+from craftkit.service import channel
 from craftkit.renders import TERMINAL, STATUS_NAME
 from craftkit.v1 import (enqueue_pb2, enqueue_pb2_grpc, projects_pb2, projects_pb2_grpc,
                          status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc)
@@ -93,8 +94,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        status = grpc.aio.insecure_channel(settings.status_address)
-        enqueue = grpc.aio.insecure_channel(settings.enqueue_address)
+        status = channel(settings.status_address)
+        enqueue = channel(settings.enqueue_address)
         backends = Backends(
             status=status_pb2_grpc.StatusServiceStub(status),
             enqueue=enqueue_pb2_grpc.EnqueueServiceStub(enqueue),
@@ -193,6 +194,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"number": reply.number, "schema": json.loads(reply.schema_json),
                              "example": json.loads(reply.example_json), "curl": reply.curl})
 
+    async def put_asset(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        data = await requests.read_body(request, settings.max_asset_bytes)
+        asset = await request.app.state.backends.templates.PutAsset(
+            templates_pb2.PutAssetRequest(project_id=project, slug=request.path_params["slug"],
+                                          name=request.path_params["name"], data=data),
+            timeout=RPC_TIMEOUT)
+        return JSONResponse(views.asset(asset), status_code=201)
+
+    async def list_assets(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        reply = await request.app.state.backends.templates.ListAssets(
+            templates_pb2.ListAssetsRequest(project_id=project, slug=request.path_params["slug"]),
+            timeout=RPC_TIMEOUT)
+        return JSONResponse({"assets": [views.asset(a) for a in reply.assets]})
+
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
@@ -218,6 +235,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
               methods=["POST"]),
         Route("/v1/templates/{slug}/versions/{number:int}/schema", version_schema,
               methods=["GET"]),
+        Route("/v1/templates/{slug}/assets/{name}", put_asset, methods=["PUT"]),
+        Route("/v1/templates/{slug}/assets", list_assets, methods=["GET"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]

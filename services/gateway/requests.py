@@ -15,7 +15,8 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def read_json(request: Request, limit: int) -> object:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body; PayloadTooLarge as soon as it passes `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise errors.PayloadTooLarge(f"request body is over the {limit}-byte limit")
@@ -24,6 +25,11 @@ async def read_json(request: Request, limit: int) -> object:
         body += chunk
         if len(body) > limit:
             raise errors.PayloadTooLarge(f"request body is over the {limit}-byte limit")
+    return bytes(body)
+
+
+async def read_json(request: Request, limit: int) -> object:
+    body = await read_body(request, limit)
     try:
         return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:

@@ -19,6 +19,8 @@ class Settings:
     """ENQUEUE_ADDRESS: host:port of the enqueue service."""
     max_body_bytes: int
     """MAX_BODY_BYTES: larger request bodies get 413. Default 1 MiB."""
+    max_asset_bytes: int
+    """MAX_ASSET_BYTES: larger image uploads get 413. Default 5 MiB."""
     sync_timeout_seconds: float
     """SYNC_TIMEOUT_SECONDS: how long options.sync holds a request. Default 30."""
     rate_limit_per_second: float
@@ -42,6 +44,7 @@ class Settings:
             status_address=env_str("STATUS_ADDRESS", "127.0.0.1:7051"),
             enqueue_address=env_str("ENQUEUE_ADDRESS", "127.0.0.1:7052"),
             max_body_bytes=env_int("MAX_BODY_BYTES", 1024 * 1024),
+            max_asset_bytes=env_int("MAX_ASSET_BYTES", 5 * 1024 * 1024),
             sync_timeout_seconds=env_float("SYNC_TIMEOUT_SECONDS", 30.0),
             rate_limit_per_second=env_float("RATE_LIMIT_PER_SECOND", 200.0),
             rate_limit_burst=env_int("RATE_LIMIT_BURST", 400),

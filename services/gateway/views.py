@@ -53,3 +53,8 @@ def template(t: templates_pb2.Template, *, with_versions: bool = True) -> dict:
     if with_versions:
         body["versions"] = [version(v) for v in t.versions]
     return body
+
+
+def asset(a: templates_pb2.Asset) -> dict:
+    return {"name": a.name, "contentType": a.content_type, "size": a.size, "sha256": a.sha256,
+            "width": a.width, "height": a.height, "createdAt": iso(a.created_at_ms)}

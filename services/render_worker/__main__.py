@@ -3,13 +3,13 @@
 import asyncio
 import logging
 
-import grpc
 import uvloop
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from craftkit import kafka
 from craftkit.service import create_server, run_until_terminated, setup_logging, watch_dependencies
-from craftkit.v1 import status_pb2_grpc
+from craftkit import service
+from craftkit.v1 import status_pb2_grpc, templates_pb2_grpc
 from services.render_worker.settings import Settings
 from services.render_worker.storage import PdfStore
 from services.render_worker.worker import Worker
@@ -19,8 +19,9 @@ log = logging.getLogger("render_worker")
 
 async def main(settings: Settings) -> None:
     store = PdfStore(settings.storage)
-    channel = grpc.aio.insecure_channel(settings.status_address)
-    worker = Worker(settings, status_pb2_grpc.StatusServiceStub(channel), store)
+    channel = service.channel(settings.status_address)
+    worker = Worker(settings, status_pb2_grpc.StatusServiceStub(channel),
+                    templates_pb2_grpc.TemplateServiceStub(channel), store)
     health_stub = health_pb2_grpc.HealthStub(channel)
 
     async def status_serving() -> bool:

@@ -14,13 +14,14 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 
 import grpc
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from craftkit import errors, kafka
 from craftkit.layout import RenderError, render_pdf
-from craftkit.v1 import status_pb2, status_pb2_grpc
+from craftkit.v1 import status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc
 from services.render_worker.settings import Settings
 from services.render_worker.storage import PdfStore, object_key
 
@@ -31,13 +32,16 @@ RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
 # Outcomes of a claim that mean "nothing to do": terminal, unknown, or someone else has it.
 SKIP = {"conflict", "not_found", "busy"}
 RPC_TIMEOUT = 10
+ASSET_CACHE_ENTRIES = 256
 
 
 class Worker:
     def __init__(self, settings: Settings, status: status_pb2_grpc.StatusServiceStub,
-                 store: PdfStore) -> None:
+                 templates: templates_pb2_grpc.TemplateServiceStub, store: PdfStore) -> None:
         self.settings = settings
         self.status = status
+        self.templates = templates
+        self.assets: OrderedDict[str, bytes] = OrderedDict()  # sha256 -> bytes, newest last
         self.store = store
         self.consumer = kafka.consumer(settings.kafka, settings.kafka.jobs_topic, settings.group,
                                        max_poll_records=settings.concurrency)
@@ -91,9 +95,10 @@ class Worker:
         started = time.perf_counter()
         request = status_pb2.FinishRenderRequest(render_id=render_id, attempt=claim.attempt)
         try:
+            assets = {ref.name: await self._asset(render.template_id, ref) for ref in claim.assets}
             pdf = await asyncio.to_thread(
                 render_pdf, json.loads(claim.layout_json), json.loads(claim.data_json),
-                limits=self.settings.limits)
+                limits=self.settings.limits, assets=assets)
         except RenderError as exc:
             request.succeeded, request.error_message = False, str(exc)
         except Exception as exc:  # noqa: BLE001 - a renderer bug must fail the render, not loop
@@ -111,6 +116,21 @@ class Worker:
             log.info("render %s %s in %.1f ms", render_id,
                      "succeeded" if request.succeeded else "failed",
                      (time.perf_counter() - started) * 1000)
+
+    async def _asset(self, template_id: str, ref) -> bytes:
+        """An image by content hash: from the cache, else from the template service."""
+        data = self.assets.get(ref.sha256)
+        if data is None:
+            reply = await self._call(self.templates.GetAssetData, templates_pb2.GetAssetDataRequest(
+                template_id=template_id, name=ref.name))
+            if reply is None:
+                raise RenderError(f"asset {ref.name!r} is missing")
+            data = reply.data
+            self.assets[ref.sha256] = data
+            while len(self.assets) > ASSET_CACHE_ENTRIES:
+                self.assets.popitem(last=False)
+        self.assets.move_to_end(ref.sha256)
+        return data
 
     async def _store(self, key: str, pdf: bytes) -> None:
         backoff = 0.1
@@ -133,8 +153,7 @@ class Worker:
                 if exc.code() not in RETRYABLE:
                     error = errors.from_rpc_error(exc)
                     if error.code in SKIP:
-                        log.info("%s %s: %s", type(request).__name__, request.render_id,
-                                 error.message)
+                        log.info("%s: %s", type(request).__name__, error.message)
                         return None
                     raise
                 log.warning("status service: %s; retrying in %.1fs", exc.code().name, backoff)

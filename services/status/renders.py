@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 
@@ -10,6 +11,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from craftkit import errors
+from craftkit.layout import image_assets
 from craftkit.outbox import Outbox
 from craftkit.renders import COLUMNS, TERMINAL, to_proto
 from craftkit.v1 import status_pb2, status_pb2_grpc
@@ -138,10 +140,19 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                 if current["status"] in TERMINAL:
                     raise errors.Conflict(f"render {request.render_id} is already {current['status']}")
                 raise errors.Busy(f"render {request.render_id} is being rendered by another worker")
+            assets = []
+            if '"image"' in row["layout"]:  # cheap test first: most layouts show no images
+                names = sorted(image_assets(json.loads(row["layout"])))
+                cur = await conn.execute(
+                    "SELECT name, sha256 FROM template_assets WHERE template_id = %s "
+                    "AND name = ANY(%s)", (row["template_id"], names))
+                assets = [status_pb2.AssetRef(name=a["name"], sha256=a["sha256"])
+                          for a in await cur.fetchall()]
         log.info("render %s claimed by %s (attempt %d)", request.render_id, request.worker_id,
                  row["attempt"])
         return status_pb2.StartRenderResponse(render=to_proto(row), attempt=row["attempt"],
-                                              data_json=row["data"], layout_json=row["layout"])
+                                              data_json=row["data"], layout_json=row["layout"],
+                                              assets=assets)
 
     async def FinishRender(self, request, context):
         rid = parse_id(request.render_id)

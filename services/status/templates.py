@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import re
 
@@ -92,9 +94,11 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
     async def AddVersion(self, request, context):
         manifest, layout = _json(request.manifest_json, "manifest"), _json(request.layout_json, "layout")
         compiled = Manifest.parse(manifest)
-        lint(layout, compiled)
         async with self.pool.connection() as conn, conn.transaction():
             template = await self._template(conn, request.project_id, request.slug, lock=True)
+            cur = await conn.execute("SELECT name FROM template_assets WHERE template_id = %s",
+                                     (template["id"],))
+            lint(layout, compiled, assets={row["name"] for row in await cur.fetchall()})
             cur = await conn.execute(
                 "INSERT INTO template_versions (template_id, number, manifest, layout) "
                 "SELECT %s, coalesce(max(number), 0) + 1, %s, %s FROM template_versions "
@@ -136,6 +140,78 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
             schema_json=json.dumps(manifest.json_schema(f"{template['name']} v{request.number}")),
             example_json=json.dumps(example),
             curl=curl_line(request.api_base_url, request.slug, request.number, example))
+
+
+    async def PutAsset(self, request, context):
+        if not ASSET_NAME.match(request.name):
+            raise errors.InvalidRequest(
+                "asset names are 1 to 100 letters, digits, '.', '_' or '-', starting with a "
+                "letter or digit (e.g. logo.png)")
+        content_type, width, height = image_facts(request.data)
+        digest = hashlib.sha256(request.data).hexdigest()
+        async with self.pool.connection() as conn:
+            template = await self._template(conn, request.project_id, request.slug)
+            cur = await conn.execute(
+                f"INSERT INTO template_assets (template_id, name, content_type, sha256, data, "
+                f"width, height) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                f"ON CONFLICT (template_id, name) DO NOTHING RETURNING {ASSET_COLUMNS}",
+                (template["id"], request.name, content_type, digest, request.data, width, height))
+            row = await cur.fetchone()
+            if row is None:
+                cur = await conn.execute(f"SELECT {ASSET_COLUMNS} FROM template_assets "
+                                         "WHERE template_id = %s AND name = %s",
+                                         (template["id"], request.name))
+                row = await cur.fetchone()
+                if row["sha256"] != digest:
+                    raise errors.AssetExists(
+                        f"asset {request.name!r} exists with other content; assets are "
+                        "write-once (versions that show them never change): use a new name")
+        return asset_proto(row)
+
+    async def ListAssets(self, request, context):
+        async with self.pool.connection() as conn:
+            template = await self._template(conn, request.project_id, request.slug)
+            cur = await conn.execute(f"SELECT {ASSET_COLUMNS} FROM template_assets "
+                                     "WHERE template_id = %s ORDER BY name", (template["id"],))
+            rows = await cur.fetchall()
+        return templates_pb2.ListAssetsResponse(assets=[asset_proto(r) for r in rows])
+
+    async def GetAssetData(self, request, context):
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT name, sha256, data FROM template_assets "
+                                     "WHERE template_id = %s AND name = %s",
+                                     (request.template_id, request.name))
+            row = await cur.fetchone()
+        if row is None:
+            raise errors.NotFound(f"no asset {request.name!r} for template {request.template_id}")
+        return templates_pb2.AssetData(name=row["name"], sha256=row["sha256"], data=row["data"])
+
+
+ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+ASSET_COLUMNS = "name, content_type, sha256, length(data) AS size, width, height, created_at"
+
+
+def asset_proto(row: dict) -> templates_pb2.Asset:
+    return templates_pb2.Asset(
+        name=row["name"], content_type=row["content_type"], sha256=row["sha256"],
+        size=row["size"], width=row["width"], height=row["height"],
+        created_at_ms=ms(row["created_at"]))
+
+
+def image_facts(data: bytes) -> tuple[str, int, int]:
+    """(content type, width, height) of a PNG or JPEG; InvalidRequest for anything else."""
+    from PIL import Image, UnidentifiedImageError
+
+    kinds = {"PNG": "image/png", "JPEG": "image/jpeg"}
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind, size = image.format, image.size
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        kind = None
+    if kind not in kinds:
+        raise errors.InvalidRequest("an asset must be a PNG or JPEG image")
+    return kinds[kind], size[0], size[1]
 
 
 def curl_line(base: str, slug: str, number: int, example: dict) -> str:
