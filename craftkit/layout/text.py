@@ -138,7 +138,9 @@ def evaluate(expression: str, scope: dict, locale: str) -> str:
             value = FILTERS[name][1](value, arg, locale)
         except (ValueError, TypeError, ArithmeticError) as exc:
             raise TextError(f"{{{{{expression}}}}}: {name} cannot format {value!r} ({exc})") from None
-    return format_value(value)
+    # CLDR's narrow no-break space (French digit groups, English times) looks like the plain
+    # no-break space, which the standard PDF fonts have: no font needs embedding for it.
+    return format_value(value).replace("\u202f", "\u00a0")
 
 
 def interpolate(template: str, scope: dict, locale: str = "en_US") -> str:

@@ -4,35 +4,35 @@ from __future__ import annotations
 
 import pytest
 
-from craftkit.demo import sample
+from craftkit.demo import SAMPLES, sample
 
 
 def test_create_add_publish_and_read(api):
     spec = sample("invoice")
-    created = api.http.post("/v1/templates", json={"slug": "receipt", "name": "Receipt",
-                                                   "defaultFilename": "receipt"})
+    created = api.http.post("/v1/templates", json={"slug": "statement", "name": "Statement",
+                                                   "defaultFilename": "statement"})
     assert created.status_code == 201
     body = created.json()
-    assert body["slug"] == "receipt" and body["publishedVersion"] is None
-    assert body["defaultFilename"] == "receipt.pdf" and body["versions"] == []
+    assert body["slug"] == "statement" and body["publishedVersion"] is None
+    assert body["defaultFilename"] == "statement.pdf" and body["versions"] == []
 
-    version = api.http.post("/v1/templates/receipt/versions",
+    version = api.http.post("/v1/templates/statement/versions",
                             json={"manifest": spec["manifest"], "layout": spec["layout"]})
     assert version.status_code == 201
     assert version.json()["number"] == 1 and version.json()["published"] is False
 
-    published = api.http.post("/v1/templates/receipt/versions/1/publish")
+    published = api.http.post("/v1/templates/statement/versions/1/publish")
     assert published.status_code == 200
     assert published.json()["publishedVersion"] == 1
     assert published.json()["versions"][0]["published"] is True
 
-    read = api.http.get("/v1/templates/receipt").json()
+    read = api.http.get("/v1/templates/statement").json()
     assert read["versions"][0]["manifest"] == spec["manifest"]
     listed = api.http.get("/v1/templates").json()["templates"]
-    assert {t["slug"] for t in listed} == {"invoice", "receipt"}
+    assert {t["slug"] for t in listed} == {"invoice", "statement", *SAMPLES}
 
-    rendered = api.render(spec["example"], slug="receipt", sync=True).json()
-    assert rendered["downloadUrl"].endswith("/receipt.pdf")
+    rendered = api.render(spec["example"], slug="statement", sync=True).json()
+    assert rendered["downloadUrl"].endswith("/statement.pdf")
 
 
 def test_slug_taken_is_409(api):
