@@ -43,3 +43,12 @@ def test_each_completion_reaches_the_webhooks_service_with_the_seed_payload(api)
     failed = eventually(lambda: recorded_event(api.stack, bad["id"]), what="failed event")
     assert failed["event"] == "render.failed" and failed["status"] == "failed"
     assert failed["errorMessage"] == bad["errorMessage"] and failed["downloadUrl"] is None
+
+
+def test_a_render_over_a_limit_fails_saying_which_and_the_worker_moves_on(api):
+    too_long = api.render(invoice(rows=12000)).json()  # the test stack allows 10,000 rows
+    next_one = api.render(invoice()).json()
+    failed = api.wait(too_long["id"])
+    assert failed.status == S.RENDER_STATUS_FAILED
+    assert "more than 10000 rows" in failed.error_message and "row limit" in failed.error_message
+    assert api.wait(next_one["id"]).status == S.RENDER_STATUS_SUCCEEDED

@@ -195,3 +195,25 @@ def test_markup_cannot_read_files_or_reach_the_network():
     data = {**DATA, "name": '<img src="https://example.com/x.png"/>'}
     content = text(pdf(layout, data=data))
     assert '<img src="/etc/passwd"/>' in content and "https://example.com/x.png" in content
+
+
+def test_the_first_minimal_layout_still_lints_and_renders():
+    """The layout of the pipeline's first version (title, text, table) is a subset of today's."""
+    manifest = Manifest.parse({"fields": {
+        "customer.name": {"type": "string"}, "items": {"type": "array"},
+        "items[].name": {"type": "string"}, "items[].qty": {"type": "integer"},
+        "items[].price": {"type": "number"}, "total": {"type": "number"}}})
+    first = {"page": {"size": "A4", "margin": 48}, "body": [
+        {"type": "title", "text": "Invoice"},
+        {"type": "text", "text": "Bill to: {{customer.name}}", "size": 12},
+        {"type": "table", "source": "items", "as": "item", "columns": [
+            {"header": "Item", "text": "{{item.name}}"},
+            {"header": "Qty", "text": "{{item.qty}}", "align": "right", "width": 60},
+            {"header": "Price", "text": "{{item.price}}", "align": "right", "width": 90}]},
+        {"type": "text", "text": "Total: {{total}}", "align": "right", "bold": True, "size": 12}]}
+    lint(first, manifest)
+    seed = {"customer": {"name": "Acme Corp"},
+            "items": [{"name": "Widget", "qty": 5, "price": 9.99}], "total": 49.95}
+    content = text(pypdf.PdfReader(io.BytesIO(render_pdf(first, manifest.validate(seed)))))
+    for expected in ("Invoice", "Bill to: Acme Corp", "Widget", "9.99", "Total: 49.95"):
+        assert expected in content
