@@ -159,7 +159,10 @@ class Stack:
                "STATUS_LISTEN": self.address("status"), "STATUS_ADDRESS": self.address("status"),
                "ENQUEUE_LISTEN": self.address("enqueue"), "ENQUEUE_ADDRESS": self.address("enqueue"),
                "WORKER_HEALTH_LISTEN": self.address("render_worker"),
-               "WEBHOOKS_HEALTH_LISTEN": self.address("webhooks"),
+               "WEBHOOKS_LISTEN": self.address("webhooks"),
+               "WEBHOOKS_ADDRESS": self.address("webhooks"),
+               # Local receivers (the tests', a developer's) are on loopback.
+               "WEBHOOKS_ALLOW_PRIVATE_TARGETS": os.environ.get("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "1"),
                "GATEWAY_PORT": str(self.ports["gateway"]),
                "PUBLIC_BASE_URL": self.base_url,
                "S3_PUBLIC_BASE_URL": os.environ.get(
@@ -266,12 +269,12 @@ def main() -> None:
         "status": int(os.environ.get("STATUS_PORT", 7051)),
         "enqueue": int(os.environ.get("ENQUEUE_PORT", 7052)),
         "render_worker": int(os.environ.get("WORKER_HEALTH_PORT", 7053)),
-        "webhooks": int(os.environ.get("WEBHOOKS_HEALTH_PORT", 7054))})
+        "webhooks": int(os.environ.get("WEBHOOKS_PORT", 7054))})
     wanted = {**stack.ports, "kafka": infra.kafka_port, "s3": infra.s3_port}
     busy = [f"{name} ({port})" for name, port in wanted.items() if port_open(port)]
     if busy:
         sys.exit(f"ports in use: {', '.join(busy)}; stop what holds them or set GATEWAY_PORT, "
-                 "STATUS_PORT, ENQUEUE_PORT, WORKER_HEALTH_PORT, WEBHOOKS_HEALTH_PORT, KAFKA_PORT, S3_PORT")
+                 "STATUS_PORT, ENQUEUE_PORT, WORKER_HEALTH_PORT, WEBHOOKS_PORT, KAFKA_PORT, S3_PORT")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
         print("starting PostgreSQL, Kafka and S3 ...", flush=True)

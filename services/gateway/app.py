@@ -22,8 +22,9 @@ from starlette.routing import Route
 from craftkit import errors
 from craftkit.service import channel
 from craftkit.renders import TERMINAL, STATUS_NAME
-from craftkit.v1 import (enqueue_pb2, enqueue_pb2_grpc, projects_pb2, projects_pb2_grpc,
-                         status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc)
+from craftkit.v1 import (enqueue_pb2, enqueue_pb2_grpc, inbound_pb2, inbound_pb2_grpc,
+                         projects_pb2, projects_pb2_grpc, status_pb2, status_pb2_grpc,
+                         templates_pb2, templates_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc)
 from services.gateway import requests, views
 from services.gateway.settings import Settings
 
@@ -38,6 +39,8 @@ class Backends:
     enqueue: enqueue_pb2_grpc.EnqueueServiceStub
     templates: templates_pb2_grpc.TemplateServiceStub
     projects: projects_pb2_grpc.ProjectServiceStub
+    inbound: inbound_pb2_grpc.InboundHookServiceStub
+    webhooks: webhooks_pb2_grpc.WebhookServiceStub
     health: dict[str, health_pb2_grpc.HealthStub]
 
 
@@ -96,11 +99,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette):
         status = channel(settings.status_address)
         enqueue = channel(settings.enqueue_address)
+        webhooks = channel(settings.webhooks_address)
         backends = Backends(
             status=status_pb2_grpc.StatusServiceStub(status),
             enqueue=enqueue_pb2_grpc.EnqueueServiceStub(enqueue),
             templates=templates_pb2_grpc.TemplateServiceStub(status),
             projects=projects_pb2_grpc.ProjectServiceStub(status),
+            inbound=inbound_pb2_grpc.InboundHookServiceStub(status),
+            webhooks=webhooks_pb2_grpc.WebhookServiceStub(webhooks),
             health={"status": health_pb2_grpc.HealthStub(status),
                     "enqueue": health_pb2_grpc.HealthStub(enqueue)})
         app.state.backends = backends
@@ -109,8 +115,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
-            await status.close()
-            await enqueue.close()
+            for open_channel in (status, enqueue, webhooks):
+                await open_channel.close()
 
     async def project_of(request: Request) -> str:
         project = await request.app.state.keys.project(request.headers.get("authorization"))
@@ -121,11 +127,28 @@ def create_app(settings: Settings | None = None) -> Starlette:
         project = await project_of(request)
         data, version, sync, filename = requests.render_request(
             await requests.read_json(request, settings.max_body_bytes))
+        return await enqueue(request, project, request.path_params["slug"], data, version, sync,
+                             filename)
+
+    async def inbound_render(request: Request) -> JSONResponse:
+        """A third party's POST to a signed hook URL: the body is the render's data."""
+        hook = await request.app.state.backends.inbound.ResolveInboundHook(
+            inbound_pb2.ResolveInboundHookRequest(hook_id=request.path_params["id"],
+                                                  token=request.path_params["token"]),
+            timeout=RPC_TIMEOUT)
+        request.app.state.limiter.take(hook.project_id)
+        data = await requests.read_json(request, settings.max_body_bytes)
+        if not isinstance(data, dict):
+            raise errors.InvalidRequest("the body must be a JSON object: the render's data")
+        return await enqueue(request, hook.project_id, hook.template_slug, data,
+                             hook.version_number, False, "")
+
+    async def enqueue(request: Request, project: str, slug: str, data: dict, version: int,
+                      sync: bool, filename: str) -> JSONResponse:
         backends: Backends = request.app.state.backends
         reply = await backends.enqueue.EnqueueRender(enqueue_pb2.EnqueueRenderRequest(
-            project_id=project, template_slug=request.path_params["slug"],
-            data_json=_dumps(data), version_number=version, filename=filename),
-            timeout=RPC_TIMEOUT)
+            project_id=project, template_slug=slug, data_json=_dumps(data),
+            version_number=version, filename=filename), timeout=RPC_TIMEOUT)
         render = reply.render
         if sync and STATUS_NAME[render.status] not in TERMINAL:
             timeout = settings.sync_timeout_seconds
@@ -210,6 +233,98 @@ def create_app(settings: Settings | None = None) -> Starlette:
             timeout=RPC_TIMEOUT)
         return JSONResponse({"assets": [views.asset(a) for a in reply.assets]})
 
+    async def create_inbound_hook(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        body = requests.inbound_hook_request(
+            await requests.read_json(request, settings.max_body_bytes, empty={}))
+        hook = await request.app.state.backends.inbound.CreateInboundHook(
+            inbound_pb2.CreateInboundHookRequest(
+                project_id=project, template_slug=request.path_params["slug"],
+                version_number=body.get("versionNumber", 0)), timeout=RPC_TIMEOUT)
+        return JSONResponse(views.inbound_hook(hook, base), status_code=201)
+
+    async def list_inbound_hooks(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        reply = await request.app.state.backends.inbound.ListInboundHooks(
+            inbound_pb2.ListInboundHooksRequest(project_id=project,
+                                                template_slug=request.path_params["slug"]),
+            timeout=RPC_TIMEOUT)
+        return JSONResponse({"hooks": [views.inbound_hook(h, base) for h in reply.hooks]})
+
+    async def revoke_inbound_hook(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        hook = await request.app.state.backends.inbound.RevokeInboundHook(
+            inbound_pb2.RevokeInboundHookRequest(
+                project_id=project, template_slug=request.path_params["slug"],
+                hook_id=request.path_params["id"]), timeout=RPC_TIMEOUT)
+        return JSONResponse(views.inbound_hook(hook, base))
+
+    async def create_webhook(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        body = requests.webhook_request(await requests.read_json(request, settings.max_body_bytes),
+                                        creating=True)
+        endpoint = await request.app.state.backends.webhooks.CreateEndpoint(
+            webhooks_pb2.CreateEndpointRequest(project_id=project, url=body["url"],
+                                               events=body.get("events", [])),
+            timeout=RPC_TIMEOUT)
+        return JSONResponse(views.endpoint(endpoint), status_code=201)
+
+    async def list_webhooks(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        reply = await request.app.state.backends.webhooks.ListEndpoints(
+            webhooks_pb2.ListEndpointsRequest(project_id=project), timeout=RPC_TIMEOUT)
+        return JSONResponse({"webhooks": [views.endpoint(e) for e in reply.endpoints]})
+
+    async def update_webhook(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        body = requests.webhook_request(await requests.read_json(request, settings.max_body_bytes),
+                                        creating=False)
+        endpoint = await request.app.state.backends.webhooks.UpdateEndpoint(
+            webhooks_pb2.UpdateEndpointRequest(
+                project_id=project, endpoint_id=request.path_params["id"],
+                has_url="url" in body, url=body.get("url", ""),
+                has_events="events" in body, events=body.get("events", []),
+                has_enabled="enabled" in body, enabled=body.get("enabled", False)),
+            timeout=RPC_TIMEOUT)
+        return JSONResponse(views.endpoint(endpoint))
+
+    async def delete_webhook(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        endpoint = await request.app.state.backends.webhooks.DeleteEndpoint(
+            webhooks_pb2.EndpointRef(project_id=project, endpoint_id=request.path_params["id"]),
+            timeout=RPC_TIMEOUT)
+        return JSONResponse(views.endpoint(endpoint))
+
+    async def rotate_webhook_secret(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        body = requests.rotate_request(
+            await requests.read_json(request, settings.max_body_bytes, empty={}))
+        endpoint = await request.app.state.backends.webhooks.RotateSecret(
+            webhooks_pb2.RotateSecretRequest(project_id=project,
+                                             endpoint_id=request.path_params["id"],
+                                             overlap_seconds=body.get("overlapSeconds", 0)),
+            timeout=RPC_TIMEOUT)
+        return JSONResponse(views.endpoint(endpoint))
+
+    async def list_deliveries(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        limit = request.query_params.get("limit", "50")
+        if not limit.isdigit():
+            raise errors.InvalidRequest("limit must be a whole number from 1 to 200")
+        reply = await request.app.state.backends.webhooks.ListDeliveries(
+            webhooks_pb2.ListDeliveriesRequest(project_id=project,
+                                               endpoint_id=request.path_params["id"],
+                                               limit=int(limit)), timeout=RPC_TIMEOUT)
+        return JSONResponse({"deliveries": [views.delivery(d) for d in reply.deliveries]})
+
+    async def redeliver(request: Request) -> JSONResponse:
+        project = await project_of(request)
+        delivery = await request.app.state.backends.webhooks.Redeliver(
+            webhooks_pb2.RedeliverRequest(project_id=project, endpoint_id=request.path_params["id"],
+                                          delivery_id=request.path_params["delivery"]),
+            timeout=RPC_TIMEOUT)
+        return JSONResponse(views.delivery(delivery), status_code=202)
+
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
@@ -237,6 +352,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
               methods=["GET"]),
         Route("/v1/templates/{slug}/assets/{name}", put_asset, methods=["PUT"]),
         Route("/v1/templates/{slug}/assets", list_assets, methods=["GET"]),
+        Route("/v1/templates/{slug}/inbound-hooks", create_inbound_hook, methods=["POST"]),
+        Route("/v1/templates/{slug}/inbound-hooks", list_inbound_hooks, methods=["GET"]),
+        Route("/v1/templates/{slug}/inbound-hooks/{id}", revoke_inbound_hook, methods=["DELETE"]),
+        Route("/v1/hooks/{id}/{token}", inbound_render, methods=["POST"]),
+        Route("/v1/webhooks", create_webhook, methods=["POST"]),
+        Route("/v1/webhooks", list_webhooks, methods=["GET"]),
+        Route("/v1/webhooks/{id}", update_webhook, methods=["PATCH"]),
+        Route("/v1/webhooks/{id}", delete_webhook, methods=["DELETE"]),
+        Route("/v1/webhooks/{id}/rotate-secret", rotate_webhook_secret, methods=["POST"]),
+        Route("/v1/webhooks/{id}/deliveries", list_deliveries, methods=["GET"]),
+        Route("/v1/webhooks/{id}/deliveries/{delivery}/redeliver", redeliver, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]

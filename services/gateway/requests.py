@@ -28,8 +28,11 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def read_json(request: Request, limit: int) -> object:
+async def read_json(request: Request, limit: int, empty: object = None) -> object:
+    """The parsed body; `empty` (when given) stands for an empty body."""
     body = await read_body(request, limit)
+    if not body and empty is not None:
+        return empty
     try:
         return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
@@ -61,7 +64,7 @@ def _is(value: object, kind) -> bool:
 
 
 def _name(kind) -> str:
-    return {dict: "object", int: "integer", bool: "boolean", str: "string"}[kind]
+    return {dict: "object", int: "integer", bool: "boolean", str: "string", list: "array"}[kind]
 
 
 def render_request(body: object) -> tuple[dict, int, bool, str]:
@@ -93,6 +96,32 @@ def template_request(body: object) -> dict:
 def version_request(body: object) -> dict:
     return _shape(body, {"manifest": dict, "layout": dict}, {"manifest", "layout"},
                   "the request body")
+
+
+def inbound_hook_request(body: object) -> dict:
+    body = _shape(body, {"versionNumber": int}, set(), "the request body")
+    if body.get("versionNumber", 1) < 1:
+        raise errors.InvalidRequest("versionNumber must be 1 or more")
+    return body
+
+
+def webhook_request(body: object, *, creating: bool) -> dict:
+    body = _shape(body, {"url": str, "events": list, "enabled": bool},
+                  {"url"} if creating else set(), "the request body")
+    if creating and "enabled" in body:
+        raise errors.InvalidRequest("a new endpoint is enabled; set enabled with PATCH",
+                                    field_errors={"enabled": ["Unrecognized key"]})
+    if not all(isinstance(e, str) for e in body.get("events", [])):
+        raise errors.InvalidRequest("events must be a list of event names",
+                                    field_errors={"events": ["Expected array of strings"]})
+    return body
+
+
+def rotate_request(body: object) -> dict:
+    body = _shape(body, {"overlapSeconds": int}, set(), "the request body")
+    if not 0 <= body.get("overlapSeconds", 0) <= 7 * 86400:
+        raise errors.InvalidRequest("overlapSeconds must be from 0 to 604800 (7 days)")
+    return body
 
 
 def render_id(value: str) -> str:

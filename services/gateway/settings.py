@@ -17,6 +17,8 @@ class Settings:
     """STATUS_ADDRESS: host:port of the status service (renders, templates, projects)."""
     enqueue_address: str
     """ENQUEUE_ADDRESS: host:port of the enqueue service."""
+    webhooks_address: str
+    """WEBHOOKS_ADDRESS: host:port of the webhooks service."""
     max_body_bytes: int
     """MAX_BODY_BYTES: larger request bodies get 413. Default 1 MiB."""
     max_asset_bytes: int
@@ -43,6 +45,7 @@ class Settings:
             public_base_url=env_str("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
             status_address=env_str("STATUS_ADDRESS", "127.0.0.1:7051"),
             enqueue_address=env_str("ENQUEUE_ADDRESS", "127.0.0.1:7052"),
+            webhooks_address=env_str("WEBHOOKS_ADDRESS", "127.0.0.1:7054"),
             max_body_bytes=env_int("MAX_BODY_BYTES", 1024 * 1024),
             max_asset_bytes=env_int("MAX_ASSET_BYTES", 5 * 1024 * 1024),
             sync_timeout_seconds=env_float("SYNC_TIMEOUT_SECONDS", 30.0),

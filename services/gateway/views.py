@@ -58,3 +58,27 @@ def template(t: templates_pb2.Template, *, with_versions: bool = True) -> dict:
 def asset(a: templates_pb2.Asset) -> dict:
     return {"name": a.name, "contentType": a.content_type, "size": a.size, "sha256": a.sha256,
             "width": a.width, "height": a.height, "createdAt": iso(a.created_at_ms)}
+
+
+def inbound_hook(h, base: str) -> dict:
+    body = {"id": h.id, "templateSlug": h.template_slug, "versionNumber": h.version_number or None,
+            "createdAt": iso(h.created_at_ms), "revokedAt": iso(h.revoked_at_ms)}
+    if h.token:  # only when minted: the URL is the credential
+        body["url"] = f"{base}/v1/hooks/{h.id}/{h.token}"
+    return body
+
+
+def endpoint(e) -> dict:
+    body = {"id": e.id, "url": e.url, "events": list(e.events), "enabled": e.enabled,
+            "createdAt": iso(e.created_at_ms), "pausedUntil": iso(e.paused_until_ms)}
+    if e.secret:  # only when made: CreateEndpoint and RotateSecret
+        body["secret"] = e.secret
+    return body
+
+
+def delivery(d) -> dict:
+    return {"id": d.id, "event": d.event, "renderId": d.render_id, "status": d.status,
+            "createdAt": iso(d.created_at_ms), "nextAttemptAt": iso(d.next_attempt_at_ms),
+            "attempts": [{"number": a.number, "statusCode": a.status_code or None,
+                          "error": a.error or None, "durationMs": a.duration_ms,
+                          "at": iso(a.at_ms)} for a in d.attempts]}

@@ -1,5 +1,5 @@
-"""The status server: StatusService, TemplateService and ProjectService over one PostgreSQL pool,
-plus the outbox relay for completion events (render.events), which it records."""
+"""The status server: StatusService, TemplateService, ProjectService and InboundHookService over
+one PostgreSQL pool, plus the outbox relay for the completion events (render.events) it records."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import logging
 from craftkit import db, kafka
 from craftkit.outbox import Outbox
 from craftkit.service import create_server, run_until_terminated, watch_dependencies
-from craftkit.v1 import projects_pb2_grpc, status_pb2_grpc, templates_pb2_grpc
+from craftkit.v1 import (inbound_pb2_grpc, projects_pb2_grpc, status_pb2_grpc,
+                         templates_pb2_grpc)
+from services.status.inbound import InboundHookService
 from services.status.projects import ProjectService
 from services.status.renders import StatusService, TerminalWaiters
 from services.status.settings import Settings
@@ -18,7 +20,7 @@ from services.status.templates import TemplateService
 log = logging.getLogger(__name__)
 
 SERVICES = ["craftkit.v1.StatusService", "craftkit.v1.TemplateService",
-            "craftkit.v1.ProjectService"]
+            "craftkit.v1.ProjectService", "craftkit.v1.InboundHookService"]
 
 
 async def serve(settings: Settings) -> None:
@@ -34,6 +36,7 @@ async def serve(settings: Settings) -> None:
                       events_topic=settings.kafka.events_topic), server)
     templates_pb2_grpc.add_TemplateServiceServicer_to_server(TemplateService(pool), server)
     projects_pb2_grpc.add_ProjectServiceServicer_to_server(ProjectService(pool), server)
+    inbound_pb2_grpc.add_InboundHookServiceServicer_to_server(InboundHookService(pool), server)
     tasks = []
     try:
         await server.start()

@@ -23,7 +23,8 @@ from craftkit.v1 import status_pb2, status_pb2_grpc
 FAST_RECOVERY = {"RENDER_LEASE_SECONDS": "3", "REDELIVER_AFTER_SECONDS": "2",
                  "SWEEP_INTERVAL_SECONDS": "1", "OUTBOX_RELAY_AFTER_SECONDS": "1",
                  "SYNC_TIMEOUT_SECONDS": "15", "RATE_LIMIT_PER_SECOND": "0",
-                 "WORKER_SHUTDOWN_GRACE_SECONDS": "10", "RENDER_MAX_ROWS": "10000"}
+                 "WORKER_SHUTDOWN_GRACE_SECONDS": "10", "RENDER_MAX_ROWS": "10000",
+                 "WEBHOOK_RETRY_BASE_SECONDS": "0.3", "WEBHOOK_TIMEOUT_SECONDS": "2"}
 
 pytestmark = pytest.mark.integration
 

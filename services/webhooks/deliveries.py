@@ -1,0 +1,222 @@
+"""The delivery schedule, kept in PostgreSQL.
+
+`record` turns completion events into one delivery per subscribed endpoint (unique per endpoint,
+render and event: a redelivered event adds nothing). `Deliverer.run` claims due deliveries
+(FOR UPDATE SKIP LOCKED, pushing their next attempt one lease ahead, so a crash mid-attempt means
+a retry after the lease, never a lost delivery), sends each, and records the attempt:
+
+    2xx                       delivered
+    anything else, timeout,   retried after base x 2^(attempt-1) seconds (capped, +-20 % jitter)
+    connection error          until give_up_at (26 h after the event by default), then failed
+
+Sends run concurrently, at most `per_endpoint` at once per endpoint (a claimed batch skips
+endpoints that are full), so a slow or dead receiver never holds up another's deliveries. An
+endpoint failing without a success for `breaker_after` is paused for `breaker_pause` (the circuit
+breaker), then tried again: one success closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections import Counter
+
+import httpx
+from psycopg_pool import AsyncConnectionPool
+
+from services.webhooks import signing
+from services.webhooks.settings import Settings
+from services.webhooks.targets import TargetRefused, check_target
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 60  # longer than any attempt (timeout 10 s by default)
+
+RECORD = """
+WITH events AS (
+    SELECT (e->>'renderId')::uuid AS render_id, (e->>'projectId')::uuid AS project_id,
+           e->>'event' AS event, e AS body
+    FROM jsonb_array_elements(%(events)s::jsonb) AS e
+), logged AS (
+    INSERT INTO webhook_events (render_id, event, payload)
+    SELECT render_id, event, body FROM events
+    ON CONFLICT (render_id) DO NOTHING
+)
+INSERT INTO webhook_deliveries (id, endpoint_id, render_id, event, payload, give_up_at)
+SELECT gen_random_uuid(), w.id, e.render_id, e.event, convert_to(%(bodies)s::jsonb->>(e.render_id::text), 'UTF8'),
+       clock_timestamp() + %(give_up)s * interval '1 second'
+FROM events e JOIN webhook_endpoints w
+  ON w.project_id = e.project_id AND e.event = ANY(w.events) AND w.deleted_at IS NULL
+ON CONFLICT (endpoint_id, render_id, event) DO NOTHING
+RETURNING id
+"""
+
+CLAIM = """
+WITH due AS (
+    SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+    WHERE d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()
+      AND w.enabled AND w.deleted_at IS NULL
+      AND (w.paused_until IS NULL OR w.paused_until <= clock_timestamp())
+      AND NOT (d.endpoint_id = ANY(%(full)s))
+    ORDER BY d.next_attempt_at LIMIT %(limit)s
+    FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE webhook_deliveries d
+SET next_attempt_at = clock_timestamp() + %(lease)s * interval '1 second'
+FROM due, webhook_endpoints w
+WHERE d.id = due.id AND w.id = d.endpoint_id
+RETURNING d.id, d.endpoint_id, d.event, d.payload, d.attempts, d.give_up_at, w.url, w.secret,
+          CASE WHEN w.previous_until > clock_timestamp() THEN w.previous_secret END AS previous
+"""
+
+SUCCEEDED = """
+WITH attempt AS (
+    INSERT INTO webhook_attempts (delivery_id, number, status_code, error, duration_ms)
+    VALUES (%(id)s, %(number)s, %(code)s, NULL, %(ms)s)
+), endpoint AS (
+    UPDATE webhook_endpoints SET failing_since = NULL, paused_until = NULL
+    WHERE id = %(endpoint)s
+)
+UPDATE webhook_deliveries SET status = 'delivered', attempts = %(number)s WHERE id = %(id)s
+"""
+
+FAILED = """
+WITH attempt AS (
+    INSERT INTO webhook_attempts (delivery_id, number, status_code, error, duration_ms)
+    VALUES (%(id)s, %(number)s, %(code)s, %(error)s, %(ms)s)
+), endpoint AS (
+    UPDATE webhook_endpoints SET
+        failing_since = coalesce(failing_since, clock_timestamp()),
+        paused_until = CASE WHEN coalesce(failing_since, clock_timestamp())
+                                 < clock_timestamp() - %(breaker_after)s * interval '1 second'
+                            THEN clock_timestamp() + %(pause)s * interval '1 second'
+                            ELSE paused_until END
+    WHERE id = %(endpoint)s
+)
+UPDATE webhook_deliveries SET attempts = %(number)s,
+    status = CASE WHEN clock_timestamp() + %(delay)s * interval '1 second' > give_up_at
+                  THEN 'failed' ELSE 'pending' END,
+    next_attempt_at = clock_timestamp() + %(delay)s * interval '1 second'
+WHERE id = %(id)s
+"""
+
+
+async def record(pool: AsyncConnectionPool, events: list[dict], give_up: float) -> int:
+    """One delivery per subscribed endpoint for each event; returns how many are new."""
+    bodies = {e["renderId"]: signing.payload(e).decode() for e in events}
+    async with pool.connection() as conn:
+        cur = await conn.execute(RECORD, {"events": json.dumps(events), "bodies": json.dumps(bodies),
+                                          "give_up": give_up})
+        return len(await cur.fetchall())
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Seconds before the attempt after `attempt` failed ones: doubling, capped, +-20 % jitter."""
+    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+
+
+class Deliverer:
+    def __init__(self, pool: AsyncConnectionPool, settings: Settings) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.client = httpx.AsyncClient(
+            timeout=settings.timeout_seconds, follow_redirects=False,
+            limits=httpx.Limits(max_connections=settings.concurrency,
+                                max_keepalive_connections=settings.concurrency))
+        self.in_flight: Counter = Counter()
+        self.tasks: set[asyncio.Task] = set()
+        self.due = asyncio.Event()
+        self.delivered = 0
+
+    def wake(self) -> None:
+        self.due.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                claimed = await self.claim()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the database may be away: try again
+                log.warning("claiming deliveries failed: %s", exc)
+                claimed = 0
+                await asyncio.sleep(1)
+            if not claimed:
+                self.due.clear()
+                try:
+                    await asyncio.wait_for(self.due.wait(), 0.5)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def claim(self) -> int:
+        room = self.settings.concurrency - sum(self.in_flight.values())
+        if room <= 0:
+            await asyncio.sleep(0.01)
+            return 0
+        full = [e for e, n in self.in_flight.items() if n >= self.settings.per_endpoint]
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(CLAIM, {"full": full, "limit": room, "lease": LEASE_SECONDS})
+            rows = await cur.fetchall()
+        skipped = []
+        for row in rows:
+            if self.in_flight[row["endpoint_id"]] >= self.settings.per_endpoint:
+                skipped.append(row["id"])  # more of this endpoint than its room: due again now
+                continue
+            self.in_flight[row["endpoint_id"]] += 1
+            task = asyncio.create_task(self.deliver(row))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        if skipped:
+            async with self.pool.connection() as conn:
+                await conn.execute("UPDATE webhook_deliveries SET next_attempt_at = "
+                                   "clock_timestamp() WHERE id = ANY(%s)", (skipped,))
+        return len(rows) - len(skipped)
+
+    async def deliver(self, row: dict) -> None:
+        number = row["attempts"] + 1
+        started = time.monotonic()
+        code, error = None, None
+        try:
+            await check_target(row["url"], self.settings.allow_private_targets)
+            response = await self.client.post(row["url"], content=row["payload"], headers=signing.headers(
+                event=row["event"], delivery_id=str(row["id"]), timestamp=int(time.time()),
+                body=row["payload"], secret=row["secret"], previous_secret=row["previous"]))
+            code = response.status_code
+            if not 200 <= code < 300:
+                error = f"HTTP {code}"
+        except TargetRefused as exc:
+            error = str(exc)
+        except httpx.TimeoutException:
+            error = f"no answer within {self.settings.timeout_seconds:g} s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        elapsed = int((time.monotonic() - started) * 1000)
+        values = {"id": row["id"], "number": number, "code": code, "error": error, "ms": elapsed,
+                  "endpoint": row["endpoint_id"]}
+        try:
+            async with self.pool.connection() as conn:
+                if error is None:
+                    await conn.execute(SUCCEEDED, values)
+                    self.delivered += 1
+                else:
+                    await conn.execute(FAILED, {
+                        **values, "breaker_after": self.settings.breaker_after_seconds,
+                        "pause": self.settings.breaker_pause_seconds,
+                        "delay": backoff(number, self.settings.retry_base_seconds,
+                                         self.settings.retry_cap_seconds)})
+        except Exception as exc:  # noqa: BLE001 - not recorded: the lease brings it back
+            log.warning("recording attempt %d of delivery %s failed: %s", number, row["id"], exc)
+        finally:
+            self.in_flight[row["endpoint_id"]] -= 1
+            if self.in_flight[row["endpoint_id"]] <= 0:
+                del self.in_flight[row["endpoint_id"]]
+            self.wake()
+
+    async def stop(self) -> None:
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=self.settings.timeout_seconds + 1)
+        await self.client.aclose()
+

@@ -1,0 +1,203 @@
+"""Outgoing webhooks to a real receiver on loopback, and inbound hooks, over REST."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import signal
+
+import httpx
+import pytest
+
+from tests.integration import receiver as receivers
+from tests.integration.conftest import eventually, invoice
+
+SEED_FIELDS = ["event", "renderId", "templateId", "status", "downloadUrl", "errorMessage",
+               "createdAt", "completedAt"]
+
+
+@pytest.fixture
+def receiver():
+    server = receivers.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def seed_check(secret: str, raw_body: bytes, headers: dict) -> None:
+    """The seeds' own Python verification snippet, as a receiver would run it."""
+    expected = hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, headers["x-craftkit-signature"]):
+        raise ValueError("bad signature")
+
+
+def endpoint(api, url: str, **extra) -> dict:
+    response = api.http.post("/v1/webhooks", json={"url": url, **extra})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def deliveries(api, endpoint_id: str) -> list[dict]:
+    return api.http.get(f"/v1/webhooks/{endpoint_id}/deliveries").json()["deliveries"]
+
+
+def statuses(api, endpoint_id: str) -> list[str]:
+    return sorted(d["status"] for d in deliveries(api, endpoint_id))
+
+
+def failing_render(api) -> dict:
+    data = invoice()
+    data["items"][0]["name"] = "line\n" * 300  # a row taller than a page
+    return api.render(data, sync=True).json()
+
+
+def test_succeeded_and_failed_renders_each_deliver_once_signed(api, receiver):
+    hook = endpoint(api, f"{receiver.base}/ok")
+    assert hook["secret"].startswith("whsec_") and hook["events"] == ["render.failed",
+                                                                      "render.succeeded"]
+    ok = api.render(invoice(), sync=True).json()
+    bad = failing_render(api)
+    eventually(lambda: len(receiver.at("/ok")) >= 2, what="two deliveries")
+
+    by_render = {json.loads(r.body)["renderId"]: r for r in receiver.at("/ok")}
+    assert set(by_render) == {ok["id"], bad["id"]}
+    for render, event in ((ok, "render.succeeded"), (bad, "render.failed")):
+        got = by_render[render["id"]]
+        seed_check(hook["secret"], got.body, got.headers)
+        body = json.loads(got.body)
+        assert list(body) == SEED_FIELDS
+        assert body["event"] == got.headers["x-craftkit-event"] == event
+        assert (body["status"], body["downloadUrl"], body["errorMessage"], body["createdAt"],
+                body["completedAt"]) == (render["status"], render["downloadUrl"],
+                                         render["errorMessage"], render["createdAt"],
+                                         render["completedAt"])
+        stamped = f"{got.headers['x-craftkit-timestamp']}.".encode() + got.body
+        assert got.headers["x-craftkit-signature-v2"] == hmac.new(
+            hook["secret"].encode(), stamped, hashlib.sha256).hexdigest()
+    log = deliveries(api, hook["id"])
+    assert sorted(d["status"] for d in log) == ["delivered", "delivered"]
+    assert all(len(d["attempts"]) == 1 and d["attempts"][0]["statusCode"] == 200 for d in log)
+
+
+def test_a_receiver_that_fails_twice_gets_three_attempts_of_one_delivery(api, receiver):
+    receiver.plan["/flaky"] = [500, 503, 200]
+    hook = endpoint(api, f"{receiver.base}/flaky", events=["render.succeeded"])
+    api.render(invoice(), sync=True)
+    eventually(lambda: statuses(api, hook["id"]) == ["delivered"], timeout=60,
+               what="delivered after retries")
+    got = receiver.at("/flaky")
+    assert [r.answered for r in got] == [500, 503, 200]
+    assert len({r.headers["x-craftkit-delivery-id"] for r in got}) == 1
+    [delivery] = deliveries(api, hook["id"])
+    assert [a["statusCode"] for a in delivery["attempts"]] == [500, 503, 200]
+    assert delivery["attempts"][0]["error"] == "HTTP 500"
+    assert delivery["id"] == got[0].headers["x-craftkit-delivery-id"]
+
+
+def test_a_hanging_receiver_does_not_hold_up_another_endpoint(api, receiver):
+    receiver.plan["/hang"] = [-4]  # past the 2 s webhook timeout of the test stack
+    hanging = endpoint(api, f"{receiver.base}/hang")
+    endpoint(api, f"{receiver.base}/fast")
+    for _ in range(3):
+        api.render(invoice())
+    eventually(lambda: len(receiver.at("/fast")) == 3, what="the fast endpoint's deliveries")
+    hung = receiver.at("/hang")
+    assert hung and all(r.finished is None for r in hung)  # still hanging meanwhile
+    eventually(lambda: len(deliveries(api, hanging["id"])) == 3 and all(
+        d["attempts"] for d in deliveries(api, hanging["id"])), timeout=30,
+        what="the hanging endpoint's attempts recorded")
+    first = deliveries(api, hanging["id"])[0]["attempts"][0]
+    assert first["statusCode"] is None and "no answer within 2 s" in first["error"]
+
+
+def test_the_service_killed_mid_schedule_resumes_without_loss_or_duplicates(api, receiver):
+    receiver.plan["/later"] = [500, 500, 200]
+    hook = endpoint(api, f"{receiver.base}/later")
+    renders = [api.render(invoice()).json()["id"] for _ in range(3)]
+    eventually(lambda: len(receiver.at("/later")) >= 1, what="a first failed attempt")
+    api.stack.kill_service("webhooks", signal.SIGKILL)
+    api.stack.start_service("webhooks")
+    api.stack.wait_ready(names=["webhooks"])
+    eventually(lambda: statuses(api, hook["id"]) == ["delivered"] * 3, timeout=120,
+               what="every delivery made after the restart")
+    successes = [json.loads(r.body)["renderId"] for r in receiver.at("/later") if r.answered == 200]
+    assert sorted(successes) == sorted(renders)
+
+
+def test_redeliver_sends_the_same_delivery_again(api, receiver):
+    hook = endpoint(api, f"{receiver.base}/again")
+    api.render(invoice(), sync=True)
+    eventually(lambda: statuses(api, hook["id"]) == ["delivered"], what="first delivery")
+    [delivery] = deliveries(api, hook["id"])
+    response = api.http.post(f"/v1/webhooks/{hook['id']}/deliveries/{delivery['id']}/redeliver")
+    assert response.status_code == 202
+    eventually(lambda: len(receiver.at("/again")) == 2, what="the redelivery")
+    assert {r.headers["x-craftkit-delivery-id"] for r in receiver.at("/again")} == {delivery["id"]}
+    eventually(lambda: len(deliveries(api, hook["id"])[0]["attempts"]) == 2, what="logged")
+    missing = api.http.post(f"/v1/webhooks/{hook['id']}/deliveries/nope/redeliver")
+    assert missing.status_code == 404
+
+
+def test_endpoints_crud_and_secret_rotation_with_overlap(api, receiver):
+    hook = endpoint(api, f"{receiver.base}/rotate", events=["render.succeeded"])
+    listed = api.http.get("/v1/webhooks").json()["webhooks"]
+    assert [w["id"] for w in listed] == [hook["id"]] and "secret" not in listed[0]
+
+    rotated = api.http.post(f"/v1/webhooks/{hook['id']}/rotate-secret",
+                            json={"overlapSeconds": 3600}).json()
+    assert rotated["secret"] != hook["secret"]
+    api.render(invoice(), sync=True)
+    eventually(lambda: receiver.at("/rotate"), what="a delivery after rotation")
+    [got] = receiver.at("/rotate")
+    seed_check(rotated["secret"], got.body, got.headers)
+    seed_check(hook["secret"], got.body, {"x-craftkit-signature":
+                                          got.headers["x-craftkit-signature-previous"]})
+
+    patched = api.http.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": False,
+                                                                  "events": ["render.failed"]})
+    assert patched.status_code == 200
+    assert (patched.json()["enabled"], patched.json()["events"]) == (False, ["render.failed"])
+    assert api.http.delete(f"/v1/webhooks/{hook['id']}").status_code == 200
+    assert api.http.get("/v1/webhooks").json()["webhooks"] == []
+    assert api.http.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": True}).status_code == 404
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"url": "ftp://example.com/hook"}, "url"),
+    ({"url": "javascript:alert(1)"}, "url"),
+    ({"url": "http://user:pw@example.com/"}, "url"),
+    ({"url": "https://example.com/", "events": ["render.started"]}, "events"),
+    ({}, "url"),
+])
+def test_bad_endpoints_are_refused(api, body, field):
+    response = api.http.post("/v1/webhooks", json=body)
+    assert response.status_code == 400
+    assert field in response.json()["error"]["issues"]["fieldErrors"]
+
+
+def test_inbound_hook_end_to_end(api):
+    created = api.http.post("/v1/templates/invoice/inbound-hooks", json={})
+    assert created.status_code == 201
+    url = created.json()["url"]
+    assert url.startswith(f"{api.stack.base_url}/v1/hooks/{created.json()['id']}/")
+
+    data = invoice()
+    forged = httpx.post(url[:-4] + "abcd", json=data)
+    assert forged.status_code == 401 and forged.json()["error"]["code"] == "unauthorized"
+    accepted = httpx.post(url, json=data)  # no API key
+    assert accepted.status_code == 202
+    body = accepted.json()
+    assert body["status"] == "queued"  # fresh: the forged call enqueued nothing
+    assert set(body) == {"id", "status", "pollUrl", "downloadUrl", "errorMessage", "createdAt"}
+    assert api.wait(body["id"]).error_message == ""
+    assert api.http.get(body["pollUrl"]).json()["status"] == "succeeded"
+
+    invalid = httpx.post(url, json={"customer": {}})
+    assert invalid.status_code == 400 and invalid.json()["error"]["code"] == "invalid_input_data"
+
+    revoked = api.http.delete(f"/v1/templates/invoice/inbound-hooks/{created.json()['id']}")
+    assert revoked.status_code == 200 and revoked.json()["revokedAt"]
+    assert httpx.post(url, json=invoice()).status_code == 401
+    [listed] = api.http.get("/v1/templates/invoice/inbound-hooks").json()["hooks"]
+    assert listed["revokedAt"] and "url" not in listed
