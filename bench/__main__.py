@@ -10,12 +10,16 @@ Pipeline, for the 1-page seed invoice:
     posts the next render as soon as the previous one is terminal),
   - p50/p99 POST -> succeeded latency at a steady 50 renders/s (open loop),
   - GET /v1/renders/{id} requests/s.
+
+Webhooks: deliveries/s to a local receiver, and the delay from a render's terminal state to its
+delivery (p50/p99).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -189,6 +193,81 @@ async def pipeline(stack: Stack, key: str, seconds: float, levels: list[int]) ->
     return lines
 
 
+class Receiver:
+    """A lean HTTP receiver on loopback that answers 200 and notes when each delivery came."""
+
+    def __init__(self, expected: int) -> None:
+        from datetime import datetime
+
+        self.arrivals: list[tuple[float, float]] = []  # (arrival, completedAt), epoch seconds
+        self.expected = expected
+        self.done = asyncio.Event()
+        self._parse = lambda iso: datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                body = json.loads(await reader.readexactly(length))
+                self.arrivals.append((time.time(), self._parse(body["completedAt"])))
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                if len(self.arrivals) >= self.expected:
+                    self.done.set()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            writer.close()
+
+
+async def webhooks(stack: Stack, key: str, renders: int, endpoints: int, rate: float) -> str:
+    """`renders` at `rate` a second, each delivered to `endpoints` endpoints. With a rate, the
+    delay from terminal state to delivery; without one, the deliveries are held back (endpoints
+    disabled) until every render is done, then released at once: deliveries/s alone."""
+    receiver = Receiver(renders * endpoints)
+    server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    conn = Connection("127.0.0.1", stack.ports["gateway"], {"authorization": f"Bearer {key}"})
+    ids = []
+    for n in range(endpoints):
+        status, body = await conn.json("POST", "/v1/webhooks",
+                                       {"url": f"http://127.0.0.1:{port}/hook/{n}"})
+        assert status == 201, body
+        ids.append(body["id"])
+        if not rate:
+            await conn.json("PATCH", f"/v1/webhooks/{body['id']}", {"enabled": False})
+    counter = iter(range(renders))
+    begin = time.perf_counter()
+
+    async def client() -> None:
+        poster = Connection("127.0.0.1", stack.ports["gateway"], {"authorization": f"Bearer {key}"})
+        for n in counter:
+            if rate:
+                await asyncio.sleep(max(0.0, begin + n / rate - time.perf_counter()))
+            await poster.json("POST", "/v1/templates/invoice/render",
+                              {"data": invoice(-1000 * endpoints - n),
+                               "options": {"sync": not rate}})
+        poster.close()
+
+    await asyncio.gather(*(client() for _ in range(8)))
+    released = time.time()
+    if not rate:
+        for endpoint_id in ids:
+            await conn.json("PATCH", f"/v1/webhooks/{endpoint_id}", {"enabled": True})
+    conn.close()
+    try:
+        await asyncio.wait_for(receiver.done.wait(), 120)
+    finally:
+        server.close()
+    count = len(receiver.arrivals)
+    if rate:
+        delays = [a - c for a, c in receiver.arrivals]
+        return (f"  {renders} renders at {rate:g}/s, 1 endpoint: terminal state -> delivered "
+                f"p50 {percentile(delays, 50) * 1000:.1f} ms, p99 {percentile(delays, 99) * 1000:.1f} ms")
+    last = max(a for a, _ in receiver.arrivals)
+    return (f"  {count} deliveries held back, then released to {endpoints} endpoints: "
+            f"{count / (last - released):.0f} deliveries/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="length of each measurement")
@@ -211,6 +290,10 @@ def main() -> None:
             for line in uvloop.run(pipeline(stack, key, args.seconds,
                                             [int(x) for x in args.levels.split(",")])):
                 print(line, flush=True)
+            print("webhooks (a local receiver):", flush=True)
+            print(uvloop.run(webhooks(stack, key, renders=300, endpoints=1, rate=30)), flush=True)
+            _, key = demo.create_project(stack.address("status"), "bench-fanout")
+            print(uvloop.run(webhooks(stack, key, renders=200, endpoints=10, rate=0)), flush=True)
         finally:
             stack.stop()
             infra.stop()

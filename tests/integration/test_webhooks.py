@@ -201,3 +201,19 @@ def test_inbound_hook_end_to_end(api):
     assert httpx.post(url, json=invoice()).status_code == 401
     [listed] = api.http.get("/v1/templates/invoice/inbound-hooks").json()["hooks"]
     assert listed["revokedAt"] and "url" not in listed
+
+
+def test_the_circuit_breaker_pauses_a_failing_endpoint_and_resumes_it(api, receiver):
+    """The test stack pauses an endpoint failing for 4 s (6 h in production) for 3 s (1 h)."""
+    receiver.plan["/down"] = [500]
+    hook = endpoint(api, f"{receiver.base}/down")
+    api.render(invoice())
+    paused = eventually(lambda: api.http.get("/v1/webhooks").json()["webhooks"][0]["pausedUntil"],
+                        timeout=60, what="the endpoint paused")
+    assert paused
+    attempts_when_paused = len(receiver.at("/down"))
+    receiver.plan["/down"] = [200]
+    eventually(lambda: statuses(api, hook["id"]) == ["delivered"], timeout=60,
+               what="delivered once the pause ended")
+    assert len(receiver.at("/down")) == attempts_when_paused + 1  # nothing sent while paused
+    assert api.http.get("/v1/webhooks").json()["webhooks"][0]["pausedUntil"] is None
