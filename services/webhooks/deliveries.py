@@ -10,7 +10,8 @@ a retry after the lease, never a lost delivery), sends each, and records the att
     connection error          until give_up_at (26 h after the event by default), then failed
 
 Sends run concurrently, at most `per_endpoint` at once per endpoint (a claimed batch skips
-endpoints that are full), so a slow or dead receiver never holds up another's deliveries. An
+endpoints that are full), so a slow or dead receiver never holds up another's deliveries. Outcomes
+are written in batches (`OUTCOMES`), a few milliseconds' worth at a time. An
 endpoint failing without a success for `breaker_after` is paused for `breaker_pause` (the circuit
 breaker), then tried again: one success closes it.
 """
@@ -72,35 +73,38 @@ RETURNING d.id, d.endpoint_id, d.event, d.payload, d.attempts, d.give_up_at, w.u
           CASE WHEN w.previous_until > clock_timestamp() THEN w.previous_secret END AS previous
 """
 
-SUCCEEDED = """
-WITH attempt AS (
+# Outcomes are written in batches: one statement records every attempt of the batch, moves each
+# delivery on (delivered, retry later, or failed past give_up_at) and updates each endpoint's
+# circuit breaker (a success in the batch closes it).
+OUTCOMES = """
+WITH o AS (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(numbers)s::int[], %(codes)s::int[], %(errors)s::text[],
+                         %(ms)s::int[], %(endpoints)s::uuid[], %(delays)s::float8[])
+        AS o(id, number, code, error, ms, endpoint, delay)
+), attempts AS (
     INSERT INTO webhook_attempts (delivery_id, number, status_code, error, duration_ms)
-    VALUES (%(id)s, %(number)s, %(code)s, NULL, %(ms)s)
-), endpoint AS (
-    UPDATE webhook_endpoints SET failing_since = NULL, paused_until = NULL
-    WHERE id = %(endpoint)s
+    SELECT id, number, code, error, ms FROM o
+), endpoints AS (
+    UPDATE webhook_endpoints w SET
+        failing_since = CASE WHEN e.succeeded THEN NULL
+                             ELSE coalesce(w.failing_since, clock_timestamp()) END,
+        paused_until = CASE
+            WHEN e.succeeded THEN NULL
+            WHEN coalesce(w.failing_since, clock_timestamp())
+                 < clock_timestamp() - %(breaker_after)s * interval '1 second'
+            THEN clock_timestamp() + %(pause)s * interval '1 second'
+            ELSE w.paused_until END
+    FROM (SELECT endpoint, bool_or(error IS NULL) AS succeeded FROM o GROUP BY endpoint) e
+    WHERE w.id = e.endpoint
 )
-UPDATE webhook_deliveries SET status = 'delivered', attempts = %(number)s WHERE id = %(id)s
-"""
-
-FAILED = """
-WITH attempt AS (
-    INSERT INTO webhook_attempts (delivery_id, number, status_code, error, duration_ms)
-    VALUES (%(id)s, %(number)s, %(code)s, %(error)s, %(ms)s)
-), endpoint AS (
-    UPDATE webhook_endpoints SET
-        failing_since = coalesce(failing_since, clock_timestamp()),
-        paused_until = CASE WHEN coalesce(failing_since, clock_timestamp())
-                                 < clock_timestamp() - %(breaker_after)s * interval '1 second'
-                            THEN clock_timestamp() + %(pause)s * interval '1 second'
-                            ELSE paused_until END
-    WHERE id = %(endpoint)s
-)
-UPDATE webhook_deliveries SET attempts = %(number)s,
-    status = CASE WHEN clock_timestamp() + %(delay)s * interval '1 second' > give_up_at
-                  THEN 'failed' ELSE 'pending' END,
-    next_attempt_at = clock_timestamp() + %(delay)s * interval '1 second'
-WHERE id = %(id)s
+UPDATE webhook_deliveries d SET
+    attempts = o.number,
+    status = CASE WHEN o.error IS NULL THEN 'delivered'
+                  WHEN clock_timestamp() + o.delay * interval '1 second' > d.give_up_at THEN 'failed'
+                  ELSE 'pending' END,
+    next_attempt_at = CASE WHEN o.error IS NULL THEN d.next_attempt_at
+                           ELSE clock_timestamp() + o.delay * interval '1 second' END
+FROM o WHERE d.id = o.id
 """
 
 
@@ -128,6 +132,7 @@ class Deliverer:
                                 max_keepalive_connections=settings.concurrency))
         self.in_flight: Counter = Counter()
         self.tasks: set[asyncio.Task] = set()
+        self.outcomes: list[tuple] = []
         self.due = asyncio.Event()
         self.delivered = 0
 
@@ -166,9 +171,7 @@ class Deliverer:
                 skipped.append(row["id"])  # more of this endpoint than its room: due again now
                 continue
             self.in_flight[row["endpoint_id"]] += 1
-            task = asyncio.create_task(self.deliver(row))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self._spawn(self.deliver(row))
         if skipped:
             async with self.pool.connection() as conn:
                 await conn.execute("UPDATE webhook_deliveries SET next_attempt_at = "
@@ -181,9 +184,10 @@ class Deliverer:
         code, error = None, None
         try:
             await check_target(row["url"], self.settings.allow_private_targets)
-            response = await self.client.post(row["url"], content=row["payload"], headers=signing.headers(
+            sent = signing.headers(
                 event=row["event"], delivery_id=str(row["id"]), timestamp=int(time.time()),
-                body=row["payload"], secret=row["secret"], previous_secret=row["previous"]))
+                body=row["payload"], secret=row["secret"], previous_secret=row["previous"])
+            response = await self.client.post(row["url"], content=row["payload"], headers=sent)
             code = response.status_code
             if not 200 <= code < 300:
                 error = f"HTTP {code}"
@@ -194,29 +198,44 @@ class Deliverer:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         elapsed = int((time.monotonic() - started) * 1000)
-        values = {"id": row["id"], "number": number, "code": code, "error": error, "ms": elapsed,
-                  "endpoint": row["endpoint_id"]}
+        delay = 0.0 if error is None else backoff(number, self.settings.retry_base_seconds,
+                                                  self.settings.retry_cap_seconds)
+        self.outcomes.append((row["id"], number, code, error, elapsed, row["endpoint_id"], delay))
+        if len(self.outcomes) == 1:
+            self._spawn(self.flush())
+        self.in_flight[row["endpoint_id"]] -= 1  # the row stays leased until its outcome is in
+        if self.in_flight[row["endpoint_id"]] <= 0:
+            del self.in_flight[row["endpoint_id"]]
+        self.wake()
+
+    async def flush(self) -> None:
+        """Writes the outcomes gathered in the last few milliseconds in one statement. If that
+        fails, the deliveries' leases run out and they are attempted again: nothing is lost."""
+        await asyncio.sleep(0.003)
+        batch, self.outcomes = self.outcomes, []
+        columns = list(zip(*batch))
         try:
             async with self.pool.connection() as conn:
-                if error is None:
-                    await conn.execute(SUCCEEDED, values)
-                    self.delivered += 1
-                else:
-                    await conn.execute(FAILED, {
-                        **values, "breaker_after": self.settings.breaker_after_seconds,
-                        "pause": self.settings.breaker_pause_seconds,
-                        "delay": backoff(number, self.settings.retry_base_seconds,
-                                         self.settings.retry_cap_seconds)})
-        except Exception as exc:  # noqa: BLE001 - not recorded: the lease brings it back
-            log.warning("recording attempt %d of delivery %s failed: %s", number, row["id"], exc)
-        finally:
-            self.in_flight[row["endpoint_id"]] -= 1
-            if self.in_flight[row["endpoint_id"]] <= 0:
-                del self.in_flight[row["endpoint_id"]]
-            self.wake()
+                await conn.execute(OUTCOMES, {
+                    "ids": list(columns[0]), "numbers": list(columns[1]), "codes": list(columns[2]),
+                    "errors": list(columns[3]), "ms": list(columns[4]),
+                    "endpoints": list(columns[5]), "delays": list(columns[6]),
+                    "breaker_after": self.settings.breaker_after_seconds,
+                    "pause": self.settings.breaker_pause_seconds})
+            self.delivered += sum(1 for outcome in batch if outcome[3] is None)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("recording %d attempt(s) failed: %s", len(batch), exc)
+        self.wake()
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def stop(self) -> None:
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=self.settings.timeout_seconds + 1)
+        if self.outcomes:
+            await self.flush()
         await self.client.aclose()
 
