@@ -73,6 +73,13 @@ async def watch_dependencies(servicer: health.aio.HealthServicer, services: list
         await asyncio.sleep(interval)
 
 
+async def cancel(tasks) -> None:
+    """Cancels background tasks and waits until each has finished."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def run_until_terminated(server: grpc.aio.Server, servicer: health.aio.HealthServicer,
                                grace: float = 5.0) -> None:
     """Waits for SIGTERM or SIGINT, then stops taking calls and lets running ones finish."""

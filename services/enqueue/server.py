@@ -7,7 +7,7 @@ import logging
 
 from craftkit import db, kafka
 from craftkit.outbox import Outbox
-from craftkit.service import create_server, run_until_terminated, watch_dependencies
+from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import enqueue_pb2_grpc
 from services.enqueue import sweeper
 from services.enqueue.service import EnqueueService
@@ -50,9 +50,7 @@ async def serve(settings: Settings) -> None:
         ]
         await run_until_terminated(server, health)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel(tasks)
         await outbox.stop()
         await producer.stop()
         await pool.close()

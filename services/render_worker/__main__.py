@@ -42,9 +42,7 @@ async def main(settings: Settings) -> None:
     except asyncio.TimeoutError:
         log.warning("jobs still running after the grace period; their leases will expire")
     finally:
-        for task in (work, watch):
-            task.cancel()
-        await asyncio.gather(work, watch, return_exceptions=True)
+        await service.cancel([work, watch])
         await channel.close()
 
 

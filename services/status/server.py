@@ -8,7 +8,7 @@ import logging
 
 from craftkit import db, kafka
 from craftkit.outbox import Outbox
-from craftkit.service import create_server, run_until_terminated, watch_dependencies
+from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import (inbound_pb2_grpc, projects_pb2_grpc, status_pb2_grpc,
                          templates_pb2_grpc)
 from services.status.inbound import InboundHookService
@@ -54,9 +54,7 @@ async def serve(settings: Settings) -> None:
                                "kafka": lambda: kafka.reachable(producer)})))
         await run_until_terminated(server, health)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel(tasks)
         await outbox.stop()
         await producer.stop()
         await pool.close()

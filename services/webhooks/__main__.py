@@ -9,7 +9,8 @@ import uvloop
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from craftkit import db, kafka
-from craftkit.service import create_server, run_until_terminated, setup_logging, watch_dependencies
+from craftkit.service import (cancel, create_server, run_until_terminated, setup_logging,
+                              watch_dependencies)
 from craftkit.v1 import webhooks_pb2_grpc
 from services.webhooks import deliveries
 from services.webhooks.endpoints import WebhookService
@@ -74,9 +75,7 @@ async def main(settings: Settings) -> None:
     try:
         await run_until_terminated(server, health)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel(tasks)
         await deliverer.stop()
         await pool.close()
 
