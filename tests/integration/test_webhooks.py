@@ -7,9 +7,12 @@ import hmac
 import json
 import signal
 
+import grpc
 import httpx
 import pytest
 
+from craftkit.devstack import health
+from craftkit.v1 import webhooks_pb2, webhooks_pb2_grpc
 from tests.integration import receiver as receivers
 from tests.integration.conftest import eventually, invoice
 
@@ -217,3 +220,37 @@ def test_the_circuit_breaker_pauses_a_failing_endpoint_and_resumes_it(api, recei
                what="delivered once the pause ended")
     assert len(receiver.at("/down")) == attempts_when_paused + 1  # nothing sent while paused
     assert api.http.get("/v1/webhooks").json()["webhooks"][0]["pausedUntil"] is None
+
+
+@pytest.fixture(scope="module")
+def strict_webhooks(stack):
+    """A webhooks service as production runs it: private targets not allowed."""
+    import subprocess
+    import sys
+
+    from craftkit.devstack import ROOT, free_port
+
+    address = f"127.0.0.1:{free_port()}"
+    env = {**stack.env(), "WEBHOOKS_LISTEN": address, "WEBHOOKS_GROUP": "webhooks-strict",
+           "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "services.webhooks"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    channel = grpc.insecure_channel(address)
+    try:
+        eventually(lambda: health(address) == "SERVING", what="a strict webhooks service")
+        yield webhooks_pb2_grpc.WebhookServiceStub(channel)
+    finally:
+        channel.close()
+        process.terminate()
+        process.wait(30)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "http://localhost/hook",
+                                 "http://10.0.0.7/hook", "http://169.254.169.254/latest/meta-data/",
+                                 "http://[::1]/hook"])
+def test_ssrf_targets_are_refused_where_private_targets_are_not_allowed(strict_webhooks, api, url):
+    with pytest.raises(grpc.RpcError) as caught:
+        strict_webhooks.CreateEndpoint(webhooks_pb2.CreateEndpointRequest(
+            project_id=api.project_id, url=url), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "webhooks go to public hosts" in caught.value.details()
