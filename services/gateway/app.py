@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from craftkit import errors
@@ -70,6 +70,27 @@ class KeyCache:
         return project.id
 
 
+class TerminalRenders:
+    """The GET body of renders that are terminal. Those never change (the database refuses it),
+    so they are served from memory: an LRU of `size` entries keyed by project and render."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+
+    def get(self, project: str, render_id: str) -> bytes | None:
+        body = self.entries.get((project, render_id))
+        if body is not None:
+            self.entries.move_to_end((project, render_id))
+        return body
+
+    def put(self, project: str, render_id: str, body: bytes) -> None:
+        if self.size > 0:
+            self.entries[(project, render_id)] = body
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
 class RateLimiter:
     """A token bucket per project: `rate` requests a second, bursts up to `burst`."""
 
@@ -112,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.backends = backends
         app.state.keys = KeyCache(backends.projects, settings.key_cache_seconds)
         app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        app.state.terminal = TerminalRenders(settings.render_cache_size)
         try:
             yield
         finally:
@@ -160,12 +182,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         body = views.render_created(render, base)
         return JSONResponse(body, status_code=202, headers={"location": body["pollUrl"]})
 
-    async def get_render(request: Request) -> JSONResponse:
+    async def get_render(request: Request) -> Response:
         project = await project_of(request)
-        render = await request.app.state.backends.status.GetRender(status_pb2.GetRenderRequest(
-            project_id=project, render_id=requests.render_id(request.path_params["id"])),
-            timeout=RPC_TIMEOUT)
-        return JSONResponse(views.render(render, base))
+        render_id = requests.render_id(request.path_params["id"])
+        cache: TerminalRenders = request.app.state.terminal
+        body = cache.get(project, render_id)
+        if body is None:
+            render = await request.app.state.backends.status.GetRender(
+                status_pb2.GetRenderRequest(project_id=project, render_id=render_id),
+                timeout=RPC_TIMEOUT)
+            body = _dumps(views.render(render, base)).encode()
+            if STATUS_NAME[render.status] in TERMINAL:
+                cache.put(project, render_id, body)
+        return Response(body, media_type="application/json")
 
     async def create_template(request: Request) -> JSONResponse:
         project = await project_of(request)

@@ -33,6 +33,9 @@ class Settings:
     key_cache_seconds: float
     """KEY_CACHE_SECONDS: how long a verified API key is trusted without asking again (so a
     revoked key stops working within this time)."""
+    render_cache_size: int
+    """RENDER_CACHE_SIZE: terminal renders whose GET body each gateway keeps in memory (they never
+    change); 0 turns the cache off. Default 10000."""
     workers: int
     """GATEWAY_WORKERS: uvicorn worker processes."""
 
@@ -52,5 +55,6 @@ class Settings:
             rate_limit_per_second=env_float("RATE_LIMIT_PER_SECOND", 200.0),
             rate_limit_burst=env_int("RATE_LIMIT_BURST", 400),
             key_cache_seconds=env_float("KEY_CACHE_SECONDS", 30.0),
+            render_cache_size=env_int("RENDER_CACHE_SIZE", 10000),
             workers=env_int("GATEWAY_WORKERS", 1),
         )

@@ -111,7 +111,8 @@ def test_identical_requests_share_one_render(api):
 
 
 def test_another_projects_render_is_404_not_403(stack, api):
-    created = api.render(invoice()).json()
+    created = api.render(invoice(), sync=True).json()
+    assert api.http.get(created["pollUrl"]).status_code == 200  # now in the gateway's cache
     stranger = new_api(stack)
     try:
         response = stranger.http.get(f"/v1/renders/{created['id']}")
