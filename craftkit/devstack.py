@@ -126,8 +126,10 @@ class Infra:
         for process in self.processes.values():
             _terminate(process)
         self.processes.clear()
-        if self.postgres is not None and self.postgres.get_postmaster_info().is_running():
-            self.stop_database()
+        if self.postgres is not None:
+            if self.postgres.get_postmaster_info().is_running():
+                self.stop_database()
+            self.postgres.cleanup_mode = None  # stopped here: nothing left for its atexit hook
 
     def _spawn(self, name: str, command: list[str], **kwargs) -> subprocess.Popen:
         """Starts `command` with its output appended to <workdir>/<name>.log."""
