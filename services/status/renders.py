@@ -27,8 +27,9 @@ def parse_id(value: str, error=errors.NotFound) -> uuid.UUID:
 
 
 class TerminalWaiters:
-    """Wakes WaitRender calls when PostgreSQL announces a terminal render (NOTIFY render_terminal,
-    sent by the renders trigger on commit), whichever status replica recorded it."""
+    """Wakes WaitRender calls when a render becomes terminal: at once, with the row, when this
+    replica recorded it (`finished`); through PostgreSQL's NOTIFY render_terminal (sent by the
+    renders trigger on commit) when another replica did."""
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
@@ -39,6 +40,11 @@ class TerminalWaiters:
         future = asyncio.get_running_loop().create_future()
         self.waiting.setdefault(render_id, set()).add(future)
         return future
+
+    def finished(self, render_id: str, row: dict | None = None) -> None:
+        for future in self.waiting.get(render_id, ()):
+            if not future.done():
+                future.set_result(row)
 
     def unregister(self, render_id: str, future: asyncio.Future) -> None:
         futures = self.waiting.get(render_id)
@@ -55,9 +61,7 @@ class TerminalWaiters:
                     await conn.execute("LISTEN render_terminal")
                     self.listening.set()
                     async for notify in conn.notifies():
-                        for future in self.waiting.get(notify.payload, ()):
-                            if not future.done():
-                                future.set_result(None)
+                        self.finished(notify.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reconnect after any failure
@@ -109,9 +113,11 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                 # While the listener is down, fall back to re-reading every 200 ms.
                 step = remaining if self.waiters.listening.is_set() else min(remaining, 0.2)
                 try:
-                    await asyncio.wait_for(asyncio.shield(future), step)
+                    finished = await asyncio.wait_for(asyncio.shield(future), step)
                 except asyncio.TimeoutError:
-                    pass
+                    continue
+                if finished is not None:  # recorded here: the row came with the wake-up
+                    return to_proto(finished)
         finally:
             self.waiters.unregister(request.render_id, future)
 
@@ -175,6 +181,7 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                     f"{current['attempt']}; attempt {request.attempt} may not finish it")
         self.outbox.publish(row["outbox_id"], self.events_topic, row["event_key"],
                             row["event_payload"])
+        self.waiters.finished(request.render_id, row)
         return to_proto(row)
 
 
