@@ -3,8 +3,9 @@
 For each job: claim it through the status service (queued -> rendering; a terminal or
 elsewhere-claimed render is skipped, so a redelivered job does nothing), render the template
 version with ReportLab, store renders/<id>/<filename>, record the outcome (rendering -> succeeded
-| failed, quoting the claim's attempt number). Offsets are committed only after every job of a
-batch has its outcome recorded; a crash before that redelivers the batch, and the claims make the
+| failed, quoting the claim's attempt number). Up to WORKER_CONCURRENCY jobs are in hand at once,
+each finishing in its own time; a partition's offset is committed only up to its first job whose
+outcome is not recorded yet. A crash redelivers the jobs past the commit, and the claims make the
 redelivery harmless.
 """
 
@@ -18,6 +19,7 @@ from collections import OrderedDict
 
 import grpc
 from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import TopicPartition
 
 from craftkit import errors, kafka
 from craftkit.layout import RenderError, render_pdf
@@ -35,6 +37,33 @@ RPC_TIMEOUT = 10
 ASSET_CACHE_ENTRIES = 256
 
 
+class Offsets:
+    """What may be committed: per partition, the offset of the first job still in hand (or one
+    past the last job finished). Jobs finish in any order; commits never pass an unfinished one."""
+
+    def __init__(self) -> None:
+        self.in_hand: dict[TopicPartition, set[int]] = {}
+        self.next: dict[TopicPartition, int] = {}  # one past the highest offset taken
+        self.committed: dict[TopicPartition, int] = {}
+
+    def started(self, message) -> None:
+        tp = TopicPartition(message.topic, message.partition)
+        self.in_hand.setdefault(tp, set()).add(message.offset)
+        self.next[tp] = max(self.next.get(tp, 0), message.offset + 1)
+        self.committed.setdefault(tp, message.offset)  # where this member started reading
+
+    def finished(self, message) -> None:
+        self.in_hand[TopicPartition(message.topic, message.partition)].discard(message.offset)
+
+    def committable(self) -> dict[TopicPartition, int]:
+        ready = {}
+        for tp, upto in self.next.items():
+            offset = min(self.in_hand.get(tp) or {upto})
+            if offset > self.committed.get(tp, -1):
+                ready[tp] = self.committed[tp] = offset
+        return ready
+
+
 class Worker:
     def __init__(self, settings: Settings, status: status_pb2_grpc.StatusServiceStub,
                  templates: templates_pb2_grpc.TemplateServiceStub, store: PdfStore) -> None:
@@ -47,6 +76,7 @@ class Worker:
                                        max_poll_records=settings.concurrency)
         self.rendered = 0
         self.stopping = asyncio.Event()
+        self.jobs: set[asyncio.Task] = set()
 
     def stop(self) -> None:
         """Finish the batch in hand, commit it, then leave the group."""
@@ -58,22 +88,46 @@ class Worker:
         await kafka.retrying(lambda: kafka.ensure_topics(self.settings.kafka, *topics), "topics")
         await kafka.retrying(self.consumer.start, "kafka consumer")
         log.info("worker %s consuming %s", self.settings.worker_id, self.settings.kafka.jobs_topic)
+        offsets = Offsets()
         try:
             while not self.stopping.is_set():
-                batches = await self.consumer.getmany(timeout_ms=1000,
-                                                      max_records=self.settings.concurrency)
-                messages = [m for batch in batches.values() for m in batch]
-                if not messages:
-                    continue
-                await asyncio.gather(*(self.handle(m.value) for m in messages))
-                try:
-                    await self.consumer.commit()
-                except (CommitFailedError, KafkaError) as exc:
-                    # A rebalance took the partitions: the new owner sees these jobs again and
-                    # skips them, since their outcomes are recorded.
-                    log.warning("offset commit failed: %s", exc)
+                if len(self.jobs) >= self.settings.concurrency:  # full: wait for a job to end
+                    await asyncio.wait(self.jobs, return_when=asyncio.FIRST_COMPLETED)
+                room = self.settings.concurrency - len(self.jobs)
+                batches = await self.consumer.getmany(timeout_ms=200, max_records=room)
+                for message in (m for batch in batches.values() for m in batch):
+                    offsets.started(message)
+                    self._spawn(self._job(message, offsets))
+                await self._commit(offsets)
+            await asyncio.gather(*self.jobs)  # stopping: finish the jobs in hand
+            await self._commit(offsets)
         finally:
             await self.consumer.stop()
+
+    async def _job(self, message, offsets: Offsets) -> None:
+        try:
+            await self.handle(message.value)
+        except Exception:  # noqa: BLE001 - a bug here must not stall the partition's commits;
+            # the render stays unfinished and the enqueue sweeper hands it out again
+            log.exception("job at %s:%d failed", message.partition, message.offset)
+        offsets.finished(message)
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self.jobs.add(task)
+        task.add_done_callback(self.jobs.discard)
+
+    async def _commit(self, offsets: Offsets) -> None:
+        """Commits, per partition, up to the first job whose outcome is not recorded yet."""
+        ready = offsets.committable()
+        if not ready:
+            return
+        try:
+            await self.consumer.commit(ready)
+        except (CommitFailedError, KafkaError) as exc:
+            # A rebalance took the partitions: the new owner sees these jobs again and skips
+            # them, since their outcomes are recorded.
+            log.warning("offset commit failed: %s", exc)
 
     async def _ensure_bucket(self) -> None:
         try:
