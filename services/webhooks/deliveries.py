@@ -3,7 +3,8 @@
 `record` turns completion events into one delivery per subscribed endpoint (unique per endpoint,
 render and event: a redelivered event adds nothing). `Deliverer.run` claims due deliveries
 (FOR UPDATE SKIP LOCKED, pushing their next attempt one lease ahead, so a crash mid-attempt means
-a retry after the lease, never a lost delivery), sends each, and records the attempt:
+a retry after the lease, never a lost delivery; receivers dedupe on x-craftkit-delivery-id should
+the crash come after they answered), sends each, and records the attempt:
 
     2xx                       delivered
     anything else, timeout,   retried after base x 2^(attempt-1) seconds (capped, +-20 % jitter)
@@ -34,7 +35,6 @@ from services.webhooks.targets import TargetRefused, check_target
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 60  # longer than any attempt (timeout 10 s by default)
 
 RECORD = """
 WITH events AS (
@@ -163,7 +163,9 @@ class Deliverer:
             return 0
         full = [e for e, n in self.in_flight.items() if n >= self.settings.per_endpoint]
         async with self.pool.connection() as conn:
-            cur = await conn.execute(CLAIM, {"full": full, "limit": room, "lease": LEASE_SECONDS})
+            # The lease outlasts any attempt (connect, write and read each have the timeout).
+            lease = 3 * self.settings.timeout_seconds + 10
+            cur = await conn.execute(CLAIM, {"full": full, "limit": room, "lease": lease})
             rows = await cur.fetchall()
         skipped = []
         for row in rows:
