@@ -297,8 +297,8 @@ class _Rule(Flowable):
         self.canv.line(0, 4, self.width, 4)
 
 
-def _placed(drawing, align: str) -> Flowable:
-    from reportlab.graphics.shapes import Drawing  # noqa: F401 - the type placed here
+def _placed(drawing: Flowable, align: str) -> Flowable:
+    """A ReportLab Drawing (a flowable), aligned in its frame."""
     drawing.hAlign = align.upper()
     return drawing
 
@@ -408,7 +408,7 @@ class _Decorator:
             items = [(f, *f.wrapOn(canvas, width, self.size[1])) for f in _flowables(blocks, self.styles)]
             height = sum(h for _, _, h in items)
             y = self.size[1] - min(24, top / 2) if part == "header" else max(bottom - 8, height + 12)
-            for flowable, w, h in items:
+            for flowable, _, h in items:
                 y -= h
                 flowable.drawOn(canvas, left, y)
 

@@ -215,7 +215,7 @@ class Deliverer:
         fails, the deliveries' leases run out and they are attempted again: nothing is lost."""
         await asyncio.sleep(0.003)
         batch, self.outcomes = self.outcomes, []
-        columns = list(zip(*batch))
+        columns = list(zip(*batch, strict=True))
         try:
             async with self.pool.connection() as conn:
                 await conn.execute(OUTCOMES, {
