@@ -191,28 +191,11 @@ async def pipeline(stack: Stack, key: str, seconds: float, levels: list[int]) ->
         rps = await get_load(port, key, body["id"], concurrency, seconds)
         lines.append(f"  GET /v1/renders/{{id}}, {concurrency} clients: {rps:7.0f} req/s "
                      "(a finished render, served from the gateway's cache)")
-    uncached = start_gateway(stack, {"RENDER_CACHE_SIZE": "0"})
-    try:
-        rps = await get_load(uncached[1], key, body["id"], 64, seconds)
-        lines.append(f"  GET /v1/renders/{{id}}, 64 clients: {rps:7.0f} req/s "
-                     "(cache off: every GET asks the status service and PostgreSQL)")
-    finally:
-        uncached[0].terminate()
-        uncached[0].wait(10)
+    with stack.extra("gateway", {"RENDER_CACHE_SIZE": "0"}) as address:
+        rps = await get_load(int(address.rsplit(":", 1)[1]), key, body["id"], 64, seconds)
+    lines.append(f"  GET /v1/renders/{{id}}, 64 clients: {rps:7.0f} req/s "
+                 "(cache off: every GET asks the status service and PostgreSQL)")
     return lines
-
-
-def start_gateway(stack: Stack, env: dict[str, str]):
-    """A second gateway in front of the same services, with other settings."""
-    import subprocess
-
-    from craftkit.devstack import ROOT, _http_ok, free_port, wait_for
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "services.gateway"], cwd=ROOT,
-                               env={**stack.env(), **env, "GATEWAY_PORT": str(port)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), 30, "second gateway")
-    return process, port
 
 
 class Receiver:

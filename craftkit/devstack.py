@@ -8,6 +8,7 @@ process, exactly as `python -m services.<name>` runs it in production.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -187,6 +188,26 @@ class Stack:
             self.processes[name] = self.infra._spawn(name, command, cwd=ROOT, env=self.env())
         else:
             self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env())
+
+    @contextlib.contextmanager
+    def extra(self, name: str, env: dict[str, str]):
+        """One more process of a service, beside the stack's own, with some settings changed
+        (a gateway with a short sync wait, a webhooks service that refuses private targets).
+        Yields its address once it is ready; stops it on exit."""
+        port = free_port()
+        listen = {"gateway": {"GATEWAY_PORT": str(port),
+                              "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
+                  "webhooks": {"WEBHOOKS_LISTEN": f"127.0.0.1:{port}"}}[name]
+        process = self.infra._spawn(f"{name}-extra", [sys.executable, "-m", f"services.{name}"],
+                                    cwd=ROOT, env={**self.env(), **env, **listen})
+        try:
+            if name == "gateway":
+                wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), 30, "extra gateway")
+            else:
+                wait_for(lambda: health(f"127.0.0.1:{port}") == "SERVING", 30, f"extra {name}")
+            yield f"127.0.0.1:{port}"
+        finally:
+            _terminate(process)
 
     def kill_service(self, name: str, sig: int = signal.SIGKILL) -> None:
         process = self.processes.pop(name)

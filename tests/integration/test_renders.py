@@ -76,24 +76,13 @@ def test_sync_mode_answers_200_with_the_finished_render(api):
 
 def test_sync_mode_gives_202_when_the_render_outlasts_the_wait(stack, api):
     # A gateway of its own with a 0.2 s sync wait, in front of the same services.
-    import subprocess, sys  # noqa: E401
-    from craftkit.devstack import ROOT, free_port, wait_for, _http_ok
-    port = free_port()
-    env = {**stack.env(), "GATEWAY_PORT": str(port), "SYNC_TIMEOUT_SECONDS": "0.2",
-           "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
-    gateway = subprocess.Popen([sys.executable, "-m", "services.gateway"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), 30, "second gateway")
-        response = httpx.post(f"http://127.0.0.1:{port}/v1/templates/invoice/render",
+    with stack.extra("gateway", {"SYNC_TIMEOUT_SECONDS": "0.2"}) as address:
+        response = httpx.post(f"http://{address}/v1/templates/invoice/render",
                               headers={"authorization": f"Bearer {api.key}"}, timeout=30,
                               json={"data": invoice(rows=4000), "options": {"sync": True}})
         assert response.status_code == 202
         assert response.json()["status"] in ("queued", "rendering")
         assert api.wait(response.json()["id"]).status == S.RENDER_STATUS_SUCCEEDED
-    finally:
-        gateway.terminate()
-        gateway.wait(10)
 
 
 def test_identical_requests_share_one_render(api):

@@ -11,7 +11,6 @@ import grpc
 import httpx
 import pytest
 
-from craftkit.devstack import health
 from craftkit.v1 import webhooks_pb2, webhooks_pb2_grpc
 from tests.integration import receiver as receivers
 from tests.integration.conftest import eventually, invoice
@@ -231,24 +230,9 @@ def test_the_circuit_breaker_pauses_a_failing_endpoint_and_resumes_it(api, recei
 @pytest.fixture(scope="module")
 def strict_webhooks(stack):
     """A webhooks service as production runs it: private targets not allowed."""
-    import subprocess
-    import sys
-
-    from craftkit.devstack import ROOT, free_port
-
-    address = f"127.0.0.1:{free_port()}"
-    env = {**stack.env(), "WEBHOOKS_LISTEN": address, "WEBHOOKS_GROUP": "webhooks-strict",
-           "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "0"}
-    process = subprocess.Popen([sys.executable, "-m", "services.webhooks"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    channel = grpc.insecure_channel(address)
-    try:
-        eventually(lambda: health(address) == "SERVING", what="a strict webhooks service")
+    settings = {"WEBHOOKS_GROUP": "webhooks-strict", "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "0"}
+    with stack.extra("webhooks", settings) as address, grpc.insecure_channel(address) as channel:
         yield webhooks_pb2_grpc.WebhookServiceStub(channel)
-    finally:
-        channel.close()
-        process.terminate()
-        process.wait(30)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "http://localhost/hook",
