@@ -45,6 +45,13 @@ def consumer(settings: Kafka, topic: str, group: str, **overrides) -> AIOKafkaCo
     return AIOKafkaConsumer(topic, **options)
 
 
+async def prepare_topics(settings: Kafka) -> None:
+    """Creates the project's topics that do not exist yet, retrying until a broker answers.
+    Every service that produces or consumes calls it at start, so none depends on another's."""
+    await retrying(lambda: ensure_topics(settings, settings.jobs_topic, settings.events_topic),
+                   "creating topics")
+
+
 async def ensure_topics(settings: Kafka, *topics: str) -> None:
     """Creates the topics that do not exist yet, with settings.partitions partitions each."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,

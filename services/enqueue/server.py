@@ -33,9 +33,7 @@ async def serve(settings: Settings) -> None:
 
         async def relay_when_connected() -> None:
             await kafka.retrying(producer.start, "kafka producer")
-            await kafka.retrying(lambda: kafka.ensure_topics(
-                settings.kafka, settings.kafka.jobs_topic, settings.kafka.events_topic),
-                "creating topics")
+            await kafka.prepare_topics(settings.kafka)
             outbox.connected = True
             await outbox.run()
 

@@ -84,8 +84,7 @@ class Worker:
 
     async def run(self) -> None:
         await kafka.retrying(self._ensure_bucket, "object storage")
-        topics = self.settings.kafka.jobs_topic, self.settings.kafka.events_topic
-        await kafka.retrying(lambda: kafka.ensure_topics(self.settings.kafka, *topics), "topics")
+        await kafka.prepare_topics(self.settings.kafka)
         await kafka.retrying(self.consumer.start, "kafka consumer")
         log.info("worker %s consuming %s", self.settings.worker_id, self.settings.kafka.jobs_topic)
         offsets = Offsets()

@@ -21,8 +21,7 @@ log = logging.getLogger("webhooks")
 
 async def consume(settings: Settings, consumer, pool, deliverer: deliveries.Deliverer) -> None:
     """Completion events -> deliveries. Offsets are committed once the deliveries are recorded."""
-    topics = settings.kafka.jobs_topic, settings.kafka.events_topic
-    await kafka.retrying(lambda: kafka.ensure_topics(settings.kafka, *topics), "topics")
+    await kafka.prepare_topics(settings.kafka)
     await kafka.retrying(consumer.start, "kafka consumer")
     try:
         while True:
