@@ -10,11 +10,15 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from craftkit.config import Database
+from craftkit.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
 # Any constant will do: it serialises migrations between processes starting together.
 _MIGRATION_LOCK = 0x6372616674
+
+# While the database is away (a restart, a failover): background loops wait this way.
+RETRY = RetryPolicy(initial=0.2, maximum=5.0)
 
 
 def pool(settings: Database) -> AsyncConnectionPool:

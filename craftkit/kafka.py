@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import IllegalStateError, KafkaError, TopicAlreadyExistsError
+from aiokafka.structs import TopicPartition
 
 from craftkit.config import Kafka
+from craftkit.retry import RetryPolicy, errors_of
 
 log = logging.getLogger(__name__)
+
+# While no broker answers: start-up of producers and consumers, topic creation.
+BROKER = RetryPolicy(initial=0.2, maximum=5.0,
+                     retriable=errors_of(KafkaError, OSError, asyncio.TimeoutError))
 
 
 def producer(settings: Kafka) -> AIOKafkaProducer:
@@ -48,8 +55,8 @@ def consumer(settings: Kafka, topic: str, group: str, **overrides) -> AIOKafkaCo
 async def prepare_topics(settings: Kafka) -> None:
     """Creates the project's topics that do not exist yet, retrying until a broker answers.
     Every service that produces or consumes calls it at start, so none depends on another's."""
-    await retrying(lambda: ensure_topics(settings, settings.jobs_topic, settings.events_topic),
-                   "creating topics")
+    await BROKER.call(lambda: ensure_topics(settings, settings.jobs_topic, settings.events_topic),
+                      "creating topics")
 
 
 async def ensure_topics(settings: Kafka, *topics: str) -> None:
@@ -80,13 +87,63 @@ async def reachable(client: AIOKafkaProducer | AIOKafkaConsumer, timeout: float 
         return False
 
 
-async def retrying(action, what: str) -> None:
-    """Awaits `action()` until it succeeds, backing off while no broker answers."""
-    backoff = 0.2
-    while True:
+
+
+async def _positions(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+    """Where the consumer will read next, for the assigned partitions that have a position."""
+    positions = {}
+    for tp in consumer.assignment():
         try:
-            return await action()
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
-            log.warning("%s: %s; retrying in %.1fs", what, exc, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            positions[tp] = await asyncio.wait_for(consumer.position(tp), 1.0)
+        except (IllegalStateError, asyncio.TimeoutError):
+            continue  # unassigned meanwhile, or its committed offset is still being fetched
+    return positions
+
+
+async def rewind_lost(consumer: AIOKafkaConsumer) -> set[TopicPartition]:
+    """Seeks to the log's start every assigned partition whose position lies past the log's end:
+    the broker lost its log (a memory-only broker restarted, a topic was re-created), so the
+    committed offsets point at messages that will never exist. Without this the consumer waits
+    until the new log grows past the old offset, skipping everything before it. Re-reading is
+    harmless (claims and dedupe make a repeated message do nothing). Returns the partitions
+    rewound, so callers can forget their bookkeeping for them."""
+    positions = await _positions(consumer)
+    if not positions:
+        return set()
+    ends = await consumer.end_offsets(list(positions))
+    lost = {tp for tp, position in positions.items() if position > ends.get(tp, position)}
+    if lost:
+        log.warning("log lost on %s (position past the end): reading them from the start",
+                    ", ".join(f"{tp.topic}:{tp.partition}" for tp in sorted(lost)))
+        await consumer.seek_to_beginning(*lost)
+    return lost
+
+
+async def lag(consumer: AIOKafkaConsumer) -> int:
+    """Messages waiting in the assigned partitions beyond the consumer's position."""
+    positions = await _positions(consumer)
+    if not positions:
+        return 0
+    ends = await consumer.end_offsets(list(positions))
+    return sum(max(ends.get(tp, p) - p, 0) for tp, p in positions.items())
+
+
+class Progress:
+    """Whether a consumer is getting anywhere, for its health check: call `moved()` whenever it
+    takes or finishes a message; `check()` fails when messages are waiting and nothing has moved
+    for `stall_after` seconds (so a wedged consumer reports NOT_SERVING and is restarted, instead
+    of looking healthy while its partitions pile up)."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, stall_after: float) -> None:
+        self.consumer = consumer
+        self.stall_after = stall_after
+        self.last = time.monotonic()
+
+    def moved(self) -> None:
+        self.last = time.monotonic()
+
+    async def check(self) -> bool:
+        if await lag(self.consumer) == 0:
+            self.moved()  # nothing waiting: idle, not stuck
+            return True
+        return time.monotonic() - self.last < self.stall_after

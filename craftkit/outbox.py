@@ -21,6 +21,8 @@ import logging
 from aiokafka import AIOKafkaProducer
 from psycopg_pool import AsyncConnectionPool
 
+from craftkit.retry import RetryPolicy
+
 log = logging.getLogger(__name__)
 
 
@@ -68,18 +70,21 @@ class Outbox:
 
     async def run(self) -> None:
         """The relay loop, forever."""
-        backoff = self.interval
+        retry = RetryPolicy(initial=self.interval, maximum=10.0)
+        failures = 0
         while True:
+            wait = self.interval
             try:
                 while await self.relay():
                     pass
-                backoff = self.interval
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: report, back off, try again
-                log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
-                backoff = min(backoff * 2, 10.0)
-            await asyncio.sleep(backoff)
+                failures += 1
+                wait = retry.delay(failures)
+                log.warning("outbox relay: %s; retrying in %.1fs", exc, wait)
+            await asyncio.sleep(wait)
 
     async def relay(self) -> int:
         """Sends one batch of rows the fast path left behind; returns how many."""

@@ -32,7 +32,7 @@ async def serve(settings: Settings) -> None:
         log.info("enqueue server listening on port %d", port)
 
         async def relay_when_connected() -> None:
-            await kafka.retrying(producer.start, "kafka producer")
+            await kafka.BROKER.call(producer.start, "kafka producer")
             await kafka.prepare_topics(settings.kafka)
             outbox.connected = True
             await outbox.run()

@@ -11,7 +11,7 @@ from functools import lru_cache
 from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
-from craftkit import errors
+from craftkit import errors, messages
 from craftkit.manifest import Manifest
 from craftkit.outbox import Outbox
 from craftkit.renders import COLUMNS, to_proto
@@ -34,11 +34,7 @@ WITH dedupe AS (
     SELECT render_id, %(project)s, %(template)s, %(version)s, %(data)s, %(filename)s FROM dedupe
     RETURNING {COLUMNS}
 ), job AS (
-    INSERT INTO outbox (topic, key, payload)
-    SELECT %(topic)s, convert_to(id::text, 'UTF8'),
-           convert_to(json_build_object('renderId', id, 'projectId', project_id)::text, 'UTF8')
-    FROM render
-    RETURNING id, key, payload
+    {messages.outbox_insert("topic", messages.JOB_PAYLOAD, "render")}
 )
 SELECT render.*, job.id AS outbox_id, job.key AS job_key, job.payload AS job_payload
 FROM render, job

@@ -9,11 +9,12 @@ import logging
 
 from psycopg_pool import AsyncConnectionPool
 
+from craftkit import messages
 from craftkit.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-SWEEP = """
+SWEEP = f"""
 WITH stale AS (
     SELECT id FROM renders
     WHERE status IN ('queued', 'rendering')
@@ -25,11 +26,7 @@ WITH stale AS (
     UPDATE renders r SET published_at = clock_timestamp() FROM stale
     WHERE r.id = stale.id RETURNING r.id, r.project_id
 )
-INSERT INTO outbox (topic, key, payload)
-SELECT %(topic)s, convert_to(id::text, 'UTF8'),
-       convert_to(json_build_object('renderId', id, 'projectId', project_id)::text, 'UTF8')
-FROM touched
-RETURNING id, key, payload
+{messages.outbox_insert("topic", messages.JOB_PAYLOAD, "touched")}
 """
 
 

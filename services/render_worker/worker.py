@@ -21,8 +21,9 @@ import grpc
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import TopicPartition
 
-from craftkit import errors, kafka
+from craftkit import errors, kafka, messages
 from craftkit.layout import RenderError, render_pdf
+from craftkit.retry import RetryPolicy
 from craftkit.v1 import status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc
 from services.render_worker.settings import Settings
 from services.render_worker.storage import PdfStore, object_key
@@ -34,6 +35,9 @@ RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
 # Outcomes of a claim that mean "nothing to do": terminal, unknown, or someone else has it.
 SKIP = {"conflict", "not_found", "busy"}
 RPC_TIMEOUT = 10
+STATUS_RPC = RetryPolicy(initial=0.1, maximum=5.0, retriable=lambda exc: (
+    isinstance(exc, grpc.aio.AioRpcError) and exc.code() in RETRYABLE))
+STORAGE = RetryPolicy(initial=0.1, maximum=5.0)
 ASSET_CACHE_ENTRIES = 256
 
 
@@ -83,9 +87,9 @@ class Worker:
         self.stopping.set()
 
     async def run(self) -> None:
-        await kafka.retrying(self._ensure_bucket, "object storage")
+        await STORAGE.call(self._ensure_bucket, "object storage")
         await kafka.prepare_topics(self.settings.kafka)
-        await kafka.retrying(self.consumer.start, "kafka consumer")
+        await kafka.BROKER.call(self.consumer.start, "kafka consumer")
         log.info("worker %s consuming %s", self.settings.worker_id, self.settings.kafka.jobs_topic)
         offsets = Offsets()
         try:
@@ -136,9 +140,9 @@ class Worker:
 
     async def handle(self, raw: bytes) -> None:
         try:
-            render_id = json.loads(raw)["renderId"]
-        except (ValueError, KeyError, TypeError):
-            log.error("skipping a malformed job message: %r", raw[:200])
+            render_id = messages.RenderJob.parse(raw).render_id
+        except messages.MalformedMessage as exc:
+            log.error("skipping a malformed job message: %s", exc)
             return
         claim = await self._call(self.status.StartRender, status_pb2.StartRenderRequest(
             render_id=render_id, worker_id=self.settings.worker_id))
@@ -186,29 +190,18 @@ class Worker:
         return data
 
     async def _store(self, key: str, pdf: bytes) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                return await asyncio.to_thread(self.store.put, key, pdf)
-            except Exception as exc:  # noqa: BLE001 - S3 errors: keep trying; the lease fences us
-                log.warning("storing %s failed: %s; retrying in %.1fs", key, exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+        # S3 errors: keep trying; the lease fences us.
+        await STORAGE.call(lambda: asyncio.to_thread(self.store.put, key, pdf), f"storing {key}")
 
     async def _call(self, method, request):
         """The response, or None when the status service says there is nothing to do.
         Retries while the status service is unreachable."""
-        backoff = 0.1
-        while True:
-            try:
-                return await method(request, timeout=RPC_TIMEOUT)
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() not in RETRYABLE:
-                    error = errors.from_rpc_error(exc)
-                    if error.code in SKIP:
-                        log.info("%s: %s", type(request).__name__, error.message)
-                        return None
-                    raise
-                log.warning("status service: %s; retrying in %.1fs", exc.code().name, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+        try:
+            return await STATUS_RPC.call(lambda: method(request, timeout=RPC_TIMEOUT),
+                                         f"status service {type(request).__name__}")
+        except grpc.aio.AioRpcError as exc:
+            error = errors.from_rpc_error(exc)
+            if error.code in SKIP:
+                log.info("%s: %s", type(request).__name__, error.message)
+                return None
+            raise

@@ -10,7 +10,7 @@ import uuid
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from craftkit import errors
+from craftkit import db, errors, messages
 from craftkit.layout import image_assets
 from craftkit.outbox import Outbox
 from craftkit.renders import COLUMNS, TERMINAL, to_proto
@@ -54,12 +54,14 @@ class TerminalWaiters:
                 del self.waiting[render_id]
 
     async def run(self) -> None:
+        failures = 0
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
                         self.database_url, autocommit=True) as conn:
                     await conn.execute("LISTEN render_terminal")
                     self.listening.set()
+                    failures = 0
                     async for notify in conn.notifies():
                         self.finished(notify.payload)
             except asyncio.CancelledError:
@@ -68,7 +70,8 @@ class TerminalWaiters:
                 self.listening.clear()
                 log.warning("render_terminal listener: %s", exc)
                 # Waiters re-read their row on a short cadence meanwhile (see StatusService.wait).
-                await asyncio.sleep(1)
+                failures += 1
+                await asyncio.sleep(db.RETRY.delay(failures))
 
 
 class StatusService(status_pb2_grpc.StatusServiceServicer):
@@ -185,12 +188,8 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
         return to_proto(row)
 
 
-def _iso(column: str) -> str:
-    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
-
-# The terminal transition and its completion event (the seeds' webhook payload plus projectId and
-# durationMs, for routing) in one statement, so one never exists without the other.
+# The terminal transition and its completion event in one statement, so one never exists without
+# the other.
 FINISH = f"""
 WITH now AS (SELECT date_trunc('milliseconds', clock_timestamp()) AS t),
 done AS (
@@ -201,14 +200,7 @@ done AS (
     WHERE id = %(id)s AND status = 'rendering' AND attempt = %(attempt)s
     RETURNING {COLUMNS}
 ), event AS (
-    INSERT INTO outbox (topic, key, payload)
-    SELECT %(topic)s, convert_to(id::text, 'UTF8'), convert_to(json_build_object(
-        'event', 'render.' || status::text, 'renderId', id, 'projectId', project_id,
-        'templateId', template_id, 'status', status, 'downloadUrl', download_url,
-        'errorMessage', error_message, 'createdAt', {_iso('created_at')},
-        'completedAt', {_iso('completed_at')}, 'durationMs', duration_ms)::text, 'UTF8')
-    FROM done
-    RETURNING id, key, payload
+    {messages.outbox_insert("topic", messages.EVENT_PAYLOAD, "done")}
 )
 SELECT done.*, event.id AS outbox_id, event.key AS event_key, event.payload AS event_payload
 FROM done, event

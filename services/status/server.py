@@ -44,7 +44,7 @@ async def serve(settings: Settings) -> None:
         tasks = [asyncio.create_task(waiters.run())]
 
         async def relay_when_connected() -> None:
-            await kafka.retrying(producer.start, "kafka producer")
+            await kafka.BROKER.call(producer.start, "kafka producer")
             outbox.connected = True
             await outbox.run()
 

@@ -2,13 +2,12 @@
 delivers signed webhooks, and serves WebhookService (endpoints, delivery log) over gRPC."""
 
 import asyncio
-import json
 import logging
 
 import uvloop
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from craftkit import db, kafka
+from craftkit import db, kafka, messages
 from craftkit.service import (cancel, create_server, run_until_terminated, setup_logging,
                               watch_dependencies)
 from craftkit.v1 import webhooks_pb2_grpc
@@ -22,7 +21,7 @@ log = logging.getLogger("webhooks")
 async def consume(settings: Settings, consumer, pool, deliverer: deliveries.Deliverer) -> None:
     """Completion events -> deliveries. Offsets are committed once the deliveries are recorded."""
     await kafka.prepare_topics(settings.kafka)
-    await kafka.retrying(consumer.start, "kafka consumer")
+    await kafka.BROKER.call(consumer.start, "kafka consumer")
     try:
         while True:
             batches = await consumer.getmany(timeout_ms=1000, max_records=500)
@@ -31,21 +30,13 @@ async def consume(settings: Settings, consumer, pool, deliverer: deliveries.Deli
             events = []
             for message in (m for batch in batches.values() for m in batch):
                 try:
-                    event = json.loads(message.value)
-                    if isinstance(event, dict) and {"renderId", "projectId", "event"} <= set(event):
-                        events.append(event)
-                        continue
-                except ValueError:
-                    pass
-                log.error("skipping a malformed event: %r", message.value[:200])
-            while events:
-                try:
-                    if await deliveries.record(pool, events, settings.give_up_seconds):
-                        deliverer.wake()
-                    break
-                except Exception as exc:  # noqa: BLE001 - the database may be down: wait for it
-                    log.warning("recording %d event(s) failed: %s", len(events), exc)
-                    await asyncio.sleep(1)
+                    events.append(messages.CompletionEvent.parse(message.value).body)
+                except messages.MalformedMessage as exc:
+                    log.error("skipping a malformed event: %s", exc)
+            if events and await db.RETRY.call(
+                    lambda: deliveries.record(pool, events, settings.give_up_seconds),
+                    f"recording {len(events)} event(s)"):
+                deliverer.wake()
             try:
                 await consumer.commit()
             except (CommitFailedError, KafkaError) as exc:

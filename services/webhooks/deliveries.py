@@ -22,13 +22,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 from collections import Counter
 
 import httpx
 from psycopg_pool import AsyncConnectionPool
 
+from craftkit import db
+from craftkit.retry import RetryPolicy
 from services.webhooks import signing
 from services.webhooks.settings import Settings
 from services.webhooks.targets import TargetRefused, check_target
@@ -119,7 +120,7 @@ async def record(pool: AsyncConnectionPool, events: list[dict], give_up: float) 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Seconds before the attempt after `attempt` failed ones: doubling, capped, +-20 % jitter."""
-    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+    return RetryPolicy(initial=base, maximum=cap).delay(attempt)
 
 
 class Deliverer:
@@ -140,15 +141,18 @@ class Deliverer:
         self.due.set()
 
     async def run(self) -> None:
+        failures = 0
         while True:
             try:
                 claimed = await self.claim()
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the database may be away: try again
+                failures += 1
                 log.warning("claiming deliveries failed: %s", exc)
                 claimed = 0
-                await asyncio.sleep(1)
+                await asyncio.sleep(db.RETRY.delay(failures))
             if not claimed:
                 self.due.clear()
                 try:

@@ -1,0 +1,82 @@
+"""The two Kafka payloads, defined once: what each holds, how SQL writes it into the outbox (in the
+same statement as the change it announces), and how consumers read it.
+
+    render.jobs     {"renderId", "projectId"}                              -> RenderJob
+    render.events   {"event", "renderId", "projectId", "templateId", "status", "downloadUrl",
+                     "errorMessage", "createdAt", "completedAt", "durationMs"} -> CompletionEvent
+
+Both are keyed by the render id. Every statement that announces something selects `job_row(...)` or
+`event_row(...)` over a row of `renders` (all of whose columns are in scope), so the JSON is built in
+one place. Parsing fails with MalformedMessage, which consumers log and skip.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+
+class MalformedMessage(ValueError):
+    pass
+
+
+def _iso(column: str) -> str:
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+
+# SQL expressions over a row of `renders` in scope: (key, payload) as the outbox stores them.
+JOB_KEY = "convert_to(id::text, 'UTF8')"
+JOB_PAYLOAD = "convert_to(json_build_object('renderId', id, 'projectId', project_id)::text, 'UTF8')"
+EVENT_PAYLOAD = f"""convert_to(json_build_object(
+    'event', 'render.' || status::text, 'renderId', id, 'projectId', project_id,
+    'templateId', template_id, 'status', status, 'downloadUrl', download_url,
+    'errorMessage', error_message, 'createdAt', {_iso('created_at')},
+    'completedAt', {_iso('completed_at')}, 'durationMs', duration_ms)::text, 'UTF8')"""
+
+
+def outbox_insert(topic_param: str, payload: str, source: str) -> str:
+    """`INSERT INTO outbox` of one message per row of `source` (a CTE of render rows), returning
+    what Outbox.publish needs."""
+    return (f"INSERT INTO outbox (topic, key, payload) SELECT %({topic_param})s, {JOB_KEY}, "
+            f"{payload} FROM {source} RETURNING id, key, payload")
+
+
+def _object(raw: bytes, required: tuple[str, ...]) -> dict:
+    try:
+        value = json.loads(raw)
+    except (ValueError, TypeError):
+        raise MalformedMessage(f"not JSON: {bytes(raw[:200])!r}") from None
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in required):
+        raise MalformedMessage(f"missing {', '.join(required)}: {bytes(raw[:200])!r}")
+    try:
+        uuid.UUID(value["renderId"]), uuid.UUID(value["projectId"])
+    except ValueError:
+        raise MalformedMessage(f"renderId and projectId must be UUIDs: {bytes(raw[:200])!r}") from None
+    return value
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    render_id: str
+    project_id: str
+
+    @classmethod
+    def parse(cls, raw: bytes) -> RenderJob:
+        value = _object(raw, ("renderId", "projectId"))
+        return cls(render_id=value["renderId"], project_id=value["projectId"])
+
+
+@dataclass(frozen=True)
+class CompletionEvent:
+    event: str
+    render_id: str
+    project_id: str
+    body: dict
+    """Every field as sent (the webhook payload is chosen from it)."""
+
+    @classmethod
+    def parse(cls, raw: bytes) -> CompletionEvent:
+        value = _object(raw, ("event", "renderId", "projectId"))
+        return cls(event=value["event"], render_id=value["renderId"],
+                   project_id=value["projectId"], body=value)
