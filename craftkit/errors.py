@@ -15,13 +15,18 @@
     ├── Conflict                  conflict                FAILED_PRECONDITION
     ├── Busy                      busy                    ABORTED
     ├── PayloadTooLarge           payload_too_large       INVALID_ARGUMENT (413 at the gateway)
-    ├── RateLimited               rate_limited            RESOURCE_EXHAUSTED
+    ├── RequestTimeout            request_timeout         DEADLINE_EXCEEDED (408 at the gateway)
+    ├── RateLimited               rate_limited            RESOURCE_EXHAUSTED (+ retry_after)
     └── Unavailable               unavailable             UNAVAILABLE
 
 A server raises an ApiError; `to_status` packs it into a google.rpc.Status whose details carry an
 ErrorInfo (reason = the REST code) and, for validation errors, a BadRequest with one field violation
 per problem (field "" = a form-level error). The gateway unpacks it with `from_rpc_error` and picks
 the HTTP status from `HTTP_STATUS`, so every code maps in exactly one place.
+
+gRPC carries the status in metadata, which clients refuse over 8 KiB, so `to_status` caps the
+message and the field violations (a multi-KB slug echoed in a message must not turn a 404 into a
+500). Messages that quote user input quote it through `shorten`.
 """
 
 from __future__ import annotations
@@ -32,6 +37,26 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 DOMAIN = "craftkit.dev"
+ECHO_CHARS = 100
+"""The most characters of user input an error message quotes."""
+MAX_MESSAGE_CHARS = 200
+MAX_VIOLATION_CHARS = 200
+MAX_DETAILS_BYTES = 2048
+"""The serialized google.rpc.Status (details and the message again) travels base64-encoded (4/3)
+beside the percent-encoded message (up to 12 bytes a character): 2 KiB of field violations and a
+200-character message stay under 7 KiB even in 4-byte characters."""
+
+
+def shorten(value: object, limit: int = ECHO_CHARS) -> str:
+    """repr(value) cut to about `limit` characters, for quoting user input in a message."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 class ApiError(Exception):
@@ -71,7 +96,21 @@ NoPublishedVersion = _error("NoPublishedVersion", "no_published_version",
 Conflict = _error("Conflict", "conflict", grpc.StatusCode.FAILED_PRECONDITION)
 Busy = _error("Busy", "busy", grpc.StatusCode.ABORTED)
 PayloadTooLarge = _error("PayloadTooLarge", "payload_too_large", grpc.StatusCode.INVALID_ARGUMENT)
-RateLimited = _error("RateLimited", "rate_limited", grpc.StatusCode.RESOURCE_EXHAUSTED)
+RequestTimeout = _error("RequestTimeout", "request_timeout", grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+class RateLimited(ApiError):
+    """`retry_after`: seconds until a retry can succeed (the gateway's Retry-After, rounded up);
+    it stays at the gateway, so over gRPC it is None."""
+
+    code = "rate_limited"
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
 Unavailable = _error("Unavailable", "unavailable", grpc.StatusCode.UNAVAILABLE)
 
 _BY_CODE = {cls.code: cls for cls in ApiError.__subclasses__()}
@@ -93,7 +132,7 @@ GRPC_TO_HTTP = {
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
 # Codes whose HTTP status differs from their gRPC code's.
-HTTP_OVERRIDES = {"payload_too_large": 413}
+HTTP_OVERRIDES = {"payload_too_large": 413, "request_timeout": 408}
 
 
 def http_status(error: ApiError) -> int:
@@ -101,11 +140,23 @@ def http_status(error: ApiError) -> int:
 
 
 def to_status(error: ApiError) -> grpc.Status:
+    """The rich status of `error`, capped to fit gRPC's metadata limit: the message and each
+    violation are cut, and violations past MAX_DETAILS_BYTES are dropped with a note saying how
+    many."""
+    pairs = [("", m) for m in error.form_errors]
+    pairs += [(path, m) for path, messages in error.field_errors.items() for m in messages]
+    violations, size = [], 0
+    for index, (path, description) in enumerate(pairs):
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=_cap(path, MAX_VIOLATION_CHARS), description=_cap(description,
+                                                                    MAX_VIOLATION_CHARS))
+        size += violation.ByteSize() + 4
+        if size > MAX_DETAILS_BYTES:
+            violations.append(error_details_pb2.BadRequest.FieldViolation(
+                field="", description=f"and {len(pairs) - index} more problems"))
+            break
+        violations.append(violation)
     details = [error_details_pb2.ErrorInfo(reason=error.code, domain=DOMAIN)]
-    violations = [error_details_pb2.BadRequest.FieldViolation(field="", description=m)
-                  for m in error.form_errors]
-    violations += [error_details_pb2.BadRequest.FieldViolation(field=path, description=m)
-                   for path, messages in error.field_errors.items() for m in messages]
     if violations:
         details.append(error_details_pb2.BadRequest(field_violations=violations))
     packed = []
@@ -114,7 +165,8 @@ def to_status(error: ApiError) -> grpc.Status:
         holder.Pack(detail)
         packed.append(holder)
     return rpc_status.to_status(status_pb2.Status(
-        code=error.grpc_code.value[0], message=error.message, details=packed))
+        code=error.grpc_code.value[0], message=_cap(error.message, MAX_MESSAGE_CHARS),
+        details=packed))
 
 
 def from_rpc_error(call: grpc.aio.AioRpcError) -> ApiError:
