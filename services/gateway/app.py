@@ -4,9 +4,11 @@ answers in one JSON error envelope. Holds no state but caches (verified keys, ra
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -45,14 +47,16 @@ class Backends:
 
 
 class KeyCache:
-    """Bearer key -> project id, asking the project service once per KEY_CACHE_SECONDS."""
+    """Bearer key -> project id, asking the project service once per KEY_CACHE_SECONDS. Lookups
+    that fail cost the client address a token of `failures`, so unknown keys cannot hammer the
+    database: with none left the address gets 429 without a lookup."""
 
     def __init__(self, projects: projects_pb2_grpc.ProjectServiceStub, ttl: float,
-                 size: int = 10_000) -> None:
-        self.projects, self.ttl, self.size = projects, ttl, size
+                 failures: RateLimiter, size: int = 10_000) -> None:
+        self.projects, self.ttl, self.failures, self.size = projects, ttl, failures, size
         self.entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
-    async def project(self, header: str | None) -> str:
+    async def project(self, header: str | None, address: str) -> str:
         scheme, _, key = (header or "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise errors.Unauthorized("send your API key as 'Authorization: Bearer ck_live_…'")
@@ -61,8 +65,9 @@ class KeyCache:
         now = time.monotonic()
         if hit and hit[1] > now:
             return hit[0]
-        project = await self.projects.Authenticate(
-            projects_pb2.AuthenticateRequest(key_sha256=digest), timeout=RPC_TIMEOUT)
+        async with self.failures.failing(address, grpc.StatusCode.UNAUTHENTICATED):
+            project = await self.projects.Authenticate(
+                projects_pb2.AuthenticateRequest(key_sha256=digest), timeout=RPC_TIMEOUT)
         self.entries[digest] = (project.id, now + self.ttl)
         self.entries.move_to_end(digest)
         while len(self.entries) > self.size:
@@ -92,24 +97,46 @@ class TerminalRenders:
 
 
 class RateLimiter:
-    """A token bucket per project: `rate` requests a second, bursts up to `burst`."""
+    """A token bucket per key (a project, a client address): `rate` tokens a second, bursts up
+    to `burst`. Keeps at most `size` buckets, forgetting the least recently used."""
 
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
+    def __init__(self, rate: float, burst: int, what: str = "requests a second for this project",
+                 size: int = 100_000) -> None:
+        self.rate, self.burst, self.what, self.size = rate, burst, what, size
         self.buckets: dict[str, tuple[float, float]] = {}
 
-    def take(self, project_id: str) -> None:
+    def take(self, key: str) -> None:
+        """Spends a token, or raises RateLimited carrying the wait until the next one."""
         if self.rate <= 0:
             return
         now = time.monotonic()
-        tokens, last = self.buckets.get(project_id, (self.burst, now))
+        tokens, last = self.buckets.pop(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
+        self.buckets[key] = (tokens if tokens < 1 else tokens - 1, now)
+        if len(self.buckets) > self.size:
+            del self.buckets[next(iter(self.buckets))]
         if tokens < 1:
-            self.buckets[project_id] = (tokens, now)
-            raise errors.RateLimited(
-                f"over {self.rate:g} requests a second for this project; back off with jitter "
-                f"and retry in {(1 - tokens) / self.rate:.2f}s")
-        self.buckets[project_id] = (tokens - 1, now)
+            wait = (1 - tokens) / self.rate
+            raise errors.RateLimited(f"over {self.rate:g} {self.what}; back off with jitter and "
+                                     f"retry in {wait:.2f}s", retry_after=wait)
+
+    def check(self, key: str) -> None:
+        """Raises RateLimited if `key` has no token left, spending none."""
+        tokens, last = self.buckets.get(key, (self.burst, 0.0))
+        if self.rate > 0 and tokens + (time.monotonic() - last) * self.rate < 1:
+            self.take(key)
+
+    @contextlib.asynccontextmanager
+    async def failing(self, key: str, *codes: grpc.StatusCode):
+        """Refuses `key` while it has no token; a call failing with one of `codes` spends one."""
+        self.check(key)
+        try:
+            yield
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in codes:
+                with contextlib.suppress(errors.RateLimited):
+                    self.take(key)
+            raise
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -131,7 +158,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             health={"status": health_pb2_grpc.HealthStub(status),
                     "enqueue": health_pb2_grpc.HealthStub(enqueue)})
         app.state.backends = backends
-        app.state.keys = KeyCache(backends.projects, settings.key_cache_seconds)
+        app.state.failures = RateLimiter(
+            settings.auth_failure_rate_per_second, settings.auth_failure_burst,
+            "failed authentications a second from this address")
+        app.state.keys = KeyCache(backends.projects, settings.key_cache_seconds,
+                                  app.state.failures)
         app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
         app.state.terminal = TerminalRenders(settings.render_cache_size)
         try:
@@ -141,25 +172,32 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await open_channel.close()
 
     async def project_of(request: Request) -> str:
-        project = await request.app.state.keys.project(request.headers.get("authorization"))
+        project = await request.app.state.keys.project(request.headers.get("authorization"),
+                                                       _address(request))
         request.app.state.limiter.take(project)
         return project
 
+    async def read_json(request: Request, empty: object = None) -> object:
+        return await requests.read_json(request, settings.max_body_bytes,
+                                        settings.body_timeout_seconds, empty)
+
     async def render_template(request: Request) -> JSONResponse:
         project = await project_of(request)
-        data, version, sync, filename = requests.render_request(
-            await requests.read_json(request, settings.max_body_bytes))
+        data, version, sync, filename = requests.render_request(await read_json(request))
         return await enqueue(request, project, request.path_params["slug"], data, version, sync,
                              filename)
 
     async def inbound_render(request: Request) -> JSONResponse:
         """A third party's POST to a signed hook URL: the body is the render's data."""
-        hook = await request.app.state.backends.inbound.ResolveInboundHook(
-            inbound_pb2.ResolveInboundHookRequest(hook_id=request.path_params["id"],
-                                                  token=request.path_params["token"]),
-            timeout=RPC_TIMEOUT)
+        async with request.app.state.failures.failing(_address(request),
+                                                      grpc.StatusCode.UNAUTHENTICATED,
+                                                      grpc.StatusCode.NOT_FOUND):
+            hook = await request.app.state.backends.inbound.ResolveInboundHook(
+                inbound_pb2.ResolveInboundHookRequest(hook_id=request.path_params["hook"],
+                                                      token=request.path_params["token"]),
+                timeout=RPC_TIMEOUT)
         request.app.state.limiter.take(hook.project_id)
-        data = await requests.read_json(request, settings.max_body_bytes)
+        data = await read_json(request)
         if not isinstance(data, dict):
             raise errors.InvalidRequest("the body must be a JSON object: the render's data")
         return await enqueue(request, hook.project_id, hook.template_slug, data,
@@ -184,7 +222,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def get_render(request: Request) -> Response:
         project = await project_of(request)
-        render_id = requests.render_id(request.path_params["id"])
+        render_id = request.path_params["id"]
         cache: TerminalRenders = request.app.state.terminal
         body = cache.get(project, render_id)
         if body is None:
@@ -198,7 +236,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def create_template(request: Request) -> JSONResponse:
         project = await project_of(request)
-        body = requests.template_request(await requests.read_json(request, settings.max_body_bytes))
+        body = requests.template_request(await read_json(request))
         template = await request.app.state.backends.templates.CreateTemplate(
             templates_pb2.CreateTemplateRequest(
                 project_id=project, slug=body["slug"], name=body.get("name", ""),
@@ -221,7 +259,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def add_version(request: Request) -> JSONResponse:
         project = await project_of(request)
-        body = requests.version_request(await requests.read_json(request, settings.max_body_bytes))
+        body = requests.version_request(await read_json(request))
         version = await request.app.state.backends.templates.AddVersion(
             templates_pb2.AddVersionRequest(
                 project_id=project, slug=request.path_params["slug"],
@@ -248,7 +286,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def put_asset(request: Request) -> JSONResponse:
         project = await project_of(request)
-        data = await requests.read_body(request, settings.max_asset_bytes)
+        data = await requests.read_body(request, settings.max_asset_bytes,
+                                        settings.body_timeout_seconds)
         asset = await request.app.state.backends.templates.PutAsset(
             templates_pb2.PutAssetRequest(project_id=project, slug=request.path_params["slug"],
                                           name=request.path_params["name"], data=data),
@@ -264,8 +303,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def create_inbound_hook(request: Request) -> JSONResponse:
         project = await project_of(request)
-        body = requests.inbound_hook_request(
-            await requests.read_json(request, settings.max_body_bytes, empty={}))
+        body = requests.inbound_hook_request(await read_json(request, empty={}))
         hook = await request.app.state.backends.inbound.CreateInboundHook(
             inbound_pb2.CreateInboundHookRequest(
                 project_id=project, template_slug=request.path_params["slug"],
@@ -290,7 +328,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def create_webhook(request: Request) -> JSONResponse:
         project = await project_of(request)
-        body = requests.webhook_request(await requests.read_json(request, settings.max_body_bytes),
+        body = requests.webhook_request(await read_json(request),
                                         creating=True)
         endpoint = await request.app.state.backends.webhooks.CreateEndpoint(
             webhooks_pb2.CreateEndpointRequest(project_id=project, url=body["url"],
@@ -306,7 +344,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def update_webhook(request: Request) -> JSONResponse:
         project = await project_of(request)
-        body = requests.webhook_request(await requests.read_json(request, settings.max_body_bytes),
+        body = requests.webhook_request(await read_json(request),
                                         creating=False)
         endpoint = await request.app.state.backends.webhooks.UpdateEndpoint(
             webhooks_pb2.UpdateEndpointRequest(
@@ -326,8 +364,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def rotate_webhook_secret(request: Request) -> JSONResponse:
         project = await project_of(request)
-        body = requests.rotate_request(
-            await requests.read_json(request, settings.max_body_bytes, empty={}))
+        body = requests.rotate_request(await read_json(request, empty={}))
         endpoint = await request.app.state.backends.webhooks.RotateSecret(
             webhooks_pb2.RotateSecretRequest(project_id=project,
                                              endpoint_id=request.path_params["id"],
@@ -337,13 +374,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def list_deliveries(request: Request) -> JSONResponse:
         project = await project_of(request)
-        limit = request.query_params.get("limit", "50")
-        if not limit.isdigit():
-            raise errors.InvalidRequest("limit must be a whole number from 1 to 200")
+        limit = requests.limit_param(request.query_params.get("limit", "50"))
         reply = await request.app.state.backends.webhooks.ListDeliveries(
             webhooks_pb2.ListDeliveriesRequest(project_id=project,
                                                endpoint_id=request.path_params["id"],
-                                               limit=int(limit)), timeout=RPC_TIMEOUT)
+                                               limit=limit), timeout=RPC_TIMEOUT)
         return JSONResponse({"deliveries": [views.delivery(d) for d in reply.deliveries]})
 
     async def redeliver(request: Request) -> JSONResponse:
@@ -369,35 +404,51 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"ready": ready, "backends": states}, status_code=200 if ready else 503)
 
     routes = [
-        Route("/v1/templates/{slug}/render", render_template, methods=["POST"]),
-        Route("/v1/renders/{id}", get_render, methods=["GET"]),
-        Route("/v1/templates", create_template, methods=["POST"]),
-        Route("/v1/templates", list_templates, methods=["GET"]),
-        Route("/v1/templates/{slug}", get_template, methods=["GET"]),
-        Route("/v1/templates/{slug}/versions", add_version, methods=["POST"]),
-        Route("/v1/templates/{slug}/versions/{number:int}/publish", publish_version,
+        _route("/v1/templates/{slug}/render", render_template, methods=["POST"]),
+        _route("/v1/renders/{id}", get_render, methods=["GET"]),
+        _route("/v1/templates", create_template, methods=["POST"]),
+        _route("/v1/templates", list_templates, methods=["GET"]),
+        _route("/v1/templates/{slug}", get_template, methods=["GET"]),
+        _route("/v1/templates/{slug}/versions", add_version, methods=["POST"]),
+        _route("/v1/templates/{slug}/versions/{number}/publish", publish_version,
               methods=["POST"]),
-        Route("/v1/templates/{slug}/versions/{number:int}/schema", version_schema,
+        _route("/v1/templates/{slug}/versions/{number}/schema", version_schema,
               methods=["GET"]),
-        Route("/v1/templates/{slug}/assets/{name}", put_asset, methods=["PUT"]),
-        Route("/v1/templates/{slug}/assets", list_assets, methods=["GET"]),
-        Route("/v1/templates/{slug}/inbound-hooks", create_inbound_hook, methods=["POST"]),
-        Route("/v1/templates/{slug}/inbound-hooks", list_inbound_hooks, methods=["GET"]),
-        Route("/v1/templates/{slug}/inbound-hooks/{id}", revoke_inbound_hook, methods=["DELETE"]),
-        Route("/v1/hooks/{id}/{token}", inbound_render, methods=["POST"]),
-        Route("/v1/webhooks", create_webhook, methods=["POST"]),
-        Route("/v1/webhooks", list_webhooks, methods=["GET"]),
-        Route("/v1/webhooks/{id}", update_webhook, methods=["PATCH"]),
-        Route("/v1/webhooks/{id}", delete_webhook, methods=["DELETE"]),
-        Route("/v1/webhooks/{id}/rotate-secret", rotate_webhook_secret, methods=["POST"]),
-        Route("/v1/webhooks/{id}/deliveries", list_deliveries, methods=["GET"]),
-        Route("/v1/webhooks/{id}/deliveries/{delivery}/redeliver", redeliver, methods=["POST"]),
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
+        _route("/v1/templates/{slug}/assets/{name}", put_asset, methods=["PUT"]),
+        _route("/v1/templates/{slug}/assets", list_assets, methods=["GET"]),
+        _route("/v1/templates/{slug}/inbound-hooks", create_inbound_hook, methods=["POST"]),
+        _route("/v1/templates/{slug}/inbound-hooks", list_inbound_hooks, methods=["GET"]),
+        _route("/v1/templates/{slug}/inbound-hooks/{id}", revoke_inbound_hook, methods=["DELETE"]),
+        _route("/v1/hooks/{hook}/{token}", inbound_render, methods=["POST"]),
+        _route("/v1/webhooks", create_webhook, methods=["POST"]),
+        _route("/v1/webhooks", list_webhooks, methods=["GET"]),
+        _route("/v1/webhooks/{id}", update_webhook, methods=["PATCH"]),
+        _route("/v1/webhooks/{id}", delete_webhook, methods=["DELETE"]),
+        _route("/v1/webhooks/{id}/rotate-secret", rotate_webhook_secret, methods=["POST"]),
+        _route("/v1/webhooks/{id}/deliveries", list_deliveries, methods=["GET"]),
+        _route("/v1/webhooks/{id}/deliveries/{delivery}/redeliver", redeliver, methods=["POST"]),
+        _route("/healthz", healthz),
+        _route("/readyz", readyz),
     ]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         errors.ApiError: api_error, grpc.aio.AioRpcError: rpc_error,
         HTTPException: http_error, Exception: unexpected_error})
+
+
+def _route(path: str, endpoint, **kwargs) -> Route:
+    """A route whose path parameters are checked (requests.check_path) before `endpoint` runs:
+    one place for every route."""
+    @functools.wraps(endpoint)
+    async def checked(request: Request) -> Response:
+        requests.check_path(request.path_params)
+        return await endpoint(request)
+    return Route(path, checked, **kwargs)
+
+
+def _address(request: Request) -> str:
+    """The client's address (from X-Forwarded-For when the peer is a trusted proxy: uvicorn's
+    proxy_headers with FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else "unknown"
 
 
 def _dumps(value: object) -> str:
@@ -405,7 +456,14 @@ def _dumps(value: object) -> str:
 
 
 def error_response(error: errors.ApiError) -> JSONResponse:
-    headers = {"retry-after": "1"} if error.code in ("rate_limited", "unavailable") else None
+    """The envelope; Retry-After is the limiter's wait rounded up (1 s for `unavailable`); a
+    timed-out body closes the connection, since its rest may still come."""
+    headers = {}
+    if error.code in ("rate_limited", "unavailable"):
+        wait = getattr(error, "retry_after", None) or 1
+        headers["retry-after"] = str(max(1, math.ceil(wait)))
+    if error.code == "request_timeout":
+        headers["connection"] = "close"
     return JSONResponse(error.body(), status_code=errors.http_status(error), headers=headers)
 
 
@@ -423,8 +481,9 @@ async def rpc_error(request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse
 
 async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    message = {404: f"no route for {request.method} {request.url.path}",
-               405: f"{request.method} is not allowed on {request.url.path}"}.get(
+    path = errors.shorten(request.url.path)
+    message = {404: f"no route for {request.method} {path}",
+               405: f"{request.method} is not allowed on {path}"}.get(
         exc.status_code, str(exc.detail))
     return JSONResponse({"error": {"code": code, "message": message}},
                         status_code=exc.status_code, headers=exc.headers)

@@ -1,60 +1,176 @@
-"""Parsing what clients send: bodies, render requests, template requests. Every failure is an
-ApiError that says what to fix."""
+"""Parsing what clients send: bodies, path parameters, render and template requests. Every failure
+is an ApiError that says what to fix and quotes at most errors.ECHO_CHARS of the input, so nothing
+a client sends reaches protobuf, SQL or a gRPC error unchecked."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
+import re
 import uuid
 
 from starlette.requests import Request
 
 from craftkit import errors
 
+MAX_DEPTH = 64
+"""JSON bodies nested deeper than this (objects and arrays) are refused."""
+INT32_MAX = 2**31 - 1
+MAX_CHARS = {"slug": 63, "name": 200, "defaultFilename": 200, "filename": 200, "url": 2048,
+             "token": 200}
+"""Maximum lengths of the string fields and path parameters the gateway forwards."""
+RANGES = {"versionNumber": (1, INT32_MAX), "number": (1, INT32_MAX), "overlapSeconds": (0, 604800),
+          "limit": (1, 200)}
+"""Allowed ranges of the integers clients send (the protobuf fields are int32)."""
+MAX_EVENTS = 16
+BAD_HOOK_URL = ("this inbound hook URL is not valid (unknown, revoked, or its signature does not "
+                "match)")
+MAX_LISTED_KEYS = 20
+"""Unrecognized keys named in one error, so a body of 100,000 keys gets a short answer."""
+
+_UNSAFE = re.compile("[\x00\ud800-\udfff]").search
+_CONTROL = re.compile("[\x00-\x1f\x7f]").search
+_INTEGER = re.compile("-?[0-9]+").fullmatch
+
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body; PayloadTooLarge as soon as it passes `limit` bytes."""
+async def read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The raw body; PayloadTooLarge as soon as it passes `limit` bytes, RequestTimeout when it
+    has not all arrived within `timeout` seconds (a client sending less than its Content-Length
+    would otherwise hold the request forever)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise errors.PayloadTooLarge(f"request body is over the {limit}-byte limit")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise errors.PayloadTooLarge(f"request body is over the {limit}-byte limit")
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise errors.PayloadTooLarge(f"request body is over the {limit}-byte limit")
+    except TimeoutError:
+        raise errors.RequestTimeout(
+            f"the request body did not arrive within {timeout:g}s ({len(body)} bytes came); "
+            "send the whole body, as many bytes as its Content-Length") from None
     return bytes(body)
 
 
-async def read_json(request: Request, limit: int, empty: object = None) -> object:
-    """The parsed body; `empty` (when given) stands for an empty body."""
-    body = await read_body(request, limit)
+async def read_json(request: Request, limit: int, timeout: float, empty: object = None) -> object:
+    """The parsed and checked body (see `check_json`); `empty` (when given) stands for an empty
+    body. The Content-Type is not looked at: every JSON body is parsed as JSON."""
+    body = await read_body(request, limit, timeout)
     if not body and empty is not None:
         return empty
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise errors.InvalidJson(f"request body is not UTF-8 (byte {exc.start}); send JSON in "
+                                 "UTF-8") from None
     except (ValueError, RecursionError) as exc:
         raise errors.InvalidJson(
-            f"request body is not valid JSON ({exc}); send a JSON object with "
-            "Content-Type: application/json") from None
+            f"request body is not valid JSON ({errors.shorten(str(exc))[1:-1]}); send a JSON "
+            "object with Content-Type: application/json") from None
+    check_json(value)
+    return value
 
 
-def _shape(body: object, allowed: dict[str, type | tuple], required: set[str], what: str) -> dict:
+class _Unsafe(Exception):
+    """A problem found deep in a body; the path is collected on the way out."""
+
+    def __init__(self, error: type[errors.ApiError], problem: str) -> None:
+        super().__init__(problem)
+        self.error, self.problem, self.path = error, problem, []
+
+
+def check_json(value: object) -> None:
+    """One walk of a parsed body refusing what JSON can carry but the system cannot store or
+    process: non-finite numbers (`1e400` parses to inf) and lone surrogates (invalid_json), NUL
+    characters (PostgreSQL text and jsonb refuse them) and nesting deeper than MAX_DEPTH
+    (invalid_request). The error names the dotted path of the first offending value."""
+    try:
+        if type(value) is dict or type(value) is list:
+            _walk(value, 1)
+        else:
+            _check_scalar(value)
+    except _Unsafe as exc:
+        path = _echo(".".join(reversed(exc.path))) or "(the body)"
+        raise exc.error(f"{path} {exc.problem}", field_errors={path: [exc.problem]}) from None
+
+
+def _walk(value: dict | list, depth: int) -> None:
+    for key, item in value.items() if type(value) is dict else enumerate(value):
+        try:
+            if type(key) is str and _UNSAFE(key):
+                raise _Unsafe(*_string_problem(key, "(a key) "))
+            kind = type(item)
+            if kind is dict or kind is list:
+                if depth >= MAX_DEPTH:
+                    raise _Unsafe(errors.InvalidRequest,
+                                  f"is nested deeper than {MAX_DEPTH} levels; flatten the data")
+                _walk(item, depth + 1)
+            elif kind is str or kind is float:
+                _check_scalar(item)
+        except _Unsafe as exc:
+            exc.path.append(str(key))
+            raise
+
+
+def _check_scalar(value: object) -> None:
+    if type(value) is str and _UNSAFE(value):
+        raise _Unsafe(*_string_problem(value, ""))
+    if type(value) is float and not math.isfinite(value):
+        raise _Unsafe(errors.InvalidJson, "is too large a number (JSON numbers must be finite, "
+                                          "within ±1.8e308)")
+
+
+def _string_problem(text: str, what: str) -> tuple[type[errors.ApiError], str]:
+    if "\x00" in text:
+        return errors.InvalidRequest, (f"{what}contains a NUL character (\\u0000), which cannot "
+                                       "be stored; remove it")
+    return errors.InvalidJson, (f"{what}contains a lone UTF-16 surrogate (\\ud800-\\udfff); "
+                                "send valid Unicode")
+
+
+def _echo(text: str) -> str:
+    """`text` (a key or path from the client) cut for quoting, without repr's quotes."""
+    return text if len(text) <= errors.ECHO_CHARS else f"{text[:errors.ECHO_CHARS]}…"
+
+
+def _shape(body: object, allowed: dict[str, type], required: set[str], what: str,
+           prefix: str = "") -> dict:
+    """`body` if it is an object with only `allowed` keys of their types, every `required` key,
+    strings within MAX_CHARS and integers within RANGES; else InvalidRequest naming each field."""
     if not isinstance(body, dict):
         raise errors.InvalidRequest(f"{what} must be a JSON object")
     fields: dict[str, list[str]] = {}
-    for key in sorted(set(body) - set(allowed)):
-        fields.setdefault(key, []).append("Unrecognized key")
+    for key in sorted(set(body) - set(allowed))[:MAX_LISTED_KEYS]:
+        fields.setdefault(prefix + _echo(key), []).append("Unrecognized key")
     for key in sorted(required - set(body)):
-        fields.setdefault(key, []).append("Required")
+        fields.setdefault(prefix + key, []).append("Required")
     for key, kind in allowed.items():
-        if key in body and not _is(body[key], kind):
-            fields.setdefault(key, []).append(f"Expected {_name(kind)}")
+        if key in body:
+            problem = _problem(key, body[key], kind)
+            if problem:
+                fields.setdefault(prefix + key, []).append(problem)
     if fields:
-        raise errors.InvalidRequest(f"{what} has the wrong shape", field_errors=fields)
+        summary = "; ".join(f"{path}: {problems[0]}" for path, problems in list(fields.items())[:3])
+        raise errors.InvalidRequest(f"{what} has the wrong shape ({summary})", field_errors=fields)
     return body
+
+
+def _problem(key: str, value: object, kind: type) -> str | None:
+    """What is wrong with one field's value, or None."""
+    if not _is(value, kind):
+        return f"Expected {_name(kind)}"
+    if kind is str and len(value) > MAX_CHARS.get(key, len(value)):
+        return f"At most {MAX_CHARS[key]} characters"
+    if kind is int and key in RANGES and not RANGES[key][0] <= value <= RANGES[key][1]:
+        return f"Must be from {RANGES[key][0]} to {RANGES[key][1]}"
+    return None
 
 
 def _is(value: object, kind) -> bool:
@@ -70,22 +186,14 @@ def _name(kind) -> str:
 def render_request(body: object) -> tuple[dict, int, bool, str]:
     """(data, versionNumber or 0, sync, filename or "") from `{data, options?}`."""
     body = _shape(body, {"data": dict, "options": dict}, {"data"}, "the request body")
-    options = body.get("options", {})
-    try:
-        options = _shape(options, {"versionNumber": int, "sync": bool, "filename": str}, set(),
-                         "options")
-    except errors.InvalidRequest as exc:
-        raise errors.InvalidRequest(exc.message, field_errors={
-            f"options.{k}": v for k, v in exc.field_errors.items()}) from None
-    version = options.get("versionNumber", 0)
-    if "versionNumber" in options and version < 1:
-        raise errors.InvalidRequest("options.versionNumber must be 1 or more",
-                                    field_errors={"options.versionNumber": ["Must be >= 1"]})
+    options = _shape(body.get("options", {}), {"versionNumber": int, "sync": bool, "filename": str},
+                     set(), "options", prefix="options.")
     if options.get("filename") == "":
         raise errors.InvalidRequest("options.filename must not be empty; omit it for the "
                                     "template's default filename",
                                     field_errors={"options.filename": ["Must not be empty"]})
-    return body["data"], version, options.get("sync", False), options.get("filename", "")
+    return body["data"], options.get("versionNumber", 0), options.get("sync", False), \
+        options.get("filename", "")
 
 
 def template_request(body: object) -> dict:
@@ -99,10 +207,7 @@ def version_request(body: object) -> dict:
 
 
 def inbound_hook_request(body: object) -> dict:
-    body = _shape(body, {"versionNumber": int}, set(), "the request body")
-    if body.get("versionNumber", 1) < 1:
-        raise errors.InvalidRequest("versionNumber must be 1 or more")
-    return body
+    return _shape(body, {"versionNumber": int}, set(), "the request body")
 
 
 def webhook_request(body: object, *, creating: bool) -> dict:
@@ -111,21 +216,72 @@ def webhook_request(body: object, *, creating: bool) -> dict:
     if creating and "enabled" in body:
         raise errors.InvalidRequest("a new endpoint is enabled; set enabled with PATCH",
                                     field_errors={"enabled": ["Unrecognized key"]})
-    if not all(isinstance(e, str) for e in body.get("events", [])):
-        raise errors.InvalidRequest("events must be a list of event names",
-                                    field_errors={"events": ["Expected array of strings"]})
+    events = body.get("events", [])
+    if len(events) > MAX_EVENTS or not all(isinstance(e, str) and len(e) <= 64 for e in events):
+        raise errors.InvalidRequest(f"events must be a list of at most {MAX_EVENTS} event names",
+                                    field_errors={"events": ["Expected array of event names"]})
     return body
 
 
 def rotate_request(body: object) -> dict:
-    body = _shape(body, {"overlapSeconds": int}, set(), "the request body")
-    if not 0 <= body.get("overlapSeconds", 0) <= 7 * 86400:
-        raise errors.InvalidRequest("overlapSeconds must be from 0 to 604800 (7 days)")
-    return body
+    return _shape(body, {"overlapSeconds": int}, set(), "the request body")
 
 
-def render_id(value: str) -> str:
+def limit_param(value: str) -> int:
+    """The `limit` query parameter: ASCII digits only (str.isdigit also passes "²" and "١")."""
+    low, high = RANGES["limit"]
+    if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
+        raise errors.InvalidRequest(f"limit must be a whole number from {low} to {high}, not "
+                                    f"{errors.shorten(value)}",
+                                    field_errors={"limit": [f"Must be from {low} to {high}"]})
+    return int(value)
+
+
+def check_path(params: dict[str, object]) -> None:
+    """Checks (and normalises, for ids) a route's path parameters before any handler sees them.
+    A segment that cannot name anything here is 404: an `id` or `delivery` that is not a UUID,
+    a `hook` id or `token` of the wrong shape (401, like any unknown hook URL). One of the right kind out
+    of range is 400 invalid_request naming it: a version `number` of 0 or 2**31 and more, a
+    slug or asset name too long or with control characters. Non-digit numbers never reach here:
+    the route does not match, so they are 404 too."""
+    for name, value in params.items():
+        if name == "number":
+            params[name] = _version_number(value)
+        elif name in ("id", "delivery"):
+            params[name] = _uuid(value, name)
+        elif name in ("hook", "token"):
+            if len(value) > MAX_CHARS["token"] or _CONTROL(value) or (
+                    name == "hook" and _uuid_or_none(value) is None):
+                raise errors.Unauthorized(BAD_HOOK_URL)
+        elif len(value) > MAX_CHARS.get(name, MAX_CHARS["name"]) or _CONTROL(value):
+            limit = MAX_CHARS.get(name, MAX_CHARS["name"])
+            raise errors.InvalidRequest(
+                f"the {name} in the path must be at most {limit} characters without control "
+                f"characters, not {errors.shorten(value)}",
+                field_errors={name: [f"At most {limit} characters, no control characters"]})
+
+
+def _version_number(value: str) -> int:
+    low, high = RANGES["number"]
+    if not _INTEGER(value):
+        raise errors.NotFound(f"no version {errors.shorten(value)}: versions are numbered 1, 2, …")
+    digits = value.lstrip("-0")
+    if len(digits) > 10 or not low <= int(value) <= high:  # int() of 5,000 digits would raise
+        raise errors.InvalidRequest(f"the version number in the path must be from {low} to {high}",
+                                    field_errors={"number": [f"Must be from {low} to {high}"]})
+    return int(value)
+
+
+def _uuid(value: str, name: str) -> str:
+    normal = _uuid_or_none(value)
+    if normal is None:
+        raise errors.NotFound(f"no {'delivery' if name == 'delivery' else 'resource'} with id "
+                              f"{errors.shorten(value)} (ids are UUIDs)")
+    return normal
+
+
+def _uuid_or_none(value: str) -> str | None:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise errors.NotFound(f"no render with id {value!r}") from None
+        return None
