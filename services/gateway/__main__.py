@@ -1,10 +1,16 @@
+import functools
+
 import uvicorn
 
 from craftkit.service import setup_logging
+from services.gateway.protocol import GatewayProtocol
 from services.gateway.settings import Settings
 
 setup_logging("gateway")
 settings = Settings.from_env()
+# proxy_headers (uvicorn's default) takes the client address from X-Forwarded-For when the peer is
+# in FORWARDED_ALLOW_IPS (default loopback), so the auth-failure limit sees clients, not the proxy.
 uvicorn.run("services.gateway.app:create_app", factory=True, host=settings.host,
-            port=settings.port, workers=settings.workers, loop="uvloop", http="httptools",
+            port=settings.port, workers=settings.workers, loop="uvloop",
+            http=functools.partial(GatewayProtocol, header_timeout=settings.header_timeout_seconds),
             access_log=False, log_level="info", timeout_graceful_shutdown=10)

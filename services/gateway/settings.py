@@ -38,6 +38,19 @@ class Settings:
     change); 0 turns the cache off. Default 10000."""
     workers: int
     """GATEWAY_WORKERS: uvicorn worker processes."""
+    header_timeout_seconds: float
+    """HEADER_TIMEOUT_SECONDS: a connection whose request header is not complete this long after
+    it opened (or after its previous response) is closed. Default 5."""
+    body_timeout_seconds: float
+    """BODY_TIMEOUT_SECONDS: the whole request body must arrive within this; a slower or
+    truncated body (fewer bytes than its Content-Length) gets 408 request_timeout. Default 8,
+    so even a 5 MiB asset needs only ~5 Mbit/s."""
+    auth_failure_rate_per_second: float
+    """AUTH_FAILURE_RATE_PER_SECOND: failed authentications (unknown keys, unknown inbound hook
+    URLs) allowed per client address per gateway replica, sustained; past AUTH_FAILURE_BURST
+    the address gets 429 without a database lookup. 0 turns the limit off. Default 1."""
+    auth_failure_burst: int
+    """AUTH_FAILURE_BURST: failed authentications a client address may make at once. Default 20."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -57,4 +70,8 @@ class Settings:
             key_cache_seconds=env_float("KEY_CACHE_SECONDS", 30.0),
             render_cache_size=env_int("RENDER_CACHE_SIZE", 10000),
             workers=env_int("GATEWAY_WORKERS", 1),
+            header_timeout_seconds=env_float("HEADER_TIMEOUT_SECONDS", 5.0),
+            body_timeout_seconds=env_float("BODY_TIMEOUT_SECONDS", 8.0),
+            auth_failure_rate_per_second=env_float("AUTH_FAILURE_RATE_PER_SECOND", 1.0),
+            auth_failure_burst=env_int("AUTH_FAILURE_BURST", 20),
         )
