@@ -40,3 +40,43 @@ def test_the_envelope():
     assert body == {"error": {"code": "invalid_input_data", "message": "bad",
                               "issues": {"formErrors": [], "fieldErrors": {"a": ["Required"]}}}}
     assert errors.NotFound("gone").body() == {"error": {"code": "not_found", "message": "gone"}}
+
+
+def test_shorten_quotes_at_most_about_a_hundred_characters():
+    assert errors.shorten("abc") == "'abc'"
+    long = errors.shorten("x" * 5000)
+    assert long.startswith("'xxx") and len(long) < 140 and "4902 more characters" in long
+
+
+@pytest.mark.parametrize("error", [
+    errors.TemplateNotFound(f"no template with slug {'s' * 5000!r} in this project"),
+    errors.NotFound("🙂" * 5000),
+    errors.InvalidInputData("bad", field_errors={f"items.{i}.{'k' * 300}": ["é" * 500]
+                                                 for i in range(2000)}),
+    errors.InvalidTemplate("bad", form_errors=["🙂" * 3000] * 50),
+])
+async def test_a_huge_error_still_crosses_grpc(error):
+    """Clients refuse status metadata over 8 KiB: before the caps, a 5 KB slug echoed in a
+    message turned a 404 into a 500. Through a real server and channel here."""
+    async def fail(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        await context.abort_with_status(errors.to_status(error))
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+        "test.Errors", {"Fail": grpc.unary_unary_rpc_method_handler(fail)})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await channel.unary_unary("/test.Errors/Fail")(b"", timeout=10)
+    finally:
+        await server.stop(None)
+    received = errors.from_rpc_error(caught.value)
+    assert type(received) is type(error)
+    assert errors.http_status(received) == errors.http_status(error)
+    assert received.message[:50] == error.message[:50]
+    problems = [m for ms in received.field_errors.values() for m in ms] + received.form_errors
+    assert bool(problems) == bool(error.field_errors or error.form_errors)
+    if len(problems) < len(error.form_errors) + sum(map(len, error.field_errors.values())):
+        assert received.form_errors[-1].endswith("more problems")

@@ -1,9 +1,13 @@
+import uuid
+
 import pytest
 
 from craftkit import errors
 from craftkit.timefmt import iso
 from services.gateway.app import RateLimiter
-from services.gateway.requests import render_request
+from services.gateway.requests import (MAX_DEPTH, check_json, check_path, inbound_hook_request,
+                                       limit_param, render_request, rotate_request,
+                                       template_request, webhook_request)
 
 
 def test_a_full_render_request():
@@ -36,3 +40,148 @@ def test_rate_limiter_allows_the_burst_then_refuses():
         limiter.take("p")
     limiter.take("other-project")
     RateLimiter(rate=0, burst=0).take("p")  # off
+
+
+def test_rate_limited_carries_the_real_wait_and_check_spends_nothing():
+    limiter = RateLimiter(rate=0.5, burst=1)
+    limiter.check("p")
+    limiter.check("p")  # checking twice spends nothing
+    limiter.take("p")
+    with pytest.raises(errors.RateLimited) as caught:
+        limiter.check("p")
+    assert 1.9 < caught.value.retry_after <= 2.0
+
+
+def test_the_limiter_forgets_the_least_recently_used_bucket():
+    limiter = RateLimiter(rate=0.001, burst=1, size=2)
+    limiter.take("a")
+    limiter.take("b")
+    limiter.take("c")  # "a" is forgotten: a fresh burst
+    limiter.take("a")
+    with pytest.raises(errors.RateLimited):
+        limiter.take("c")
+
+
+@pytest.mark.parametrize("body, error, path", [
+    ({"data": {"total": float("inf")}}, errors.InvalidJson, "data.total"),
+    ({"data": {"items": [1, float("-inf")]}}, errors.InvalidJson, "data.items.1"),
+    ({"data": {"a": "x\ud800"}}, errors.InvalidJson, "data.a"),
+    ({"data": {"\udfff": 1}}, errors.InvalidJson, "data.\udfff"),
+    ({"data": {"a": ["ok", "nul\x00"]}}, errors.InvalidRequest, "data.a.1"),
+    ({"name": "a\x00b"}, errors.InvalidRequest, "name"),
+    ({"data": {"k\x00": 1}}, errors.InvalidRequest, "data.k\x00"),
+    ("\x00", errors.InvalidRequest, "(the body)"),
+])
+def test_check_json_names_the_first_bad_value(body, error, path):
+    with pytest.raises(error) as caught:
+        check_json(body)
+    assert type(caught.value) is error
+    assert list(caught.value.field_errors) == [path]
+    assert caught.value.message.startswith(path)
+
+
+def nested(levels: int) -> dict:
+    body: object = 1
+    for _ in range(levels - 1):
+        body = [body]
+    return {"data": body}  # `levels` containers deep, counting the body itself
+
+
+def test_nesting_up_to_the_limit_passes_and_one_more_is_refused():
+    check_json(nested(MAX_DEPTH))
+    check_json({"data": {"fine": [1.5, "é😀", None, True, {"a": {}}]}})
+    with pytest.raises(errors.InvalidRequest) as caught:
+        check_json(nested(MAX_DEPTH + 1))
+    assert f"deeper than {MAX_DEPTH}" in caught.value.message
+    with pytest.raises(errors.InvalidRequest):
+        check_json(nested(100_000))  # no RecursionError: the walk stops at the limit
+
+
+@pytest.mark.parametrize("options, field", [
+    ({"versionNumber": 2**31}, "options.versionNumber"),
+    ({"versionNumber": 2**100}, "options.versionNumber"),
+    ({"versionNumber": -1}, "options.versionNumber"),
+    ({"filename": "x" * 201}, "options.filename"),
+])
+def test_render_options_are_range_and_length_checked(options, field):
+    with pytest.raises(errors.InvalidRequest) as caught:
+        render_request({"data": {}, "options": options})
+    assert list(caught.value.field_errors) == [field]
+    assert field in caught.value.message
+    assert render_request({"data": {}, "options": {"versionNumber": 2**31 - 1}})[1] == 2**31 - 1
+
+
+@pytest.mark.parametrize("parse, body, field, problem", [
+    (template_request, {"slug": "s" * 64}, "slug", "At most 63 characters"),
+    (template_request, {"slug": "s", "name": "n" * 201}, "name", "At most 200 characters"),
+    (inbound_hook_request, {"versionNumber": 2**31}, "versionNumber",
+     "Must be from 1 to 2147483647"),
+    (inbound_hook_request, {"versionNumber": 0}, "versionNumber", "Must be from 1 to 2147483647"),
+    (rotate_request, {"overlapSeconds": 2**63}, "overlapSeconds", "Must be from 0 to 604800"),
+    (rotate_request, {"overlapSeconds": -1}, "overlapSeconds", "Must be from 0 to 604800"),
+])
+def test_body_fields_have_documented_bounds(parse, body, field, problem):
+    with pytest.raises(errors.InvalidRequest) as caught:
+        parse(body)
+    assert caught.value.field_errors == {field: [problem]}
+
+
+def test_webhook_url_and_events_are_bounded():
+    webhook_request({"url": "https://example.com/" + "p" * 2000}, creating=True)
+    with pytest.raises(errors.InvalidRequest) as caught:
+        webhook_request({"url": "https://example.com/" + "p" * 2048}, creating=True)
+    assert caught.value.field_errors == {"url": ["At most 2048 characters"]}
+    with pytest.raises(errors.InvalidRequest):
+        webhook_request({"events": ["render.failed"] * 17}, creating=False)
+
+
+def test_unrecognized_keys_are_echoed_short_and_few():
+    body = {"data": {}, **{f"k{i}" * 1000: 1 for i in range(1000)}}
+    with pytest.raises(errors.InvalidRequest) as caught:
+        render_request(body)
+    assert len(caught.value.field_errors) == 20
+    assert max(len(path) for path in caught.value.field_errors) <= 101
+    assert len(caught.value.message) < 500
+
+
+@pytest.mark.parametrize("value", ["0", "201", "-1", "", "abc", "１２", "٣", "²", str(2**31),
+                                   "1" * 5000, "5\x00"])
+def test_limit_takes_ascii_digits_in_range(value):
+    with pytest.raises(errors.InvalidRequest) as caught:
+        limit_param(value)
+    assert "from 1 to 200" in caught.value.message
+    assert len(caught.value.message) < 200
+
+
+def test_limit_in_range():
+    assert limit_param("1") == 1 and limit_param("200") == 200 and limit_param("050") == 50
+
+
+@pytest.mark.parametrize("params, error", [
+    ({"slug": "invoice", "number": "0"}, errors.InvalidRequest),
+    ({"slug": "invoice", "number": "-3"}, errors.InvalidRequest),
+    ({"slug": "invoice", "number": str(2**31)}, errors.InvalidRequest),
+    ({"slug": "invoice", "number": "9" * 5000}, errors.InvalidRequest),
+    ({"slug": "invoice", "number": "abc"}, errors.NotFound),
+    ({"slug": "invoice", "number": "１２"}, errors.NotFound),
+    ({"slug": "s" * 5000}, errors.InvalidRequest),
+    ({"slug": "a\x00b"}, errors.InvalidRequest),
+    ({"slug": "invoice", "name": "logo\n.png"}, errors.InvalidRequest),
+    ({"id": "not-a-uuid"}, errors.NotFound),
+    ({"id": "a" * 5000}, errors.NotFound),
+    ({"id": str(uuid.uuid4()), "delivery": "x"}, errors.NotFound),
+    ({"hook": "x", "token": "t"}, errors.Unauthorized),
+    ({"hook": str(uuid.uuid4()), "token": "t" * 201}, errors.Unauthorized),
+])
+def test_bad_path_parameters(params, error):
+    with pytest.raises(error) as caught:
+        check_path(params)
+    assert type(caught.value) is error
+    assert len(caught.value.message) < 250
+
+
+def test_good_path_parameters_are_normalised():
+    render = uuid.uuid4()
+    params = {"slug": "invoice", "number": "007", "id": str(render).upper()}
+    check_path(params)
+    assert params == {"slug": "invoice", "number": 7, "id": str(render)}
