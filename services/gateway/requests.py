@@ -32,6 +32,7 @@ MAX_LISTED_KEYS = 20
 _UNSAFE = re.compile("[\x00\ud800-\udfff]").search
 _CONTROL = re.compile("[\x00-\x1f\x7f]").search
 _INTEGER = re.compile("-?[0-9]+").fullmatch
+_ESCAPE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def _reject_constant(name: str):
@@ -136,8 +137,10 @@ def _string_problem(text: str, what: str) -> tuple[type[errors.ApiError], str]:
 
 
 def _echo(text: str) -> str:
-    """`text` (a key or path from the client) cut for quoting, without repr's quotes."""
-    return text if len(text) <= errors.ECHO_CHARS else f"{text[:errors.ECHO_CHARS]}…"
+    """`text` (a key or path from the client) cut for quoting, control characters and lone
+    surrogates escaped as repr does (a surrogate in a response would fail its encoding)."""
+    text = text if len(text) <= errors.ECHO_CHARS else f"{text[:errors.ECHO_CHARS]}…"
+    return _ESCAPE.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 def _shape(body: object, allowed: dict[str, type], required: set[str], what: str,
@@ -230,7 +233,8 @@ def rotate_request(body: object) -> dict:
 def limit_param(value: str) -> int:
     """The `limit` query parameter: ASCII digits only (str.isdigit also passes "²" and "١")."""
     low, high = RANGES["limit"]
-    if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
+    if not (value.isascii() and value.isdigit() and len(value) <= 10
+            and low <= int(value) <= high):
         raise errors.InvalidRequest(f"limit must be a whole number from {low} to {high}, not "
                                     f"{errors.shorten(value)}",
                                     field_errors={"limit": [f"Must be from {low} to {high}"]})

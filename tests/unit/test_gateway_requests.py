@@ -66,10 +66,10 @@ def test_the_limiter_forgets_the_least_recently_used_bucket():
     ({"data": {"total": float("inf")}}, errors.InvalidJson, "data.total"),
     ({"data": {"items": [1, float("-inf")]}}, errors.InvalidJson, "data.items.1"),
     ({"data": {"a": "x\ud800"}}, errors.InvalidJson, "data.a"),
-    ({"data": {"\udfff": 1}}, errors.InvalidJson, "data.\udfff"),
+    ({"data": {"\udfff": 1}}, errors.InvalidJson, "data.\\udfff"),
     ({"data": {"a": ["ok", "nul\x00"]}}, errors.InvalidRequest, "data.a.1"),
     ({"name": "a\x00b"}, errors.InvalidRequest, "name"),
-    ({"data": {"k\x00": 1}}, errors.InvalidRequest, "data.k\x00"),
+    ({"data": {"k\x00": 1}}, errors.InvalidRequest, "data.k\\x00"),
     ("\x00", errors.InvalidRequest, "(the body)"),
 ])
 def test_check_json_names_the_first_bad_value(body, error, path):
