@@ -2,10 +2,11 @@
 
 uvicorn (0.54) times out idle keep-alive connections but nothing else: a client that opens a
 connection and sends half a request header holds it (and its memory) forever, and the header may
-grow without bound. This subclass arms one timer when a connection opens and after each response,
-and cancels it when a request's header is complete; when it fires the connection is closed. It
-also caps the bytes of a header and answers protocol errors (a garbled request line, control bytes
-in a header, a non-ASCII path) with the JSON error envelope instead of uvicorn's plain text.
+grow without bound. This subclass arms one timer when a connection opens and when a request's
+first byte arrives, and cancels it when that request's header is complete; when it fires the
+connection is closed (idle time between requests stays uvicorn's keep-alive timeout). It also
+caps the bytes of a header and answers protocol errors (a garbled request line, control bytes in
+a header, a non-ASCII path) with the JSON error envelope instead of uvicorn's plain text.
 
 Request bodies are timed by the application (`requests.read_body`), which can answer 408 in the
 envelope; only the header, before there is an application to ask, is timed here.
@@ -38,22 +39,21 @@ class GatewayProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        reading_header = self.header_timer is not None
         super().data_received(data)
-        if reading_header and self.header_timer is not None:  # the header is still incomplete
+        if self.header_timer is not None and not self.transport.is_closing():  # header incomplete
             self.header_bytes += len(data)
-            if self.header_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
+            if self.header_bytes > MAX_HEADER_BYTES:
                 self._cancel_header_timer()
                 self.send_400_response(f"the request header is over {MAX_HEADER_BYTES} bytes")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.header_timer is None:  # a later request on the connection: its own time
+            self._arm_header_timer()
 
     def on_headers_complete(self) -> None:
         self._cancel_header_timer()
         super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and self.cycle.response_complete:  # none pipelined
-            self._arm_header_timer()
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn's 400 for a request it cannot parse, in the JSON envelope."""
@@ -78,8 +78,7 @@ class GatewayProtocol(HttpToolsProtocol):
             self.header_timer = None
 
     def _header_timed_out(self) -> None:
-        """Drops the connection: no request header has come within the timeout (an idle
-        keep-alive connection is closed earlier by uvicorn's own keep-alive timeout)."""
+        """Drops the connection: a request header has not come whole within the timeout."""
         self.header_timer = None
         if not self.transport.is_closing():
             self.transport.close()

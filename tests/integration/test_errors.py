@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import uuid
 
 import httpx
@@ -253,6 +254,22 @@ def impatient_gateway(stack):
 def test_a_half_sent_header_is_dropped(impatient_gateway):
     assert raw(impatient_gateway, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ") == b""
     assert raw(impatient_gateway, b"") == b""  # a connection that never says anything
+
+
+def test_an_idle_keep_alive_connection_is_not_taken_for_a_slow_header(impatient_gateway):
+    """The header timeout runs from a request's first byte: a client idle between requests for
+    longer than it (but within uvicorn's 5 s keep-alive) keeps its connection."""
+    host, port = impatient_gateway.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        for _ in range(2):
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while not answer.endswith(b'{"status":"ok"}'):
+                chunk = conn.recv(65536)
+                assert chunk, f"connection closed after {answer!r}"
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 ")
+            time.sleep(1)  # idle, twice the header timeout: the behaviour under test
 
 
 def test_a_body_shorter_than_its_content_length_gets_408(api, impatient_gateway):
