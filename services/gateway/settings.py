@@ -40,7 +40,8 @@ class Settings:
     """GATEWAY_WORKERS: uvicorn worker processes."""
     header_timeout_seconds: float
     """HEADER_TIMEOUT_SECONDS: a connection whose request header is not complete this long after
-    it opened (or after its previous response) is closed. Default 5."""
+    it opened (or after the request's first byte, on a kept-alive connection) is closed.
+    Default 5."""
     body_timeout_seconds: float
     """BODY_TIMEOUT_SECONDS: the whole request body must arrive within this; a slower or
     truncated body (fewer bytes than its Content-Length) gets 408 request_timeout. Default 8,
