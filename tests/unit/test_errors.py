@@ -71,7 +71,7 @@ async def test_a_huge_error_still_crosses_grpc(error):
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await channel.unary_unary("/test.Errors/Fail")(b"", timeout=10)
     finally:
-        await server.stop(None)
+        await server.stop(grace=1)
     received = errors.from_rpc_error(caught.value)
     assert type(received) is type(error)
     assert errors.http_status(received) == errors.http_status(error)
