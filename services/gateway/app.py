@@ -328,8 +328,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def create_webhook(request: Request) -> JSONResponse:
         project = await project_of(request)
-        body = requests.webhook_request(await read_json(request),
-                                        creating=True)
+        body = requests.webhook_request(await read_json(request), creating=True)
         endpoint = await request.app.state.backends.webhooks.CreateEndpoint(
             webhooks_pb2.CreateEndpointRequest(project_id=project, url=body["url"],
                                                events=body.get("events", [])),
@@ -344,8 +343,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def update_webhook(request: Request) -> JSONResponse:
         project = await project_of(request)
-        body = requests.webhook_request(await read_json(request),
-                                        creating=False)
+        body = requests.webhook_request(await read_json(request), creating=False)
         endpoint = await request.app.state.backends.webhooks.UpdateEndpoint(
             webhooks_pb2.UpdateEndpointRequest(
                 project_id=project, endpoint_id=request.path_params["id"],
