@@ -12,5 +12,6 @@ settings = Settings.from_env()
 # in FORWARDED_ALLOW_IPS (default loopback), so the auth-failure limit sees clients, not the proxy.
 uvicorn.run("services.gateway.app:create_app", factory=True, host=settings.host,
             port=settings.port, workers=settings.workers, loop="uvloop",
-            http=functools.partial(GatewayProtocol, header_timeout=settings.header_timeout_seconds),
+            http=functools.partial(GatewayProtocol, header_timeout=settings.header_timeout_seconds,
+                                   body_timeout=settings.body_timeout_seconds),
             access_log=False, log_level="info", timeout_graceful_shutdown=10)

@@ -178,8 +178,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return project
 
     async def read_json(request: Request, empty: object = None) -> object:
-        return await requests.read_json(request, settings.max_body_bytes,
-                                        settings.body_timeout_seconds, empty)
+        return await requests.read_json(request, settings.max_body_bytes, empty)
 
     async def render_template(request: Request) -> JSONResponse:
         project = await project_of(request)
@@ -286,8 +285,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def put_asset(request: Request) -> JSONResponse:
         project = await project_of(request)
-        data = await requests.read_body(request, settings.max_asset_bytes,
-                                        settings.body_timeout_seconds)
+        data = await requests.read_body(request, settings.max_asset_bytes)
         asset = await request.app.state.backends.templates.PutAsset(
             templates_pb2.PutAssetRequest(project_id=project, slug=request.path_params["slug"],
                                           name=request.path_params["name"], data=data),
@@ -454,14 +452,11 @@ def _dumps(value: object) -> str:
 
 
 def error_response(error: errors.ApiError) -> JSONResponse:
-    """The envelope; Retry-After is the limiter's wait rounded up (1 s for `unavailable`); a
-    timed-out body closes the connection, since its rest may still come."""
+    """The envelope; Retry-After is the limiter's wait rounded up (1 s for `unavailable`)."""
     headers = {}
     if error.code in ("rate_limited", "unavailable"):
         wait = getattr(error, "retry_after", None) or 1
         headers["retry-after"] = str(max(1, math.ceil(wait)))
-    if error.code == "request_timeout":
-        headers["connection"] = "close"
     return JSONResponse(error.body(), status_code=errors.http_status(error), headers=headers)
 
 

@@ -39,13 +39,13 @@ class Settings:
     workers: int
     """GATEWAY_WORKERS: uvicorn worker processes."""
     header_timeout_seconds: float
-    """HEADER_TIMEOUT_SECONDS: a connection whose request header is not complete this long after
-    it opened (or after the request's first byte, on a kept-alive connection) is closed.
-    Default 5."""
+    """HEADER_TIMEOUT_SECONDS: a request header not complete this long after its connection
+    opened (or after its first byte, on a kept-alive connection) closes the connection.
+    Checked every 0.5 s (protocol.CHECK_SECONDS). Default 5."""
     body_timeout_seconds: float
-    """BODY_TIMEOUT_SECONDS: the whole request body must arrive within this; a slower or
-    truncated body (fewer bytes than its Content-Length) gets 408 request_timeout. Default 8,
-    so even a 5 MiB asset needs only ~5 Mbit/s."""
+    """BODY_TIMEOUT_SECONDS: a request body not all arrived this long after its header (fewer
+    bytes than its Content-Length) gets 408 request_timeout and the connection is closed.
+    Default 8, so even a 5 MiB asset needs only ~5 Mbit/s."""
     auth_failure_rate_per_second: float
     """AUTH_FAILURE_RATE_PER_SECOND: failed authentications (unknown keys, unknown inbound hook
     URLs) allowed per client address per gateway replica, sustained; past AUTH_FAILURE_BURST

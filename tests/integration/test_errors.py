@@ -280,6 +280,16 @@ def test_a_body_shorter_than_its_content_length_gets_408(api, impatient_gateway)
     assert "Content-Length" in details["message"]
 
 
+def test_a_request_answered_before_its_late_body_gets_one_answer(impatient_gateway):
+    """An unknown key is answered 401 without reading the body; when the rest of the body never
+    comes the connection is closed, with no second (408) answer after the first."""
+    request = (b"POST /v1/templates/invoice/render HTTP/1.1\r\nHost: x\r\n"
+               b"Authorization: Basic nope\r\nContent-Length: 100\r\n\r\n{")
+    answer = raw(impatient_gateway, request)
+    envelope(answer, 401, "unauthorized")
+    assert answer.count(b"HTTP/1.1 ") == 1
+
+
 @pytest.mark.parametrize("request_bytes", [
     b"GARBAGE\r\n\r\n",
     b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n",
