@@ -16,7 +16,8 @@ class FakeCall(grpc.aio.AioRpcError):
     (errors.InvalidJson, 400), (errors.InvalidRequest, 400), (errors.InvalidInputData, 400),
     (errors.Unauthorized, 401), (errors.NotFound, 404), (errors.TemplateNotFound, 404),
     (errors.VersionNotFound, 404), (errors.NoPublishedVersion, 409), (errors.TemplateExists, 409),
-    (errors.PayloadTooLarge, 413), (errors.RateLimited, 429), (errors.Unavailable, 503),
+    (errors.PayloadTooLarge, 413), (errors.RequestTimeout, 408), (errors.RateLimited, 429),
+    (errors.Unavailable, 503),
 ])
 def test_every_error_survives_grpc_and_maps_to_its_http_status(cls, http):
     sent = cls("what to fix", field_errors={"items.0.qty": ["Required"]}, form_errors=["Bad"])
