@@ -37,8 +37,7 @@ TEXT = st.one_of(
 NUMBERS = st.one_of(st.integers(), st.integers(min_value=2**31 - 2, max_value=2**70),
                     st.integers(max_value=-(2**31) + 2), st.just(10**4000),
                     st.floats(allow_nan=True, allow_infinity=True))
-FIELDS = ["data", "options", "versionNumber", "sync", "filename", "slug", "name",
-          "defaultFilename", "manifest", "layout", "url", "events", "enabled", "overlapSeconds"]
+FIELDS = ["data", "options", "versionNumber", "sync", "filename", "slug", "name", "url"]
 JSON = st.recursive(
     st.none() | st.booleans() | NUMBERS | TEXT,
     lambda inner: (st.lists(inner, max_size=4)
@@ -58,8 +57,15 @@ def encode(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=True).encode()
 
 
-BODIES = st.one_of(JSON.map(encode), st.dictionaries(st.sampled_from(FIELDS), JSON).map(encode),
-                   RAW_BODIES, st.binary(max_size=64))
+SCALARS = st.none() | st.booleans() | NUMBERS | TEXT
+# The routes' own fields with hostile values, so bodies get past the shape check often.
+SHAPED = st.fixed_dictionaries({}, optional={
+    "data": JSON, "options": st.dictionaries(st.sampled_from(["versionNumber", "sync", "filename"]),
+                                             SCALARS),
+    "slug": SCALARS, "name": SCALARS, "defaultFilename": SCALARS, "manifest": JSON,
+    "layout": JSON, "url": SCALARS, "events": st.lists(SCALARS, max_size=20),
+    "enabled": SCALARS, "versionNumber": SCALARS, "overlapSeconds": SCALARS})
+BODIES = st.one_of(JSON.map(encode), SHAPED.map(encode), RAW_BODIES, st.binary(max_size=64))
 
 
 def segment(text: str) -> str:
@@ -118,7 +124,8 @@ def check(response: httpx.Response) -> None:
 @pytest.mark.parametrize("keyed", [True, False], ids=["with-key", "without-key"])
 @pytest.mark.parametrize("path, method", ROUTES)
 def test_hostile_requests_never_get_a_5xx_or_leave_the_envelope(hostile, path, method, keyed):
-    @settings(max_examples=20, deadline=None, database=None,
+    # Without a key most requests stop at 401, so fewer examples find what there is to find.
+    @settings(max_examples=40 if keyed else 15, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(url=paths(path), body=BODIES, headers=HEADERS, key=BAD_KEYS,
            other_method=st.sampled_from([None] * 8 + ["GET", "POST", "PUT", "PATCH", "DELETE"]))
