@@ -5,6 +5,7 @@
     ├── InvalidRequest            invalid_request         INVALID_ARGUMENT
     ├── InvalidInputData          invalid_input_data      INVALID_ARGUMENT (+ field violations)
     ├── InvalidTemplate           invalid_template        INVALID_ARGUMENT (+ field violations)
+    ├── InvalidAsset              invalid_asset           INVALID_ARGUMENT
     ├── Unauthorized              unauthorized            UNAUTHENTICATED
     ├── NotFound                  not_found               NOT_FOUND
     ├── TemplateNotFound          template_not_found      NOT_FOUND
@@ -85,6 +86,7 @@ InvalidJson = _error("InvalidJson", "invalid_json", grpc.StatusCode.INVALID_ARGU
 InvalidRequest = _error("InvalidRequest", "invalid_request", grpc.StatusCode.INVALID_ARGUMENT)
 InvalidInputData = _error("InvalidInputData", "invalid_input_data", grpc.StatusCode.INVALID_ARGUMENT)
 InvalidTemplate = _error("InvalidTemplate", "invalid_template", grpc.StatusCode.INVALID_ARGUMENT)
+InvalidAsset = _error("InvalidAsset", "invalid_asset", grpc.StatusCode.INVALID_ARGUMENT)
 Unauthorized = _error("Unauthorized", "unauthorized", grpc.StatusCode.UNAUTHENTICATED)
 NotFound = _error("NotFound", "not_found", grpc.StatusCode.NOT_FOUND)
 TemplateNotFound = _error("TemplateNotFound", "template_not_found", grpc.StatusCode.NOT_FOUND)
