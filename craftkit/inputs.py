@@ -1,0 +1,143 @@
+"""What the status and enqueue services check about text and JSON a client sends, before it
+reaches PostgreSQL, a regular expression or an error message.
+
+The gateway checks too, but these services are also called over gRPC directly, so each guards
+itself: PostgreSQL refuses NUL in text and jsonb (`\\u0000`), UTF-8 cannot carry a lone surrogate
+(JSON's `"\\ud800"` escape makes one), jsonb has no Infinity or NaN (`1e400` parses as
+Infinity), and the recursive code that reads JSON (copying, encoding, checking) needs a bound
+on nesting. Each of these is a 400 that says where the problem is, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+
+from craftkit import errors
+
+MAX_DEPTH = 64
+"""Deepest nesting of objects and arrays in any JSON document a client sends."""
+ECHO = 100
+"""At most this many characters of a client's value are quoted back in an error message."""
+ISSUES_BYTES = 4000
+"""At most this much of `issues` (paths and messages) goes back: gRPC carries them in a header,
+and all headers of a response together must stay under 8 KiB."""
+UNSAFE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def shown(value: object, limit: int = ECHO) -> str:
+    """`value` quoted for an error message (repr: control characters escaped), its first `limit`
+    characters only: an error must never carry a client's megabyte back to it."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= limit + 2 else text[:limit] + "…"
+
+
+def capped(fields: dict[str, list[str]], forms: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """The problems that fit in ISSUES_BYTES, in order (paths and messages cut to 200
+    and 300 characters), and a last form error saying how many more were left out."""
+    budget, left = ISSUES_BYTES, 0
+    kept_forms: list[str] = []
+    kept_fields: dict[str, list[str]] = {}
+    for path, message in [(None, m) for m in forms] + [
+            (p, m) for p, messages in fields.items() for m in messages]:
+        path, message = (path if path is None else cut(path, 200)), cut(message, 300)
+        cost = len(message.encode()) + len((path or "").encode()) + 8
+        if cost > budget:
+            left += 1
+            continue
+        budget -= cost
+        if path is None:
+            kept_forms.append(message)
+        else:
+            kept_fields.setdefault(path, []).append(message)
+    if left:
+        kept_forms.append(f"…and {left} more problem(s) not listed; fix these first")
+    return kept_fields, kept_forms
+
+
+def cut(text: str, limit: int = ECHO) -> str:
+    """`text` unquoted, its first `limit` characters only (for paths and names in messages)."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(text: str, what: str, error: type[errors.ApiError] = errors.InvalidRequest) -> object:
+    """`text` parsed, refused with `error` (naming `what` and where) if it is not JSON or holds
+    anything `problem` names."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise error(f"{what} is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise error(f"{what} is not valid JSON: {shown(str(exc), 200)}",
+                    field_errors={what: ["Invalid JSON"]}) from None
+    found = problem(value)
+    if found:
+        where, message = found
+        raise error(f"{what}{'.' + where if where else ''} {message}",
+                    field_errors={f"{what}.{where}" if where else what: [message]})
+    return value
+
+
+def problem(value: object) -> tuple[str, str] | None:
+    """(dotted path, what is wrong) for the first thing in parsed JSON that cannot be stored or
+    checked safely: nesting over MAX_DEPTH, a non-finite number, NUL or a lone surrogate in a
+    key or string. None when there is nothing. Iterative, so any depth is safe to look at."""
+    stack: list[tuple[object, tuple, int]] = [(value, (), 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth >= MAX_DEPTH:
+                return _dotted(path), f"is nested deeper than {MAX_DEPTH} levels"
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, child in items:
+                if isinstance(key, str) and UNSAFE_CHARACTER.search(key):
+                    return _dotted((*path, key)), "has a key with " + _unsafe(key)
+                stack.append((child, (*path, key), depth + 1))
+        elif isinstance(node, str):
+            if UNSAFE_CHARACTER.search(node):
+                return _dotted(path), "contains " + _unsafe(node)
+        elif isinstance(node, float) and not math.isfinite(node):
+            return _dotted(path), "is not a finite number (at most about 1.8e308)"
+    return None
+
+
+def _unsafe(text: str) -> str:
+    if "\x00" in text:
+        return "a NUL character (\\u0000), which cannot be stored"
+    return "a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode text"
+
+
+def _dotted(path: tuple) -> str:
+    return cut(".".join(cut(p, 40) if isinstance(p, str) else str(p) for p in path), 200)
+
+
+def check_text(value: str, what: str, *, limit: int, required: bool = True,
+               error: type[errors.ApiError] = errors.InvalidRequest) -> str:
+    """A name or label: at most `limit` characters, no control characters; the error names
+    `what` as the field."""
+    if required and not value.strip():
+        raise error(f"{what} must not be empty", field_errors={what: ["Required"]})
+    if len(value) > limit:
+        raise error(f"{what} is {len(value)} characters; at most {limit}",
+                    field_errors={what: [f"String must contain at most {limit} character(s)"]})
+    if CONTROL.search(value):
+        raise error(f"{what} must not contain control characters",
+                    field_errors={what: ["Contains a control character"]})
+    return value
+
+
+def is_uuid(value: str) -> bool:
+    """Whether `value` is a UUID in its canonical text form (ids the services hand out)."""
+    try:
+        return len(value) == 36 and str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False

@@ -1,0 +1,49 @@
+import pytest
+
+from craftkit import errors, inputs
+
+
+@pytest.mark.parametrize("text, said", [
+    ('{"total": 1e400}', "data.total is not a finite number"),
+    ('{"total": Infinity}', "Infinity is not a JSON number"),
+    ('{"total": NaN}', "NaN is not a JSON number"),
+    ('{"name": "a\\u0000b"}', "data.name contains a NUL character"),
+    ('{"a\\u0000": 1}', "has a key with a NUL character"),
+    ('{"name": "\\ud800"}', "data.name contains a lone UTF-16 surrogate"),
+    ('{"x": ' + "[" * 65 + "]" * 65 + "}", "is nested deeper than 64 levels"),
+    ("[" * 100_000 + "]" * 100_000, "is nested deeper than 64 levels"),
+    ('{"x": ', "data is not valid JSON"),
+])
+def test_json_a_client_sends_is_refused_with_what_and_where(text, said):
+    with pytest.raises(errors.InvalidInputData) as caught:
+        inputs.parse_json(text, "data", errors.InvalidInputData)
+    assert said in caught.value.message
+
+
+def test_json_that_can_be_stored_passes():
+    big = 2**64 + 1  # jsonb takes any integer; only the protobuf hop has int32 fields
+    assert inputs.parse_json(f'{{"n": {big}, "s": "\\ud83d\\ude00 ok", "f": 1.5e300}}', "data") \
+        == {"n": big, "s": "\U0001F600 ok", "f": 1.5e300}
+
+
+def test_shown_quotes_at_most_100_characters():
+    assert inputs.shown("slug") == "'slug'"
+    long = inputs.shown("x" * 5000)
+    assert long.startswith("'" + "x" * 100 + "'…") and long.endswith("(5000 characters)")
+    assert len(inputs.shown("\n" * 5000)) < 250
+
+
+@pytest.mark.parametrize("value, said", [
+    ("", "must not be empty"), ("x" * 201, "201 characters; at most 200"),
+    ("a\x00b", "control characters"), ("line\nbreak", "control characters"),
+])
+def test_names_are_bounded_and_printable(value, said):
+    with pytest.raises(errors.InvalidRequest) as caught:
+        inputs.check_text(value, "name", limit=200)
+    assert said in caught.value.message and "name" in caught.value.field_errors
+
+
+def test_uuids_in_canonical_form_only():
+    assert inputs.is_uuid("0190b2d4-5f6e-7a8b-9c0d-1e2f3a4b5c6d")
+    for bad in ("", "x", "0190b2d4-5f6e-7a8b-9c0d-1e2f3a4b5c6d\n", "a\x00", "{0190b2d4-5f6e-7a8b"):
+        assert not inputs.is_uuid(bad)
