@@ -22,7 +22,12 @@ object or array implied by a deeper path is required when any field under it is.
 `min`/`max` (numbers), `minLength`/`maxLength`/`pattern` (strings; a pattern is searched for, as in
 JSON Schema), `minItems`/`maxItems` (arrays). `example` feeds the generated example body, which
 must validate. Errors are keyed by the dotted path of the offending value (`items.0.qty`), all at
-once.
+once (as many as fit in a gRPC header: see `inputs.capped`).
+
+Patterns are RE2 (google-re2), so checking one takes time linear in the text whatever the pattern
+and the data: `^(a+)+$` cannot freeze a service. RE2 has no backreferences or lookaround; a
+pattern that needs them is refused when the version is added. Every check of a manifest is
+bounded (the LIMITS below; docs/layout.md lists them), and so is the example built from it.
 """
 
 from __future__ import annotations
@@ -32,13 +37,27 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+import re2
+
+from craftkit import inputs
 from craftkit.errors import InvalidInputData, InvalidTemplate
 
 SCALARS = ("string", "number", "integer", "boolean", "date", "datetime", "enum")
 TYPES = (*SCALARS, "object", "array")
-_SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\])?$")
+_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[\])?")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+# What one manifest may ask for: each bounds the work of checking it and of checking data by it.
+MAX_FIELDS = 500
+MAX_KEY_LENGTH = 200
+MAX_KEY_DEPTH = 10  # dotted segments in a key: a.b.c is 3
+MAX_PATTERN_LENGTH = 1000
+MAX_PATTERN_PROGRAM = 2000  # RE2 instructions: bounds the cost per character checked
+MAX_ENUM_VALUES = 1000
+MAX_ENUM_VALUE_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 2000
+MAX_EXAMPLE_SIZE = 100_000  # characters and values of the generated example body
+RE2_MEMORY = 2 << 20  # bytes per compiled pattern (RE2's max_mem: program and DFA cache)
 CONSTRAINTS = {
     "string": ("minLength", "maxLength", "pattern"),
     "number": ("min", "max"), "integer": ("min", "max"),
@@ -84,36 +103,55 @@ class Manifest:
         if not isinstance(manifest, dict) or not isinstance(manifest.get("fields"), dict):
             raise InvalidTemplate("manifest must be an object with a `fields` object",
                                   field_errors={"manifest": ["Expected an object with `fields`"]})
+        unsafe = inputs.problem(manifest)
+        if unsafe:
+            where = "manifest" + (f".{unsafe[0]}" if unsafe[0] else "")
+            raise InvalidTemplate(f"{where} {unsafe[1]}", field_errors={where: [unsafe[1]]})
+        if len(manifest["fields"]) > MAX_FIELDS:
+            raise InvalidTemplate(
+                f"the manifest has {len(manifest['fields'])} fields; at most {MAX_FIELDS}",
+                field_errors={"manifest.fields": [f"At most {MAX_FIELDS} fields"]})
         problems: dict[str, list[str]] = {}
         root = Node("object", explicit=True)
         for key, spec in manifest["fields"].items():
             error = _add(root, key, spec)
             if error:
-                problems.setdefault(f"manifest.fields.{key}", []).append(error)
+                problems.setdefault(f"manifest.fields.{inputs.cut(key)}",
+                                    []).append(error)
         unknown = sorted(set(manifest) - {"fields"})
         if unknown:
             problems["manifest"] = [f"Unrecognized key(s) in object: {_quote(unknown)}"]
         if problems:
-            raise InvalidTemplate("the manifest is not valid", field_errors=problems)
+            raise InvalidTemplate("the manifest is not valid",
+                                  field_errors=inputs.capped(problems, [])[0])
         _settle(root)
         compiled = cls(root)
         try:
             compiled.validate(compiled.example())
         except InvalidInputData as exc:
+            fields, forms = inputs.capped({f"manifest.example.{path}": messages
+                                           for path, messages in exc.field_errors.items()}, [])
             raise InvalidTemplate(
                 "the manifest's examples and defaults do not make a valid body; fix the "
-                "`example` of the fields named", field_errors={
-                    f"manifest.example.{path}": messages
-                    for path, messages in exc.field_errors.items()}) from None
+                "`example` of the fields named", field_errors=fields, form_errors=forms) from None
         return compiled
 
     def validate(self, data: object) -> dict:
-        """`data` with defaults filled in; InvalidInputData lists every problem."""
+        """`data` with defaults filled in; InvalidInputData lists every problem (as many as fit).
+        Data nested deeper than inputs.MAX_DEPTH, or holding what cannot be stored (NUL, a lone
+        surrogate, a non-finite number), is refused first, whatever its depth."""
+        unsafe = inputs.problem(data)
+        if unsafe:
+            where, message = unsafe
+            raise InvalidInputData(f"data{'.' + where if where else ''} {message}",
+                                   field_errors={where: [message]} if where else None,
+                                   form_errors=None if where else [message])
         fields: dict[str, list[str]] = {}
         forms: list[str] = []
         data = copy.deepcopy(data)
         _check(self.root, data, [], fields, forms)
         if fields or forms:
+            fields, forms = inputs.capped(fields, forms)
             raise InvalidInputData("data does not match the template version's manifest",
                                    field_errors=fields, form_errors=forms)
         return data
@@ -143,8 +181,10 @@ class Manifest:
                 **({"title": title} if title else {}), **_schema(self.root)}
 
     def example(self) -> dict:
-        """A `data` object that validates: examples, defaults, then values the constraints allow."""
-        return _example(self.root)
+        """A `data` object that validates: examples, defaults, then values the constraints allow.
+        InvalidTemplate when it would be over MAX_EXAMPLE_SIZE (minItems and minLength multiply
+        through nested arrays)."""
+        return _example(self.root, [MAX_EXAMPLE_SIZE])
 
 
 # ------------------------------------------------------------------------------------- parsing
@@ -163,9 +203,13 @@ def _add(root: Node, key: str, spec: object) -> str | None:
     problem = _check_spec(kind, spec)
     if problem:
         return problem
+    if len(key) > MAX_KEY_LENGTH:
+        return f"key is {len(key)} characters; at most {MAX_KEY_LENGTH}"
     segments = key.split(".")
-    if not all(_SEGMENT.match(s) for s in segments) or segments[-1].endswith("[]"):
+    if not all(_SEGMENT.fullmatch(s) for s in segments) or segments[-1].endswith("[]"):
         return "key must be dotted names, with [] after an array's name (items[].qty)"
+    if len(segments) > MAX_KEY_DEPTH:
+        return f"key is nested {len(segments)} levels deep; at most {MAX_KEY_DEPTH}"
     node = root
     for segment in segments[:-1]:
         name, is_array = segment.removesuffix("[]"), segment.endswith("[]")
@@ -189,7 +233,7 @@ def _add(root: Node, key: str, spec: object) -> str | None:
     target.required = spec.get("required", True) and "default" not in spec
     target.spec = {k: v for k, v in spec.items() if k not in ("type", "required")}
     if "pattern" in spec:
-        target.spec["compiled"] = re.compile(spec["pattern"])
+        target.spec["compiled"] = _pattern(spec["pattern"])
     if "of" in spec:
         target.item = Node(spec["of"])
     for what in ("default", "example"):
@@ -204,6 +248,8 @@ def _check_spec(kind: str, spec: dict) -> str | None:
         return "required must be a boolean"
     if "description" in spec and not isinstance(spec["description"], str):
         return "description must be a string"
+    if len(spec.get("description", "")) > MAX_DESCRIPTION_LENGTH:
+        return f"description is over {MAX_DESCRIPTION_LENGTH} characters"
     for name in ("min", "max"):
         if name in spec and _number(spec[name]) is None:
             return f"{name} must be a number"
@@ -214,10 +260,9 @@ def _check_spec(kind: str, spec: dict) -> str | None:
         if low in spec and high in spec and spec[low] > spec[high]:
             return f"{low} is greater than {high}"
     if "pattern" in spec:
-        try:
-            re.compile(spec["pattern"])
-        except (re.error, TypeError):
-            return "pattern must be a valid regular expression"
+        problem = _pattern_problem(spec["pattern"])
+        if problem:
+            return problem
         if "example" not in spec and "default" not in spec:
             return "a field with a pattern needs an example (it goes into the cURL snippet)"
     if kind == "enum":
@@ -225,12 +270,45 @@ def _check_spec(kind: str, spec: dict) -> str | None:
         if not (isinstance(values, list) and values and all(isinstance(v, str) for v in values)
                 and len(set(values)) == len(values)):
             return "values must be a non-empty list of distinct strings"
+        if len(values) > MAX_ENUM_VALUES:
+            return f"values has {len(values)} entries; at most {MAX_ENUM_VALUES}"
+        if any(len(v) > MAX_ENUM_VALUE_LENGTH for v in values):
+            return f"each of values must be at most {MAX_ENUM_VALUE_LENGTH} characters"
     if kind == "array" and "of" in spec:
         if spec["of"] not in SCALARS or spec["of"] == "enum":
             return ("of must be one of string, number, integer, boolean, date, datetime "
                     "(use items[].x fields for objects)")
     if "default" in spec and kind in ("object", "array"):
         return "only scalar fields can have a default"
+    return None
+
+
+def _pattern(pattern: str) -> re2._Regexp:
+    """The RE2 form of a (checked) pattern: only whether it matches is asked, so no captures."""
+    options = re2.Options()
+    options.log_errors = False
+    options.never_capture = True
+    options.max_mem = RE2_MEMORY
+    return re2.compile(pattern, options)
+
+
+def _pattern_problem(pattern: object) -> str | None:
+    """Why a manifest's `pattern` cannot be used, or None."""
+    if not isinstance(pattern, str):
+        return "pattern must be a string (a regular expression)"
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        return f"pattern is {len(pattern)} characters; at most {MAX_PATTERN_LENGTH}"
+    try:
+        compiled = _pattern(pattern)
+    except (re2.error, UnicodeEncodeError) as exc:
+        reason = exc.args[0] if exc.args else "invalid"
+        reason = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+        return (f"pattern must be a valid regular expression (RE2 says: {inputs.cut(reason)}); "
+                "patterns run in linear time, so backreferences (\\1) and lookaround "
+                "((?=, (?!, (?<=, (?<!) are not available")
+    if compiled.programsize > MAX_PATTERN_PROGRAM:
+        return (f"pattern is too complex ({compiled.programsize} RE2 instructions; at most "
+                f"{MAX_PATTERN_PROGRAM}): use fewer or smaller counted repetitions like {{n,m}}")
     return None
 
 
@@ -277,9 +355,11 @@ def _check(node: Node, value: object, path: list, fields: dict, forms: list) -> 
             return report("Expected integer, received float")
     elif kind == "enum":
         if value not in spec["values"]:
-            shown = repr(value) if isinstance(value, str) else got
-            return report("Invalid enum value. Expected "
-                          + " | ".join(f"'{v}'" for v in spec["values"]) + f", received {shown}")
+            shown = inputs.shown(value) if isinstance(value, str) else got
+            values = spec["values"]
+            expected = " | ".join(f"'{inputs.cut(v, 40)}'" for v in values[:10]) + (
+                f" | … ({len(values)} values)" if len(values) > 10 else "")
+            return report(f"Invalid enum value. Expected {expected}, received {shown}")
         return None
     elif kind in ("date", "datetime"):
         if got != "string":
@@ -302,7 +382,7 @@ def _check(node: Node, value: object, path: list, fields: dict, forms: list) -> 
         if "maxLength" in spec and len(value) > spec["maxLength"]:
             report(f"String must contain at most {spec['maxLength']} character(s)")
         if "compiled" in spec and not spec["compiled"].search(value):
-            report(f"Invalid: must match the pattern {spec['pattern']}")
+            report(f"Invalid: must match the pattern {inputs.cut(spec['pattern'])}")
     elif kind == "object":
         unknown = sorted(set(value) - set(node.children))
         if unknown:
@@ -328,8 +408,8 @@ def _check(node: Node, value: object, path: list, fields: dict, forms: list) -> 
 def _valid_moment(kind: str, value: str) -> bool:
     try:
         if kind == "date":
-            return bool(DATE.match(value)) and bool(date.fromisoformat(value))
-        return bool(DATETIME.match(value)) and bool(
+            return bool(DATE.fullmatch(value)) and bool(date.fromisoformat(value))
+        return bool(DATETIME.fullmatch(value)) and bool(
             datetime.fromisoformat(value.upper().replace("Z", "+00:00")))
     except ValueError:
         return False
@@ -362,17 +442,21 @@ def _schema(node: Node) -> dict:
     return out
 
 
-def _example(node: Node) -> object:
+def _example(node: Node, budget: list[int]) -> object:
+    """`budget`: characters and values still allowed; InvalidTemplate once it runs out."""
     spec, kind = node.spec, node.type
+    _spend(budget, 1)
     if "example" in spec:
+        _spend(budget, len(str(spec["example"])))
         return copy.deepcopy(spec["example"])
     if "default" in spec:
         return spec["default"]
     if kind == "object":
-        return {name: _example(child) for name, child in node.children.items()}
+        return {name: _example(child, budget) for name, child in node.children.items()}
     if kind == "array":
         count = min(max(1, spec.get("minItems", 0)), spec.get("maxItems", 1))
-        return [_example(node.item) for _ in range(count)] if node.item is not None else []
+        _spend(budget, count)
+        return [_example(node.item, budget) for _ in range(count)] if node.item is not None else []
     if kind in ("number", "integer"):
         low, high = spec.get("min"), spec.get("max")
         value = low if low is not None else (min(1, high) if high is not None else 1)
@@ -380,10 +464,24 @@ def _example(node: Node) -> object:
             value = int(value) + (1 if value > 0 else 0)
         return int(value) if kind == "integer" else value
     if kind == "string":
-        return "x" * min(max(1, spec.get("minLength", 1)), spec.get("maxLength", 10**6))
+        length = min(max(1, spec.get("minLength", 1)), spec.get("maxLength", 10**6))
+        _spend(budget, length)
+        return "x" * length
     return {"boolean": True, "date": "2026-01-31", "datetime": "2026-01-31T09:30:00Z",
             "enum": spec.get("values", [""])[0]}[kind]
 
 
+def _spend(budget: list[int], amount: int) -> None:
+    budget[0] -= amount
+    if budget[0] < 0:
+        raise InvalidTemplate(
+            f"the example body this manifest implies is over {MAX_EXAMPLE_SIZE} characters and "
+            "values (minItems and minLength multiply through nested arrays); give the large "
+            "fields an `example` or lower their minimums",
+            field_errors={"manifest.fields": ["Example body too large"]})
+
+
 def _quote(names: list[str]) -> str:
-    return ", ".join(f"'{n}'" for n in names)
+    """Names for a message: the first five, each cut short, and how many more."""
+    shown = ", ".join(f"'{inputs.cut(n, 30)}'" for n in names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")

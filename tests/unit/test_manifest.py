@@ -161,3 +161,131 @@ def test_the_json_schema_describes_the_manifest():
                                                 "default": "EUR"}
     assert schema["properties"]["items"]["items"]["properties"]["qty"] == {
         "type": "integer", "minimum": 1, "maximum": 99}
+
+
+# ------------------------------------------------------------------ linear-time patterns, bounds
+
+BOMB = {"fields": {"code": {"type": "string", "pattern": "^(a+)+$", "example": "aaa"}}}
+EVIL = "a" * 40 + "!"  # backtracking needs ~2^40 steps (hours); RE2 needs microseconds
+
+
+@pytest.mark.timeout(10)
+def test_a_catastrophic_pattern_checks_data_in_linear_time():
+    with pytest.raises(InvalidInputData) as caught:
+        Manifest.parse(BOMB).validate({"code": EVIL})
+    assert caught.value.field_errors == {"code": ["Invalid: must match the pattern ^(a+)+$"]}
+    Manifest.parse(BOMB).validate({"code": "a" * 100_000})
+
+
+@pytest.mark.timeout(10)
+def test_a_catastrophic_example_is_refused_in_linear_time():
+    manifest = {"fields": {"code": {**BOMB["fields"]["code"], "example": EVIL}}}
+    with pytest.raises(InvalidTemplate) as caught:
+        Manifest.parse(manifest)
+    assert "example is not a valid string" in caught.value.field_errors["manifest.fields.code"][0]
+
+
+@pytest.mark.parametrize("pattern, why", [
+    (r"^(a)\1$", "invalid escape sequence"),
+    (r"^(?=a)a$", "invalid perl operator: (?="),
+    (r"^(?<!b)a$", "invalid perl operator: (?<!"),
+])
+def test_patterns_re2_cannot_run_are_refused_naming_the_field_and_why(pattern, why):
+    with pytest.raises(InvalidTemplate) as caught:
+        Manifest.parse({"fields": {"code": {"type": "string", "pattern": pattern,
+                                            "example": "a"}}})
+    [message] = caught.value.field_errors["manifest.fields.code"]
+    assert why in message and "backreferences" in message and "lookaround" in message
+
+
+def test_the_json_schema_keeps_the_pattern_searched_not_anchored():
+    manifest = Manifest.parse({"fields": {"code": {"type": "string", "pattern": "[0-9]{3}",
+                                                   "example": "no 123"}}})
+    assert manifest.json_schema()["properties"]["code"]["pattern"] == "[0-9]{3}"
+    manifest.validate({"code": "order 123 of 200"})  # searched, like JSON Schema
+    with pytest.raises(InvalidInputData):
+        manifest.validate({"code": "12"})
+
+
+def test_dates_are_whole_strings():
+    manifest = Manifest.parse({"fields": {"day": {"type": "date"}}})
+    with pytest.raises(InvalidInputData):
+        manifest.validate({"day": "2026-01-31\n"})
+
+
+@pytest.mark.parametrize("manifest, where, message", [
+    ({"fields": {f"f{i}": {"type": "boolean"} for i in range(501)}},
+     "manifest.fields", "At most 500 fields"),
+    ({"fields": {".".join(["a"] * 11): {"type": "string"}}},
+     "manifest.fields." + ".".join(["a"] * 11), "nested 11 levels deep; at most 10"),
+    ({"fields": {"k" * 201: {"type": "string"}}},
+     "manifest.fields." + "k" * 100 + "…", "201 characters; at most 200"),
+    ({"fields": {"p": {"type": "string", "pattern": "a" * 1001, "example": "a"}}},
+     "manifest.fields.p", "1001 characters; at most 1000"),
+    ({"fields": {"p": {"type": "string", "pattern": r"(\w+\s*){400}", "example": "a"}}},
+     "manifest.fields.p", "pattern is too complex"),
+    ({"fields": {"e": {"type": "enum", "values": [str(i) for i in range(1001)]}}},
+     "manifest.fields.e", "1001 entries; at most 1000"),
+    ({"fields": {"e": {"type": "enum", "values": ["x" * 201]}}},
+     "manifest.fields.e", "at most 200 characters"),
+    ({"fields": {"d": {"type": "string", "description": "x" * 2001}}},
+     "manifest.fields.d", "description is over 2000 characters"),
+    ({"fields": {"a": {"type": "array", "minItems": 100, "maxItems": 100},
+                 "a[].b": {"type": "array", "minItems": 100, "maxItems": 100},
+                 "a[].b[].c": {"type": "array", "minItems": 100, "maxItems": 100},
+                 "a[].b[].c[].d": {"type": "string"}}},
+     "manifest.fields", "Example body too large"),
+    ({"fields": {"s": {"type": "string", "minLength": 10**9}}},
+     "manifest.fields", "Example body too large"),
+])
+def test_every_manifest_check_is_bounded_and_says_the_limit(manifest, where, message):
+    with pytest.raises(InvalidTemplate) as caught:
+        Manifest.parse(manifest)
+    assert message in " ".join(caught.value.field_errors[where]) + caught.value.message
+
+
+def nested(depth: int) -> object:
+    value: object = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("value, path, message", [
+    (nested(100_000), "tags", "nested deeper than 64 levels"),
+    ("a\x00b", "customer.name", "NUL character"),
+    ("\ud800", "customer.name", "lone UTF-16 surrogate"),
+    (float("inf"), "total", "not a finite number"),
+])
+def test_data_that_cannot_be_stored_or_walked_is_refused_at_its_path(value, path, message):
+    data = {**SEED, "customer": {"name": "x"}}
+    head, _, rest = path.partition(".")
+    if rest:
+        data[head] = {rest: value}
+    else:
+        data[head] = value
+    with pytest.raises(InvalidInputData) as caught:
+        Manifest.parse(INVOICE).validate(data)
+    [(where, [said])] = caught.value.field_errors.items()
+    assert where.startswith(path) and message in said
+
+
+def test_messages_quote_at_most_100_characters_of_the_data():
+    manifest = Manifest.parse({"fields": {"e": {"type": "enum", "values": ["a", "b"]}}})
+    with pytest.raises(InvalidInputData) as caught:
+        manifest.validate({"e": "z" * 1_000_000, **{f"k{i}" * 50: 1 for i in range(1000)}})
+    messages = [*caught.value.form_errors, *caught.value.field_errors["e"]]
+    assert all(len(m) < 600 for m in messages)
+    assert "(1000000 characters)" in caught.value.field_errors["e"][0]
+    assert caught.value.form_errors[0].endswith("and 995 more")
+
+
+def test_issues_are_capped_to_what_fits_in_a_grpc_header():
+    with pytest.raises(InvalidInputData) as caught:
+        Manifest.parse(INVOICE).validate({**SEED, "items": [{"name": 1, "qty": 1.5, "price": "x"}]
+                                          * 10_000})
+    listed = sum(len(v) for v in caught.value.field_errors.values())
+    assert 20 < listed < 30_000
+    size = sum(len(p) + sum(len(m) for m in v) for p, v in caught.value.field_errors.items())
+    assert size <= 4000
+    assert caught.value.form_errors[-1].startswith(f"…and {30_000 - listed} more problem(s)")
