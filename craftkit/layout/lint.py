@@ -1,6 +1,8 @@
 """Pre-flight checks of a layout against its manifest, before a version is accepted: structure,
 every `{{path}}` against the manifest's fields (with the right type for its filters), and the
-values of every option. InvalidTemplate names the JSON path of each problem, all at once."""
+values of every option. InvalidTemplate names the JSON path of each problem, all at once (as many
+as fit in a gRPC header). The work is bounded: at most MAX_BLOCKS blocks and table columns,
+nested at most MAX_NESTING deep, and texts of at most MAX_TEXT_LENGTH characters."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from craftkit import inputs
 from craftkit.errors import InvalidTemplate
 from craftkit.layout import fonts, text
 from craftkit.manifest import Manifest
@@ -16,8 +19,11 @@ PAGE_SIZES = {"A4": (595.2756, 841.8898), "A5": (419.5276, 595.2756), "A6": (297
               "Letter": (612.0, 792.0), "Legal": (612.0, 1008.0),
               "Label4x6": (288.0, 432.0)}  # a 4 x 6 in shipping label
 ALIGNS = ("left", "center", "right")
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # matched with fullmatch, like every name here
+COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
+MAX_BLOCKS = 2000  # blocks and table columns, all nesting levels together
+MAX_NESTING = 16  # keep, columns, if and each inside one another
+MAX_TEXT_LENGTH = 10_000  # characters of one text, cell, value or metadata entry
 BARCODES = ("code128", "ean13")
 PAGE_VARIABLES = {"page": "integer", "pages": "integer"}
 
@@ -29,14 +35,28 @@ class Context:
     problems: dict[str, list[str]] = field(default_factory=dict)
     scope: dict[str, str] = field(default_factory=dict)  # loop variable -> array path
     extra: dict[str, str] = field(default_factory=dict)  # page, pages in headers and footers
+    nesting: int = 0  # container blocks around this one
+    seen: list[int] = field(default_factory=lambda: [0])  # blocks and columns so far, shared
 
     def problem(self, where: str, message: str) -> None:
         self.problems.setdefault(where, []).append(message)
 
-    def inner(self, **changes) -> Context:
+    def inner(self, nest: bool = False, **changes) -> Context:
         return Context(self.paths, self.assets, self.problems,
                        {**self.scope, **changes.get("scope", {})},
-                       {**self.extra, **changes.get("extra", {})})
+                       {**self.extra, **changes.get("extra", {})},
+                       self.nesting + nest, self.seen)
+
+    def count(self, where: str, amount: int = 1) -> bool:
+        """Counts blocks or columns against MAX_BLOCKS; False (reported once) past it."""
+        self.seen[0] += amount
+        if self.seen[0] > MAX_BLOCKS:
+            if "layout" not in self.problems or not any(
+                    "blocks and table columns" in m for m in self.problems["layout"]):
+                self.problem("layout", f"the layout has more than {MAX_BLOCKS} blocks and table "
+                                       f"columns (first past the limit: {where})")
+            return False
+        return True
 
     def type_of(self, path: str) -> str | None:
         """The manifest type a path refers to in this scope, or None when it refers to nothing."""
@@ -65,7 +85,8 @@ def lint(layout: object, manifest: Manifest, assets: set[str] = frozenset()) -> 
     try:
         Locale.parse(locale)
     except (ValueError, TypeError, UnknownLocaleError):
-        ctx.problem("layout.locale", f"{locale!r} is not a known locale (e.g. en_US, de_DE)")
+        ctx.problem("layout.locale",
+                    f"{inputs.shown(locale)} is not a known locale (e.g. en_US, de_DE)")
     _blocks(ctx, layout.get("body"), "layout.body", required=True)
     for part in ("header", "footer"):
         if part in layout:
@@ -88,7 +109,8 @@ def lint(layout: object, manifest: Manifest, assets: set[str] = frozenset()) -> 
             unknown(ctx, protect, {"password"}, "layout.protect")
             template(ctx, protect["password"], "layout.protect.password")
     if ctx.problems:
-        raise InvalidTemplate("the layout is not valid", field_errors=ctx.problems)
+        fields, forms = inputs.capped(ctx.problems, [])
+        raise InvalidTemplate("the layout is not valid", field_errors=fields, form_errors=forms)
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -113,6 +135,9 @@ def template(ctx: Context, value: object, where: str) -> None:
     if not isinstance(value, str):
         ctx.problem(where, "Expected string")
         return
+    if len(value) > MAX_TEXT_LENGTH:
+        ctx.problem(where, f"the text is {len(value)} characters; at most {MAX_TEXT_LENGTH}")
+        return
     for expression in text.placeholders(value):
         try:
             path, filters = text.parse(expression)
@@ -129,7 +154,7 @@ def template(ctx: Context, value: object, where: str) -> None:
             reason = text.check_filter(name, arg, kind)
             if reason:
                 ctx.problem(where, f"{{{{{expression}}}}}: {reason}")
-            elif name == "currency" and not text.CURRENCY.match(arg) and \
+            elif name == "currency" and not text.CURRENCY.fullmatch(arg) and \
                     ctx.type_of(arg) not in ("string", "enum"):
                 ctx.problem(where, f"{{{{{expression}}}}}: {arg} is not a text field of the "
                                    "manifest holding a currency code")
@@ -164,7 +189,7 @@ def _watermark(ctx: Context, mark: object) -> None:
     template(ctx, mark["text"], "layout.watermark.text")
     in_range(ctx, mark, "size", "layout.watermark", 8, 300)
     in_range(ctx, mark, "opacity", "layout.watermark", 0.01, 1)
-    if "color" in mark and not (isinstance(mark["color"], str) and COLOR.match(mark["color"])):
+    if "color" in mark and not (isinstance(mark["color"], str) and COLOR.fullmatch(mark["color"])):
         ctx.problem("layout.watermark.color", "must be #RRGGBB")
     if "if" in mark:
         _condition(ctx, mark["if"], "layout.watermark.if")
@@ -175,8 +200,14 @@ def _blocks(ctx: Context, blocks: object, where: str, required: bool = False) ->
         ctx.problem(where, "Expected a non-empty array of blocks" if required
                     else "Expected an array of blocks")
         return
+    if ctx.nesting > MAX_NESTING:
+        ctx.problem(where, f"blocks are nested more than {MAX_NESTING} deep (keep, columns, if "
+                           "and each inside one another)")
+        return
     for index, block in enumerate(blocks):
         at = f"{where}.{index}"
+        if not ctx.count(at):
+            return
         if not isinstance(block, dict) or block.get("type") not in BLOCKS:
             ctx.problem(f"{at}.type", f"must be one of {', '.join(BLOCKS)}")
             continue
@@ -188,7 +219,7 @@ def _blocks(ctx: Context, blocks: object, where: str, required: bool = False) ->
 def _source(ctx: Context, block: dict, where: str) -> tuple[str, str] | None:
     """(array path in manifest terms, loop variable) for a table or an each block."""
     source, name = block.get("source"), block.get("as", "item")
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         ctx.problem(f"{where}.as", "must be a simple name")
         return None
     if not isinstance(source, str):
@@ -211,7 +242,7 @@ def _condition(ctx: Context, test: object, where: str) -> None:
         return
     unknown(ctx, test, {"path", "equals", "not"}, where)
     if ctx.type_of(test["path"]) is None:
-        ctx.problem(where, f"{test['path']} is not a field of the manifest")
+        ctx.problem(where, f"{inputs.cut(test['path'])} is not a field of the manifest")
     if "not" in test and not isinstance(test["not"], bool):
         ctx.problem(f"{where}.not", "Expected boolean")
 
@@ -238,7 +269,7 @@ def _text(ctx, block, where):
     for flag in ("bold", "italic"):
         if not isinstance(block.get(flag, False), bool):
             ctx.problem(f"{where}.{flag}", "Expected boolean")
-    if "color" in block and not (isinstance(block["color"], str) and COLOR.match(block["color"])):
+    if "color" in block and not (isinstance(block["color"], str) and COLOR.fullmatch(block["color"])):
         ctx.problem(f"{where}.color", "must be #RRGGBB")
 
 
@@ -248,6 +279,8 @@ def _table(ctx, block, where):
     columns = block.get("columns")
     if not isinstance(columns, list) or not columns:
         ctx.problem(f"{where}.columns", "Expected a non-empty array of columns")
+        return
+    if not ctx.count(f"{where}.columns", len(columns)):
         return
     for index, column in enumerate(columns):
         at = f"{where}.columns.{index}"
@@ -286,7 +319,7 @@ def _rule(ctx, block, where):
 
 
 def _keep(ctx, block, where):
-    _blocks(ctx, block.get("blocks"), f"{where}.blocks", required=True)
+    _blocks(ctx.inner(nest=True), block.get("blocks"), f"{where}.blocks", required=True)
 
 
 def _columns(ctx, block, where):
@@ -302,20 +335,20 @@ def _columns(ctx, block, where):
         unknown(ctx, column, {"width", "blocks"}, at)
         if "width" in column and not (number(column["width"]) and column["width"] > 0):
             ctx.problem(f"{at}.width", "must be a positive number of points")
-        _blocks(ctx, column.get("blocks"), f"{at}.blocks", required=True)
+        _blocks(ctx.inner(nest=True), column.get("blocks"), f"{at}.blocks", required=True)
     in_range(ctx, block, "gap", where, 0, 100)
 
 
 def _if(ctx, block, where):
     _condition(ctx, block.get("test"), f"{where}.test")
-    _blocks(ctx, block.get("then"), f"{where}.then", required=True)
+    _blocks(ctx.inner(nest=True), block.get("then"), f"{where}.then", required=True)
     if "else" in block:
-        _blocks(ctx, block["else"], f"{where}.else")
+        _blocks(ctx.inner(nest=True), block["else"], f"{where}.else")
 
 
 def _each(ctx, block, where):
     found = _source(ctx, block, where)
-    inner = ctx.inner(scope={found[1]: found[0].removesuffix("[]")}) if found else ctx
+    inner = ctx.inner(nest=True, scope={found[1]: found[0].removesuffix("[]")} if found else {})
     _blocks(inner, block.get("blocks"), f"{where}.blocks", required=True)
 
 
@@ -340,8 +373,8 @@ def _barcode(ctx, block, where):
 def _image(ctx, block, where):
     name = block.get("asset")
     if not isinstance(name, str) or name not in ctx.assets:
-        known = ", ".join(sorted(ctx.assets)) or "none yet"
-        ctx.problem(f"{where}.asset", f"{name!r} is not an asset of this template (uploaded: "
+        known = inputs.cut(", ".join(sorted(ctx.assets)), 200) or "none yet"
+        ctx.problem(f"{where}.asset", f"{inputs.shown(name)} is not an asset of this template (uploaded: "
                                       f"{known}); upload it with PUT "
                                       "/v1/templates/{slug}/assets/{name} first")
     for key in ("width", "height"):

@@ -80,3 +80,47 @@ def test_a_row_taller_than_a_page_fails_with_a_message_that_says_what_to_fix():
     data = {**INVOICE["example"], "items": [{"name": "line\n" * 300, "qty": 1, "price": 1}]}
     with pytest.raises(RenderError, match="taller than a page.*shorten the data"):
         render_pdf(INVOICE["layout"], data)
+
+
+# ------------------------------------------------------------------------------ bounded checks
+
+def kept(depth: int) -> dict:
+    block: dict = {"type": "text", "text": "x"}
+    for _ in range(depth):
+        block = {"type": "keep", "blocks": [block]}
+    return block
+
+
+@pytest.mark.parametrize("layout, where, message", [
+    ({"body": [{"type": "spacer"}] * 2001}, "layout", "more than 2000 blocks and table columns"),
+    ({"body": [{"type": "table", "source": "items", "columns": [{"text": "x"}] * 2001}]},
+     "layout", "more than 2000 blocks and table columns"),
+    ({"body": [kept(17)]}, "layout.body.0" + ".blocks.0" * 16 + ".blocks",
+     "nested more than 16 deep"),
+    ({"body": [kept(10_000)]}, "layout.body.0" + ".blocks.0" * 16 + ".blocks",
+     "nested more than 16 deep"),
+    ({"body": [{"type": "text", "text": "x" * 10_001}]}, "layout.body.0.text",
+     "10001 characters; at most 10000"),
+    ({"body": [{"type": "text", "text": "x", "color": "#000000\n"}]}, "layout.body.0.color",
+     "#RRGGBB"),
+    ({"body": [{"type": "each", "source": "items", "as": "row\n", "blocks": [kept(0)]}]},
+     "layout.body.0.as", "simple name"),
+])
+def test_every_layout_check_is_bounded_and_names_the_limit(layout, where, message):
+    with pytest.raises(InvalidTemplate) as caught:
+        lint(layout, MANIFEST)
+    assert message in " ".join(caught.value.field_errors[where])
+
+
+def test_sixteen_levels_of_nesting_are_fine():
+    lint({"body": [kept(16)]}, MANIFEST)
+
+
+@pytest.mark.timeout(10)
+def test_texts_are_read_in_linear_time_at_lint_and_render():
+    # An unclosed `{{` then spaces took the placeholder pattern cubic time (2,000: 8 s), and
+    # runs of `[` or `*a ` took the markup patterns quadratic time.
+    for hostile in ("{{" + " " * 9_990, "[" * 10_000, "*a " * 3_333, "[a](http://" * 909):
+        layout = {"body": [{"type": "text", "text": hostile}]}
+        lint(layout, MANIFEST)
+        render_pdf(layout, INVOICE["example"])
