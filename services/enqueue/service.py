@@ -11,12 +11,12 @@ from functools import lru_cache
 from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
-from craftkit import errors, messages
+from craftkit import errors, inputs, messages
 from craftkit.manifest import Manifest
 from craftkit.outbox import Outbox
 from craftkit.renders import COLUMNS, to_proto
 from craftkit.v1 import enqueue_pb2, enqueue_pb2_grpc
-from services.status.templates import check_filename
+from services.status.templates import check_filename, known_template, not_found
 
 log = logging.getLogger(__name__)
 
@@ -77,20 +77,18 @@ class EnqueueService(enqueue_pb2_grpc.EnqueueServiceServicer):
         self.dedupe_window = dedupe_window
 
     async def EnqueueRender(self, request, context):
-        try:
-            data = json.loads(request.data_json)
-        except ValueError:
-            raise errors.InvalidRequest("data_json is not valid JSON") from None
+        data = inputs.parse_json(request.data_json, "data", errors.InvalidInputData)
         if not isinstance(data, dict):
             raise errors.InvalidRequest("data must be a JSON object")
+        if not known_template(request.project_id, request.template_slug):
+            raise not_found(request.template_slug)
         version = request.version_number or None
         async with self.pool.connection() as conn:
             cur = await conn.execute(TEMPLATE, {"project": request.project_id,
                                                 "slug": request.template_slug, "version": version})
             template = await cur.fetchone()
             if template is None:
-                raise errors.TemplateNotFound(
-                    f"no template with slug {request.template_slug!r} in this project")
+                raise not_found(request.template_slug)
             if version is None and template["published_version"] is None:
                 raise errors.NoPublishedVersion(
                     f"template {request.template_slug!r} has no published version yet; "

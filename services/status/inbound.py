@@ -11,9 +11,10 @@ import uuid
 from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
-from craftkit import errors
+from craftkit import errors, inputs
 from craftkit.timefmt import ms
 from craftkit.v1 import inbound_pb2, inbound_pb2_grpc
+from services.status.templates import known_template, not_found
 
 COLUMNS = ("h.id, h.project_id, t.slug, coalesce(h.version_number, 0) AS version_number, "
            "h.created_at, h.revoked_at")
@@ -35,11 +36,13 @@ class InboundHookService(inbound_pb2_grpc.InboundHookServiceServicer):
         self.pool = pool
 
     async def _template_id(self, conn, project_id: str, slug: str):
+        if not known_template(project_id, slug):
+            raise not_found(slug)
         cur = await conn.execute("SELECT id FROM templates WHERE project_id = %s AND slug = %s",
                                  (project_id, slug))
         row = await cur.fetchone()
         if row is None:
-            raise errors.TemplateNotFound(f"no template with slug {slug!r} in this project")
+            raise not_found(slug)
         return row["id"]
 
     async def CreateInboundHook(self, request, context):
@@ -51,8 +54,9 @@ class InboundHookService(inbound_pb2_grpc.InboundHookServiceServicer):
                     "SELECT 1 FROM template_versions WHERE template_id = %s AND number = %s "
                     "AND published_at IS NOT NULL", (template_id, request.version_number))
                 if await cur.fetchone() is None:
-                    raise errors.VersionNotFound(f"template {request.template_slug!r} has no "
-                                                 f"published version {request.version_number}")
+                    raise errors.VersionNotFound(
+                        f"template {inputs.shown(request.template_slug)} has no published "
+                        f"version {request.version_number}")
             cur = await conn.execute(
                 "WITH h AS (INSERT INTO inbound_hooks (id, project_id, template_id, "
                 "version_number, token_sha256) VALUES (%s, %s, %s, %s, %s) RETURNING *) "
@@ -74,7 +78,7 @@ class InboundHookService(inbound_pb2_grpc.InboundHookServiceServicer):
         try:
             hook_id = uuid.UUID(request.hook_id)
         except ValueError:
-            raise errors.NotFound(f"no inbound hook {request.hook_id!r}") from None
+            raise errors.NotFound(f"no inbound hook {inputs.shown(request.hook_id)}") from None
         async with self.pool.connection() as conn:
             template_id = await self._template_id(conn, request.project_id, request.template_slug)
             cur = await conn.execute(
@@ -84,7 +88,8 @@ class InboundHookService(inbound_pb2_grpc.InboundHookServiceServicer):
                 (hook_id, template_id))
             row = await cur.fetchone()
         if row is None:
-            raise errors.NotFound(f"no inbound hook {request.hook_id!r} for this template")
+            raise errors.NotFound(
+                f"no inbound hook {inputs.shown(request.hook_id)} for this template")
         return hook_proto(row)
 
     async def ResolveInboundHook(self, request, context):

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
-from craftkit import errors
+from craftkit import errors, inputs
 from craftkit.v1 import projects_pb2, projects_pb2_grpc
 
 KEY_PREFIX = "ck_live_"
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+MAX_NAME_LENGTH = 200
 
 
 def new_key() -> tuple[str, str]:
@@ -31,8 +34,7 @@ class ProjectService(projects_pb2_grpc.ProjectServiceServicer):
         return key
 
     async def CreateProject(self, request, context):
-        if not request.name.strip():
-            raise errors.InvalidRequest("a project needs a name")
+        inputs.check_text(request.name, "name", limit=MAX_NAME_LENGTH)
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute("INSERT INTO projects (id, name) VALUES (%s, %s) RETURNING id, name",
                                      (uuid7(), request.name))
@@ -42,13 +44,17 @@ class ProjectService(projects_pb2_grpc.ProjectServiceServicer):
             project=projects_pb2.Project(id=str(row["id"]), name=row["name"]), api_key=key)
 
     async def CreateApiKey(self, request, context):
+        if not inputs.is_uuid(request.project_id):
+            raise errors.NotFound(f"no project {inputs.shown(request.project_id)}")
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute("SELECT id FROM projects WHERE id = %s", (request.project_id,))
             if await cur.fetchone() is None:
-                raise errors.NotFound(f"no project {request.project_id!r}")
+                raise errors.NotFound(f"no project {inputs.shown(request.project_id)}")
             return projects_pb2.CreateApiKeyResponse(api_key=await self._add_key(conn, request.project_id))
 
     async def Authenticate(self, request, context):
+        if not SHA256_HEX.fullmatch(request.key_sha256):
+            raise errors.Unauthorized("unknown or revoked API key")
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT p.id, p.name FROM api_keys k JOIN projects p ON p.id = k.project_id "

@@ -34,7 +34,8 @@ async def serve(settings: Settings) -> None:
     status_pb2_grpc.add_StatusServiceServicer_to_server(
         StatusService(pool, waiters, outbox, lease_seconds=settings.lease_seconds,
                       events_topic=settings.kafka.events_topic), server)
-    templates_pb2_grpc.add_TemplateServiceServicer_to_server(TemplateService(pool), server)
+    templates_pb2_grpc.add_TemplateServiceServicer_to_server(
+        TemplateService(pool, max_asset_pixels=settings.max_asset_pixels), server)
     projects_pb2_grpc.add_ProjectServiceServicer_to_server(ProjectService(pool), server)
     inbound_pb2_grpc.add_InboundHookServiceServicer_to_server(InboundHookService(pool), server)
     tasks = []

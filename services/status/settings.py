@@ -14,6 +14,10 @@ class Settings:
     lease_seconds: int
     """RENDER_LEASE_SECONDS: how long a claimed job belongs to its worker before another may take
     it over (a worker that died mid-job). Must exceed the longest render."""
+    max_asset_pixels: int
+    """MAX_ASSET_PIXELS: an uploaded image with more pixels is refused (invalid_asset). A render
+    decodes an image at about 10 bytes per pixel (40 MP: about 400 MiB), so keep the worker's
+    memory per render above that, or lower this."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -22,4 +26,5 @@ class Settings:
             database=Database.from_env(),
             kafka=Kafka.from_env(),
             lease_seconds=env_int("RENDER_LEASE_SECONDS", 120),
+            max_asset_pixels=env_int("MAX_ASSET_PIXELS", 40_000_000),
         )

@@ -1,7 +1,14 @@
-"""TemplateService: templates, their immutable versions, and which version is published."""
+"""TemplateService: templates, their immutable versions, which version is published, and the
+images (assets) their layouts show.
+
+Everything a client sends is checked here before it reaches PostgreSQL, whoever calls: names and
+slugs as whole strings (`$` would let "x\n" through), lengths, JSON via `craftkit.inputs`, and
+images by their header and then a full decode, so a file that cannot render is refused at upload.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -11,23 +18,41 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
-from craftkit import errors
+from craftkit import errors, inputs
 from craftkit.layout import lint
 from craftkit.manifest import Manifest
 from craftkit.timefmt import ms
 from craftkit.v1 import templates_pb2, templates_pb2_grpc
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-FILENAME = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,200}$")
+# Matched with fullmatch: whole strings, so a trailing newline is refused too.
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+FILENAME = re.compile(r"[^/\\\x00-\x1f\x7f\ud800-\udfff]{1,200}")
+ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+MAX_NAME_LENGTH = 200
+"""A template's display name (it titles the JSON Schema)."""
+MAX_TEMPLATE_JSON = 512 * 1024
+"""Characters of a version's manifest and layout JSON together."""
+MAX_ASSET_SIDE = 10_000
+"""Pixels on either side of an image: more than 700 dpi across the longest page there is."""
 
 
 def check_filename(value: str, error=errors.InvalidRequest) -> str:
     """A safe object name: no path separators or control characters; `.pdf` is appended if
     missing."""
-    if not FILENAME.match(value) or value in (".", ".."):
-        raise error(f"filename {value!r} must be 1 to 200 characters without '/', '\\' or "
-                    "control characters")
+    if not FILENAME.fullmatch(value) or value in (".", ".."):
+        raise error(f"filename {inputs.shown(value)} must be 1 to 200 characters without '/', "
+                    "'\\' or control characters", field_errors={"filename": ["Invalid filename"]})
     return value if value.lower().endswith(".pdf") else value + ".pdf"
+
+
+def not_found(slug: str) -> errors.TemplateNotFound:
+    return errors.TemplateNotFound(f"no template with slug {inputs.shown(slug)} in this project")
+
+
+def known_template(project_id: str, slug: str) -> bool:
+    """Whether (project, slug) could name a template at all: anything else is not found without
+    asking PostgreSQL (which refuses NUL, and a malformed id as a uuid)."""
+    return inputs.is_uuid(project_id) and SLUG.fullmatch(slug) is not None
 
 
 def template_proto(row: dict, versions: list[dict] = ()) -> templates_pb2.Template:
@@ -48,23 +73,31 @@ VERSION_COLUMNS = "number, manifest::text AS manifest, layout::text AS layout, c
 
 
 class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, *, max_asset_pixels: int) -> None:
         self.pool = pool
+        self.max_asset_pixels = max_asset_pixels
+        self.decoding = asyncio.Semaphore(1)  # one full-size image in memory at a time
 
     async def _template(self, conn, project_id: str, slug: str, *, lock: bool = False) -> dict:
+        if not known_template(project_id, slug):
+            raise not_found(slug)
         cur = await conn.execute(
             "SELECT * FROM templates WHERE project_id = %s AND slug = %s"
             + (" FOR UPDATE" if lock else ""), (project_id, slug))
         row = await cur.fetchone()
         if row is None:
-            raise errors.TemplateNotFound(f"no template with slug {slug!r} in this project")
+            raise not_found(slug)
         return row
 
     async def CreateTemplate(self, request, context):
-        if not SLUG.match(request.slug):
+        if not SLUG.fullmatch(request.slug):
             raise errors.InvalidRequest(
                 "slug must be 1 to 63 lowercase letters, digits or '-', starting with a letter "
                 "or digit", field_errors={"slug": ["Invalid slug"]})
+        if not inputs.is_uuid(request.project_id):
+            raise errors.InvalidRequest("project_id must be a project's id (a UUID)")
+        if request.name:
+            inputs.check_text(request.name, "name", limit=MAX_NAME_LENGTH)
         filename = check_filename(request.default_filename or f"{request.slug}.pdf")
         async with self.pool.connection() as conn:
             try:
@@ -75,6 +108,8 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
                      filename))
             except psycopg.errors.UniqueViolation:
                 raise errors.TemplateExists(f"a template with slug {request.slug!r} exists") from None
+            except psycopg.errors.ForeignKeyViolation:
+                raise errors.InvalidRequest("project_id names no project") from None
             return template_proto(await cur.fetchone())
 
     async def GetTemplate(self, request, context):
@@ -85,6 +120,8 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
             return template_proto(row, await cur.fetchall())
 
     async def ListTemplates(self, request, context):
+        if not inputs.is_uuid(request.project_id):
+            return templates_pb2.ListTemplatesResponse()
         async with self.pool.connection() as conn:
             cur = await conn.execute("SELECT * FROM templates WHERE project_id = %s ORDER BY slug",
                                      (request.project_id,))
@@ -92,7 +129,13 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
         return templates_pb2.ListTemplatesResponse(templates=[template_proto(r) for r in rows])
 
     async def AddVersion(self, request, context):
-        manifest, layout = _json(request.manifest_json, "manifest"), _json(request.layout_json, "layout")
+        size = len(request.manifest_json) + len(request.layout_json)
+        if size > MAX_TEMPLATE_JSON:
+            raise errors.InvalidTemplate(
+                f"the manifest and layout are {size} characters of JSON together; at most "
+                f"{MAX_TEMPLATE_JSON}")
+        manifest = inputs.parse_json(request.manifest_json, "manifest", errors.InvalidTemplate)
+        layout = inputs.parse_json(request.layout_json, "layout", errors.InvalidTemplate)
         compiled = Manifest.parse(manifest)
         async with self.pool.connection() as conn, conn.transaction():
             template = await self._template(conn, request.project_id, request.slug, lock=True)
@@ -115,7 +158,7 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
                 "RETURNING number", (template["id"], request.number))
             if await cur.fetchone() is None:
                 raise errors.VersionNotFound(
-                    f"template {request.slug!r} has no version {request.number}")
+                    f"template {inputs.shown(request.slug)} has no version {request.number}")
             cur = await conn.execute("UPDATE templates SET published_version = %s WHERE id = %s "
                                      "RETURNING *", (request.number, template["id"]))
             row = await cur.fetchone()
@@ -132,7 +175,8 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
                                      (template["id"], request.number))
             row = await cur.fetchone()
         if row is None:
-            raise errors.VersionNotFound(f"template {request.slug!r} has no version {request.number}")
+            raise errors.VersionNotFound(
+                f"template {inputs.shown(request.slug)} has no version {request.number}")
         manifest = Manifest.parse(json.loads(row["manifest"]))
         example = manifest.example()
         return templates_pb2.VersionSchema(
@@ -143,11 +187,15 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
 
 
     async def PutAsset(self, request, context):
-        if not ASSET_NAME.match(request.name):
+        if not ASSET_NAME.fullmatch(request.name):
             raise errors.InvalidRequest(
                 "asset names are 1 to 100 letters, digits, '.', '_' or '-', starting with a "
-                "letter or digit (e.g. logo.png)")
-        content_type, width, height = image_facts(request.data)
+                "letter or digit (e.g. logo.png)", field_errors={"name": ["Invalid asset name"]})
+        async with self.pool.connection() as conn:
+            await self._template(conn, request.project_id, request.slug)  # 404 before the work
+        async with self.decoding:
+            content_type, width, height = await asyncio.to_thread(
+                image_facts, request.data, self.max_asset_pixels)
         digest = hashlib.sha256(request.data).hexdigest()
         async with self.pool.connection() as conn:
             template = await self._template(conn, request.project_id, request.slug)
@@ -164,7 +212,7 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
                 row = await cur.fetchone()
                 if row["sha256"] != digest:
                     raise errors.AssetExists(
-                        f"asset {request.name!r} exists with other content; assets are "
+                        f"asset {inputs.shown(request.name)} exists with other content; assets are "
                         "write-once (versions that show them never change): use a new name")
         return asset_proto(row)
 
@@ -177,17 +225,20 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
         return templates_pb2.ListAssetsResponse(assets=[asset_proto(r) for r in rows])
 
     async def GetAssetData(self, request, context):
+        if not (inputs.is_uuid(request.template_id) and ASSET_NAME.fullmatch(request.name)):
+            raise errors.NotFound(f"no asset {inputs.shown(request.name)} for template "
+                                  f"{inputs.shown(request.template_id)}")
         async with self.pool.connection() as conn:
             cur = await conn.execute("SELECT name, sha256, data FROM template_assets "
                                      "WHERE template_id = %s AND name = %s",
                                      (request.template_id, request.name))
             row = await cur.fetchone()
         if row is None:
-            raise errors.NotFound(f"no asset {request.name!r} for template {request.template_id}")
+            raise errors.NotFound(f"no asset {inputs.shown(request.name)} for template "
+                                  f"{request.template_id}")
         return templates_pb2.AssetData(name=row["name"], sha256=row["sha256"], data=row["data"])
 
 
-ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 ASSET_COLUMNS = "name, content_type, sha256, length(data) AS size, width, height, created_at"
 
 
@@ -198,20 +249,45 @@ def asset_proto(row: dict) -> templates_pb2.Asset:
         created_at_ms=ms(row["created_at"]))
 
 
-def image_facts(data: bytes) -> tuple[str, int, int]:
-    """(content type, width, height) of a PNG or JPEG; InvalidRequest for anything else."""
+def image_facts(data: bytes, max_pixels: int) -> tuple[str, int, int]:
+    """(content type, width, height) of a PNG or JPEG that renders: its size within
+    MAX_ASSET_SIDE and `max_pixels` (read from the header, before anything is decoded), then the
+    whole image decoded once, so a truncated or corrupt file is refused now rather than failing
+    every render. InvalidAsset says what is wrong. Blocking: run it in a thread."""
     from PIL import Image, UnidentifiedImageError
 
     kinds = {"PNG": "image/png", "JPEG": "image/jpeg"}
+    kind = "image"
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            kind, size = image.format, image.size
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        kind = None
-    if kind not in kinds:
-        raise errors.InvalidRequest("an asset must be a PNG or JPEG image")
-    return kinds[kind], size[0], size[1]
+        with Image.open(io.BytesIO(data), formats=tuple(kinds)) as image:
+            kind, (width, height) = f"{image.format} image", image.size
+            _check_size(width, height, max_pixels)
+            if kind == "JPEG":  # decode at 1/8 scale: every byte is still read and checked
+                image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own guard, raised before the size is known to us: its text has the count.
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(pixels.group(1)) / 1e6:.0f} MP" if pixels else "far too many pixels"
+        raise errors.InvalidAsset(f"image has {size}, a decompression bomb; at most "
+                                  f"{max_pixels / 1e6:g} MP (MAX_ASSET_PIXELS)") from None
+    except UnidentifiedImageError:
+        raise errors.InvalidAsset("an asset must be a PNG or JPEG image; this is neither "
+                                  "(or its header is damaged)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise errors.InvalidAsset(f"the {kind} cannot be decoded: it is truncated or corrupt "
+                                  f"({inputs.cut(str(exc))})") from None
+    return kinds[kind.split()[0]], width, height
+
+
+def _check_size(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise errors.InvalidAsset(
+            f"image is {width}x{height} = {width * height / 1e6:.0f} MP; at most "
+            f"{max_pixels / 1e6:g} MP (MAX_ASSET_PIXELS)")
+    if width > MAX_ASSET_SIDE or height > MAX_ASSET_SIDE:
+        raise errors.InvalidAsset(f"image is {width}x{height} pixels; at most {MAX_ASSET_SIDE} "
+                                  "on either side")
 
 
 def curl_line(base: str, slug: str, number: int, example: dict) -> str:
@@ -223,10 +299,3 @@ def curl_line(base: str, slug: str, number: int, example: dict) -> str:
             f"  -H \"Content-Type: application/json\" \\\n"
             f"  -d '{body}'")
 
-
-def _json(text: str, what: str) -> object:
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise errors.InvalidTemplate(f"{what} is not valid JSON: {exc}",
-                                     field_errors={what: ["Invalid JSON"]}) from None
