@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import httpx
+import pytest
 import pypdf
 from PIL import Image
 
@@ -40,6 +43,7 @@ def test_bad_uploads_are_refused(api):
     for data in (b"not an image", b"\x89PNG\r\n\x1a\n broken"):
         response = put(api, "x.png", data)
         assert response.status_code == 400
+        assert response.json()["error"]["code"] == "invalid_asset"
         assert "PNG or JPEG" in response.json()["error"]["message"]
     assert put(api, "../etc.png", png(2, 2)).status_code in (400, 404)
     big = put(api, "big.png", b"\x00" * (5 * 1024 * 1024 + 1))
@@ -67,3 +71,54 @@ def test_a_layout_shows_an_uploaded_image_and_lint_refuses_unknown_ones(api):
     [shown] = page.images
     assert shown.image.size == (300, 100)
     assert "Bill to: Acme Corp" in page.extract_text()
+
+
+def chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def crafted_png(width: int, height: int, rows: int = 2, idat: bytes | None = None) -> bytes:
+    """A grey PNG whose header says width x height, cheap at any size: its data stream holds
+    only `rows` rows (or `idat`), which is all a header check reads."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    data = zlib.compress(b"\x00" * (width + 1) * rows) if idat is None else idat
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def image(fmt: str, width: int = 300, height: int = 200) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (20, 90, 160)).save(out, format=fmt)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("data, message", [
+    (crafted_png(50_000, 50_000), "image has 2500 MP, a decompression bomb; at most 40 MP"),
+    (crafted_png(12_000, 12_000), "image is 12000x12000 = 144 MP; at most 40 MP"),
+    (crafted_png(6_400, 6_400), "image is 6400x6400 = 41 MP; at most 40 MP"),
+    (crafted_png(10_001, 10), "image is 10001x10 pixels; at most 10000 on either side"),
+    (crafted_png(300, 200, idat=b"not zlib" * 20), "PNG image cannot be decoded"),
+    (image("PNG")[:-200], "PNG image cannot be decoded: it is truncated"),
+    (image("JPEG")[:-100], "JPEG image cannot be decoded: it is truncated"),
+    (image("GIF"), "must be a PNG or JPEG image"),
+], ids=["50000x50000", "12000x12000", "6400x6400", "10001-wide", "corrupt-png", "truncated-png",
+        "truncated-jpeg", "gif"])
+def test_images_that_cannot_render_are_refused_at_upload_saying_why(api, data, message):
+    response = put(api, "x.png", data)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_asset" and message in error["message"], error
+    assert api.http.get("/v1/templates/invoice/assets").json()["assets"] == []
+
+
+def test_a_large_image_within_the_limits_is_accepted(api):
+    response = put(api, "photo.jpg", image("JPEG", 6_000, 6_000))  # 36 MP, decoded once
+    assert response.status_code == 201
+    assert (response.json()["width"], response.json()["height"]) == (6_000, 6_000)
+
+
+@pytest.mark.parametrize("name", ["logo.png%0A", "logo.png%00", "x" * 101])
+def test_asset_names_are_whole_strings(api, name):
+    response = put(api, name, png(2, 2))
+    assert response.status_code == 400, response.text
+    assert "asset names are 1 to 100 letters" in response.json()["error"]["message"]
+    assert api.http.get("/v1/templates/invoice/assets").json()["assets"] == []
