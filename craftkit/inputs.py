@@ -69,16 +69,25 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def parse_json(text: str, what: str, error: type[errors.ApiError] = errors.InvalidRequest) -> object:
-    """`text` parsed, refused with `error` (naming `what` and where) if it is not JSON or holds
-    anything `problem` names."""
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def load_json(text: str, what: str, error: type[errors.ApiError] = errors.InvalidRequest) -> object:
+    """`text` parsed (NaN and Infinity refused), without `problem`'s walk: for a caller that
+    walks the value anyway (Manifest.validate does)."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except RecursionError:
         raise error(f"{what} is nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
-        raise error(f"{what} is not valid JSON: {shown(str(exc), 200)}",
+        raise error(f"{what} is not valid JSON: {cut(str(exc), 200)}",
                     field_errors={what: ["Invalid JSON"]}) from None
+
+
+def parse_json(text: str, what: str, error: type[errors.ApiError] = errors.InvalidRequest) -> object:
+    """`text` parsed, refused with `error` (naming `what` and where) if it is not JSON or holds
+    anything `problem` names."""
+    value = load_json(text, what, error)
     found = problem(value)
     if found:
         where, message = found
@@ -90,24 +99,71 @@ def parse_json(text: str, what: str, error: type[errors.ApiError] = errors.Inval
 def problem(value: object) -> tuple[str, str] | None:
     """(dotted path, what is wrong) for the first thing in parsed JSON that cannot be stored or
     checked safely: nesting over MAX_DEPTH, a non-finite number, NUL or a lone surrogate in a
-    key or string. None when there is nothing. Iterative, so any depth is safe to look at."""
+    key or string. None when there is nothing. Iterative, so any depth is safe to look at; the
+    path is worked out only when there is a problem (this runs on every render request)."""
+    if _walk(value, paths=False) is None:
+        return None
+    return _walk(value, paths=True)
+
+
+def _walk(value: object, paths: bool) -> tuple[str, str] | None:
     stack: list[tuple[object, tuple, int]] = [(value, (), 0)]
     while stack:
         node, path, depth = stack.pop()
-        if isinstance(node, (dict, list)):
+        if isinstance(node, str):
+            if not _safe(node):
+                return _dotted(path), "contains " + _unsafe(node)
+        elif isinstance(node, dict):
             if depth >= MAX_DEPTH:
                 return _dotted(path), f"is nested deeper than {MAX_DEPTH} levels"
-            items = node.items() if isinstance(node, dict) else enumerate(node)
-            for key, child in items:
-                if isinstance(key, str) and UNSAFE_CHARACTER.search(key):
+            for key, child in node.items():
+                if isinstance(key, str) and not _safe(key):
                     return _dotted((*path, key)), "has a key with " + _unsafe(key)
-                stack.append((child, (*path, key), depth + 1))
-        elif isinstance(node, str):
-            if UNSAFE_CHARACTER.search(node):
-                return _dotted(path), "contains " + _unsafe(node)
+                stack.append((child, (*path, key) if paths else path, depth + 1))
+        elif isinstance(node, list):
+            if depth >= MAX_DEPTH:
+                return _dotted(path), f"is nested deeper than {MAX_DEPTH} levels"
+            stack.extend((child, (*path, index) if paths else path, depth + 1)
+                         for index, child in enumerate(node))
         elif isinstance(node, float) and not math.isfinite(node):
             return _dotted(path), "is not a finite number (at most about 1.8e308)"
     return None
+
+
+def safe_copy(value: object) -> tuple[object, tuple[str, str] | None]:
+    """(a copy of parsed JSON, None), or (None, `problem(value)`): one iterative pass that both
+    checks and copies (new dicts and lists, shared scalars), for Manifest.validate, which fills
+    defaults into its copy of every render request's data."""
+    root: list = [None]
+    stack: list[tuple[object, dict | list, object, int]] = [(value, root, 0, 0)]
+    while stack:
+        node, into, key, depth = stack.pop()
+        if isinstance(node, dict):
+            if depth >= MAX_DEPTH:
+                return None, problem(value)
+            into[key] = new = {}
+            for name, child in node.items():
+                if isinstance(name, str) and not _safe(name):
+                    return None, problem(value)
+                new[name] = None  # keeps the order of keys
+                stack.append((child, new, name, depth + 1))
+        elif isinstance(node, list):
+            if depth >= MAX_DEPTH:
+                return None, problem(value)
+            into[key] = new = [None] * len(node)
+            stack.extend((child, new, index, depth + 1) for index, child in enumerate(node))
+        elif (isinstance(node, str) and not _safe(node)) or (
+                isinstance(node, float) and not math.isfinite(node)):
+            return None, problem(value)
+        else:
+            into[key] = node
+    return root[0], None
+
+
+def _safe(text: str) -> bool:
+    if text.isascii():
+        return "\x00" not in text
+    return UNSAFE_CHARACTER.search(text) is None
 
 
 def _unsafe(text: str) -> str:

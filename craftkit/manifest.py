@@ -140,7 +140,7 @@ class Manifest:
         """`data` with defaults filled in; InvalidInputData lists every problem (as many as fit).
         Data nested deeper than inputs.MAX_DEPTH, or holding what cannot be stored (NUL, a lone
         surrogate, a non-finite number), is refused first, whatever its depth."""
-        unsafe = inputs.problem(data)
+        data, unsafe = inputs.safe_copy(data)
         if unsafe:
             where, message = unsafe
             raise InvalidInputData(f"data{'.' + where if where else ''} {message}",
@@ -148,7 +148,6 @@ class Manifest:
                                    form_errors=None if where else [message])
         fields: dict[str, list[str]] = {}
         forms: list[str] = []
-        data = copy.deepcopy(data)
         _check(self.root, data, [], fields, forms)
         if fields or forms:
             fields, forms = inputs.capped(fields, forms)

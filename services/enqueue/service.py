@@ -77,7 +77,8 @@ class EnqueueService(enqueue_pb2_grpc.EnqueueServiceServicer):
         self.dedupe_window = dedupe_window
 
     async def EnqueueRender(self, request, context):
-        data = inputs.parse_json(request.data_json, "data", errors.InvalidInputData)
+        # Manifest.validate walks the data for what cannot be stored (NUL, depth, Infinity).
+        data = inputs.load_json(request.data_json, "data", errors.InvalidInputData)
         if not isinstance(data, dict):
             raise errors.InvalidRequest("data must be a JSON object")
         if not known_template(request.project_id, request.template_slug):

@@ -47,3 +47,13 @@ def test_uuids_in_canonical_form_only():
     assert inputs.is_uuid("0190b2d4-5f6e-7a8b-9c0d-1e2f3a4b5c6d")
     for bad in ("", "x", "0190b2d4-5f6e-7a8b-9c0d-1e2f3a4b5c6d\n", "a\x00", "{0190b2d4-5f6e-7a8b"):
         assert not inputs.is_uuid(bad)
+
+
+def test_safe_copy_copies_containers_in_order_and_refuses_what_problem_names():
+    value = {"b": [1, {"c": "x"}], "a": None}
+    copied, found = inputs.safe_copy(value)
+    assert (copied, found, list(copied)) == (value, None, ["b", "a"])
+    copied["b"][1]["c"] = "changed"
+    assert value["b"][1]["c"] == "x"
+    assert inputs.safe_copy({"k": [float("nan")]}) == (None, ("k.0", "is not a finite number "
+                                                              "(at most about 1.8e308)"))
