@@ -45,6 +45,7 @@ from craftkit.errors import InvalidInputData, InvalidTemplate
 SCALARS = ("string", "number", "integer", "boolean", "date", "datetime", "enum")
 TYPES = (*SCALARS, "object", "array")
 _SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[\])?")
+# Anchored for the JSON Schema they go into; matched here with fullmatch (whole strings).
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 # What one manifest may ask for: each bounds the work of checking it and of checking data by it.
