@@ -58,6 +58,7 @@ MAX_ENUM_VALUES = 1000
 MAX_ENUM_VALUE_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 2000
 MAX_EXAMPLE_SIZE = 100_000  # characters and values of the generated example body
+MAX_PATTERN_WORK = 100_000_000  # characters checked x RE2 instructions, per body: ~0.4 s at worst
 RE2_MEMORY = 2 << 20  # bytes per compiled pattern (RE2's max_mem: program and DFA cache)
 CONSTRAINTS = {
     "string": ("minLength", "maxLength", "pattern"),
@@ -149,7 +150,7 @@ class Manifest:
                                    form_errors=None if where else [message])
         fields: dict[str, list[str]] = {}
         forms: list[str] = []
-        _check(self.root, data, [], fields, forms)
+        _check(self.root, data, [], fields, forms, [MAX_PATTERN_WORK])
         if fields or forms:
             fields, forms = inputs.capped(fields, forms)
             raise InvalidInputData("data does not match the template version's manifest",
@@ -316,7 +317,7 @@ def _valid_scalar(node: Node, value: object) -> bool:
     if node.type in ("object", "array"):
         return True  # checked with the whole example, once the manifest is complete
     fields: dict = {}
-    _check(node, value, ["x"], fields, [])
+    _check(node, value, ["x"], fields, [], [MAX_PATTERN_WORK])
     return not fields
 
 
@@ -340,7 +341,10 @@ def _whole(value: object) -> bool:
 
 # ---------------------------------------------------------------------------------- validation
 
-def _check(node: Node, value: object, path: list, fields: dict, forms: list) -> None:
+def _check(node: Node, value: object, path: list, fields: dict, forms: list,
+           work: list[int]) -> None:
+    """Adds the problems of `value` to `fields`/`forms`. `work`: what is left of
+    MAX_PATTERN_WORK for this body's pattern checks."""
     def report(message: str) -> None:
         if path:
             fields.setdefault(".".join(map(str, path)), []).append(message)
@@ -381,7 +385,8 @@ def _check(node: Node, value: object, path: list, fields: dict, forms: list) -> 
             report(f"String must contain at least {spec['minLength']} character(s)")
         if "maxLength" in spec and len(value) > spec["maxLength"]:
             report(f"String must contain at most {spec['maxLength']} character(s)")
-        if "compiled" in spec and not spec["compiled"].search(value):
+        if "compiled" in spec and _afford(work, spec["compiled"], value, forms) and \
+                not spec["compiled"].search(value):
             report(f"Invalid: must match the pattern {inputs.cut(spec['pattern'])}")
     elif kind == "object":
         unknown = sorted(set(value) - set(node.children))
@@ -389,7 +394,7 @@ def _check(node: Node, value: object, path: list, fields: dict, forms: list) -> 
             report(f"Unrecognized key(s) in object: {_quote(unknown)}")
         for name, child in node.children.items():
             if name in value:
-                _check(child, value[name], [*path, name], fields, forms)
+                _check(child, value[name], [*path, name], fields, forms, work)
             elif "default" in child.spec:
                 value[name] = copy.deepcopy(child.spec["default"])
             elif child.required:
@@ -401,8 +406,21 @@ def _check(node: Node, value: object, path: list, fields: dict, forms: list) -> 
             return report(f"Array must contain at most {spec['maxItems']} element(s)")
         if node.item is not None:
             for index, item in enumerate(value):
-                _check(node.item, item, [*path, index], fields, forms)
+                _check(node.item, item, [*path, index], fields, forms, work)
     return None
+
+
+def _afford(work: list[int], pattern: re2._Regexp, value: str, forms: list) -> bool:
+    """Whether checking `value` fits in what is left of MAX_PATTERN_WORK (RE2 is linear in the
+    text, but its cost per character grows with the pattern); refused once when it does not."""
+    work[0] -= pattern.programsize * (len(value) + 1)
+    if work[0] >= 0:
+        return True
+    if work[0] + pattern.programsize * (len(value) + 1) >= 0:  # the first check over the limit
+        forms.append(f"the data has too much text to check against the manifest's patterns (at "
+                     f"most {MAX_PATTERN_WORK:,} characters × pattern size in one body; see "
+                     "docs/layout.md); send less text in fields with a pattern")
+    return False
 
 
 def _valid_moment(kind: str, value: str) -> bool:

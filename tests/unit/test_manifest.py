@@ -289,3 +289,18 @@ def test_issues_are_capped_to_what_fits_in_a_grpc_header():
     size = sum(len(p) + sum(len(m) for m in v) for p, v in caught.value.field_errors.items())
     assert size <= 4000
     assert caught.value.form_errors[-1].startswith(f"…and {30_000 - listed} more problem(s)")
+
+
+@pytest.mark.timeout(10)
+def test_pattern_checks_of_one_body_are_bounded():
+    # RE2 is linear in the text, but a pattern whose automaton explodes costs about its size per
+    # character: (a|b|\s)*a(a|b|\s){300}! took 4.4 s over 1 MB. Each body gets a budget.
+    pattern = r"(a|b|\s)*a(a|b|\s){300}!"
+    manifest = Manifest.parse({"fields": {"t": {"type": "array", "of": "string", "maxItems": 10**6},
+                                          "s": {"type": "string", "pattern": pattern,
+                                                "example": "a" + "b" * 300 + "!"}}})
+    with pytest.raises(InvalidInputData) as caught:
+        manifest.validate({"s": "ab " * 300_000, "t": []})
+    assert "too much text to check against the manifest's patterns" in \
+        caught.value.form_errors[0]
+    manifest.validate({"s": "a" + "b" * 300 + "!", "t": ["x"] * 10_000})
