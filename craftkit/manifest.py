@@ -115,8 +115,9 @@ class Manifest:
                 field_errors={"manifest.fields": [f"At most {MAX_FIELDS} fields"]})
         problems: dict[str, list[str]] = {}
         root = Node("object", explicit=True)
+        work = [MAX_PATTERN_WORK]  # one budget for every example and default
         for key, spec in manifest["fields"].items():
-            error = _add(root, key, spec)
+            error = _add(root, key, spec, work)
             if error:
                 problems.setdefault(f"manifest.fields.{inputs.cut(key)}",
                                     []).append(error)
@@ -132,7 +133,8 @@ class Manifest:
             compiled.validate(compiled.example())
         except InvalidInputData as exc:
             fields, forms = inputs.capped({f"manifest.example.{path}": messages
-                                           for path, messages in exc.field_errors.items()}, [])
+                                           for path, messages in exc.field_errors.items()},
+                                          exc.form_errors)
             raise InvalidTemplate(
                 "the manifest's examples and defaults do not make a valid body; fix the "
                 "`example` of the fields named", field_errors=fields, form_errors=forms) from None
@@ -190,7 +192,7 @@ class Manifest:
 
 # ------------------------------------------------------------------------------------- parsing
 
-def _add(root: Node, key: str, spec: object) -> str | None:
+def _add(root: Node, key: str, spec: object, work: list[int]) -> str | None:
     if not isinstance(spec, dict):
         return "Expected an object like {\"type\": \"string\"}"
     kind = spec.get("type")
@@ -238,8 +240,9 @@ def _add(root: Node, key: str, spec: object) -> str | None:
     if "of" in spec:
         target.item = Node(spec["of"])
     for what in ("default", "example"):
-        if what in spec and not _valid_scalar(target, spec[what]):
-            return f"{what} is not a valid {kind}"
+        problem = _scalar_problem(target, spec[what], work) if what in spec else None
+        if problem:
+            return problem if isinstance(problem, str) else f"{what} is not a valid {kind}"
     node.children[name] = target
     return None
 
@@ -313,12 +316,15 @@ def _pattern_problem(pattern: object) -> str | None:
     return None
 
 
-def _valid_scalar(node: Node, value: object) -> bool:
+def _scalar_problem(node: Node, value: object, work: list[int]) -> bool | str:
+    """False when `value` is valid for `node`; True when it is not; the message when the
+    pattern budget ran out."""
     if node.type in ("object", "array"):
-        return True  # checked with the whole example, once the manifest is complete
+        return False  # checked with the whole example, once the manifest is complete
     fields: dict = {}
-    _check(node, value, ["x"], fields, [], [MAX_PATTERN_WORK])
-    return not fields
+    forms: list = []
+    _check(node, value, ["x"], fields, forms, work)
+    return forms[0] if forms else bool(fields)
 
 
 def _settle(node: Node) -> bool:
