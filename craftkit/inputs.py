@@ -37,7 +37,8 @@ def shown(value: object, limit: int = ECHO) -> str:
     return text if len(text) <= limit + 2 else text[:limit] + "…"
 
 
-def capped(fields: dict[str, list[str]], forms: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+def capped(fields: dict[str, list[str]],
+           forms: list[str]) -> tuple[dict[str, list[str]], list[str]]:
     """The problems that fit in ISSUES_BYTES, in order (paths and messages cut to 200
     and 300 characters), and a last form error saying how many more were left out."""
     budget, left = ISSUES_BYTES, 0
@@ -72,7 +73,8 @@ def _reject_constant(name: str):
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def load_json(text: str, what: str, error: type[errors.ApiError] = errors.InvalidRequest) -> object:
+def load_json(text: str, what: str,
+              error: type[errors.ApiError] = errors.InvalidRequest) -> object:
     """`text` parsed (NaN and Infinity refused), without `problem`'s walk: for a caller that
     walks the value anyway (Manifest.validate does)."""
     try:
@@ -84,7 +86,8 @@ def load_json(text: str, what: str, error: type[errors.ApiError] = errors.Invali
                     field_errors={what: ["Invalid JSON"]}) from None
 
 
-def parse_json(text: str, what: str, error: type[errors.ApiError] = errors.InvalidRequest) -> object:
+def parse_json(text: str, what: str,
+               error: type[errors.ApiError] = errors.InvalidRequest) -> object:
     """`text` parsed, refused with `error` (naming `what` and where) if it is not JSON or holds
     anything `problem` names."""
     value = load_json(text, what, error)

@@ -374,8 +374,8 @@ def _image(ctx, block, where):
     name = block.get("asset")
     if not isinstance(name, str) or name not in ctx.assets:
         known = inputs.cut(", ".join(sorted(ctx.assets)), 200) or "none yet"
-        ctx.problem(f"{where}.asset", f"{inputs.shown(name)} is not an asset of this template (uploaded: "
-                                      f"{known}); upload it with PUT "
+        ctx.problem(f"{where}.asset", f"{inputs.shown(name)} is not an asset of this template "
+                                      f"(uploaded: {known}); upload it with PUT "
                                       "/v1/templates/{slug}/assets/{name} first")
     for key in ("width", "height"):
         in_range(ctx, block, key, where, 1, 2000)

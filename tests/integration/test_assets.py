@@ -82,7 +82,8 @@ def crafted_png(width: int, height: int, rows: int = 2, idat: bytes | None = Non
     only `rows` rows (or `idat`), which is all a header check reads."""
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     data = zlib.compress(b"\x00" * (width + 1) * rows) if idat is None else idat
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data)
+            + chunk(b"IEND", b""))
 
 
 def image(fmt: str, width: int = 300, height: int = 200) -> bytes:

@@ -110,7 +110,8 @@ import json  # noqa: E402
 import grpc  # noqa: E402
 
 from craftkit import errors  # noqa: E402
-from craftkit.v1 import enqueue_pb2, enqueue_pb2_grpc, templates_pb2, templates_pb2_grpc  # noqa: E402
+from craftkit.v1 import (enqueue_pb2, enqueue_pb2_grpc, templates_pb2,  # noqa: E402
+                         templates_pb2_grpc)
 
 BOMB = {"type": "string", "pattern": "^(a+)+$", "example": "aaa"}
 EVIL = "a" * 40 + "!"  # Python's re needs ~2^40 steps (hours) to refuse it; RE2 microseconds
@@ -214,7 +215,8 @@ GOOD = '{"customer": {"name": "A"}, "items": [], "total": 1}'
     ({"data_json": '{"x": ' + "[" * 5000 + "]" * 5000 + "}"}, "invalid_input_data",
      "nested deeper than 64 levels"),
     ({"data_json": GOOD, "template_slug": "invoice\x00"}, "template_not_found", "no template"),
-    ({"data_json": GOOD, "template_slug": "s" * 20_000}, "template_not_found", "(20000 characters)"),
+    ({"data_json": GOOD, "template_slug": "s" * 20_000}, "template_not_found",
+     "(20000 characters)"),
     ({"data_json": GOOD, "filename": "x\n"}, "invalid_request", "filename"),
     ({"data_json": GOOD, "project_id": "not-a-uuid"}, "template_not_found", "no template"),
 ])
