@@ -67,7 +67,8 @@ def cut(text: str, limit: int = ECHO) -> str:
 
 
 def _reject_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
+    raise ValueError(f"{name} is not a JSON number (numbers must be finite, at most about "
+                     "1.8e308)")
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
