@@ -19,50 +19,13 @@ from craftkit import errors
 
 MAX_DEPTH = 64
 """Deepest nesting of objects and arrays in any JSON document a client sends."""
-ECHO = 100
-"""At most this many characters of a client's value are quoted back in an error message."""
-ISSUES_BYTES = 4000
-"""At most this much of `issues` (paths and messages) goes back: gRPC carries them in a header,
-and all headers of a response together must stay under 8 KiB."""
 UNSAFE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
-def shown(value: object, limit: int = ECHO) -> str:
-    """`value` quoted for an error message (repr: control characters escaped), its first `limit`
-    characters only: an error must never carry a client's megabyte back to it."""
-    if isinstance(value, str) and len(value) > limit:
-        return f"{value[:limit]!r}… ({len(value)} characters)"
-    text = repr(value)
-    return text if len(text) <= limit + 2 else text[:limit] + "…"
-
-
-def capped(fields: dict[str, list[str]],
-           forms: list[str]) -> tuple[dict[str, list[str]], list[str]]:
-    """The problems that fit in ISSUES_BYTES, in order (paths and messages cut to 200
-    and 300 characters), and a last form error saying how many more were left out."""
-    budget, left = ISSUES_BYTES, 0
-    kept_forms: list[str] = []
-    kept_fields: dict[str, list[str]] = {}
-    for path, message in [(None, m) for m in forms] + [
-            (p, m) for p, messages in fields.items() for m in messages]:
-        path, message = (path if path is None else cut(path, 200)), cut(message, 300)
-        cost = len(message.encode()) + len((path or "").encode()) + 8
-        if cost > budget:
-            left += 1
-            continue
-        budget -= cost
-        if path is None:
-            kept_forms.append(message)
-        else:
-            kept_fields.setdefault(path, []).append(message)
-    if left:
-        kept_forms.append(f"…and {left} more problem(s) not listed; fix these first")
-    return kept_fields, kept_forms
-
-
-def cut(text: str, limit: int = ECHO) -> str:
-    """`text` unquoted, its first `limit` characters only (for paths and names in messages)."""
+def cut(text: str, limit: int = errors.ECHO_CHARS) -> str:
+    """`text` unquoted, its first `limit` characters only (for paths and names in messages;
+    errors.shorten quotes a value)."""
     return text if len(text) <= limit else text[:limit] + "…"
 
 

@@ -22,7 +22,7 @@ object or array implied by a deeper path is required when any field under it is.
 `min`/`max` (numbers), `minLength`/`maxLength`/`pattern` (strings; a pattern is searched for, as in
 JSON Schema), `minItems`/`maxItems` (arrays). `example` feeds the generated example body, which
 must validate. Errors are keyed by the dotted path of the offending value (`items.0.qty`), all at
-once (as many as fit in a gRPC header: see `inputs.capped`).
+once (as many as fit in a gRPC header: `errors.to_status` keeps the first).
 
 Patterns are RE2 (google-re2), so checking one takes time linear in the text whatever the pattern
 and the data: `^(a+)+$` cannot freeze a service. RE2 has no backreferences or lookaround; a
@@ -39,7 +39,7 @@ from datetime import date, datetime
 
 import re2
 
-from craftkit import inputs
+from craftkit import errors, inputs
 from craftkit.errors import InvalidInputData, InvalidTemplate
 
 SCALARS = ("string", "number", "integer", "boolean", "date", "datetime", "enum")
@@ -125,23 +125,21 @@ class Manifest:
         if unknown:
             problems["manifest"] = [f"Unrecognized key(s) in object: {_quote(unknown)}"]
         if problems:
-            raise InvalidTemplate("the manifest is not valid",
-                                  field_errors=inputs.capped(problems, [])[0])
+            raise InvalidTemplate("the manifest is not valid", field_errors=problems)
         _settle(root)
         compiled = cls(root)
         try:
             compiled.validate(compiled.example())
         except InvalidInputData as exc:
-            fields, forms = inputs.capped({f"manifest.example.{path}": messages
-                                           for path, messages in exc.field_errors.items()},
-                                          exc.form_errors)
             raise InvalidTemplate(
                 "the manifest's examples and defaults do not make a valid body; fix the "
-                "`example` of the fields named", field_errors=fields, form_errors=forms) from None
+                "`example` of the fields named", form_errors=exc.form_errors, field_errors={
+                    f"manifest.example.{path}": messages
+                    for path, messages in exc.field_errors.items()}) from None
         return compiled
 
     def validate(self, data: object) -> dict:
-        """`data` with defaults filled in; InvalidInputData lists every problem (as many as fit).
+        """`data` with defaults filled in; InvalidInputData lists every problem.
         Data nested deeper than inputs.MAX_DEPTH, or holding what cannot be stored (NUL, a lone
         surrogate, a non-finite number), is refused first, whatever its depth."""
         data, unsafe = inputs.safe_copy(data)
@@ -154,7 +152,6 @@ class Manifest:
         forms: list[str] = []
         _check(self.root, data, [], fields, forms, [MAX_PATTERN_WORK])
         if fields or forms:
-            fields, forms = inputs.capped(fields, forms)
             raise InvalidInputData("data does not match the template version's manifest",
                                    field_errors=fields, form_errors=forms)
         return data
@@ -365,7 +362,7 @@ def _check(node: Node, value: object, path: list, fields: dict, forms: list,
             return report("Expected integer, received float")
     elif kind == "enum":
         if value not in spec["values"]:
-            shown = inputs.shown(value) if isinstance(value, str) else got
+            shown = errors.shorten(value) if isinstance(value, str) else got
             values = spec["values"]
             expected = " | ".join(f"'{inputs.cut(v, 40)}'" for v in values[:10]) + (
                 f" | … ({len(values)} values)" if len(values) > 10 else "")

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from craftkit import inputs
+from craftkit import errors, inputs
 from craftkit.errors import InvalidTemplate
 from craftkit.layout import fonts, text
 from craftkit.manifest import Manifest
@@ -86,7 +86,7 @@ def lint(layout: object, manifest: Manifest, assets: set[str] = frozenset()) -> 
         Locale.parse(locale)
     except (ValueError, TypeError, UnknownLocaleError):
         ctx.problem("layout.locale",
-                    f"{inputs.shown(locale)} is not a known locale (e.g. en_US, de_DE)")
+                    f"{errors.shorten(locale)} is not a known locale (e.g. en_US, de_DE)")
     _blocks(ctx, layout.get("body"), "layout.body", required=True)
     for part in ("header", "footer"):
         if part in layout:
@@ -109,8 +109,7 @@ def lint(layout: object, manifest: Manifest, assets: set[str] = frozenset()) -> 
             unknown(ctx, protect, {"password"}, "layout.protect")
             template(ctx, protect["password"], "layout.protect.password")
     if ctx.problems:
-        fields, forms = inputs.capped(ctx.problems, [])
-        raise InvalidTemplate("the layout is not valid", field_errors=fields, form_errors=forms)
+        raise InvalidTemplate("the layout is not valid", field_errors=ctx.problems)
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -374,7 +373,7 @@ def _image(ctx, block, where):
     name = block.get("asset")
     if not isinstance(name, str) or name not in ctx.assets:
         known = inputs.cut(", ".join(sorted(ctx.assets)), 200) or "none yet"
-        ctx.problem(f"{where}.asset", f"{inputs.shown(name)} is not an asset of this template "
+        ctx.problem(f"{where}.asset", f"{errors.shorten(name)} is not an asset of this template "
                                       f"(uploaded: {known}); upload it with PUT "
                                       "/v1/templates/{slug}/assets/{name} first")
     for key in ("width", "height"):

@@ -55,7 +55,7 @@ class InboundHookService(inbound_pb2_grpc.InboundHookServiceServicer):
                     "AND published_at IS NOT NULL", (template_id, request.version_number))
                 if await cur.fetchone() is None:
                     raise errors.VersionNotFound(
-                        f"template {inputs.shown(request.template_slug)} has no published "
+                        f"template {errors.shorten(request.template_slug)} has no published "
                         f"version {request.version_number}")
             cur = await conn.execute(
                 "WITH h AS (INSERT INTO inbound_hooks (id, project_id, template_id, "
@@ -78,7 +78,7 @@ class InboundHookService(inbound_pb2_grpc.InboundHookServiceServicer):
         try:
             hook_id = uuid.UUID(request.hook_id)
         except ValueError:
-            raise errors.NotFound(f"no inbound hook {inputs.shown(request.hook_id)}") from None
+            raise errors.NotFound(f"no inbound hook {errors.shorten(request.hook_id)}") from None
         async with self.pool.connection() as conn:
             template_id = await self._template_id(conn, request.project_id, request.template_slug)
             cur = await conn.execute(
@@ -89,7 +89,7 @@ class InboundHookService(inbound_pb2_grpc.InboundHookServiceServicer):
             row = await cur.fetchone()
         if row is None:
             raise errors.NotFound(
-                f"no inbound hook {inputs.shown(request.hook_id)} for this template")
+                f"no inbound hook {errors.shorten(request.hook_id)} for this template")
         return hook_proto(row)
 
     async def ResolveInboundHook(self, request, context):

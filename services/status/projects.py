@@ -45,11 +45,11 @@ class ProjectService(projects_pb2_grpc.ProjectServiceServicer):
 
     async def CreateApiKey(self, request, context):
         if not inputs.is_uuid(request.project_id):
-            raise errors.NotFound(f"no project {inputs.shown(request.project_id)}")
+            raise errors.NotFound(f"no project {errors.shorten(request.project_id)}")
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute("SELECT id FROM projects WHERE id = %s", (request.project_id,))
             if await cur.fetchone() is None:
-                raise errors.NotFound(f"no project {inputs.shown(request.project_id)}")
+                raise errors.NotFound(f"no project {errors.shorten(request.project_id)}")
             return projects_pb2.CreateApiKeyResponse(api_key=await self._add_key(conn, request.project_id))
 
     async def Authenticate(self, request, context):

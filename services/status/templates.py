@@ -40,13 +40,13 @@ def check_filename(value: str, error=errors.InvalidRequest) -> str:
     """A safe object name: no path separators or control characters; `.pdf` is appended if
     missing."""
     if not FILENAME.fullmatch(value) or value in (".", ".."):
-        raise error(f"filename {inputs.shown(value)} must be 1 to 200 characters without '/', "
+        raise error(f"filename {errors.shorten(value)} must be 1 to 200 characters without '/', "
                     "'\\' or control characters", field_errors={"filename": ["Invalid filename"]})
     return value if value.lower().endswith(".pdf") else value + ".pdf"
 
 
 def not_found(slug: str) -> errors.TemplateNotFound:
-    return errors.TemplateNotFound(f"no template with slug {inputs.shown(slug)} in this project")
+    return errors.TemplateNotFound(f"no template with slug {errors.shorten(slug)} in this project")
 
 
 def known_template(project_id: str, slug: str) -> bool:
@@ -158,7 +158,7 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
                 "RETURNING number", (template["id"], request.number))
             if await cur.fetchone() is None:
                 raise errors.VersionNotFound(
-                    f"template {inputs.shown(request.slug)} has no version {request.number}")
+                    f"template {errors.shorten(request.slug)} has no version {request.number}")
             cur = await conn.execute("UPDATE templates SET published_version = %s WHERE id = %s "
                                      "RETURNING *", (request.number, template["id"]))
             row = await cur.fetchone()
@@ -176,7 +176,7 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
             row = await cur.fetchone()
         if row is None:
             raise errors.VersionNotFound(
-                f"template {inputs.shown(request.slug)} has no version {request.number}")
+                f"template {errors.shorten(request.slug)} has no version {request.number}")
         manifest = Manifest.parse(json.loads(row["manifest"]))
         example = manifest.example()
         return templates_pb2.VersionSchema(
@@ -212,7 +212,7 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
                 row = await cur.fetchone()
                 if row["sha256"] != digest:
                     raise errors.AssetExists(
-                        f"asset {inputs.shown(request.name)} exists with other content; assets are "
+                        f"asset {errors.shorten(request.name)} exists with other content; assets are "
                         "write-once (versions that show them never change): use a new name")
         return asset_proto(row)
 
@@ -226,15 +226,15 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
 
     async def GetAssetData(self, request, context):
         if not (inputs.is_uuid(request.template_id) and ASSET_NAME.fullmatch(request.name)):
-            raise errors.NotFound(f"no asset {inputs.shown(request.name)} for template "
-                                  f"{inputs.shown(request.template_id)}")
+            raise errors.NotFound(f"no asset {errors.shorten(request.name)} for template "
+                                  f"{errors.shorten(request.template_id)}")
         async with self.pool.connection() as conn:
             cur = await conn.execute("SELECT name, sha256, data FROM template_assets "
                                      "WHERE template_id = %s AND name = %s",
                                      (request.template_id, request.name))
             row = await cur.fetchone()
         if row is None:
-            raise errors.NotFound(f"no asset {inputs.shown(request.name)} for template "
+            raise errors.NotFound(f"no asset {errors.shorten(request.name)} for template "
                                   f"{request.template_id}")
         return templates_pb2.AssetData(name=row["name"], sha256=row["sha256"], data=row["data"])
 

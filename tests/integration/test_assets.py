@@ -119,7 +119,7 @@ def test_a_large_image_within_the_limits_is_accepted(api):
 
 @pytest.mark.parametrize("name", ["logo.png%0A", "logo.png%00", "x" * 101])
 def test_asset_names_are_whole_strings(api, name):
-    response = put(api, name, png(2, 2))
+    response = put(api, name, png(2, 2))  # refused by the gateway or the status service
     assert response.status_code == 400, response.text
-    assert "asset names are 1 to 100 letters" in response.json()["error"]["message"]
+    assert response.json()["error"]["code"] == "invalid_request"
     assert api.http.get("/v1/templates/invoice/assets").json()["assets"] == []

