@@ -11,7 +11,7 @@ import uuid
 from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
-from craftkit import errors, inputs
+from craftkit import errors
 from craftkit.timefmt import ms
 from craftkit.v1 import inbound_pb2, inbound_pb2_grpc
 from services.status.templates import known_template, not_found
