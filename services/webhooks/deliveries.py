@@ -30,9 +30,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from craftkit import db
 from craftkit.retry import RetryPolicy
-from services.webhooks import signing
+from services.webhooks import signing, targets
 from services.webhooks.settings import Settings
-from services.webhooks.targets import TargetRefused, check_target
+from services.webhooks.targets import TargetRefused
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,13 @@ async def record(pool: AsyncConnectionPool, events: list[dict], give_up: float) 
         return len(await cur.fetchall())
 
 
+def describe(exc: BaseException) -> str:
+    """A short error for the delivery log: the exception's type and the start of its message."""
+    text = str(exc)
+    text = text if len(text) <= 200 else text[:200] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def backoff(attempt: int, base: float, cap: float) -> float:
     """Seconds before the attempt after `attempt` failed ones: doubling, capped, +-20 % jitter."""
     return RetryPolicy(initial=base, maximum=cap).delay(attempt)
@@ -127,10 +134,8 @@ class Deliverer:
     def __init__(self, pool: AsyncConnectionPool, settings: Settings) -> None:
         self.pool = pool
         self.settings = settings
-        self.client = httpx.AsyncClient(
-            timeout=settings.timeout_seconds, follow_redirects=False,
-            limits=httpx.Limits(max_connections=settings.concurrency,
-                                max_keepalive_connections=settings.concurrency))
+        self.client = targets.pinned_client(timeout=settings.timeout_seconds,
+                                            connections=settings.concurrency)
         self.in_flight: Counter = Counter()
         self.tasks: set[asyncio.Task] = set()
         self.outcomes: list[tuple] = []
@@ -185,34 +190,47 @@ class Deliverer:
         return len(rows) - len(skipped)
 
     async def deliver(self, row: dict) -> None:
+        """One attempt. Whatever happens in it (a refused target, a timeout, an invalid URL saved
+        before URLs were checked, a bug) is a failed attempt, recorded and retried on the
+        schedule, and the endpoint's slot is always given back."""
         number = row["attempts"] + 1
         started = time.monotonic()
         code, error = None, None
         try:
-            await check_target(row["url"], self.settings.allow_private_targets)
-            sent = signing.headers(
-                event=row["event"], delivery_id=str(row["id"]), timestamp=int(time.time()),
-                body=row["payload"], secret=row["secret"], previous_secret=row["previous"])
-            response = await self.client.post(row["url"], content=row["payload"], headers=sent)
-            code = response.status_code
+            code = await self.send(row)
             if not 200 <= code < 300:
                 error = f"HTTP {code}"
         except TargetRefused as exc:
             error = str(exc)
         except httpx.TimeoutException:
             error = f"no answer within {self.settings.timeout_seconds:g} s"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        elapsed = int((time.monotonic() - started) * 1000)
-        delay = 0.0 if error is None else backoff(number, self.settings.retry_base_seconds,
-                                                  self.settings.retry_cap_seconds)
-        self.outcomes.append((row["id"], number, code, error, elapsed, row["endpoint_id"], delay))
-        if len(self.outcomes) == 1:
-            self._spawn(self.flush())
-        self.in_flight[row["endpoint_id"]] -= 1  # the row stays leased until its outcome is in
-        if self.in_flight[row["endpoint_id"]] <= 0:
-            del self.in_flight[row["endpoint_id"]]
-        self.wake()
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            if not isinstance(exc, httpx.HTTPError):
+                log.exception("delivery %s to endpoint %s failed unexpectedly", row["id"],
+                              row["endpoint_id"])
+            error = describe(exc)
+        finally:
+            elapsed = int((time.monotonic() - started) * 1000)
+            if error is None and code is None:
+                error = "the attempt was cancelled"  # shutting down: retried after the lease
+            delay = 0.0 if error is None else backoff(number, self.settings.retry_base_seconds,
+                                                      self.settings.retry_cap_seconds)
+            self.outcomes.append((row["id"], number, code, error, elapsed, row["endpoint_id"],
+                                  delay))
+            if len(self.outcomes) == 1:
+                self._spawn(self.flush())
+            self.in_flight[row["endpoint_id"]] -= 1  # the row stays leased until its outcome is in
+            if self.in_flight[row["endpoint_id"]] <= 0:
+                del self.in_flight[row["endpoint_id"]]
+            self.wake()
+
+    async def send(self, row: dict) -> int:
+        sent = signing.headers(
+            event=row["event"], delivery_id=str(row["id"]), timestamp=int(time.time()),
+            body=row["payload"], secret=row["secret"], previous_secret=row["previous"])
+        response = await targets.post(self.client, row["url"], content=row["payload"],
+                                      headers=sent, allow_private=self.settings.allow_private_targets)
+        return response.status_code
 
     async def flush(self) -> None:
         """Writes the outcomes gathered in the last few milliseconds in one statement. If that

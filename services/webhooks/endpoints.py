@@ -12,7 +12,7 @@ from uuid6 import uuid7
 from craftkit import errors
 from craftkit.timefmt import ms
 from craftkit.v1 import webhooks_pb2, webhooks_pb2_grpc
-from services.webhooks.targets import TargetRefused, check_target
+from services.webhooks.targets import TargetRefused, check_target, check_url
 
 EVENTS = ("render.succeeded", "render.failed")
 ENDPOINT_COLUMNS = "id, url, events, enabled, created_at, paused_until"
@@ -63,8 +63,13 @@ class WebhookService(webhooks_pb2_grpc.WebhookServiceServicer):
         self.wake = wake  # tells the delivery loop that something is due now
 
     async def _check(self, url: str) -> None:
+        """The URL's shape always; its addresses too unless private targets are allowed (a dev
+        stack need not resolve a receiver's name when it is saved). Deliveries check again."""
         try:
-            await check_target(url, self.allow_private)
+            if self.allow_private:
+                check_url(url)
+            else:
+                await check_target(url, allow_private=False)
         except TargetRefused as exc:
             raise errors.InvalidRequest(str(exc), field_errors={"url": [str(exc)]}) from None
 
