@@ -20,7 +20,10 @@ async def serve(settings: Settings) -> None:
     pool = db.pool(settings.database)
     await pool.open(wait=False)
     producer = kafka.producer(settings.kafka)
-    outbox = Outbox(pool, producer, [settings.kafka.jobs_topic],
+    # The relay sends the jobs this service writes and the completion events its event sweep
+    # re-publishes (the status service's relay covers events too: rows are locked, never sent twice
+    # at once).
+    outbox = Outbox(pool, producer, [settings.kafka.jobs_topic, settings.kafka.events_topic],
                     after=settings.kafka.relay_after_seconds)
     server, port, health = create_server(settings.listen)
     enqueue_pb2_grpc.add_EnqueueServiceServicer_to_server(
@@ -42,6 +45,11 @@ async def serve(settings: Settings) -> None:
             asyncio.create_task(sweeper.run(
                 pool, outbox, topic=settings.kafka.jobs_topic, after=settings.redeliver_after_seconds,
                 lease=settings.lease_seconds, interval=settings.sweep_interval_seconds)),
+            asyncio.create_task(sweeper.run_events(
+                pool, outbox, topic=settings.kafka.events_topic,
+                after=settings.event_redeliver_after_seconds,
+                window=settings.event_sweep_window_seconds,
+                interval=settings.sweep_interval_seconds)),
             asyncio.create_task(watch_dependencies(
                 health, ["craftkit.v1.EnqueueService"],
                 {"postgresql": lambda: db.ping(pool), "kafka": lambda: kafka.reachable(producer)})),

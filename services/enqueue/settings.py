@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from craftkit.config import Database, Kafka, env_int, env_str
+from craftkit.config import Database, Kafka, env_float, env_int, env_str
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,15 @@ class Settings:
     lease_seconds: int
     """RENDER_LEASE_SECONDS: as for the status service."""
     sweep_interval_seconds: float
-    """SWEEP_INTERVAL_SECONDS: how often to look for such renders. Default 5 s."""
+    """SWEEP_INTERVAL_SECONDS: how often to look for such renders (and events). Default 5 s."""
+    event_redeliver_after_seconds: float
+    """EVENT_REDELIVER_AFTER_SECONDS: a render completed this long ago whose completion event
+    the webhooks service has not recorded has its event published again (a broker that lost its
+    log). At most once per this many seconds per render, the wait doubling up to 32 times it.
+    Default 60."""
+    event_sweep_window_seconds: float
+    """EVENT_SWEEP_WINDOW_SECONDS: the event sweep looks only at renders completed this recently
+    (it scans them every interval). Default 1 h."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -33,4 +41,6 @@ class Settings:
             redeliver_after_seconds=env_int("REDELIVER_AFTER_SECONDS", 30),
             lease_seconds=env_int("RENDER_LEASE_SECONDS", 120),
             sweep_interval_seconds=float(env_int("SWEEP_INTERVAL_SECONDS", 5)),
+            event_redeliver_after_seconds=env_float("EVENT_REDELIVER_AFTER_SECONDS", 60.0),
+            event_sweep_window_seconds=env_float("EVENT_SWEEP_WINDOW_SECONDS", 3600.0),
         )

@@ -1,6 +1,15 @@
 """Hands unfinished renders to Kafka again when their job may be gone: a broker that lost its log,
 or a worker that died holding the job past its lease. Runs at start, then every interval.
-Re-publishing is always safe: a worker that finds the render claimed or terminal skips it."""
+Re-publishing is always safe: a worker that finds the render claimed or terminal skips it.
+
+The event sweep does the same for completion events: a render that completed more than `after`
+seconds ago (and within the last `window` seconds) whose event the webhooks service has not
+recorded gets its event published again, through the outbox like the first one. Recording is
+idempotent (one delivery per endpoint, render and event), so a copy does nothing more. Each
+render's event is re-published at most once per `after` seconds; the wait doubles after each
+sweep, up to 32 x `after`, so a webhooks service that is down for long does not see its topic
+flooded meanwhile (it reads the events still in Kafka when it is back).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +39,49 @@ WITH stale AS (
 """
 
 
+EVENT_SWEEP = f"""
+WITH candidates AS (
+    SELECT r.id FROM renders r
+    WHERE r.completed_at > clock_timestamp() - %(window)s * interval '1 second'
+      AND r.completed_at < clock_timestamp() - %(after)s * interval '1 second'
+      AND r.status IN ('succeeded', 'failed')
+      AND NOT EXISTS (SELECT 1 FROM webhook_events e WHERE e.render_id = r.id)
+      AND NOT EXISTS (SELECT 1 FROM event_sweeps s
+                      WHERE s.render_id = r.id AND s.next_sweep_at > clock_timestamp())
+    ORDER BY r.completed_at LIMIT %(limit)s
+), swept AS (
+    -- The upsert's WHERE makes "at most once per bound" hold with several sweepers at once.
+    INSERT INTO event_sweeps AS s (render_id, sweeps, last_swept_at, next_sweep_at)
+    SELECT id, 1, clock_timestamp(), clock_timestamp() + %(after)s * interval '1 second'
+    FROM candidates
+    ON CONFLICT (render_id) DO UPDATE SET
+        sweeps = s.sweeps + 1, last_swept_at = clock_timestamp(),
+        next_sweep_at = clock_timestamp()
+            + %(after)s * least(power(2, s.sweeps), 32) * interval '1 second'
+    WHERE s.next_sweep_at <= clock_timestamp()
+    RETURNING render_id
+), forgotten AS (
+    -- Bookkeeping for renders that left the window: the sweep never looks at them again.
+    DELETE FROM event_sweeps WHERE last_swept_at < clock_timestamp() - 2 * %(window)s * interval '1 second'
+), due AS (
+    SELECT r.* FROM renders r JOIN swept ON swept.render_id = r.id
+)
+{messages.outbox_insert("topic", messages.EVENT_PAYLOAD, "due")}
+"""
+
+
+async def sweep_events(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str, after: float,
+                       window: float, limit: int = 500) -> int:
+    """Re-publishes the completion events not recorded in time; returns how many."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(EVENT_SWEEP, {"topic": topic, "after": after, "window": window,
+                                               "limit": limit})
+        rows = await cur.fetchall()
+    for row in rows:
+        outbox.publish(row["id"], topic, row["key"], row["payload"])
+    return len(rows)
+
+
 async def sweep(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str, after: float,
                 lease: float) -> int:
     async with pool.connection() as conn:
@@ -51,4 +103,19 @@ async def run(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str, after: f
             raise
         except Exception as exc:  # noqa: BLE001 - the database may be down; try next time
             log.warning("sweep failed: %s", exc)
+        await asyncio.sleep(interval)
+
+
+async def run_events(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str, after: float,
+                     window: float, interval: float) -> None:
+    while True:
+        try:
+            count = await sweep_events(pool, outbox, topic=topic, after=after, window=window)
+            if count:
+                log.warning("re-published %d completion event(s) not recorded within %gs",
+                            count, after)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the database may be down; try next time
+            log.warning("event sweep failed: %s", exc)
         await asyncio.sleep(interval)

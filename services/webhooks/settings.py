@@ -33,6 +33,10 @@ class Settings:
     """WEBHOOK_BREAKER_AFTER_SECONDS: an endpoint failing without a success this long is paused
     for WEBHOOK_BREAKER_PAUSE_SECONDS, then tried again. Defaults 6 h and 1 h."""
     breaker_pause_seconds: float
+    stall_after_seconds: float
+    """WEBHOOKS_STALL_AFTER_SECONDS: health turns NOT_SERVING when completion events wait in
+    Kafka and the consumer has taken none for this long (so an orchestrator restarts it).
+    Default 60."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -49,4 +53,5 @@ class Settings:
             concurrency=env_int("WEBHOOK_CONCURRENCY", 64),
             breaker_after_seconds=env_float("WEBHOOK_BREAKER_AFTER_SECONDS", 6 * 3600.0),
             breaker_pause_seconds=env_float("WEBHOOK_BREAKER_PAUSE_SECONDS", 3600.0),
+            stall_after_seconds=env_float("WEBHOOKS_STALL_AFTER_SECONDS", 60.0),
         )

@@ -269,7 +269,8 @@ def settings(**overrides) -> Settings:
         kafka=Kafka("unused:9092", "render.jobs", "render.events", 1, 5.0),
         listen="127.0.0.1:0", group="g", allow_private_targets=True, timeout_seconds=2,
         retry_base_seconds=10, retry_cap_seconds=3600, give_up_seconds=3600, per_endpoint=4,
-        concurrency=64, breaker_after_seconds=60, breaker_pause_seconds=60)
+        concurrency=64, breaker_after_seconds=60, breaker_pause_seconds=60,
+        stall_after_seconds=60)
     values.update(overrides)
     return Settings(**values)
 
