@@ -6,14 +6,16 @@ import hashlib
 import hmac
 import json
 import signal
+import uuid
 
 import grpc
 import httpx
+import psycopg
 import pytest
 
 from craftkit.v1 import webhooks_pb2, webhooks_pb2_grpc
 from tests.integration import receiver as receivers
-from tests.integration.conftest import eventually, invoice
+from tests.integration.conftest import eventually, invoice, new_api
 
 SEED_FIELDS = ["event", "renderId", "templateId", "status", "downloadUrl", "errorMessage",
                "createdAt", "completedAt"]
@@ -184,6 +186,77 @@ def test_bad_endpoints_are_refused(api, body, field):
     assert field in response.json()["error"]["issues"]["fieldErrors"]
 
 
+HOSTILE_URLS = {
+    "http://example.com/\u0001": "control or invalid character (U+0001)",
+    "http://example.com/\u007f": "(U+007F)",
+    "http://exa mple.com/": "a space (U+0020)",
+    "http://example.com/\u2028": "a space (U+2028)",
+    "http://\u2603.example/": "not a valid internationalised (IDNA) name",
+    "http://xn--a.example/": "is not valid IDNA",
+    "http://" + "a" * 64 + ".example/": "a label of 64 octets",
+    "http://" + ".".join(["b" * 63] * 4) + "/": "octets long; at most 253",
+    "https://example.com/#x": "fragment",
+    "https://example.com/" + "p" * 2048: "characters long; at most 2048",
+}
+
+
+@pytest.mark.parametrize("url", list(HOSTILE_URLS))
+def test_urls_are_checked_on_create_and_update_saying_what_is_wrong(api, url):
+    created = api.http.post("/v1/webhooks", json={"url": url})
+    assert created.status_code == 400
+    error = created.json()["error"]
+    assert error["code"] == "invalid_request" and HOSTILE_URLS[url] in error["message"]
+    assert HOSTILE_URLS[url] in error["issues"]["fieldErrors"]["url"][0]
+    assert len(error["message"]) < 300  # echoes at most ~100 characters of the URL
+
+    hook = endpoint(api, "https://example.com/hook")
+    updated = api.http.patch(f"/v1/webhooks/{hook['id']}", json={"url": url})
+    assert updated.status_code == 400 and HOSTILE_URLS[url] in updated.json()["error"]["message"]
+    assert api.http.get("/v1/webhooks").json()["webhooks"][0]["url"] == "https://example.com/hook"
+
+
+def test_endpoints_saved_before_urls_were_checked_do_not_stop_other_projects_webhooks(
+        stack, api, receiver):
+    """20 endpoints with hostile URLs, as rows saved before URLs were checked at save (the API
+    refuses them now, so they are inserted with SQL). Each of their deliveries fails, is logged
+    and retried, and gives its slot back: with 64 slots, 4 renders x 20 endpoints x 2 attempts
+    would have wedged every project's deliveries when failures leaked slots."""
+    hostile = new_api(stack)
+    urls = [url + (f"?{n}" if "#" not in url else "") for n, url in
+            enumerate((list(HOSTILE_URLS) + ["http://example.com:99999/", "http://[zz]/",
+                                              "http://0x7f.1/", "http://bad_\u00e9.example/"]) * 2)][:20]
+    with psycopg.connect(stack.infra.database_url, autocommit=True) as conn:
+        for url in urls:
+            conn.execute("INSERT INTO webhook_endpoints (id, project_id, url, events, secret) "
+                         "VALUES (%s, %s, %s, %s, 'whsec_old')",
+                         (uuid.uuid4(), hostile.project_id, url, ["render.succeeded"]))
+    try:
+        for _ in range(4):
+            hostile.render(invoice())
+        hooks = hostile.http.get("/v1/webhooks").json()["webhooks"]
+        assert len(hooks) == 20
+        eventually(lambda: all(len(d["attempts"]) >= 2 for h in hooks
+                               for d in deliveries(hostile, h["id"])) and
+                   sum(len(deliveries(hostile, h["id"])) for h in hooks) == 80,
+                   timeout=90, what="every hostile delivery attempted twice")
+        for hook in hooks:
+            for delivery in deliveries(hostile, hook["id"]):
+                assert delivery["status"] == "pending"  # failed attempts, retried on schedule
+                assert all(a["error"] and a["statusCode"] is None for a in delivery["attempts"])
+                assert all(len(a["error"]) < 400 for a in delivery["attempts"])
+        errors = {a["error"] for h in hooks for d in deliveries(hostile, h["id"])
+                  for a in d["attempts"]}
+        assert any("control or invalid character (U+0001)" in e for e in errors)
+
+        victim_hook = endpoint(api, f"{receiver.base}/victim")
+        rendered = [api.render(invoice()).json()["id"] for _ in range(3)]
+        eventually(lambda: sorted(json.loads(r.body)["renderId"] for r in receiver.at("/victim"))
+                   == sorted(rendered), timeout=60, what="the other project's deliveries")
+        assert statuses(api, victim_hook["id"]) == ["delivered"] * 3
+    finally:
+        hostile.close()
+
+
 def test_inbound_hook_end_to_end(api):
     created = api.http.post("/v1/templates/invoice/inbound-hooks", json={})
     assert created.status_code == 201
@@ -235,12 +308,21 @@ def strict_webhooks(stack):
         yield webhooks_pb2_grpc.WebhookServiceStub(channel)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "http://localhost/hook",
-                                 "http://10.0.0.7/hook", "http://169.254.169.254/latest/meta-data/",
-                                 "http://[::1]/hook"])
-def test_ssrf_targets_are_refused_where_private_targets_are_not_allowed(strict_webhooks, api, url):
+@pytest.mark.parametrize("url, network", [
+    ("http://127.0.0.1:8080/hook", "127.0.0.0/8"), ("http://localhost/hook", "loopback"),
+    ("http://10.0.0.7/hook", "10.0.0.0/8"), ("http://169.254.169.254/latest/", "169.254.0.0/16"),
+    ("http://[::1]/hook", "::1/128"), ("http://192.0.0.170/", "192.0.0.0/24"),
+    ("http://198.18.0.1/", "198.18.0.0/15"), ("http://100.64.1.1/", "100.64.0.0/10"),
+    ("http://[64:ff9b::7f00:1]/", "NAT64"), ("http://[64:ff9b:1::a00:1]/", "64:ff9b:1::/48"),
+    ("http://[2002:a9fe:a9fe::1]/", "6to4"), ("http://[::127.0.0.1]/", "IPv4-compatible"),
+    ("http://[::ffff:10.1.2.3]/", "IPv4-mapped"), ("http://[2001:0:7f00:1::1]/", "Teredo"),
+    ("http://[fd00::1]/", "fc00::/7"),
+])
+def test_ssrf_targets_are_refused_where_private_targets_are_not_allowed(strict_webhooks, api, url,
+                                                                         network):
     with pytest.raises(grpc.RpcError) as caught:
         strict_webhooks.CreateEndpoint(webhooks_pb2.CreateEndpointRequest(
             project_id=api.project_id, url=url), timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "webhooks go to public hosts" in caught.value.details()
+    assert network in caught.value.details()
