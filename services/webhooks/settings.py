@@ -35,8 +35,8 @@ class Settings:
     breaker_pause_seconds: float
     stall_after_seconds: float
     """WEBHOOKS_STALL_AFTER_SECONDS: health turns NOT_SERVING when completion events wait in
-    Kafka and the consumer has taken none for this long (so an orchestrator restarts it).
-    Default 60."""
+    Kafka and the consumer has taken none for this long (a wedged consumer shows as not ready
+    instead of looking healthy). Default 60."""
 
     @classmethod
     def from_env(cls) -> Settings:
