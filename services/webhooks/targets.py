@@ -217,6 +217,10 @@ class Target:
 async def resolve(host: str) -> list[str]:
     """Every address `host` resolves to, in the resolver's order (IP literals are themselves)."""
     try:
+        return [str(ipaddress.ip_address(host))]  # no thread hop for the resolver
+    except ValueError:
+        pass
+    try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         infos = []
