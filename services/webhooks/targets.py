@@ -123,8 +123,10 @@ def refusal(address: Address) -> str | None:
     return None
 
 
-def _echo(url: str) -> str:
-    return repr(url if len(url) <= ECHO else url[:ECHO] + "...")
+def _echo(text: object) -> str:
+    """At most ECHO characters of user input (a URL, or an error message quoting it), as repr."""
+    text = str(text)
+    return repr(text if len(text) <= ECHO else text[:ECHO] + "...")
 
 
 def _bad_character(url: str) -> str | None:
@@ -147,7 +149,8 @@ def _check_host(host: str) -> None:
         try:
             name = idna.encode(name.lower()).decode("ascii")
         except idna.IDNAError as exc:
-            raise TargetRefused(f"url's host is not a valid internationalised (IDNA) name: {exc}") from None
+            raise TargetRefused("url's host is not a valid internationalised (IDNA) name: "
+                                f"{_echo(exc)}") from None
     labels = name.lower().split(".")
     for label in labels:
         if len(label) > MAX_LABEL:
@@ -180,7 +183,7 @@ def check_url(url: str) -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise TargetRefused(f"url {_echo(url)} is not a valid URL: {exc}") from None
+        raise TargetRefused(f"url {_echo(url)} is not a valid URL: {_echo(exc)}") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise TargetRefused(f"url {_echo(url)} must be an http:// or https:// URL with a host")
     if "@" in parts.netloc:
@@ -204,7 +207,7 @@ def check_url(url: str) -> str:
         # The last word: the client that sends it must take it. raw_host is what it connects to.
         return httpx.URL(url).raw_host.decode("ascii")
     except httpx.InvalidURL as exc:
-        raise TargetRefused(f"url {_echo(url)} is not a valid URL: {exc}") from None
+        raise TargetRefused(f"url {_echo(url)} is not a valid URL: {_echo(exc)}") from None
 
 
 @dataclass(frozen=True)
