@@ -7,8 +7,12 @@ a retry after the lease, never a lost delivery; receivers dedupe on x-craftkit-d
 the crash come after they answered), sends each, and records the attempt:
 
     2xx                       delivered
-    anything else, timeout,   retried after base x 2^(attempt-1) seconds (capped, +-20 % jitter)
-    connection error          until give_up_at (26 h after the event by default), then failed
+    anything else: a status,  retried after base x 2^(attempt-1) seconds (capped, +-20 % jitter)
+    a timeout, a connection   until give_up_at (26 h after the event by default), then failed
+    error, a refused target,
+    any exception at all
+
+Each attempt checks its target and connects to the address it checked (`targets.post`).
 
 Sends run concurrently, at most `per_endpoint` at once per endpoint (a claimed batch skips
 endpoints that are full), so a slow or dead receiver never holds up another's deliveries. Outcomes
