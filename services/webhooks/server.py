@@ -26,12 +26,12 @@ from services.webhooks.settings import Settings
 
 log = logging.getLogger(__name__)
 
-REWIND_EVERY_SECONDS = 5.0
+REWIND_EVERY_SECONDS = 5.0  # also while partitions stay assigned: the broker may restart under us
 
 
 class RewindOnAssignment(ConsumerRebalanceListener):
     """Newly assigned partitions start where the group committed; if that lies past the log's end,
-    the log was lost: start from its beginning instead."""
+    the log was lost: start from its beginning instead (before the first fetch)."""
 
     def __init__(self, consumer: AIOKafkaConsumer) -> None:
         self.consumer = consumer
@@ -40,10 +40,14 @@ class RewindOnAssignment(ConsumerRebalanceListener):
         pass  # offsets are committed after every recorded batch; nothing is held
 
     async def on_partitions_assigned(self, assigned) -> None:
-        try:
-            await kafka.rewind_lost(self.consumer)
-        except KafkaError as exc:
-            log.warning("checking assigned partitions against the log's end failed: %s", exc)
+        await rewind(self.consumer)
+
+
+async def rewind(consumer: AIOKafkaConsumer) -> None:
+    try:
+        await kafka.rewind_lost(consumer)
+    except KafkaError as exc:
+        log.warning("checking positions against the log's end failed: %s", exc)
 
 
 async def consume(settings: Settings, consumer: AIOKafkaConsumer, pool: AsyncConnectionPool,
@@ -62,10 +66,7 @@ async def consume(settings: Settings, consumer: AIOKafkaConsumer, pool: AsyncCon
                 progress.moved()
             if asyncio.get_running_loop().time() - rewound_at > REWIND_EVERY_SECONDS:
                 rewound_at = asyncio.get_running_loop().time()
-                try:
-                    await kafka.rewind_lost(consumer)
-                except KafkaError as exc:
-                    log.warning("checking positions against the log's end failed: %s", exc)
+                await rewind(consumer)  # the log may be lost while partitions stay assigned
     finally:
         await consumer.stop()
 
