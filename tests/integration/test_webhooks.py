@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -12,7 +13,10 @@ import grpc
 import httpx
 import psycopg
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
 
+from craftkit.devstack import health
 from craftkit.v1 import webhooks_pb2, webhooks_pb2_grpc
 from tests.integration import receiver as receivers
 from tests.integration.conftest import eventually, invoice, new_api
@@ -327,3 +331,37 @@ def test_ssrf_targets_are_refused_where_private_targets_are_not_allowed(strict_w
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "webhooks go to public hosts" in caught.value.details()
     assert network in caught.value.details()
+
+
+def test_a_webhooks_consumer_that_cannot_move_reports_not_serving_until_it_moves(stack, api):
+    """Recording events blocks (the table is locked; PostgreSQL and Kafka both answer) while more
+    events arrive: the consumer stalls with work pending, so its health says NOT_SERVING until it
+    moves again."""
+    settings = {"WEBHOOKS_GROUP": "webhooks-stall", "WEBHOOKS_STALL_AFTER_SECONDS": "2"}
+    with stack.extra("webhooks", settings) as address:
+        api.render(invoice(), sync=True)
+        eventually(lambda: asyncio.run(caught_up(stack.infra.kafka_bootstrap, "webhooks-stall")),
+                   timeout=60, what="the new consumer group caught up with render.events")
+        with psycopg.connect(stack.infra.database_url) as conn:
+            conn.execute("LOCK TABLE webhook_events IN EXCLUSIVE MODE")  # reads pass, writes wait
+            for _ in range(4):  # the first event blocks in recording; the next ones wait in Kafka
+                api.render(invoice(), sync=True)
+            eventually(lambda: health(address) == "NOT_SERVING", timeout=30,
+                       what="NOT_SERVING while stalled")
+            conn.rollback()  # the lock goes
+        eventually(lambda: health(address) == "SERVING", timeout=30, what="SERVING once it moves")
+
+
+async def caught_up(bootstrap: str, group: str) -> bool:
+    """Whether `group` has committed the end of every partition of render.events."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                              enable_auto_commit=False)
+    await reader.start()
+    try:
+        partitions = [TopicPartition("render.events", p)
+                      for p in reader.partitions_for_topic("render.events") or ()]
+        ends = await reader.end_offsets(partitions)
+        committed = {tp: await reader.committed(tp) or 0 for tp in partitions}
+        return bool(partitions) and all(committed[tp] >= ends[tp] for tp in partitions)
+    finally:
+        await reader.stop()
