@@ -115,9 +115,11 @@ def deliveries(api, hook_id: str) -> list[dict]:
 
 def test_completion_events_lost_with_the_brokers_log_are_still_delivered_once(lost_log, receiver):
     api, stack = lost_log, lost_log.stack
-    hook = api.http.post("/v1/webhooks", json={"url": f"{receiver.base}/lost"}).json()
+    hooks = {path: api.http.post("/v1/webhooks", json={"url": f"{receiver.base}{path}"}).json()
+             for path in ("/lost", "/lost-too")}
     before = [api.render(invoice(), sync=True).json()["id"] for _ in range(2)]
-    delivered_once_each(api, receiver, "/lost", hook["id"], before)
+    for path, hook in hooks.items():
+        delivered_once_each(api, receiver, path, hook["id"], before)
 
     stack.kill_service("webhooks", signal.SIGTERM)  # completion events now wait in Kafka...
     pending = [api.render(invoice(), sync=True).json()["id"] for _ in range(5)]
@@ -127,7 +129,8 @@ def test_completion_events_lost_with_the_brokers_log_are_still_delivered_once(lo
     stack.start_service("webhooks")
     stack.wait_ready(names=["webhooks", "enqueue", "status"], timeout=60)
 
-    delivered_once_each(api, receiver, "/lost", hook["id"], before + pending)
+    for path, hook in hooks.items():  # every subscribed endpoint, once each
+        delivered_once_each(api, receiver, path, hook["id"], before + pending)
     with psycopg.connect(stack.infra.database_url) as conn:  # the sweep is what sent them again
         swept = {str(r[0]) for r in conn.execute(
             "SELECT render_id FROM event_sweeps WHERE render_id = ANY(%s::uuid[])",
