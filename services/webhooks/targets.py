@@ -31,10 +31,11 @@ import httpcore
 import httpx
 import idna
 
+from craftkit.errors import shorten
+
 MAX_URL = 2048
 MAX_HOST = 253
 MAX_LABEL = 63
-ECHO = 100  # characters of a refused URL quoted back
 
 
 class TargetRefused(ValueError):
@@ -123,12 +124,6 @@ def refusal(address: Address) -> str | None:
     return None
 
 
-def _echo(text: object) -> str:
-    """At most ECHO characters of user input (a URL, or an error message quoting it), as repr."""
-    text = str(text)
-    return repr(text if len(text) <= ECHO else text[:ECHO] + "...")
-
-
 def _bad_character(url: str) -> str | None:
     for position, char in enumerate(url):
         category = unicodedata.category(char)
@@ -150,14 +145,14 @@ def _check_host(host: str) -> None:
             name = idna.encode(name.lower()).decode("ascii")
         except idna.IDNAError as exc:
             raise TargetRefused("url's host is not a valid internationalised (IDNA) name: "
-                                f"{_echo(exc)}") from None
+                                f"{shorten(str(exc))}") from None
     labels = name.lower().split(".")
     for label in labels:
         if len(label) > MAX_LABEL:
             raise TargetRefused(f"url's host has a label of {len(label)} octets; "
                                 f"at most {MAX_LABEL} are allowed")
         if not LDH.fullmatch(label):
-            raise TargetRefused(f"url's host has an invalid label {label[:ECHO]!r}: use letters, "
+            raise TargetRefused(f"url's host has an invalid label {shorten(label)}: use letters, "
                                 "digits and hyphens (not at either end)")
         if label.startswith("xn--"):
             try:
@@ -178,25 +173,25 @@ def check_url(url: str) -> str:
         raise TargetRefused(f"url is {len(url)} characters long; at most {MAX_URL} are allowed")
     bad = _bad_character(url)
     if bad:
-        raise TargetRefused(f"url {_echo(url)} contains {bad}")
+        raise TargetRefused(f"url {shorten(url)} contains {bad}")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise TargetRefused(f"url {_echo(url)} is not a valid URL: {_echo(exc)}") from None
+        raise TargetRefused(f"url {shorten(url)} is not a valid URL: {shorten(str(exc))}") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise TargetRefused(f"url {_echo(url)} must be an http:// or https:// URL with a host")
+        raise TargetRefused(f"url {shorten(url)} must be an http:// or https:// URL with a host")
     if "@" in parts.netloc:
         raise TargetRefused("url must not carry credentials (user:password@)")
     if "#" in url:
-        raise TargetRefused(f"url {_echo(url)} must not have a fragment (#...)")
+        raise TargetRefused(f"url {shorten(url)} must not have a fragment (#...)")
     if port == 0:
         raise TargetRefused("url's port must be between 1 and 65535")
     if parts.netloc.rpartition("[")[1]:
         try:
             IPv6Address(parts.hostname)
         except ValueError:
-            raise TargetRefused(f"url's host [{parts.hostname[:ECHO]}] is not a valid IPv6 "
+            raise TargetRefused(f"url's host {shorten(parts.hostname)} is not a valid IPv6 "
                                 "address") from None
     else:
         try:
@@ -207,7 +202,7 @@ def check_url(url: str) -> str:
         # The last word: the client that sends it must take it. raw_host is what it connects to.
         return httpx.URL(url).raw_host.decode("ascii")
     except httpx.InvalidURL as exc:
-        raise TargetRefused(f"url {_echo(url)} is not a valid URL: {_echo(exc)}") from None
+        raise TargetRefused(f"url {shorten(url)} is not a valid URL: {shorten(str(exc))}") from None
 
 
 @dataclass(frozen=True)
@@ -229,7 +224,7 @@ async def resolve(host: str) -> list[str]:
         infos = []
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
-        raise TargetRefused(f"host {host[:ECHO]!r} does not resolve")
+        raise TargetRefused(f"host {shorten(host)} does not resolve")
     return addresses
 
 
@@ -242,7 +237,7 @@ async def check_target(url: str, allow_private: bool) -> Target:
         for address in addresses:
             reason = refusal(ipaddress.ip_address(address.split("%")[0]))
             if reason:
-                raise TargetRefused(f"host {host[:ECHO]!r} resolves to {reason}: a special-purpose "
+                raise TargetRefused(f"host {shorten(host)} resolves to {reason}: a special-purpose "
                                     "address (private, loopback, link-local, reserved...); "
                                     "webhooks go to public hosts")
     return Target(host, addresses[0])
