@@ -5,7 +5,6 @@ a client sends reaches protobuf, SQL or a gRPC error unchecked."""
 from __future__ import annotations
 
 import re
-import uuid
 
 from starlette.requests import ClientDisconnect, Request
 
@@ -24,7 +23,6 @@ BAD_HOOK_URL = ("this inbound hook URL is not valid (unknown, revoked, or its si
 MAX_LISTED_KEYS = 20
 """Unrecognized keys named in one error, so a body of 100,000 keys gets a short answer."""
 
-_CONTROL = re.compile("[\x00-\x1f\x7f]").search
 _INTEGER = re.compile("-?[0-9]+").fullmatch
 
 
@@ -188,15 +186,12 @@ def check_path(params: dict[str, object]) -> None:
         elif name in ("id", "delivery"):
             params[name] = _uuid(value, name)
         elif name in ("hook", "token"):
-            if len(value) > MAX_CHARS["token"] or _CONTROL(value) or (
-                    name == "hook" and _uuid_or_none(value) is None):
+            if len(value) > MAX_CHARS["token"] or inputs.CONTROL.search(value) or (
+                    name == "hook" and inputs.canonical_uuid(value) is None):
                 raise errors.Unauthorized(BAD_HOOK_URL)
-        elif len(value) > MAX_CHARS.get(name, MAX_CHARS["name"]) or _CONTROL(value):
-            limit = MAX_CHARS.get(name, MAX_CHARS["name"])
-            raise errors.InvalidRequest(
-                f"the {name} in the path must be at most {limit} characters without control "
-                f"characters, not {errors.shorten(value)}",
-                field_errors={name: [f"At most {limit} characters, no control characters"]})
+        else:
+            inputs.check_text(value, name, limit=MAX_CHARS.get(name, MAX_CHARS["name"]),
+                              required=False)
 
 
 def _version_number(value: str) -> int:
@@ -211,16 +206,9 @@ def _version_number(value: str) -> int:
 
 
 def _uuid(value: str, name: str) -> str:
-    normal = _uuid_or_none(value)
+    normal = inputs.canonical_uuid(value)
     if normal is None:
         raise errors.NotFound(f"no {'delivery' if name == 'delivery' else 'resource'} with id "
                               f"{errors.shorten(value)} (ids are UUIDs)")
     return normal
 
-
-
-def _uuid_or_none(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
