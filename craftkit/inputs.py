@@ -94,10 +94,11 @@ class Unsafe(Exception):
 
 
 def check(value: object) -> None:
-    """Raises Unsafe for the first thing in parsed JSON that cannot be stored or processed:
-    nesting deeper than MAX_DEPTH, a non-finite number, NUL or a lone surrogate in a key or
-    string. It runs on every body the gateway reads and on every render's data, and costs about
-    what json.loads took to parse the same value (1 µs for the seed invoice)."""
+    """Raises Unsafe for the first thing in parsed JSON (the plain dicts and lists json builds)
+    that cannot be stored or processed: nesting deeper than MAX_DEPTH, a non-finite number,
+    NUL or a lone surrogate in a key or string. It runs on every body the gateway reads and on
+    every render's data, and costs about what json.loads took to parse the same value (1 µs
+    for the seed invoice)."""
     kind = type(value)
     if kind is dict or kind is list:
         _walk(value, 1)
@@ -163,6 +164,9 @@ def safe_copy(value: object) -> tuple[object, tuple[str, str] | None]:
     return (None, found) if found else (_copy(value), None)
 
 
+_CONTAINERS = (dict, list)
+
+
 def _copy(value: object) -> object:
     kind = type(value)
     if kind is dict:
@@ -171,9 +175,6 @@ def _copy(value: object) -> object:
     if kind is list:
         return [_copy(item) if type(item) in _CONTAINERS else item for item in value]
     return value
-
-
-_CONTAINERS = (dict, list)
 
 
 def check_text(value: str, what: str, *, limit: int, required: bool = True,

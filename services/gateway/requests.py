@@ -176,10 +176,10 @@ def limit_param(value: str) -> int:
 def check_path(params: dict[str, object]) -> None:
     """Checks (and normalises, for ids) a route's path parameters before any handler sees them.
     A segment that cannot name anything here is 404: an `id` or `delivery` that is not a UUID,
-    a `hook` id or `token` of the wrong shape (401, like any unknown hook URL). One of the right kind out
-    of range is 400 invalid_request naming it: a version `number` of 0 or 2**31 and more, a
-    slug or asset name too long or with control characters. Non-digit numbers never reach here:
-    the route does not match, so they are 404 too."""
+    a `hook` id or `token` of the wrong shape (401, like any unknown hook URL). One of the right
+    kind out of range is 400 invalid_request naming it: a version `number` of 0 or 2**31 and
+    more, a slug or asset name too long or with control characters (inputs.check_text).
+    Non-digit numbers never reach here: the route does not match, so they are 404 too."""
     for name, value in params.items():
         if name == "number":
             params[name] = _version_number(value)
