@@ -1,9 +1,9 @@
-"""What the status and enqueue services check about text and JSON a client sends, before it
-reaches PostgreSQL, a regular expression or an error message.
+"""What the gateway and the status and enqueue services check about text and JSON a client sends,
+before it reaches PostgreSQL, protobuf, a regular expression or an error message.
 
-The gateway checks too, but these services are also called over gRPC directly, so each guards
-itself: PostgreSQL refuses NUL in text and jsonb (`\\u0000`), UTF-8 cannot carry a lone surrogate
-(JSON's `"\\ud800"` escape makes one), jsonb has no Infinity or NaN (`1e400` parses as
+The gateway checks every body, and the services check again because they are also called over
+gRPC directly: PostgreSQL refuses NUL in text and jsonb (`\\u0000`), UTF-8 cannot carry a lone
+surrogate (JSON's `"\\ud800"` escape makes one), jsonb has no Infinity or NaN (`1e400` parses as
 Infinity), and the recursive code that reads JSON (copying, encoding, checking) needs a bound
 on nesting. Each of these is a 400 that says where the problem is, never a 500.
 """
@@ -19,14 +19,22 @@ from craftkit import errors
 
 MAX_DEPTH = 64
 """Deepest nesting of objects and arrays in any JSON document a client sends."""
-UNSAFE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+"""What no name, label or path segment may hold, and what `cut` escapes: C0 controls, DEL and
+lone surrogates (which would fail the encoding of a message quoting them)."""
+TOO_DEEP = f"is nested deeper than {MAX_DEPTH} levels; flatten the data"
+NOT_FINITE = "is not a finite number; send numbers within ±1.8e308"
+
+_UNSAFE = re.compile("[\x00\ud800-\udfff]").search
+_finite = math.isfinite
 
 
 def cut(text: str, limit: int = errors.ECHO_CHARS) -> str:
-    """`text` unquoted, its first `limit` characters only (for paths and names in messages;
-    errors.shorten quotes a value)."""
-    return text if len(text) <= limit else text[:limit] + "…"
+    """`text` (a key, path or name from the client) unquoted for a message: its first `limit`
+    characters, control characters and lone surrogates escaped as repr does. errors.shorten
+    quotes a whole value."""
+    text = text if len(text) <= limit else f"{text[:limit]}…"
+    return CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 def _reject_constant(name: str):
@@ -34,17 +42,19 @@ def _reject_constant(name: str):
                      "1.8e308)")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+"""Parses JSON text refusing NaN and Infinity (ValueError), which jsonb cannot store. Deep
+nesting raises RecursionError; `check` bounds what parses."""
 
 
 def load_json(text: str, what: str,
               error: type[errors.ApiError] = errors.InvalidRequest) -> object:
-    """`text` parsed (NaN and Infinity refused), without `problem`'s walk: for a caller that
+    """`text` parsed (NaN and Infinity refused), without `check`'s walk: for a caller that
     walks the value anyway (Manifest.validate does)."""
     try:
-        return _DECODER.decode(text)
+        return DECODER.decode(text)
     except RecursionError:
-        raise error(f"{what} is nested deeper than {MAX_DEPTH} levels") from None
+        raise error(f"{what} {TOO_DEEP}") from None
     except ValueError as exc:
         raise error(f"{what} is not valid JSON: {cut(str(exc), 200)}",
                     field_errors={what: ["Invalid JSON"]}) from None
@@ -53,7 +63,7 @@ def load_json(text: str, what: str,
 def parse_json(text: str, what: str,
                error: type[errors.ApiError] = errors.InvalidRequest) -> object:
     """`text` parsed, refused with `error` (naming `what` and where) if it is not JSON or holds
-    anything `problem` names."""
+    anything `check` refuses."""
     value = load_json(text, what, error)
     found = problem(value)
     if found:
@@ -63,84 +73,108 @@ def parse_json(text: str, what: str,
     return value
 
 
+class Unsafe(Exception):
+    """What `check` found first. `problem` says what is wrong and what to fix; `where` is the
+    dotted path to it, cut for quoting ("" for the value itself); `malformed` is true for what
+    valid JSON text never holds (a lone surrogate, a number beyond ±1.8e308: the gateway's
+    invalid_json) and false for valid JSON the system cannot take (NUL, deep nesting)."""
+
+    def __init__(self, problem: str, malformed: bool) -> None:
+        super().__init__(problem)
+        self.problem, self.malformed, self._path = problem, malformed, []
+
+    def at(self, key: str | int) -> Unsafe:
+        """Adds the key or index one level up; the walk calls this on its way out."""
+        self._path.append(str(key))
+        return self
+
+    @property
+    def where(self) -> str:
+        return cut(".".join(reversed(self._path)))
+
+
+def check(value: object) -> None:
+    """Raises Unsafe for the first thing in parsed JSON (the plain dicts and lists json builds)
+    that cannot be stored or processed: nesting deeper than MAX_DEPTH, a non-finite number,
+    NUL or a lone surrogate in a key or string. It runs on every body the gateway reads and on
+    every render's data, and costs about what json.loads took to parse the same value (1 µs
+    for the seed invoice)."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        _walk(value, 1)
+    elif kind is str and _unsafe(value) or kind is float and not _finite(value):
+        raise _value_problem(value)
+
+
+def _walk(value: dict | list, depth: int) -> None:
+    """The checks inlined per kind, since this runs for every value of every body; text is
+    searched only when the C-speed tests (not ASCII, or a NUL in it) say it might need it.
+    Recursive, which is safe: it goes no deeper than MAX_DEPTH."""
+    is_dict = type(value) is dict
+    for key, item in value.items() if is_dict else enumerate(value):
+        if is_dict and (not key.isascii() or "\x00" in key) and _UNSAFE(key):
+            raise Unsafe(*_text_problem(key, "has a key with")).at(key)
+        kind = type(item)
+        if kind is str:
+            if (not item.isascii() or "\x00" in item) and _UNSAFE(item):
+                raise _value_problem(item).at(key)
+        elif kind is float:
+            if not _finite(item):
+                raise _value_problem(item).at(key)
+        elif kind is dict or kind is list:
+            if depth >= MAX_DEPTH:
+                raise Unsafe(TOO_DEEP, False).at(key)
+            try:
+                _walk(item, depth + 1)
+            except Unsafe as exc:
+                raise exc.at(key) from None
+
+
+def _unsafe(text: str) -> bool:
+    """NUL or a lone surrogate in `text` (as `_walk` tests it inline)."""
+    return (not text.isascii() or "\x00" in text) and _UNSAFE(text) is not None
+
+
+def _value_problem(value: str | float) -> Unsafe:
+    if type(value) is float:
+        return Unsafe(NOT_FINITE, True)
+    return Unsafe(*_text_problem(value, "contains"))
+
+
+def _text_problem(text: str, what: str) -> tuple[str, bool]:
+    if "\x00" in text:
+        return f"{what} a NUL character (\\u0000), which cannot be stored; remove it", False
+    return f"{what} a lone UTF-16 surrogate (\\ud800-\\udfff); send valid Unicode text", True
+
+
 def problem(value: object) -> tuple[str, str] | None:
-    """(dotted path, what is wrong) for the first thing in parsed JSON that cannot be stored or
-    checked safely: nesting over MAX_DEPTH, a non-finite number, NUL or a lone surrogate in a
-    key or string. None when there is nothing. Iterative, so any depth is safe to look at; the
-    path is worked out only when there is a problem (this runs on every render request)."""
-    if _walk(value, paths=False) is None:
-        return None
-    return _walk(value, paths=True)
-
-
-def _walk(value: object, paths: bool) -> tuple[str, str] | None:
-    stack: list[tuple[object, tuple, int]] = [(value, (), 0)]
-    while stack:
-        node, path, depth = stack.pop()
-        if isinstance(node, str):
-            if not _safe(node):
-                return _dotted(path), "contains " + _unsafe(node)
-        elif isinstance(node, dict):
-            if depth >= MAX_DEPTH:
-                return _dotted(path), f"is nested deeper than {MAX_DEPTH} levels"
-            for key, child in node.items():
-                if isinstance(key, str) and not _safe(key):
-                    return _dotted((*path, key)), "has a key with " + _unsafe(key)
-                stack.append((child, (*path, key) if paths else path, depth + 1))
-        elif isinstance(node, list):
-            if depth >= MAX_DEPTH:
-                return _dotted(path), f"is nested deeper than {MAX_DEPTH} levels"
-            stack.extend((child, (*path, index) if paths else path, depth + 1)
-                         for index, child in enumerate(node))
-        elif isinstance(node, float) and not math.isfinite(node):
-            return _dotted(path), "is not a finite number (at most about 1.8e308)"
+    """(dotted path, what is wrong) for the first thing `check` refuses in `value`, or None."""
+    try:
+        check(value)
+    except Unsafe as found:
+        return found.where, found.problem
     return None
 
 
 def safe_copy(value: object) -> tuple[object, tuple[str, str] | None]:
-    """(a copy of parsed JSON, None), or (None, `problem(value)`): one iterative pass that both
-    checks and copies (new dicts and lists, shared scalars), for Manifest.validate, which fills
-    defaults into its copy of every render request's data."""
-    root: list = [None]
-    stack: list[tuple[object, dict | list, object, int]] = [(value, root, 0, 0)]
-    while stack:
-        node, into, key, depth = stack.pop()
-        if isinstance(node, dict):
-            if depth >= MAX_DEPTH:
-                return None, problem(value)
-            into[key] = new = {}
-            for name, child in node.items():
-                if isinstance(name, str) and not _safe(name):
-                    return None, problem(value)
-                new[name] = None  # keeps the order of keys
-                stack.append((child, new, name, depth + 1))
-        elif isinstance(node, list):
-            if depth >= MAX_DEPTH:
-                return None, problem(value)
-            into[key] = new = [None] * len(node)
-            stack.extend((child, new, index, depth + 1) for index, child in enumerate(node))
-        elif (isinstance(node, str) and not _safe(node)) or (
-                isinstance(node, float) and not math.isfinite(node)):
-            return None, problem(value)
-        else:
-            into[key] = node
-    return root[0], None
+    """(a copy of parsed JSON, None), or (None, `problem(value)`): for Manifest.validate, which
+    fills defaults into its copy of every render request's data. The copy has new dicts and
+    lists and shares scalars; it recurses only once `check` has bounded the depth."""
+    found = problem(value)
+    return (None, found) if found else (_copy(value), None)
 
 
-def _safe(text: str) -> bool:
-    if text.isascii():
-        return "\x00" not in text
-    return UNSAFE_CHARACTER.search(text) is None
+_CONTAINERS = (dict, list)
 
 
-def _unsafe(text: str) -> str:
-    if "\x00" in text:
-        return "a NUL character (\\u0000), which cannot be stored"
-    return "a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode text"
-
-
-def _dotted(path: tuple) -> str:
-    return cut(".".join(cut(p, 40) if isinstance(p, str) else str(p) for p in path), 200)
+def _copy(value: object) -> object:
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy(item) if type(item) in _CONTAINERS else item
+                for key, item in value.items()}
+    if kind is list:
+        return [_copy(item) if type(item) in _CONTAINERS else item for item in value]
+    return value
 
 
 def check_text(value: str, what: str, *, limit: int, required: bool = True,
@@ -160,7 +194,13 @@ def check_text(value: str, what: str, *, limit: int, required: bool = True,
 
 def is_uuid(value: str) -> bool:
     """Whether `value` is a UUID in its canonical text form (ids the services hand out)."""
+    return len(value) == 36 and canonical_uuid(value) == value.lower()
+
+
+def canonical_uuid(value: str) -> str | None:
+    """`value` in the canonical text form of a UUID, from any form uuid.UUID reads (upper case,
+    braces, no hyphens), or None when it is not a UUID."""
     try:
-        return len(value) == 36 and str(uuid.UUID(value)) == value.lower()
+        return str(uuid.UUID(value))
     except ValueError:
-        return False
+        return None

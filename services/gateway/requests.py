@@ -4,17 +4,12 @@ a client sends reaches protobuf, SQL or a gRPC error unchecked."""
 
 from __future__ import annotations
 
-import json
-import math
 import re
-import uuid
 
 from starlette.requests import ClientDisconnect, Request
 
-from craftkit import errors
+from craftkit import errors, inputs
 
-MAX_DEPTH = 64
-"""JSON bodies nested deeper than this (objects and arrays) are refused."""
 INT32_MAX = 2**31 - 1
 MAX_CHARS = {"slug": 63, "name": 200, "defaultFilename": 200, "filename": 200, "url": 2048,
              "token": 200}
@@ -28,15 +23,7 @@ BAD_HOOK_URL = ("this inbound hook URL is not valid (unknown, revoked, or its si
 MAX_LISTED_KEYS = 20
 """Unrecognized keys named in one error, so a body of 100,000 keys gets a short answer."""
 
-_UNSAFE = re.compile("[\x00\ud800-\udfff]").search
-_finite = math.isfinite
-_CONTROL = re.compile("[\x00-\x1f\x7f]").search
 _INTEGER = re.compile("-?[0-9]+").fullmatch
-_ESCAPE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -64,7 +51,7 @@ async def read_json(request: Request, limit: int, empty: object = None) -> objec
     if not body and empty is not None:
         return empty
     try:
-        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        value = inputs.DECODER.decode(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise errors.InvalidJson(f"request body is not UTF-8 (byte {exc.start}); send JSON in "
                                  "UTF-8") from None
@@ -76,83 +63,16 @@ async def read_json(request: Request, limit: int, empty: object = None) -> objec
     return value
 
 
-class _Unsafe(Exception):
-    """A problem found deep in a body; the path is collected on the way out."""
-
-    def __init__(self, error: type[errors.ApiError], problem: str) -> None:
-        super().__init__(problem)
-        self.error, self.problem, self.path = error, problem, []
-
-    def at(self, key: str | int) -> _Unsafe:
-        self.path.append(str(key))
-        return self
-
-
 def check_json(value: object) -> None:
-    """One walk of a parsed body refusing what JSON can carry but the system cannot store or
-    process: non-finite numbers (`1e400` parses to inf) and lone surrogates (invalid_json), NUL
-    characters (PostgreSQL text and jsonb refuse them) and nesting deeper than MAX_DEPTH
-    (invalid_request). The error names the dotted path of the first offending value.
-    It costs about what json.loads took to parse the same body (1 µs for the seed invoice)."""
+    """`value` refused as inputs.check refuses it (what JSON can carry but the system cannot
+    store or process): a lone surrogate or a non-finite number as invalid_json, NUL or nesting
+    deeper than inputs.MAX_DEPTH as invalid_request, naming the dotted path of the first."""
     try:
-        if type(value) is dict or type(value) is list:
-            _walk(value, 1)
-        elif type(value) is str and _unsafe(value) or type(value) is float and not _finite(value):
-            raise _value_problem(value)
-    except _Unsafe as exc:
-        path = _echo(".".join(reversed(exc.path))) or "(the body)"
-        raise exc.error(f"{path} {exc.problem}", field_errors={path: [exc.problem]}) from None
-
-
-def _walk(value: dict | list, depth: int) -> None:
-    """The checks inlined per kind, since this runs for every value of every body; text is
-    searched only when the C-speed tests (not ASCII, or a NUL in it) say it might need it."""
-    is_dict = type(value) is dict
-    for key, item in value.items() if is_dict else enumerate(value):
-        if is_dict and (not key.isascii() or "\x00" in key) and _UNSAFE(key):
-            raise _Unsafe(*_string_problem(key, "(a key) ")).at(key)
-        kind = type(item)
-        if kind is str:
-            if (not item.isascii() or "\x00" in item) and _UNSAFE(item):
-                raise _value_problem(item).at(key)
-        elif kind is float:
-            if not _finite(item):
-                raise _value_problem(item).at(key)
-        elif kind is dict or kind is list:
-            if depth >= MAX_DEPTH:
-                raise _Unsafe(errors.InvalidRequest,
-                              f"is nested deeper than {MAX_DEPTH} levels; flatten the data").at(key)
-            try:
-                _walk(item, depth + 1)
-            except _Unsafe as exc:
-                raise exc.at(key) from None
-
-
-def _unsafe(text: str) -> bool:
-    """NUL or a lone surrogate in `text` (as `_walk` tests it inline)."""
-    return (not text.isascii() or "\x00" in text) and _UNSAFE(text) is not None
-
-
-def _value_problem(value: str | float) -> _Unsafe:
-    if type(value) is float:
-        return _Unsafe(errors.InvalidJson, "is too large a number (JSON numbers must be finite, "
-                                           "within ±1.8e308)")
-    return _Unsafe(*_string_problem(value, ""))
-
-
-def _string_problem(text: str, what: str) -> tuple[type[errors.ApiError], str]:
-    if "\x00" in text:
-        return errors.InvalidRequest, (f"{what}contains a NUL character (\\u0000), which cannot "
-                                       "be stored; remove it")
-    return errors.InvalidJson, (f"{what}contains a lone UTF-16 surrogate (\\ud800-\\udfff); "
-                                "send valid Unicode")
-
-
-def _echo(text: str) -> str:
-    """`text` (a key or path from the client) cut for quoting, control characters and lone
-    surrogates escaped as repr does (a surrogate in a response would fail its encoding)."""
-    text = text if len(text) <= errors.ECHO_CHARS else f"{text[:errors.ECHO_CHARS]}…"
-    return _ESCAPE.sub(lambda match: repr(match.group())[1:-1], text)
+        inputs.check(value)
+    except inputs.Unsafe as found:
+        where = found.where or "(the body)"
+        error = errors.InvalidJson if found.malformed else errors.InvalidRequest
+        raise error(f"{where} {found.problem}", field_errors={where: [found.problem]}) from None
 
 
 def _shape(body: object, allowed: dict[str, type], required: set[str], what: str,
@@ -163,7 +83,7 @@ def _shape(body: object, allowed: dict[str, type], required: set[str], what: str
         raise errors.InvalidRequest(f"{what} must be a JSON object")
     fields: dict[str, list[str]] = {}
     for key in sorted(set(body) - set(allowed))[:MAX_LISTED_KEYS]:
-        fields.setdefault(prefix + _echo(key), []).append("Unrecognized key")
+        fields.setdefault(prefix + inputs.cut(key), []).append("Unrecognized key")
     for key in sorted(required - set(body)):
         fields.setdefault(prefix + key, []).append("Required")
     for key, kind in allowed.items():
@@ -256,25 +176,22 @@ def limit_param(value: str) -> int:
 def check_path(params: dict[str, object]) -> None:
     """Checks (and normalises, for ids) a route's path parameters before any handler sees them.
     A segment that cannot name anything here is 404: an `id` or `delivery` that is not a UUID,
-    a `hook` id or `token` of the wrong shape (401, like any unknown hook URL). One of the right kind out
-    of range is 400 invalid_request naming it: a version `number` of 0 or 2**31 and more, a
-    slug or asset name too long or with control characters. Non-digit numbers never reach here:
-    the route does not match, so they are 404 too."""
+    a `hook` id or `token` of the wrong shape (401, like any unknown hook URL). One of the right
+    kind out of range is 400 invalid_request naming it: a version `number` of 0 or 2**31 and
+    more, a slug or asset name too long or with control characters (inputs.check_text).
+    Non-digit numbers never reach here: the route does not match, so they are 404 too."""
     for name, value in params.items():
         if name == "number":
             params[name] = _version_number(value)
         elif name in ("id", "delivery"):
             params[name] = _uuid(value, name)
         elif name in ("hook", "token"):
-            if len(value) > MAX_CHARS["token"] or _CONTROL(value) or (
-                    name == "hook" and _uuid_or_none(value) is None):
+            if len(value) > MAX_CHARS["token"] or inputs.CONTROL.search(value) or (
+                    name == "hook" and inputs.canonical_uuid(value) is None):
                 raise errors.Unauthorized(BAD_HOOK_URL)
-        elif len(value) > MAX_CHARS.get(name, MAX_CHARS["name"]) or _CONTROL(value):
-            limit = MAX_CHARS.get(name, MAX_CHARS["name"])
-            raise errors.InvalidRequest(
-                f"the {name} in the path must be at most {limit} characters without control "
-                f"characters, not {errors.shorten(value)}",
-                field_errors={name: [f"At most {limit} characters, no control characters"]})
+        else:
+            inputs.check_text(value, name, limit=MAX_CHARS.get(name, MAX_CHARS["name"]),
+                              required=False)
 
 
 def _version_number(value: str) -> int:
@@ -289,15 +206,9 @@ def _version_number(value: str) -> int:
 
 
 def _uuid(value: str, name: str) -> str:
-    normal = _uuid_or_none(value)
+    normal = inputs.canonical_uuid(value)
     if normal is None:
         raise errors.NotFound(f"no {'delivery' if name == 'delivery' else 'resource'} with id "
                               f"{errors.shorten(value)} (ids are UUIDs)")
     return normal
 
-
-def _uuid_or_none(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None

@@ -2,10 +2,10 @@ import uuid
 
 import pytest
 
-from craftkit import errors
+from craftkit import errors, inputs
 from craftkit.timefmt import iso
 from services.gateway.app import RateLimiter
-from services.gateway.requests import (MAX_DEPTH, check_json, check_path, inbound_hook_request,
+from services.gateway.requests import (check_json, check_path, inbound_hook_request,
                                        limit_param, render_request, rotate_request,
                                        template_request, webhook_request)
 
@@ -88,11 +88,11 @@ def nested(levels: int) -> dict:
 
 
 def test_nesting_up_to_the_limit_passes_and_one_more_is_refused():
-    check_json(nested(MAX_DEPTH))
+    check_json(nested(inputs.MAX_DEPTH))
     check_json({"data": {"fine": [1.5, "é😀", None, True, {"a": {}}]}})
     with pytest.raises(errors.InvalidRequest) as caught:
-        check_json(nested(MAX_DEPTH + 1))
-    assert f"deeper than {MAX_DEPTH}" in caught.value.message
+        check_json(nested(inputs.MAX_DEPTH + 1))
+    assert f"deeper than {inputs.MAX_DEPTH}" in caught.value.message
     with pytest.raises(errors.InvalidRequest):
         check_json(nested(100_000))  # no RecursionError: the walk stops at the limit
 

@@ -48,5 +48,30 @@ def test_safe_copy_copies_containers_in_order_and_refuses_what_problem_names():
     assert (copied, found, list(copied)) == (value, None, ["b", "a"])
     copied["b"][1]["c"] = "changed"
     assert value["b"][1]["c"] == "x"
-    assert inputs.safe_copy({"k": [float("nan")]}) == (None, ("k.0", "is not a finite number "
-                                                              "(at most about 1.8e308)"))
+    assert inputs.safe_copy({"k": [float("nan")]}) == (None, ("k.0", "is not a finite number; "
+                                                              "send numbers within ±1.8e308"))
+
+
+def test_paths_in_messages_are_cut_and_escaped_so_they_can_be_sent():
+    with pytest.raises(errors.InvalidInputData) as caught:
+        inputs.parse_json('{"\\ud800\\n": 1, "ok": 2}', "data", errors.InvalidInputData)
+    assert caught.value.message.startswith("data.\\ud800\\n has a key with a lone UTF-16 "
+                                           "surrogate")
+    caught.value.message.encode("utf-8")  # a raw surrogate here would fail the gRPC status
+    where, _ = inputs.problem({"k" * 5000: "\x00"})
+    assert where == "k" * 100 + "…"
+
+
+def test_cut_escapes_what_a_message_cannot_carry():
+    assert inputs.cut("a\x00b\n\x7f\udfff") == "a\\x00b\\n\\x7f\\udfff"
+    assert inputs.cut("é" * 150) == "é" * 100 + "…"
+
+
+def test_uuids_in_any_form_uuid_reads_are_normalised():
+    canonical = "0190b2d4-5f6e-7a8b-9c0d-1e2f3a4b5c6d"
+    for form in (canonical.upper(), "{" + canonical + "}", canonical.replace("-", "")):
+        assert inputs.canonical_uuid(form) == canonical
+    assert inputs.is_uuid(canonical.upper())  # the services take only the canonical form
+    assert not inputs.is_uuid("{" + canonical + "}")
+    for bad in ("", "x", "a" * 5000, canonical + "\x00"):
+        assert inputs.canonical_uuid(bad) is None
