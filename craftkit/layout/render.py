@@ -50,6 +50,13 @@ class Limits:
     """RENDER_TIME_LIMIT_SECONDS: rendering longer than this fails."""
 
 
+def time_limit_message(seconds: float) -> str:
+    """Why a render over the time limit failed (raised here between flowables; the render worker
+    kills a render that overruns inside one)."""
+    return (f"the render took longer than {seconds:g} s (RENDER_TIME_LIMIT_SECONDS); make the "
+            "document smaller or simpler")
+
+
 def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
                assets: dict[str, bytes] | None = None) -> bytes:
     """The PDF for `data` (already validated against the manifest the layout was linted with).
@@ -381,8 +388,7 @@ class _Document(BaseDocTemplate):
 
     def afterFlowable(self, flowable):
         if time.monotonic() - self.started > self.limits.seconds:
-            self._fail(f"rendering took longer than {self.limits.seconds:g} s (the time limit of "
-                       "this deployment)")
+            self._fail(time_limit_message(self.limits.seconds))
 
 
 class _Decorator:

@@ -36,18 +36,44 @@ class StartRenderRequest(_message.Message):
     def __init__(self, render_id: _Optional[str] = ..., worker_id: _Optional[str] = ...) -> None: ...
 
 class StartRenderResponse(_message.Message):
-    __slots__ = ("render", "attempt", "data_json", "layout_json", "assets")
+    __slots__ = ("render", "attempt", "data_json", "layout_json", "assets", "lease_ms")
     RENDER_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     DATA_JSON_FIELD_NUMBER: _ClassVar[int]
     LAYOUT_JSON_FIELD_NUMBER: _ClassVar[int]
     ASSETS_FIELD_NUMBER: _ClassVar[int]
+    LEASE_MS_FIELD_NUMBER: _ClassVar[int]
     render: _render_pb2.Render
     attempt: int
     data_json: str
     layout_json: str
     assets: _containers.RepeatedCompositeFieldContainer[AssetRef]
-    def __init__(self, render: _Optional[_Union[_render_pb2.Render, _Mapping]] = ..., attempt: _Optional[int] = ..., data_json: _Optional[str] = ..., layout_json: _Optional[str] = ..., assets: _Optional[_Iterable[_Union[AssetRef, _Mapping]]] = ...) -> None: ...
+    lease_ms: int
+    def __init__(self, render: _Optional[_Union[_render_pb2.Render, _Mapping]] = ..., attempt: _Optional[int] = ..., data_json: _Optional[str] = ..., layout_json: _Optional[str] = ..., assets: _Optional[_Iterable[_Union[AssetRef, _Mapping]]] = ..., lease_ms: _Optional[int] = ...) -> None: ...
+
+class RenewLeaseRequest(_message.Message):
+    __slots__ = ("render_id", "attempt")
+    RENDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    render_id: str
+    attempt: int
+    def __init__(self, render_id: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+
+class RenewLeaseResponse(_message.Message):
+    __slots__ = ("lease_ms",)
+    LEASE_MS_FIELD_NUMBER: _ClassVar[int]
+    lease_ms: int
+    def __init__(self, lease_ms: _Optional[int] = ...) -> None: ...
+
+class ReleaseRenderRequest(_message.Message):
+    __slots__ = ("render_id", "attempt", "reason")
+    RENDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    render_id: str
+    attempt: int
+    reason: str
+    def __init__(self, render_id: _Optional[str] = ..., attempt: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class AssetRef(_message.Message):
     __slots__ = ("name", "sha256")

@@ -51,6 +51,16 @@ class StatusServiceStub:
                 request_serializer=craftkit_dot_v1_dot_status__pb2.StartRenderRequest.SerializeToString,
                 response_deserializer=craftkit_dot_v1_dot_status__pb2.StartRenderResponse.FromString,
                 _registered_method=True)
+        self.RenewLease = channel.unary_unary(
+                '/craftkit.v1.StatusService/RenewLease',
+                request_serializer=craftkit_dot_v1_dot_status__pb2.RenewLeaseRequest.SerializeToString,
+                response_deserializer=craftkit_dot_v1_dot_status__pb2.RenewLeaseResponse.FromString,
+                _registered_method=True)
+        self.ReleaseRender = channel.unary_unary(
+                '/craftkit.v1.StatusService/ReleaseRender',
+                request_serializer=craftkit_dot_v1_dot_status__pb2.ReleaseRenderRequest.SerializeToString,
+                response_deserializer=craftkit_dot_v1_dot_render__pb2.Render.FromString,
+                _registered_method=True)
         self.FinishRender = channel.unary_unary(
                 '/craftkit.v1.StatusService/FinishRender',
                 request_serializer=craftkit_dot_v1_dot_status__pb2.FinishRenderRequest.SerializeToString,
@@ -79,6 +89,27 @@ class StatusServiceServicer:
     def StartRender(self, request, context):
         """Transition queued -> rendering (or take over a rendering job whose lease ran out).
         FAILED_PRECONDITION when the render is terminal; ABORTED while another worker holds the lease.
+        A render whose lease ran out at its last allowed attempt (RENDER_MAX_ATTEMPTS) is not started
+        again: it is recorded failed ("gave up after N attempts: ...") and FAILED_PRECONDITION returned.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenewLease(self, request, context):
+        """The worker's heartbeat while it holds a job: pushes the lease of the current attempt forward.
+        FAILED_PRECONDITION when the attempt is no longer the current one (superseded, or terminal):
+        the worker must stop working on it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseRender(self, request, context):
+        """The worker gives an attempt up for a reason that may pass (its render process died, storing
+        the PDF failed): the lease ends now and the job is handed out again, or, at the last allowed
+        attempt, the render is recorded failed ("gave up after N attempts: <reason>").
+        FAILED_PRECONDITION when the attempt is no longer the current one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -109,6 +140,16 @@ def add_StatusServiceServicer_to_server(servicer, server):
                     servicer.StartRender,
                     request_deserializer=craftkit_dot_v1_dot_status__pb2.StartRenderRequest.FromString,
                     response_serializer=craftkit_dot_v1_dot_status__pb2.StartRenderResponse.SerializeToString,
+            ),
+            'RenewLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewLease,
+                    request_deserializer=craftkit_dot_v1_dot_status__pb2.RenewLeaseRequest.FromString,
+                    response_serializer=craftkit_dot_v1_dot_status__pb2.RenewLeaseResponse.SerializeToString,
+            ),
+            'ReleaseRender': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseRender,
+                    request_deserializer=craftkit_dot_v1_dot_status__pb2.ReleaseRenderRequest.FromString,
+                    response_serializer=craftkit_dot_v1_dot_render__pb2.Render.SerializeToString,
             ),
             'FinishRender': grpc.unary_unary_rpc_method_handler(
                     servicer.FinishRender,
@@ -198,6 +239,60 @@ class StatusService:
             '/craftkit.v1.StatusService/StartRender',
             craftkit_dot_v1_dot_status__pb2.StartRenderRequest.SerializeToString,
             craftkit_dot_v1_dot_status__pb2.StartRenderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/craftkit.v1.StatusService/RenewLease',
+            craftkit_dot_v1_dot_status__pb2.RenewLeaseRequest.SerializeToString,
+            craftkit_dot_v1_dot_status__pb2.RenewLeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseRender(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/craftkit.v1.StatusService/ReleaseRender',
+            craftkit_dot_v1_dot_status__pb2.ReleaseRenderRequest.SerializeToString,
+            craftkit_dot_v1_dot_render__pb2.Render.FromString,
             options,
             channel_credentials,
             insecure,

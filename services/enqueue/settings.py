@@ -39,7 +39,7 @@ class Settings:
             kafka=Kafka.from_env(),
             dedupe_window_seconds=env_int("DEDUPE_WINDOW_SECONDS", 86400),
             redeliver_after_seconds=env_int("REDELIVER_AFTER_SECONDS", 30),
-            lease_seconds=env_int("RENDER_LEASE_SECONDS", 120),
+            lease_seconds=env_int("RENDER_LEASE_SECONDS", 30),
             sweep_interval_seconds=float(env_int("SWEEP_INTERVAL_SECONDS", 5)),
             event_redeliver_after_seconds=env_float("EVENT_REDELIVER_AFTER_SECONDS", 60.0),
             event_sweep_window_seconds=env_float("EVENT_SWEEP_WINDOW_SECONDS", 3600.0),

@@ -47,24 +47,48 @@ class Settings:
     group: str
     """WORKER_GROUP: the Kafka consumer group the workers share."""
     concurrency: int
-    """WORKER_CONCURRENCY: jobs taken from Kafka and worked on at once by one worker."""
+    """WORKER_CONCURRENCY: render processes (renders at once). Each holds an idle renderer (about
+    50 MB) plus up to RENDER_MEMORY_LIMIT_MB while rendering. Default 4."""
+    project_concurrency: int
+    """WORKER_PROJECT_CONCURRENCY: render processes one project may hold at once, so one tenant's
+    slow renders leave the others room. Default half of WORKER_CONCURRENCY (at least 1)."""
+    jobs_in_hand: int
+    """WORKER_JOBS_IN_HAND: jobs taken from Kafka and worked on at once (claiming, fetching assets,
+    waiting for a render process, rendering, storing, recording). More than the processes, so the
+    I/O of some overlaps with the rendering of others. Default 128."""
+    project_backlog: int
+    """WORKER_PROJECT_BACKLOG: jobs of one project in hand that are not rendering yet. A job over
+    it is left queued for the enqueue sweeper to hand out again (after REDELIVER_AFTER_SECONDS),
+    so one project's flood never fills the jobs in hand. Default 64."""
+    recycle_after: int
+    """WORKER_RECYCLE_AFTER: renders after which a render process is replaced. Default 500."""
+    memory_limit_mb: int
+    """RENDER_MEMORY_LIMIT_MB: memory one render may take beyond an idle render process
+    (RLIMIT_AS); a render over it fails naming the limit. 0: no limit. Default 512."""
     worker_id: str
     """WORKER_ID: a name for logs and claims (default host-pid)."""
     shutdown_grace_seconds: int
     """WORKER_SHUTDOWN_GRACE_SECONDS: on SIGTERM, how long the jobs in hand may take to finish."""
     limits: Limits
     """RENDER_MAX_PAGES, RENDER_MAX_ROWS, RENDER_TIME_LIMIT_SECONDS: a render over any of them
-    fails with a message naming the limit."""
+    fails with a message naming the limit. The time limit is wall-clock: a render process still
+    busy when it passes is killed."""
 
     @classmethod
     def from_env(cls) -> Settings:
+        concurrency = env_int("WORKER_CONCURRENCY", 4)
         return cls(
             kafka=Kafka.from_env(),
             storage=Storage.from_env(),
             status_address=env_str("STATUS_ADDRESS", "127.0.0.1:7051"),
             health_listen=env_str("WORKER_HEALTH_LISTEN", "127.0.0.1:7053"),
             group=env_str("WORKER_GROUP", "render-workers"),
-            concurrency=env_int("WORKER_CONCURRENCY", 32),
+            concurrency=concurrency,
+            project_concurrency=env_int("WORKER_PROJECT_CONCURRENCY", max(1, concurrency // 2)),
+            jobs_in_hand=env_int("WORKER_JOBS_IN_HAND", 128),
+            project_backlog=env_int("WORKER_PROJECT_BACKLOG", 64),
+            recycle_after=env_int("WORKER_RECYCLE_AFTER", 500),
+            memory_limit_mb=env_int("RENDER_MEMORY_LIMIT_MB", 512),
             worker_id=env_str("WORKER_ID", f"{socket.gethostname()}-{os.getpid()}"),
             shutdown_grace_seconds=env_int("WORKER_SHUTDOWN_GRACE_SECONDS", 25),
             limits=Limits(max_pages=env_int("RENDER_MAX_PAGES", Limits.max_pages),

@@ -1,4 +1,10 @@
-"""The rendered PDFs in S3 (MinIO or any S3), through the minio SDK."""
+"""The rendered PDFs in S3 (MinIO or any S3), through the minio SDK.
+
+`put` tells a store that can never work (S3 answered 4xx: an invalid key, access denied) from one
+that may work later (5xx, a timeout, no connection): the first fails the render at once, the
+second gives the attempt back. A bucket that vanished (an S3 server restarted empty) is made
+again and the put retried.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,23 @@ from urllib.parse import quote, urlsplit
 
 import urllib3
 from minio import Minio
+from minio.error import S3Error
 
 from services.render_worker.settings import Storage
 
 
 def object_key(render_id: str, filename: str) -> str:
     return f"renders/{render_id}/{filename}"
+
+
+class StoreError(Exception):
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+# 4xx answers that still may pass.
+TRANSIENT_CODES = {"RequestTimeout", "SlowDown", "RequestTimeTooSkewed", "NoSuchBucket"}
 
 
 class PdfStore:
@@ -32,6 +49,27 @@ class PdfStore:
             self.client.make_bucket(self.settings.bucket)
 
     def put(self, key: str, pdf: bytes) -> None:
+        """Stores the PDF; StoreError (permanent or not) when S3 refuses or is unreachable."""
+        try:
+            try:
+                self._put(key, pdf)
+            except S3Error as exc:
+                if exc.code != "NoSuchBucket":
+                    raise
+                self.ensure_bucket()
+                self._put(key, pdf)
+        except S3Error as exc:
+            status = exc.response.status if exc.response is not None else 0
+            raise StoreError(f"S3 answered {status} {exc.code}: {exc.message}",
+                             permanent=400 <= status < 500 and exc.code not in TRANSIENT_CODES
+                             ) from None
+        except ValueError as exc:  # the SDK refused the request before sending it
+            raise StoreError(f"S3 request refused: {exc}", permanent=True) from None
+        except Exception as exc:  # noqa: BLE001 - urllib3 and socket errors: S3 unreachable
+            raise StoreError(f"S3 unreachable: {type(exc).__name__}: {exc}",
+                             permanent=False) from None
+
+    def _put(self, key: str, pdf: bytes) -> None:
         self.client.put_object(self.settings.bucket, key, io.BytesIO(pdf), len(pdf),
                                content_type="application/pdf")
 

@@ -76,12 +76,13 @@ class TerminalWaiters:
 
 class StatusService(status_pb2_grpc.StatusServiceServicer):
     def __init__(self, pool: AsyncConnectionPool, waiters: TerminalWaiters, outbox: Outbox, *,
-                 lease_seconds: int, events_topic: str) -> None:
+                 lease_seconds: int, events_topic: str, max_attempts: int = 3) -> None:
         self.pool = pool
         self.outbox = outbox
         self.waiters = waiters
         self.lease_seconds = lease_seconds
         self.events_topic = events_topic
+        self.max_attempts = max_attempts
 
     async def _fetch(self, project_id: str, render_id: str, transitions: bool = False):
         rid = parse_id(render_id)
@@ -131,24 +132,18 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                 f"""UPDATE renders r SET status = 'rendering', attempt = r.attempt + 1,
                            started_at = clock_timestamp()
                     FROM template_versions v, templates t
-                    WHERE r.id = %s AND v.template_id = r.template_id
+                    WHERE r.id = %(id)s AND v.template_id = r.template_id
                       AND v.number = r.version_number AND t.id = r.template_id
                       AND (r.status = 'queued' OR (r.status = 'rendering'
-                           AND r.started_at < clock_timestamp() - %s * interval '1 second'))
+                           AND r.started_at < clock_timestamp() - %(lease)s * interval '1 second'
+                           AND r.attempt < %(max)s))
                     RETURNING {', '.join('r.' + c.strip() for c in COLUMNS.split(','))},
                               r.attempt, r.data::text AS data, v.layout::text AS layout,
                               t.name AS template_name""",
-                (rid, self.lease_seconds))
+                {"id": rid, "lease": self.lease_seconds, "max": self.max_attempts})
             row = await cur.fetchone()
             if row is None:
-                cur = await conn.execute("SELECT status::text AS status FROM renders WHERE id = %s",
-                                         (rid,))
-                current = await cur.fetchone()
-                if current is None:
-                    raise errors.NotFound(f"no render with id {request.render_id!r}")
-                if current["status"] in TERMINAL:
-                    raise errors.Conflict(f"render {request.render_id} is already {current['status']}")
-                raise errors.Busy(f"render {request.render_id} is being rendered by another worker")
+                await self._refuse_start(conn, request.render_id, rid)
             assets = []
             if '"image"' in row["layout"]:  # cheap test first: most layouts show no images
                 names = sorted(image_assets(json.loads(row["layout"])))
@@ -161,43 +156,112 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                  row["attempt"])
         return status_pb2.StartRenderResponse(render=to_proto(row), attempt=row["attempt"],
                                               data_json=row["data"], layout_json=row["layout"],
-                                              assets=assets)
+                                              assets=assets, lease_ms=self.lease_seconds * 1000)
+
+    async def _refuse_start(self, conn, render_id: str, rid: uuid.UUID) -> None:
+        """Raises why a render cannot be started; records it failed first when its lease ran out
+        at the last allowed attempt (so a job that kills its worker is not handed out forever)."""
+        cur = await conn.execute(
+            "SELECT status::text AS status, attempt, last_error, started_at < clock_timestamp() "
+            "- %s * interval '1 second' AS expired FROM renders WHERE id = %s",
+            (self.lease_seconds, rid))
+        current = await cur.fetchone()
+        if current is None:
+            raise errors.NotFound(f"no render with id {render_id!r}")
+        if current["status"] in TERMINAL:
+            raise errors.Conflict(f"render {render_id} is already {current['status']}")
+        if current["status"] == "rendering" and current["expired"]:
+            reason = current["last_error"] or (
+                "each attempt stopped without an outcome (its worker died or lost contact for "
+                "longer than the lease)")
+            row = await self._finish(conn, GIVE_UP, rid, current["attempt"], succeeded=False,
+                                     error=gave_up(current["attempt"], reason))
+            if row is not None:
+                log.warning("render %s failed: %s", render_id, row["error_message"])
+                raise errors.Conflict(f"render {render_id} is already failed")
+        raise errors.Busy(f"render {render_id} is being rendered by another worker")
+
+    async def RenewLease(self, request, context):
+        rid = parse_id(request.render_id)
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE renders SET started_at = clock_timestamp() WHERE id = %s "
+                "AND status = 'rendering' AND attempt = %s RETURNING id", (rid, request.attempt))
+            if await cur.fetchone() is None:
+                await self._superseded(conn, request.render_id, rid, request.attempt)
+        return status_pb2.RenewLeaseResponse(lease_ms=self.lease_seconds * 1000)
+
+    async def ReleaseRender(self, request, context):
+        rid = parse_id(request.render_id)
+        reason = request.reason or "the attempt stopped without an outcome"
+        async with self.pool.connection() as conn:
+            if request.attempt >= self.max_attempts:
+                row = await self._finish(conn, FINISH, rid, request.attempt, succeeded=False,
+                                         error=gave_up(request.attempt, reason))
+            else:
+                # The lease ends now and the job looks long published: the enqueue sweeper hands
+                # it out again at its next sweep, and the next claim is the next attempt.
+                cur = await conn.execute(
+                    f"""UPDATE renders SET started_at = '-infinity', published_at = '-infinity',
+                               last_error = %s
+                        WHERE id = %s AND status = 'rendering' AND attempt = %s
+                        RETURNING {COLUMNS}""", (reason[:2000], rid, request.attempt))
+                row = await cur.fetchone()
+            if row is None:
+                await self._superseded(conn, request.render_id, rid, request.attempt)
+        log.warning("render %s attempt %d released: %s", request.render_id, request.attempt, reason)
+        return to_proto(row)
+
+    async def _superseded(self, conn, render_id: str, rid: uuid.UUID, attempt: int) -> None:
+        cur = await conn.execute("SELECT status::text AS status, attempt FROM renders WHERE id = %s",
+                                 (rid,))
+        current = await cur.fetchone()
+        if current is None:
+            raise errors.NotFound(f"no render with id {render_id!r}")
+        raise errors.Conflict(f"render {render_id} is {current['status']} at attempt "
+                              f"{current['attempt']}; attempt {attempt} is no longer current")
 
     async def FinishRender(self, request, context):
         rid = parse_id(request.render_id)
-        outcome = "succeeded" if request.succeeded else "failed"
         error_message = None if request.succeeded else (request.error_message or "render failed")
         async with self.pool.connection() as conn:
-            cur = await conn.execute(FINISH, {
-                "status": outcome, "key": request.object_key or None,
-                "url": request.download_url or None, "error": error_message, "id": rid,
-                "attempt": request.attempt, "topic": self.events_topic})
-            row = await cur.fetchone()
+            row = await self._finish(conn, FINISH, rid, request.attempt, request.succeeded,
+                                     error=error_message, key=request.object_key,
+                                     url=request.download_url)
             if row is None:
-                cur = await conn.execute(
-                    "SELECT status::text AS status, attempt FROM renders WHERE id = %s", (rid,))
-                current = await cur.fetchone()
-                if current is None:
-                    raise errors.NotFound(f"no render with id {request.render_id!r}")
-                raise errors.Conflict(
-                    f"render {request.render_id} is {current['status']} at attempt "
-                    f"{current['attempt']}; attempt {request.attempt} may not finish it")
-        self.outbox.publish(row["outbox_id"], self.events_topic, row["event_key"],
-                            row["event_payload"])
-        self.waiters.finished(request.render_id, row)
+                await self._superseded(conn, request.render_id, rid, request.attempt)
         return to_proto(row)
+
+    async def _finish(self, conn, statement: str, rid: uuid.UUID, attempt: int, succeeded: bool,
+                      *, error: str | None, key: str = "", url: str = "") -> dict | None:
+        """Runs FINISH (or GIVE_UP) and announces the event; None when the attempt is not current."""
+        cur = await conn.execute(statement, {
+            "status": "succeeded" if succeeded else "failed", "key": key or None,
+            "url": url or None, "error": error, "id": rid, "attempt": attempt,
+            "topic": self.events_topic, "lease": self.lease_seconds})
+        row = await cur.fetchone()
+        if row is not None:
+            self.outbox.publish(row["outbox_id"], self.events_topic, row["event_key"],
+                                row["event_payload"])
+            self.waiters.finished(str(rid), row)
+        return row
+
+
+def gave_up(attempts: int, reason: str) -> str:
+    return f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: {reason}"
 
 
 # The terminal transition and its completion event in one statement, so one never exists without
-# the other.
-FINISH = f"""
+# the other. `condition` narrows which rows may finish.
+def _finish_statement(condition: str = "") -> str:
+    return f"""
 WITH now AS (SELECT date_trunc('milliseconds', clock_timestamp()) AS t),
 done AS (
     UPDATE renders SET status = %(status)s, object_key = %(key)s, download_url = %(url)s,
            error_message = %(error)s, completed_at = now.t,
            duration_ms = round(extract(epoch FROM now.t - created_at) * 1000)
     FROM now
-    WHERE id = %(id)s AND status = 'rendering' AND attempt = %(attempt)s
+    WHERE id = %(id)s AND status = 'rendering' AND attempt = %(attempt)s {condition}
     RETURNING {COLUMNS}
 ), event AS (
     {messages.outbox_insert("topic", messages.EVENT_PAYLOAD, "done")}
@@ -205,3 +269,8 @@ done AS (
 SELECT done.*, event.id AS outbox_id, event.key AS event_key, event.payload AS event_payload
 FROM done, event
 """
+
+
+FINISH = _finish_statement()
+# Failing a render whose last allowed attempt's lease ran out (no worker renewed it meanwhile).
+GIVE_UP = _finish_statement("AND started_at < clock_timestamp() - %(lease)s * interval '1 second'")

@@ -12,8 +12,14 @@ class Settings:
     database: Database
     kafka: Kafka
     lease_seconds: int
-    """RENDER_LEASE_SECONDS: how long a claimed job belongs to its worker before another may take
-    it over (a worker that died mid-job). Must exceed the longest render."""
+    """RENDER_LEASE_SECONDS: how long a claimed job belongs to its worker without a heartbeat
+    before another may take it over (a worker that died or lost contact mid-job). Workers renew
+    the lease every third of it while they hold the job, so it bounds how long a dead worker
+    delays a render, not how long a render may take (RENDER_TIME_LIMIT_SECONDS does). Default 30 s."""
+    max_attempts: int
+    """RENDER_MAX_ATTEMPTS: attempts at one render before it is recorded failed ("gave up after N
+    attempts: <last reason>"). An attempt counts when its render process died, storing its PDF
+    failed, or its worker stopped renewing the lease. Default 3."""
     max_asset_pixels: int
     """MAX_ASSET_PIXELS: an uploaded image with more pixels is refused (invalid_asset). A render
     decodes an image at about 10 bytes per pixel (40 MP: about 400 MiB), so keep the worker's
@@ -25,6 +31,7 @@ class Settings:
             listen=env_str("STATUS_LISTEN", "127.0.0.1:7051"),
             database=Database.from_env(),
             kafka=Kafka.from_env(),
-            lease_seconds=env_int("RENDER_LEASE_SECONDS", 120),
+            lease_seconds=env_int("RENDER_LEASE_SECONDS", 30),
+            max_attempts=env_int("RENDER_MAX_ATTEMPTS", 3),
             max_asset_pixels=env_int("MAX_ASSET_PIXELS", 40_000_000),
         )

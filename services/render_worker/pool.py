@@ -1,0 +1,147 @@
+"""Renders in separate processes, each killable.
+
+Everything a template's author or caller controls (the layout, its markup, the data) is parsed and
+rendered in a child process from a pebble ProcessPool, never in the worker's event loop:
+
+- a render that runs past RENDER_TIME_LIMIT_SECONDS is killed (pebble ends its process and starts
+  another) and fails naming the limit;
+- each child caps its own address space at what it holds once idle plus RENDER_MEMORY_LIMIT_MB
+  (RLIMIT_AS), so an allocation over the limit fails inside the render (MemoryError) and the
+  render fails naming the limit, instead of the kernel killing the pod;
+- a child that dies anyway (a crash in C code, the OOM killer) is replaced; the render is not
+  failed at once but its attempt given back (RenderCrashed), so RENDER_MAX_ATTEMPTS decides;
+- cancelling the awaiting task (a superseded attempt, shutdown) kills the child running it;
+- each child is replaced after WORKER_RECYCLE_AFTER renders, so what a render leaves behind
+  (fragmented memory, caches) does not accumulate.
+
+Children are started with `spawn`, never forked from a parent that runs gRPC and Kafka threads.
+This module is what a child imports: keep its imports light.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import multiprocessing
+import os
+import resource
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+import pebble
+
+from craftkit.layout import Limits, RenderError, render_pdf
+from craftkit.layout.render import time_limit_message
+
+log = logging.getLogger(__name__)
+
+
+class RenderFailed(Exception):
+    """The render cannot succeed with this input (a limit, a data problem): record it failed."""
+
+
+class RenderCrashed(Exception):
+    """The render's process died for a reason that may pass: give the attempt back."""
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    processes: int
+    recycle_after: int
+    limits: Limits
+    memory_limit_mb: int
+
+
+def memory_message(megabytes: int) -> str:
+    return (f"the render needed more than {megabytes} MB of memory (RENDER_MEMORY_LIMIT_MB); "
+            "use smaller images or fewer rows")
+
+
+class RenderPool:
+    def __init__(self, settings: PoolSettings) -> None:
+        self.settings = settings
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> pebble.ProcessPool:
+        settings = self.settings
+        return pebble.ProcessPool(
+            max_workers=settings.processes, max_tasks=settings.recycle_after,
+            initializer=_start_child, initargs=(settings.memory_limit_mb,),
+            context=multiprocessing.get_context("spawn"))
+
+    async def render(self, layout_json: str, data_json: str, assets: dict[str, bytes]) -> bytes:
+        """The PDF; RenderFailed or RenderCrashed otherwise. Callers keep at most `processes`
+        renders in flight (see Slots), so the time limit counts from a render's start."""
+        limits = self.settings.limits
+        try:
+            future = self.pool.schedule(_render, (layout_json, data_json, assets, limits),
+                                        timeout=limits.seconds)
+            kind, value = await asyncio.wrap_future(future)
+        except FutureTimeout:
+            raise RenderFailed(time_limit_message(limits.seconds)) from None
+        except pebble.ProcessExpired as exc:
+            raise RenderCrashed(f"the render process died ({_exit(exc.exitcode)})") from None
+        except (BrokenProcessPool, RuntimeError) as exc:
+            # Children that die before taking any work (e.g. at start) break a pebble pool for
+            # good, and a broken pool refuses new work (RuntimeError): start a fresh one.
+            log.error("render processes failed (%s); starting new ones", exc)
+            broken, self.pool = self.pool, self._new_pool()
+            broken.stop()
+            raise RenderCrashed(f"the render processes failed: {exc}") from None
+        if kind == "pdf":
+            return value
+        if kind == "memory":
+            raise RenderFailed(memory_message(self.settings.memory_limit_mb))
+        raise RenderFailed(value)
+
+    def close(self) -> None:
+        """Kills the children at once (renders in flight are given up; their leases expire)."""
+        self.pool.stop()
+        self.pool.join(timeout=5)
+
+
+def _exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+# ------------------------------------------------------------------------------------ in a child
+
+def _start_child(memory_limit_mb: int) -> None:
+    """Runs once in each new child: caps its address space at what it holds now plus the limit."""
+    if memory_limit_mb > 0:
+        cap = _address_space() + memory_limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def _address_space() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _render(layout_json: str, data_json: str, assets: dict[str, bytes],
+            limits: Limits) -> tuple[str, object]:
+    """("pdf", bytes), ("memory", None) or ("error", message): plain values cross the pipe."""
+    try:
+        return "pdf", render_pdf(json.loads(layout_json), json.loads(data_json), limits=limits,
+                                 assets=assets)
+    except RenderError as exc:
+        return "error", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a renderer bug or a failed allocation deep inside
+        if _out_of_memory(exc):
+            return "memory", None
+        log.exception("the renderer failed")
+        return "error", f"the renderer failed: {type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _out_of_memory(exc: BaseException | None) -> bool:
+    """MemoryError, also when a library re-raised it as something else."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, MemoryError):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False

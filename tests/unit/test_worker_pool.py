@@ -1,0 +1,112 @@
+"""Render processes: each render in a child that the limits (and a superseded attempt) kill."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import time
+
+import psutil
+import pytest
+from PIL import Image
+
+from craftkit import demo
+from craftkit.layout import Limits
+from services.render_worker.pool import PoolSettings, RenderCrashed, RenderFailed, RenderPool
+
+NESTED = {"body": [{"type": "each", "source": "rows", "as": "a", "blocks": [
+    {"type": "each", "source": "rows", "as": "b", "blocks": [
+        {"type": "each", "source": "rows", "as": "c", "blocks": [
+            {"type": "text", "text": "{{a}} {{b}} {{c}}"}]}]}]}]}
+ROWS = json.dumps({"rows": list(range(300))})  # 27 million text blocks
+INVOICE = demo.sample("invoice")
+
+
+def pool(seconds: float = 60, memory_mb: int = 512) -> RenderPool:
+    return RenderPool(PoolSettings(processes=1, recycle_after=100, limits=Limits(seconds=seconds),
+                                   memory_limit_mb=memory_mb))
+
+
+async def invoice(renderer: RenderPool) -> bytes:
+    return await renderer.render(json.dumps(INVOICE["layout"]), json.dumps(INVOICE["example"]), {})
+
+
+def children() -> set[int]:
+    """The render processes of this test process (not multiprocessing's resource tracker)."""
+    return {c.pid for c in psutil.Process().children()
+            if "resource_tracker" not in " ".join(c.cmdline())}
+
+
+async def eventually(predicate, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "did not happen in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_render_over_the_time_limit_is_killed_and_the_next_one_renders():
+    renderer = pool(seconds=1)
+    try:
+        await invoice(renderer)  # the child is up
+        with pytest.raises(RenderFailed, match=r"longer than 1 s \(RENDER_TIME_LIMIT_SECONDS\)"):
+            await renderer.render(json.dumps(NESTED), ROWS, {})
+        assert (await invoice(renderer)).startswith(b"%PDF")
+    finally:
+        renderer.close()
+
+
+async def test_a_render_over_the_memory_limit_fails_naming_it():
+    out = io.BytesIO()
+    Image.new("RGB", (6000, 5000), (200, 30, 30)).save(out, format="PNG")  # 30 MP, 100 KB
+    layout = {"body": [{"type": "image", "asset": "big.png", "width": 200}]}
+    renderer = pool(memory_mb=64)
+    try:
+        with pytest.raises(RenderFailed, match=r"more than 64 MB .*RENDER_MEMORY_LIMIT_MB"):
+            await renderer.render(json.dumps(layout), "{}", {"big.png": out.getvalue()})
+        assert (await invoice(renderer)).startswith(b"%PDF")
+    finally:
+        renderer.close()
+
+
+async def test_cancelling_a_render_kills_its_process():
+    renderer = pool()
+    try:
+        await invoice(renderer)
+        [before] = children()
+        render = asyncio.create_task(renderer.render(json.dumps(NESTED), ROWS, {}))
+        await eventually(lambda: psutil.Process(before).cpu_percent(0.1) > 10)
+        render.cancel()
+        await eventually(lambda: not psutil.pid_exists(before) or
+                         psutil.Process(before).status() == psutil.STATUS_ZOMBIE)
+        assert (await invoice(renderer)).startswith(b"%PDF")
+        assert before not in children()
+    finally:
+        renderer.close()
+
+
+async def test_a_render_process_that_dies_is_a_crash_not_a_failure():
+    renderer = pool()
+    try:
+        await invoice(renderer)
+        [child] = children()
+        render = asyncio.create_task(renderer.render(json.dumps(NESTED), ROWS, {}))
+        await eventually(lambda: psutil.Process(child).cpu_percent(0.1) > 10)
+        os.kill(child, signal.SIGKILL)
+        with pytest.raises(RenderCrashed, match="killed by signal 9"):
+            await render
+        assert (await invoice(renderer)).startswith(b"%PDF")
+    finally:
+        renderer.close()
+
+
+async def test_a_render_error_is_a_failure_with_its_message():
+    renderer = pool()
+    try:
+        layout = {"body": [{"type": "barcode", "value": "{{code}}"}]}
+        with pytest.raises(RenderFailed, match="not printable ASCII"):
+            await renderer.render(json.dumps(layout), json.dumps({"code": "é"}), {})
+    finally:
+        renderer.close()
