@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 
 import urllib3
 from minio import Minio
-from minio.error import S3Error
+from minio.error import InvalidResponseError, S3Error
 
 from services.render_worker.settings import Storage
 
@@ -63,6 +63,10 @@ class PdfStore:
             raise StoreError(f"S3 answered {status} {exc.code}: {exc.message}",
                              permanent=400 <= status < 500 and exc.code not in TRANSIENT_CODES
                              ) from None
+        except InvalidResponseError as exc:  # an answer that is not S3's XML (a proxy's page)
+            status = exc._code  # noqa: SLF001 - the SDK keeps the HTTP status only here
+            raise StoreError(f"S3 answered {status} without an S3 error",
+                             permanent=400 <= (status or 0) < 500) from None
         except ValueError as exc:  # the SDK refused the request before sending it
             raise StoreError(f"S3 request refused: {exc}", permanent=True) from None
         except Exception as exc:  # noqa: BLE001 - urllib3 and socket errors: S3 unreachable
