@@ -1,19 +1,26 @@
 """Nothing accepted is lost or rendered twice: worker crashes, a broker that restarts empty,
-redelivered jobs, and a database that refuses to change a finished render."""
+redelivered jobs, superseded attempts, an S3 that goes away or restarts empty, and a database that
+refuses to change a finished render."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
+import sys
+import uuid
+from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from craftkit.devstack import health
+from craftkit.devstack import BUCKET, health, port_open, public_bucket, wait_for
 from craftkit.v1 import render_pb2 as S
+from craftkit.v1 import status_pb2
 from tests.integration.conftest import eventually, invoice, new_api, objects, start_stack
 
 
@@ -149,3 +156,106 @@ def test_losing_the_database_is_503_and_not_serving_until_it_returns(chaos):
                    what=f"{name} SERVING again")
     after = chaos.render(invoice(), sync=True)
     assert after.status_code == 200 and after.json()["status"] == "succeeded"
+
+
+def test_after_the_broker_loses_its_log_running_workers_take_new_jobs_at_once(chaos):
+    """The committed offsets now lie past the new, empty log's end. The workers must read the new
+    log from its start, not wait for it to grow past their old offsets."""
+    stack, infra = chaos.stack, chaos.stack.infra
+    stack.wait_ready(names=["render_worker"])
+    before = [chaos.render(invoice()).json()["id"] for _ in range(120)]
+    for render_id in before:
+        assert chaos.wait(render_id).status == S.RENDER_STATUS_SUCCEEDED
+    partitions = [TopicPartition("render.jobs", p) for p in range(4)]
+    eventually(lambda: sum(asyncio.run(_committed(infra.kafka_bootstrap, tp))
+                           for tp in partitions) >= 120, what="the workers committing")
+
+    infra.stop_broker()
+    infra.start_broker()
+    eventually(lambda: health(stack.address("enqueue")) == "SERVING", timeout=60,
+               what="enqueue SERVING again")
+    after = [chaos.render(invoice()).json()["id"] for _ in range(5)]
+    for render_id in after:
+        # Without the rewind these waited until the sweeper's re-publications filled each
+        # partition past its old offset (about a minute here).
+        assert chaos.wait(render_id, timeout=30).status == S.RENDER_STATUS_SUCCEEDED
+
+
+def slow_template(api) -> str:
+    """A template whose renders take minutes (and grow slowly): one paragraph of 200,000 words."""
+    slug = f"slow-{uuid.uuid4().hex[:6]}"
+    spec = {"manifest": {"fields": {"word": {"type": "string"}, "n": {"type": "integer"}}},
+            "layout": {"body": [{"type": "text", "text": " ".join(["{{word}}"] * 200_000)}]}}
+    assert api.http.post("/v1/templates", json={"slug": slug, "name": slug}).status_code == 201
+    assert api.http.post(f"/v1/templates/{slug}/versions", json=spec).status_code == 201
+    assert api.http.post(f"/v1/templates/{slug}/versions/1/publish").status_code == 200
+    return slug
+
+
+def busy_render_process(stack) -> int | None:
+    """The worker's render process that is using the CPU, if one is."""
+    worker = psutil.Process(stack.processes["render_worker"].pid)
+    for child in worker.children():
+        try:
+            if child.cpu_percent(0.2) > 30:
+                return child.pid
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
+def test_a_superseded_attempt_is_killed(chaos):
+    stack = chaos.stack
+    stack.wait_ready(names=["render_worker"])
+    render_id = chaos.render({"word": "slow", "n": 1}, slug=slow_template(chaos)).json()["id"]
+    eventually(lambda: chaos.grpc_render(render_id).status == S.RENDER_STATUS_RENDERING,
+               what="the worker claiming the job")
+    child = eventually(lambda: busy_render_process(stack), what="a render process at work")
+
+    # Another claim takes over (as after a lease that ran out): attempt 2 is now the current one.
+    with psycopg.connect(stack.infra.database_url, autocommit=True) as conn:
+        conn.execute("UPDATE renders SET started_at = '-infinity' WHERE id = %s", (render_id,))
+    claim = chaos.status.StartRender(status_pb2.StartRenderRequest(
+        render_id=render_id, worker_id="test"), timeout=10)
+    assert claim.attempt == 2
+
+    # Told at its next lease renewal, the worker kills the render (the time limit is 60 s).
+    eventually(lambda: not psutil.pid_exists(child) or
+               psutil.Process(child).status() == psutil.STATUS_ZOMBIE, timeout=20,
+               what="the superseded render process ending")
+    chaos.status.FinishRender(status_pb2.FinishRenderRequest(
+        render_id=render_id, attempt=2, succeeded=False, error_message="taken over"), timeout=10)
+    assert chaos.wait(render_id).error_message == "taken over"
+    assert chaos.render(invoice(), sync=True).json()["status"] == "succeeded"
+
+
+def restart_s3_empty(infra) -> None:
+    moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
+    infra.processes["s3"] = infra._spawn("s3", [moto, "-H", "127.0.0.1", "-p", str(infra.s3_port)])
+    wait_for(lambda: port_open(infra.s3_port), 30, "S3 server (moto)")
+
+
+def test_a_render_that_cannot_be_stored_gives_up_after_max_attempts(chaos):
+    """S3 is down: each attempt retries the store briefly, gives the attempt back, and the third
+    attempt records the render failed with the reason. Then S3 comes back empty: the worker makes
+    the bucket again and stores the next PDFs."""
+    stack, infra = chaos.stack, chaos.stack.infra
+    stack.wait_ready(names=["render_worker"])
+    s3 = infra.processes.pop("s3")
+    s3.kill()
+    s3.wait()
+    try:
+        render_id = chaos.render(invoice()).json()["id"]
+        render = chaos.wait(render_id, timeout=90)
+        assert render.status == S.RENDER_STATUS_FAILED
+        assert render.error_message.startswith(
+            "gave up after 3 attempts: storing the PDF failed: S3 unreachable")
+        assert [t.attempt for t in render.transitions
+                if t.status == S.RENDER_STATUS_RENDERING] == [1, 2, 3]
+    finally:
+        restart_s3_empty(infra)
+
+    created = chaos.render(invoice()).json()
+    assert chaos.wait(created["id"], timeout=60).status == S.RENDER_STATUS_SUCCEEDED
+    assert len(objects(stack, created["id"])) == 1
+    public_bucket(infra.s3_endpoint, BUCKET)  # the dev stack's anonymous read, for other tests
