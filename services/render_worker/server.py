@@ -76,6 +76,6 @@ async def serve(settings: Settings) -> None:
             log.warning("jobs still running after the grace period; their leases will expire")
     finally:
         await cancel(tasks)
-        await cancel(worker.background)
+        await cancel(list(worker.jobs | worker.background))  # their leases will run out
         pool.close()
         await channel.close()

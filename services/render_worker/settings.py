@@ -4,7 +4,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 
-from craftkit.config import Kafka, env_float, env_int, env_str
+from craftkit.config import ConfigError, Kafka, env_float, env_int, env_str
 from craftkit.layout import Limits
 
 
@@ -73,6 +73,18 @@ class Settings:
     """RENDER_MAX_PAGES, RENDER_MAX_ROWS, RENDER_TIME_LIMIT_SECONDS: a render over any of them
     fails with a message naming the limit. The time limit is wall-clock: a render process still
     busy when it passes is killed."""
+
+    def __post_init__(self) -> None:
+        for name, value, least in (
+                ("WORKER_CONCURRENCY", self.concurrency, 1),
+                ("WORKER_PROJECT_CONCURRENCY", self.project_concurrency, 1),
+                ("WORKER_JOBS_IN_HAND", self.jobs_in_hand, 1),
+                ("WORKER_PROJECT_BACKLOG", self.project_backlog, 1),
+                ("WORKER_RECYCLE_AFTER", self.recycle_after, 1),
+                ("RENDER_MEMORY_LIMIT_MB", self.memory_limit_mb, 0)):
+            if value < least:
+                raise ConfigError(f"environment variable {name} must be at least {least}, "
+                                  f"got {value}")
 
     @classmethod
     def from_env(cls) -> Settings:

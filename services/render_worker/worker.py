@@ -55,6 +55,7 @@ STORE = RetryPolicy(initial=0.2, maximum=2.0, max_attempts=4,
 BUCKET = RetryPolicy(initial=0.1, maximum=5.0)
 ASSET_CACHE_ENTRIES = 256
 REWIND_INTERVAL = 5.0
+DEFAULT_LEASE_MS = 30_000  # a status service that does not say its lease (older versions)
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ class Worker:
         """Runs `work` while renewing the claim's lease; cancels it (killing its render process)
         when the status service says the attempt was superseded."""
         task = asyncio.create_task(work)
-        every = max(claim.lease_ms, 300) / 1000 / 3
+        every = (claim.lease_ms or DEFAULT_LEASE_MS) / 1000 / 3
         try:
             while True:
                 done, _ = await asyncio.wait({task}, timeout=every)
