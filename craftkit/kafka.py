@@ -100,7 +100,7 @@ async def _positions(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
     return positions
 
 
-async def rewind_lost(consumer: AIOKafkaConsumer, confirm_after: float = 1.0) -> set[TopicPartition]:
+async def rewind_lost(consumer: AIOKafkaConsumer) -> set[TopicPartition]:
     """Seeks to the log's start every assigned partition whose position lies past the log's end:
     the broker lost its log (a memory-only broker restarted, a topic was re-created), so the
     committed offsets point at messages that will never exist. Without this the consumer waits
@@ -108,19 +108,17 @@ async def rewind_lost(consumer: AIOKafkaConsumer, confirm_after: float = 1.0) ->
     harmless (claims and dedupe make a repeated message do nothing). Returns the partitions
     rewound, so callers can forget their bookkeeping for them.
 
-    A fetch may return a record a moment before the broker's end offset counts it, so a position
-    just past the end is normal under load: a partition counts as lost only when its end has not
-    reached the position seen `confirm_after` seconds later."""
+    The end must say so twice: in the high watermark of the latest fetch response (which came
+    with the records the position moved over, so it never lags them) and in ListOffsets (Tansu's
+    answers the last batch's first offset + 1, which a batched produce leaves behind the records
+    already fetched)."""
     positions = await _positions(consumer)
-    if not positions:
-        return set()
-    ends = await consumer.end_offsets(list(positions))
-    suspect = [tp for tp, position in positions.items() if position > ends.get(tp, position)]
+    fetched = {tp: consumer.highwater(tp) for tp in positions}
+    suspect = [tp for tp, position in positions.items()
+               if fetched[tp] is not None and position > fetched[tp]]
     if not suspect:
         return set()
-    await asyncio.sleep(confirm_after)
-    suspect = [tp for tp in suspect if tp in consumer.assignment()]
-    ends = await consumer.end_offsets(suspect) if suspect else {}
+    ends = await consumer.end_offsets(suspect)
     lost = {tp for tp in suspect if positions[tp] > ends.get(tp, positions[tp])}
     if lost:
         log.warning("log lost on %s (position past the end): reading them from the start",

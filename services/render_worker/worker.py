@@ -55,6 +55,7 @@ STORE = RetryPolicy(initial=0.2, maximum=2.0, max_attempts=4,
 BUCKET = RetryPolicy(initial=0.1, maximum=5.0)
 ASSET_CACHE_ENTRIES = 256
 REWIND_INTERVAL = 5.0
+COMMIT_TIMEOUT = 5.0
 DEFAULT_LEASE_MS = 30_000  # a status service that does not say its lease (older versions)
 
 
@@ -148,6 +149,7 @@ class Worker:
         self.stopping = asyncio.Event()
         self.jobs: set[asyncio.Task] = set()
         self.background: set[asyncio.Task] = set()
+        self.committing: asyncio.Task | None = None
 
     def stop(self) -> None:
         """Finish the jobs in hand, commit them, then leave the group."""
@@ -167,9 +169,11 @@ class Worker:
                 for message in (m for batch in batches.values() for m in batch):
                     self.progress.moved()
                     self._spawn(self._job(message, self.offsets.started(message)))
-                await self.commit()
+                self._commit_in_background()
             if self.jobs:
                 await asyncio.wait(self.jobs)  # stopping: finish the jobs in hand
+            if self.committing is not None:
+                await self.committing
             await self.commit()
         finally:
             await self.consumer.stop()
@@ -190,21 +194,33 @@ class Worker:
             self.offsets.forget(lost)
 
     def spawn_rewind(self) -> None:
-        task = asyncio.create_task(self.rewind())
+        self._background(self.rewind())
+
+    def _background(self, coroutine) -> asyncio.Task:
+        task = asyncio.create_task(coroutine)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+        return task
+
+    def _commit_in_background(self) -> None:
+        """One commit at a time, beside the loop that takes jobs (a slow commit never holds it)."""
+        if self.committing is None or self.committing.done():
+            self.committing = self._background(self.commit())
 
     async def commit(self, partitions=None) -> None:
-        """Commits, per partition, up to the first job whose outcome is not recorded yet."""
-        ready = self.offsets.committable(partitions)
+        """Commits, per partition (those given, else those assigned), up to the first job whose
+        outcome is not recorded yet. Never waits long: aiokafka retries some commit errors
+        without end (a partition the broker no longer knows), and the loop must go on."""
+        ready = self.offsets.committable(
+            self.consumer.assignment() if partitions is None else partitions)
         if not ready:
             return
         try:
-            await self.consumer.commit(ready)
-        except (CommitFailedError, KafkaError) as exc:
-            # A rebalance took the partitions: the new owner sees these jobs again and skips
-            # them, since their outcomes are recorded.
-            log.warning("offset commit failed: %s", exc)
+            await asyncio.wait_for(self.consumer.commit(ready), COMMIT_TIMEOUT)
+        except (CommitFailedError, KafkaError, asyncio.TimeoutError) as exc:
+            # A rebalance took the partitions, or the broker lost them: whoever reads these jobs
+            # again skips them, since their outcomes are recorded.
+            log.warning("offset commit failed: %s", str(exc) or type(exc).__name__)
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)
@@ -258,7 +274,7 @@ class Worker:
                 done, _ = await asyncio.wait({task}, timeout=every)
                 if done:
                     return task.result()
-                if not await self._renew(claim.render.id, claim.attempt):
+                if not await self._renew(claim.render.id, claim.attempt) and not task.done():
                     log.warning("render %s attempt %d was superseded; stopping it",
                                 claim.render.id, claim.attempt)
                     return
