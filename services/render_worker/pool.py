@@ -6,8 +6,9 @@ rendered in a child process from a pebble ProcessPool, never in the worker's eve
 - a render that runs past RENDER_TIME_LIMIT_SECONDS is killed (pebble ends its process and starts
   another) and fails naming the limit;
 - each child caps its own address space at what it holds once idle plus RENDER_MEMORY_LIMIT_MB
-  (RLIMIT_AS), so an allocation over the limit fails inside the render (MemoryError) and the
-  render fails naming the limit, instead of the kernel killing the pod;
+  (RLIMIT_AS), so an allocation over the limit fails inside the render (MemoryError); the child
+  then exits and is replaced, and the render fails naming the limit, instead of the kernel
+  killing the pod;
 - a child that dies anyway (a crash in C code, the OOM killer) is replaced; the render is not
   failed at once but its attempt given back (RenderCrashed), so RENDER_MAX_ATTEMPTS decides;
 - cancelling the awaiting task (a superseded attempt, shutdown) kills the child running it;
@@ -36,6 +37,9 @@ from craftkit.layout import Limits, RenderError, render_pdf
 from craftkit.layout.render import time_limit_message
 
 log = logging.getLogger(__name__)
+
+
+OUT_OF_MEMORY = 75  # a render process's exit status after a render over RENDER_MEMORY_LIMIT_MB
 
 
 class RenderFailed(Exception):
@@ -82,6 +86,8 @@ class RenderPool:
         except FutureTimeout:
             raise RenderFailed(time_limit_message(limits.seconds)) from None
         except pebble.ProcessExpired as exc:
+            if exc.exitcode == OUT_OF_MEMORY:
+                raise RenderFailed(memory_message(self.settings.memory_limit_mb)) from None
             raise RenderCrashed(f"the render process died ({_exit(exc.exitcode)})") from None
         except (BrokenProcessPool, RuntimeError) as exc:
             # Children that die before taking any work (e.g. at start) break a pebble pool for
@@ -92,8 +98,6 @@ class RenderPool:
             raise RenderCrashed(f"the render processes failed: {exc}") from None
         if kind == "pdf":
             return value
-        if kind == "memory":
-            raise RenderFailed(memory_message(self.settings.memory_limit_mb))
         raise RenderFailed(value)
 
     def close(self) -> None:
@@ -124,7 +128,9 @@ def _address_space() -> int:
 
 def _render(layout_json: str, data_json: str, assets: dict[str, bytes],
             limits: Limits) -> tuple[str, object]:
-    """("pdf", bytes), ("memory", None) or ("error", message): plain values cross the pipe."""
+    """("pdf", bytes) or ("error", message): plain values cross the pipe. Out of memory, the
+    process exits with OUT_OF_MEMORY instead: what the failed render leaves behind (caches,
+    fragments) would make the next renders in it fail too."""
     try:
         return "pdf", render_pdf(json.loads(layout_json), json.loads(data_json), limits=limits,
                                  assets=assets)
@@ -132,7 +138,7 @@ def _render(layout_json: str, data_json: str, assets: dict[str, bytes],
         return "error", str(exc)
     except Exception as exc:  # noqa: BLE001 - a renderer bug or a failed allocation deep inside
         if _out_of_memory(exc):
-            return "memory", None
+            os._exit(OUT_OF_MEMORY)
         log.exception("the renderer failed")
         return "error", f"the renderer failed: {type(exc).__name__}: {str(exc)[:200]}"
 
