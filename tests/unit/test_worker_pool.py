@@ -35,9 +35,17 @@ async def invoice(renderer: RenderPool) -> bytes:
 
 
 def children() -> set[int]:
-    """The render processes of this test process (not multiprocessing's resource tracker)."""
-    return {c.pid for c in psutil.Process().children()
-            if "resource_tracker" not in " ".join(c.cmdline())}
+    """The render processes of this test process: spawned by multiprocessing, not its resource
+    tracker (nor the servers other tests started)."""
+    pids = set()
+    for child in psutil.Process().children():
+        try:
+            command = " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+        if "spawn_main" in command and "resource_tracker" not in command:
+            pids.add(child.pid)
+    return pids
 
 
 async def eventually(predicate, timeout: float = 30):
