@@ -74,6 +74,12 @@ def victim(stack):
     api.close()
 
 
+def named_limit(message: str) -> bool:
+    """Loop expansion and huge barcodes take time and memory: whichever limit a machine's speed
+    makes them reach first."""
+    return TIME_LIMIT in message or MEMORY_LIMIT in message
+
+
 def post(api, slug: str, data: dict) -> str:
     response = api.render(data, slug=slug)
     assert response.status_code == 202, response.text
@@ -97,15 +103,15 @@ def test_a_victim_renders_while_a_hostile_project_fills_its_share(hostile, victi
     for render_id in slow:
         render = hostile.wait(render_id, timeout=120)
         assert render.status == S.RENDER_STATUS_FAILED
-        assert TIME_LIMIT in render.error_message
+        assert named_limit(render.error_message), render.error_message
     after = victim.render(invoice(), sync=True)
     assert after.json()["status"] == "succeeded", after.text
 
 
-def test_a_huge_barcode_is_killed_at_the_time_limit(hostile, victim):
+def test_a_huge_barcode_is_stopped_at_a_limit(hostile, victim):
     render_id = post(hostile, "barcode", {"code": "A" * 200_000})
     render = hostile.wait(render_id, timeout=60)
-    assert render.status == S.RENDER_STATUS_FAILED and TIME_LIMIT in render.error_message
+    assert render.status == S.RENDER_STATUS_FAILED and named_limit(render.error_message)
     assert victim.render(invoice(), sync=True).json()["status"] == "succeeded"
 
 
