@@ -61,7 +61,8 @@ class Settings:
     it is left queued for the enqueue sweeper to hand out again (after REDELIVER_AFTER_SECONDS),
     so one project's flood never fills the jobs in hand. Default 64."""
     recycle_after: int
-    """WORKER_RECYCLE_AFTER: renders after which a render process is replaced. Default 500."""
+    """WORKER_RECYCLE_AFTER: renders after which a render process is replaced (bounds what renders
+    leave behind; starting a process costs about a second of CPU). Default 5000."""
     memory_limit_mb: int
     """RENDER_MEMORY_LIMIT_MB: memory one render may take beyond an idle render process
     (RLIMIT_AS); a render over it fails naming the limit. 0: no limit. Default 512."""
@@ -99,7 +100,7 @@ class Settings:
             project_concurrency=env_int("WORKER_PROJECT_CONCURRENCY", max(1, concurrency // 2)),
             jobs_in_hand=env_int("WORKER_JOBS_IN_HAND", 128),
             project_backlog=env_int("WORKER_PROJECT_BACKLOG", 64),
-            recycle_after=env_int("WORKER_RECYCLE_AFTER", 500),
+            recycle_after=env_int("WORKER_RECYCLE_AFTER", 5000),
             memory_limit_mb=env_int("RENDER_MEMORY_LIMIT_MB", 512),
             worker_id=env_str("WORKER_ID", f"{socket.gethostname()}-{os.getpid()}"),
             shutdown_grace_seconds=env_int("WORKER_SHUTDOWN_GRACE_SECONDS", 25),
