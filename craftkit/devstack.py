@@ -541,6 +541,10 @@ def _http_ok(url: str) -> bool:
 
 
 def _interrupt(*_) -> None:
+    """Ctrl-C or SIGTERM: the first one stops everything; more (make passes Ctrl-C on too) must
+    not cut that stop short and leave processes behind."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -566,6 +570,7 @@ def main(argv: list[str] | None = None) -> None:
     if busy:
         sys.exit(f"ports in use: {', '.join(busy)}; stop what holds them or set GATEWAY_PORT, "
                  "STATUS_PORT, ENQUEUE_PORT, WORKER_HEALTH_PORT, WEBHOOKS_PORT, KAFKA_PORT, S3_PORT")
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         print("starting PostgreSQL, Kafka and S3 ...", flush=True)
@@ -594,9 +599,6 @@ Ctrl-C stops everything.""", flush=True)
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
     finally:
-        # A second Ctrl-C must not cut the stop short and leave processes behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
         infra.stop()
         print("stopped", flush=True)
