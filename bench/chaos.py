@@ -43,12 +43,13 @@ from craftkit.v1 import status_pb2, status_pb2_grpc
 
 # The integration tests' short leases and sweeps (tests/integration/conftest.py FAST_RECOVERY),
 # so that a render or event whose process died is taken up again in seconds, not minutes; webhook
-# retries capped at 5 s for the same reason. The environment can override any of them.
+# retries capped at 5 s and lost completion events re-published after 5 s for the same reason.
+# The environment can override any of them.
 SETTINGS = {"RENDER_LEASE_SECONDS": "3", "REDELIVER_AFTER_SECONDS": "2",
             "SWEEP_INTERVAL_SECONDS": "1", "OUTBOX_RELAY_AFTER_SECONDS": "1",
             "RATE_LIMIT_PER_SECOND": "0", "WORKER_SHUTDOWN_GRACE_SECONDS": "10",
             "WEBHOOK_RETRY_BASE_SECONDS": "0.3", "WEBHOOK_RETRY_CAP_SECONDS": "5",
-            "WEBHOOK_TIMEOUT_SECONDS": "2"}
+            "WEBHOOK_TIMEOUT_SECONDS": "2", "EVENT_REDELIVER_AFTER_SECONDS": "5"}
 VICTIMS = ("render_worker", "status", "enqueue", "webhooks", "kafka", "s3")
 TERMINAL = {R.RENDER_STATUS_SUCCEEDED: "render.succeeded", R.RENDER_STATUS_FAILED: "render.failed"}
 
