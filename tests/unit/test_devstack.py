@@ -106,3 +106,13 @@ def test_a_crash_takes_what_the_process_forked_with_it(supervised, tmp_path):
     os.kill(first, signal.SIGKILL)
     wait_for(lambda: supervisor.exits("forker"), 10, "the supervisor noticing")
     wait_for(lambda: not alive(orphan), 10, "the orphan killed")
+
+
+def test_a_closed_supervisor_can_run_again(supervised):
+    supervisor, _ = supervised
+    supervisor.run("sleeper", lambda: spawn(SLEEPER), "-")
+    supervisor.close(timeout=5)
+    first = supervisor.run("sleeper", lambda: spawn(SLEEPER), "-").pid
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: (p := supervisor.process("sleeper")) is not None and p.pid != first, 10,
+             "the sleeper restarted by the new watcher")
