@@ -36,8 +36,8 @@ import grpc
 import httpx
 
 from craftkit import demo
-from craftkit.devstack import (BUCKET, ROOT, Infra, Stack, _http_ok, health, port_open,
-                               s3_client, s3_ready, wait_for)
+from craftkit.devstack import (BUCKET, ROOT, Infra, Stack, Supervisor, _http_ok, health,
+                               port_open, s3_client, s3_ready, wait_for)
 from craftkit.v1 import render_pb2 as R
 from craftkit.v1 import status_pb2, status_pb2_grpc
 
@@ -152,8 +152,7 @@ class Chaos:
         begin = time.monotonic()
         for n, victim in enumerate(VICTIMS):
             await asyncio.sleep(max(0.0, begin + first_after + n * every - time.monotonic()))
-            supervisor = self.infra.supervisor if victim in ("kafka", "s3") else self.stack.supervisor
-            outage = Outage(victim, supervisor.kill(victim), time.monotonic())
+            outage = Outage(victim, self.supervisor(victim).kill(victim), time.monotonic())
             self.outages.append(outage)
             say(f"killed {victim} (pid {outage.pid}) with SIGKILL")
             await asyncio.to_thread(wait_for, lambda: self.back(victim, outage.pid), 120,
@@ -161,10 +160,12 @@ class Chaos:
             outage.back = time.monotonic()
             say(f"{victim} back after {outage.back - outage.killed:.1f}s")
 
+    def supervisor(self, victim: str) -> Supervisor:
+        return self.infra.supervisor if victim in ("kafka", "s3") else self.stack.supervisor
+
     def back(self, victim: str, killed_pid: int) -> bool:
         """Restarted (a new pid) and answering again."""
-        supervisor = self.infra.supervisor if victim in ("kafka", "s3") else self.stack.supervisor
-        process = supervisor.process(victim)
+        process = self.supervisor(victim).process(victim)
         if process is None or process.pid == killed_pid:
             return False
         if victim == "kafka":
@@ -223,7 +224,8 @@ def delivered(deliveries: list[Delivery]) -> set[tuple[str, str]]:
 
 
 def recover(stack: Stack, receiver: Receiver, ids: list[str], deadline: float) -> dict:
-    """Polls until every render is terminal and delivered, or the deadline; the renders last seen."""
+    """Polls until every render is terminal and delivered, or the deadline. Returns the renders
+    as last seen (None: unknown)."""
     renders: dict = {}
     with grpc.insecure_channel(stack.address("status")) as channel, \
             ThreadPoolExecutor(16) as pool:
@@ -237,10 +239,7 @@ def recover(stack: Stack, receiver: Receiver, ids: list[str], deadline: float) -
             # Unknown (None) is final: the render was never written.
             pending = [i for i in ids if i not in renders
                        or (renders[i] is not None and renders[i].status not in TERMINAL)]
-            got = delivered(receiver.snapshot())
-            undelivered = [i for i, r in renders.items()
-                           if r is not None and r.status in TERMINAL
-                           and (i, TERMINAL[r.status]) not in got]
+            undelivered = lost_webhooks(renders, receiver.snapshot())
             say(f"recovery: {len(pending)} not terminal, {len(undelivered)} terminal without "
                 "their webhook")
             if (not pending and not undelivered) or time.monotonic() > deadline:
@@ -259,41 +258,62 @@ def expected_503(answer: Answer, outages: list[Outage], answers: list[Answer]) -
     return False
 
 
-def summarize(answers, outages, renders, deliveries, objects, rest_lost) -> tuple[str, bool, list[str]]:
-    accepted = [a.render_id for a in answers if a.status in (200, 202)]
-    statuses = Counter(r.status for r in renders.values() if r is not None)
-    succeeded = statuses[R.RENDER_STATUS_SUCCEEDED]
-    failed = statuses[R.RENDER_STATUS_FAILED]
-    stuck = [i for i in accepted if renders.get(i) is not None and renders[i].status not in TERMINAL]
-    unseen = [i for i in accepted if i not in renders]  # never answered by the status service
-    stuck += unseen
-    duplicate_pdfs = []
+def finished(render) -> bool:
+    return render is not None and render.status in TERMINAL
+
+
+def duplicate_pdfs(renders: dict, objects: dict[str, int]) -> list[str]:
+    """Renders that finished twice (two succeeded, or any two finishes, in their transitions) or
+    hold more than one object in S3."""
+    found = []
     for render_id, render in renders.items():
-        if render is None:
-            continue
-        finishes = [t.status for t in render.transitions if t.status in TERMINAL]
+        finishes = [t.status for t in render.transitions if t.status in TERMINAL] if render else []
         if (finishes.count(R.RENDER_STATUS_SUCCEEDED) > 1 or len(finishes) > 1
                 or objects.get(render_id, 0) > 1):
-            duplicate_pdfs.append(render_id)
-    missing_pdfs = [i for i, r in renders.items()
-                    if r is not None and r.status == R.RENDER_STATUS_SUCCEEDED and not objects.get(i)]
+            found.append(render_id)
+    return found
+
+
+def lost_webhooks(renders: dict, deliveries: list[Delivery]) -> list[str]:
     got = delivered(deliveries)
-    lost_webhooks = [i for i, r in renders.items()
-                     if r is not None and r.status in TERMINAL and (i, TERMINAL[r.status]) not in got]
+    return [i for i, r in renders.items() if finished(r) and (i, TERMINAL[r.status]) not in got]
+
+
+def duplicate_deliveries(deliveries: list[Delivery]) -> int:
+    """Delivery ids answered 2xx more than once, plus (render, event) pairs that came with more
+    than one delivery id."""
     successes = Counter(d.delivery_id for d in deliveries if 200 <= d.answered < 300)
     ids_per_event = defaultdict(set)
     for d in deliveries:
         ids_per_event[(d.render_id, d.event)].add(d.delivery_id)
-    duplicates = (sum(1 for n in successes.values() if n > 1)
-                  + sum(1 for s in ids_per_event.values() if len(s) > 1))
+    return (sum(1 for n in successes.values() if n > 1)
+            + sum(1 for ids in ids_per_event.values() if len(ids) > 1))
+
+
+def summarize(answers: list[Answer], outages: list[Outage], renders: dict,
+              deliveries: list[Delivery], objects: dict[str, int],
+              unknown: list[str]) -> tuple[str, bool, list[str]]:
+    """The summary line, whether anything was lost or doubled, and the details."""
+    accepted = [a.render_id for a in answers if a.status in (200, 202)]
+    statuses = Counter(r.status for r in renders.values() if r is not None)
+    failed = statuses[R.RENDER_STATUS_FAILED]
+    stuck = [i for i in accepted if i not in renders  # never answered by the status service
+             or (renders[i] is not None and not finished(renders[i]))]
+    doubled = duplicate_pdfs(renders, objects)
+    undelivered = lost_webhooks(renders, deliveries)
+    duplicates = duplicate_deliveries(deliveries)
+    missing_pdfs = [i for i, r in renders.items() if r is not None
+                    and r.status == R.RENDER_STATUS_SUCCEEDED and not objects.get(i)]
     fivexx = [a for a in answers if a.status >= 500]
     expected = [a.status == 503 and expected_503(a, outages, answers) for a in fivexx]
     others = Counter(a.status for a, ok in zip(fivexx, expected, strict=True) if not ok)
-    line = (f"chaos: accepted {len(accepted)} succeeded {succeeded} failed {failed} "
-            f"stuck {len(stuck)} lost-renders {len(rest_lost)} duplicate-pdfs {len(duplicate_pdfs)} "
-            f"lost-webhooks {len(lost_webhooks)} duplicate-deliveries {duplicates} "
-            f"5xx {sum(others.values())}")
+    line = (f"chaos: accepted {len(accepted)} succeeded {statuses[R.RENDER_STATUS_SUCCEEDED]} "
+            f"failed {failed} stuck {len(stuck)} lost-renders {len(unknown)} "
+            f"duplicate-pdfs {len(doubled)} lost-webhooks {len(undelivered)} "
+            f"duplicate-deliveries {duplicates} 5xx {sum(others.values())}")
     bad_signatures = [d for d in deliveries if not d.signed]
+    failures = Counter(r.error_message for r in renders.values()
+                       if r is not None and r.status == R.RENDER_STATUS_FAILED)
     details = [
         f"answers: {dict(Counter(a.status for a in answers))} (0 = no HTTP answer)",
         f"503 while the enqueue service was down (expected, not in 5xx): {sum(expected)}",
@@ -301,12 +321,10 @@ def summarize(answers, outages, renders, deliveries, objects, rest_lost) -> tupl
         "outages: " + ", ".join(f"{o.victim} {o.back - o.killed:.1f}s" for o in outages),
         f"succeeded renders without a PDF in S3: {len(missing_pdfs)} {missing_pdfs[:5]}",
         f"deliveries received: {len(deliveries)}, badly signed: {len(bad_signatures)}",
-        f"stuck (sample): {stuck[:5]}", f"lost webhooks (sample): {lost_webhooks[:5]}",
-        f"duplicate pdfs (sample): {duplicate_pdfs[:5]}",
-        "failure messages: " + "; ".join(f"{n}x {m[:120]}" for m, n in Counter(
-            r.error_message for r in renders.values()
-            if r is not None and r.status == R.RENDER_STATUS_FAILED).most_common(5))]
-    bad = any((failed, stuck, rest_lost, duplicate_pdfs, lost_webhooks, duplicates, missing_pdfs,
+        f"stuck (sample): {stuck[:5]}", f"lost webhooks (sample): {undelivered[:5]}",
+        f"duplicate pdfs (sample): {doubled[:5]}",
+        "failure messages: " + "; ".join(f"{n}x {m[:120]}" for m, n in failures.most_common(5))]
+    bad = any((failed, stuck, unknown, doubled, undelivered, duplicates, missing_pdfs,
                bad_signatures))
     return line, bad, details
 
