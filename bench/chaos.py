@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -30,7 +31,6 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import grpc
 import httpx
@@ -362,8 +362,9 @@ def main() -> int:
     parser.add_argument("--recovery", type=float, default=300, help="most seconds to wait after")
     args = parser.parse_args()
 
-    workdir = ROOT / ".craftkit" / "chaos" / time.strftime("%Y%m%d-%H%M%S")
-    say(f"starting a stack in {workdir} (its logs stay there)")
+    workdir = ROOT / ".craftkit" / "chaos"
+    shutil.rmtree(workdir, ignore_errors=True)  # the last run's data and logs (~150 MB)
+    say(f"starting a stack in {workdir} (its logs stay there until the next run)")
     infra = Infra(workdir).start()
     stack = Stack(infra, env_overrides={**SETTINGS, **{k: os.environ[k] for k in SETTINGS
                                                          if k in os.environ}})
