@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/craftkit/v1/*.proto)
 
-.PHONY: run test unit integration bench proto proto-check clean
+.PHONY: run test unit integration bench chaos proto proto-check clean
 
 run: $(STAMP)
 	$(PY) -m craftkit.devstack
@@ -21,6 +21,10 @@ integration: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# 1,000 renders while services, the broker and S3 are killed; prints one summary line (minutes).
+chaos: $(STAMP)
+	$(PY) -m bench.chaos
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

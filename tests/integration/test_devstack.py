@@ -1,0 +1,161 @@
+"""`make run` itself (python -m craftkit.devstack) on free ports: a service killed mid-run is
+restarted and serving again, Ctrl-C leaves no process behind, and the PDFs of one run are still
+downloadable in the next (one test: each start of make run costs several seconds)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from craftkit.devstack import ROOT, free_port, health, port_open
+from tests.integration.conftest import FAST_RECOVERY, eventually, invoice
+
+PORTS = ("GATEWAY_PORT", "STATUS_PORT", "ENQUEUE_PORT", "WORKER_HEALTH_PORT", "WEBHOOKS_PORT",
+         "KAFKA_PORT", "S3_PORT")
+
+
+def children() -> dict[int, list[int]]:
+    """Every live process's children, from /proc."""
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if stat[0] != "Z":
+                tree.setdefault(int(stat[1]), []).append(int(entry.name))
+    return tree
+
+
+def descendants(pid: int) -> set[int]:
+    tree, found, todo = children(), set(), [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@dataclass
+class MakeRun:
+    """One `make run` (python -m craftkit.devstack) in a work directory, on free ports."""
+
+    workdir: Path
+    ports: dict[str, int]
+    out: Path
+    process: subprocess.Popen | None = None
+
+    def start(self) -> MakeRun:
+        env = {**os.environ, **{name: str(port) for name, port in self.ports.items()},
+               **FAST_RECOVERY}
+        with open(self.out, "wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "craftkit.devstack", "--workdir", str(self.workdir)],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)  # its own process group, as in a terminal
+        eventually(self.running, timeout=120, what="make run printing 'Craftkit is running'")
+        return self
+
+    def running(self) -> bool:
+        assert self.process.poll() is None, self.output()
+        return "Craftkit is running." in self.output()
+
+    def output(self) -> str:
+        return self.out.read_text()
+
+    @property
+    def client(self) -> httpx.Client:
+        values = dict(line.split("=", 1) for line in
+                      (self.workdir / "dev.env").read_text().splitlines())
+        return httpx.Client(base_url=values["CRAFTKIT_API_URL"], timeout=30,
+                            headers={"authorization": f"Bearer {values['CRAFTKIT_API_KEY']}"})
+
+    def service_pid(self, module: str) -> int | None:
+        pids = [pid for pid in descendants(self.process.pid)
+                if cmdline(pid).endswith(f"-m services.{module} ")]
+        return pids[0] if pids else None
+
+    def interrupt(self) -> set[int]:
+        """Ctrl-C, as a terminal sends it (to the foreground process group, twice: make passes
+        it on too); returns the processes that were running under make run."""
+        running = descendants(self.process.pid)
+        os.killpg(self.process.pid, signal.SIGINT)
+        os.killpg(self.process.pid, signal.SIGINT)
+        assert self.process.wait(90) == 0, self.output()
+        return running
+
+
+@pytest.fixture
+def make_run(tmp_path):
+    runs: list[MakeRun] = []
+    ports = {name: free_port() for name in PORTS}
+
+    def start() -> MakeRun:
+        runs.append(MakeRun(tmp_path / "craftkit", ports, tmp_path / f"make-run-{len(runs)}.out"))
+        runs[-1].start()
+        return runs[-1]
+
+    yield start
+    for run in runs:
+        if run.process.poll() is None:
+            run.interrupt()
+
+
+def alive(pid: int) -> bool:
+    """True while pid exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_make_run_restarts_a_killed_service_stops_clean_and_keeps_pdfs(make_run):
+    run = make_run()
+    address = f"127.0.0.1:{run.ports['ENQUEUE_PORT']}"
+    killed = run.service_pid("enqueue")
+    os.kill(killed, signal.SIGKILL)
+
+    eventually(lambda: run.service_pid("enqueue") not in (None, killed), timeout=30,
+               what="a new enqueue process")
+    eventually(lambda: health(address) == "SERVING", timeout=60, what="enqueue SERVING again")
+    log = (run.workdir / "supervisor.log").read_text()
+    assert "enqueue exited with exit code -9 (SIGKILL)" in log
+    assert f"its log: {run.workdir / 'enqueue.log'}" in log
+    with run.client as client:
+        response = client.post("/v1/templates/invoice/render",
+                               json={"data": invoice(), "options": {"sync": True}})
+    assert response.status_code == 200, response.text
+    render = response.json()
+    assert render["status"] == "succeeded"
+    pdf = httpx.get(render["downloadUrl"]).content  # anonymous, as a browser
+    assert pdf.startswith(b"%PDF")
+
+    postmaster = int((run.workdir / "pgdata" / "postmaster.pid").read_text().split()[0])
+    running = run.interrupt()
+    assert len(running) >= 7  # the five services, the broker, S3
+    eventually(lambda: not [pid for pid in running | {postmaster} if alive(pid)], timeout=10,
+               what="every process of make run gone")
+    assert not [name for name, port in run.ports.items() if port_open(port)]
+
+    again = make_run()
+    with again.client as client:
+        assert client.get(f"/v1/renders/{render['id']}").json()["downloadUrl"] == \
+            render["downloadUrl"]
+    downloaded = httpx.get(render["downloadUrl"])
+    assert downloaded.status_code == 200
+    assert downloaded.content == pdf
