@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 # While no broker answers: start-up of producers and consumers, topic creation.
 BROKER = RetryPolicy(initial=0.2, maximum=5.0,
                      retriable=errors_of(KafkaError, OSError, asyncio.TimeoutError))
+# How often clients refresh what they know of topics and partitions. aiokafka's default, 5 minutes,
+# left consumers of a broker that came back without its topics idle for those 5 minutes.
+METADATA_MAX_AGE_MS = 5000
 
 
 def producer(settings: Kafka) -> AIOKafkaProducer:
@@ -30,6 +33,7 @@ def producer(settings: Kafka) -> AIOKafkaProducer:
         linger_ms=0,
         request_timeout_ms=5000,
         retry_backoff_ms=100,
+        metadata_max_age_ms=METADATA_MAX_AGE_MS,
         client_id="craftkit",
     )
 
@@ -47,6 +51,7 @@ def consumer(settings: Kafka, topic: str, group: str, **overrides) -> AIOKafkaCo
         max_poll_interval_ms=300000,
         request_timeout_ms=40000,
         retry_backoff_ms=100,
+        metadata_max_age_ms=METADATA_MAX_AGE_MS,
     )
     options.update(overrides)
     return AIOKafkaConsumer(topic, **options)
@@ -57,6 +62,18 @@ async def prepare_topics(settings: Kafka) -> None:
     Every service that produces or consumes calls it at start, so none depends on another's."""
     await BROKER.call(lambda: ensure_topics(settings, settings.jobs_topic, settings.events_topic),
                       "creating topics")
+
+
+async def keep_topics(settings: Kafka, interval: float = 5.0) -> None:
+    """Re-creates the project's topics whenever they are missing, forever: a broker that lost its
+    log (a memory-only broker restarted, a cluster rebuilt) comes back without them, and until
+    they exist again no job or event can be sent or read. Run by the services that produce."""
+    while True:
+        try:
+            await ensure_topics(settings, settings.jobs_topic, settings.events_topic)
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            log.debug("checking topics: %s", exc)  # the broker is away; health says so
+        await asyncio.sleep(interval)
 
 
 async def ensure_topics(settings: Kafka, *topics: str) -> None:

@@ -42,6 +42,7 @@ async def serve(settings: Settings) -> None:
 
         tasks = [
             asyncio.create_task(relay_when_connected()),
+            asyncio.create_task(kafka.keep_topics(settings.kafka)),
             asyncio.create_task(sweeper.run(
                 pool, outbox, topic=settings.kafka.jobs_topic, after=settings.redeliver_after_seconds,
                 lease=settings.lease_seconds, interval=settings.sweep_interval_seconds)),

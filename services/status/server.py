@@ -51,6 +51,7 @@ async def serve(settings: Settings) -> None:
             await outbox.run()
 
         tasks.append(asyncio.create_task(relay_when_connected()))
+        tasks.append(asyncio.create_task(kafka.keep_topics(settings.kafka)))
         tasks.append(asyncio.create_task(watch_dependencies(
             health, SERVICES, {"postgresql": lambda: db.ping(pool),
                                "kafka": lambda: kafka.reachable(producer)})))

@@ -142,3 +142,65 @@ def test_renders_that_cannot_be_stored_fail_and_the_worker_keeps_going(stack, ho
         assert render.status == S.RENDER_STATUS_FAILED
         assert "storing the PDF failed: S3 answered 4" in render.error_message
     assert victim.render(invoice(), sync=True).json()["status"] == "succeeded"
+
+
+REGEX_BOMB = {"manifest": {"fields": {"code": {"type": "string", "pattern": "^(a+)+$",
+                                                "example": "aaaa"}}},
+              "layout": {"body": [{"type": "text", "text": "{{code}}"}]}}
+
+
+def huge_png(width: int, height: int) -> bytes:
+    """A PNG of huge dimensions in a few hundred bytes: a decompression bomb."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    rows = zlib.compress(b"\x00" * (width + 1) * 16)  # the start of the picture is enough
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+
+@pytest.mark.timeout(120)
+def test_what_a_hostile_project_sends_is_refused_at_once_while_the_victims_webhooks_arrive(
+        hostile, victim):
+    from tests.integration import receiver as receivers
+
+    receiver = receivers.start()
+    try:
+        hook = victim.http.post("/v1/webhooks", json={"url": f"{receiver.base}/victim"})
+        assert hook.status_code == 201, hook.text
+        rendered = [post(victim, "invoice", invoice()) for _ in range(3)]
+
+        # A pattern that backtracks for hours under Python's re: refused data comes back at once.
+        assert hostile.http.post("/v1/templates", json={"slug": "bomb"}).status_code == 201
+        version = hostile.http.post("/v1/templates/bomb/versions", json=REGEX_BOMB)
+        assert version.status_code == 201, version.text
+        assert hostile.http.post("/v1/templates/bomb/versions/1/publish").status_code == 200
+        bomb = hostile.render({"code": "a" * 40 + "!"}, slug="bomb")
+        assert bomb.status_code == 400 and bomb.json()["error"]["code"] == "invalid_input_data"
+
+        bad_name = hostile.render(invoice(), filename="x\n")
+        assert bad_name.status_code == 400 and "filename" in bad_name.json()["error"]["message"]
+
+        bad_hook = hostile.http.post("/v1/webhooks", json={"url": "http://example.com/\u0001"})
+        assert bad_hook.status_code == 400, bad_hook.text
+        assert "url" in bad_hook.json()["error"]["issues"]["fieldErrors"]
+
+        bomb_image = hostile.http.put("/v1/templates/image/assets/bomb.png",
+                                      content=huge_png(50_000, 50_000),
+                                      headers={"content-type": "image/png"})
+        assert bomb_image.status_code == 400, bomb_image.text
+        assert bomb_image.json()["error"]["code"] == "invalid_asset"
+
+        for render_id in rendered:
+            assert victim.wait(render_id).status == S.RENDER_STATUS_SUCCEEDED
+        eventually(lambda: len(receiver.at("/victim")) >= 3, timeout=60,
+                   what="the victim's three webhooks")
+        delivered = {json.loads(r.body)["renderId"] for r in receiver.at("/victim")}
+        assert delivered == set(rendered)
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
