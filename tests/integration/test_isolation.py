@@ -124,9 +124,10 @@ def test_an_image_whose_decoding_needs_more_than_the_memory_limit_fails_naming_i
 
 
 def test_renders_that_cannot_be_stored_fail_and_the_worker_keeps_going(stack, hostile, victim):
-    """32 renders whose key S3 refuses (a filename ending in a newline) used to wedge the worker.
-    The API refuses such filenames now, so they are written straight into PostgreSQL, as an older
-    version accepted them; the sweeper hands their jobs out."""
+    """32 renders whose object key S3 refuses used to wedge the worker (a filename ending in a
+    newline did it with moto; SeaweedFS refuses keys over 1,024 bytes). The API refuses such
+    filenames now, so they are written straight into PostgreSQL, as an older version accepted
+    them; the sweeper hands their jobs out."""
     with psycopg.connect(stack.infra.database_url, autocommit=True) as conn:
         template_id, version = conn.execute(
             "SELECT id, published_version FROM templates WHERE project_id = %s AND slug = 'invoice'",
@@ -134,9 +135,9 @@ def test_renders_that_cannot_be_stored_fail_and_the_worker_keeps_going(stack, ho
         ids = [str(uuid6.uuid7()) for _ in range(32)]
         for render_id in ids:
             conn.execute("INSERT INTO renders (id, project_id, template_id, version_number, data, "
-                         "filename) VALUES (%s, %s, %s, %s, %s, 'x\n')",
+                         "filename) VALUES (%s, %s, %s, %s, %s, %s)",
                          (render_id, hostile.project_id, template_id, version,
-                          json.dumps(invoice())))
+                          json.dumps(invoice()), "y" * 1100 + ".pdf"))
     for render_id in ids:
         render = hostile.wait(render_id, timeout=90)
         assert render.status == S.RENDER_STATUS_FAILED

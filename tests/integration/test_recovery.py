@@ -8,9 +8,7 @@ import asyncio
 import json
 import shutil
 import signal
-import sys
 import uuid
-from pathlib import Path
 
 import psutil
 import psycopg
@@ -18,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from craftkit.devstack import BUCKET, health, port_open, public_bucket, wait_for
+from craftkit.devstack import BUCKET, health, public_bucket
 from craftkit.v1 import render_pb2 as S
 from craftkit.v1 import status_pb2
 from tests.integration.conftest import eventually, invoice, new_api, objects, start_stack
@@ -231,9 +229,9 @@ def test_a_superseded_attempt_is_killed(chaos):
 
 
 def restart_s3_empty(infra) -> None:
-    moto = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-    infra.processes["s3"] = infra._spawn("s3", [moto, "-H", "127.0.0.1", "-p", str(infra.s3_port)])
-    wait_for(lambda: port_open(infra.s3_port), 30, "S3 server (moto)")
+    """S3 back with none of its data (a new volume): the bucket is gone too."""
+    shutil.rmtree(infra.workdir / "s3", ignore_errors=True)
+    infra.start_s3()
 
 
 def test_a_render_that_cannot_be_stored_gives_up_after_max_attempts(chaos):
@@ -242,9 +240,7 @@ def test_a_render_that_cannot_be_stored_gives_up_after_max_attempts(chaos):
     the bucket again and stores the next PDFs."""
     stack, infra = chaos.stack, chaos.stack.infra
     stack.wait_ready(names=["render_worker"])
-    s3 = infra.processes.pop("s3")
-    s3.kill()
-    s3.wait()
+    infra.stop_s3()  # stopped for good: the supervisor does not bring it back
     try:
         render_id = chaos.render(invoice()).json()["id"]
         render = chaos.wait(render_id, timeout=90)
