@@ -43,14 +43,18 @@ async def serve(settings: Settings) -> None:
         tasks = [
             asyncio.create_task(relay_when_connected()),
             asyncio.create_task(kafka.keep_topics(settings.kafka)),
-            asyncio.create_task(sweeper.run(
-                pool, outbox, topic=settings.kafka.jobs_topic, after=settings.redeliver_after_seconds,
-                lease=settings.lease_seconds, interval=settings.sweep_interval_seconds)),
-            asyncio.create_task(sweeper.run_events(
-                pool, outbox, topic=settings.kafka.events_topic,
-                after=settings.event_redeliver_after_seconds,
-                window=settings.event_sweep_window_seconds,
-                interval=settings.sweep_interval_seconds)),
+            asyncio.create_task(sweeper.every(
+                settings.sweep_interval_seconds,
+                lambda: sweeper.sweep(pool, outbox, topic=settings.kafka.jobs_topic,
+                                      after=settings.redeliver_after_seconds,
+                                      lease=settings.lease_seconds),
+                "unfinished render job(s)")),
+            asyncio.create_task(sweeper.every(
+                settings.sweep_interval_seconds,
+                lambda: sweeper.sweep_events(pool, outbox, topic=settings.kafka.events_topic,
+                                             after=settings.event_redeliver_after_seconds,
+                                             window=settings.event_sweep_window_seconds),
+                "completion event(s) not recorded in time")),
             asyncio.create_task(watch_dependencies(
                 health, ["craftkit.v1.EnqueueService"],
                 {"postgresql": lambda: db.ping(pool), "kafka": lambda: kafka.reachable(producer)})),

@@ -70,12 +70,11 @@ WITH candidates AS (
 """
 
 
-async def sweep_events(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str, after: float,
-                       window: float, limit: int = 500) -> int:
-    """Re-publishes the completion events not recorded in time; returns how many."""
+async def _republish(pool: AsyncConnectionPool, outbox: Outbox, statement: str, topic: str,
+                     params: dict) -> int:
+    """Runs a sweep statement (it writes outbox rows) and hands its rows to the outbox now."""
     async with pool.connection() as conn:
-        cur = await conn.execute(EVENT_SWEEP, {"topic": topic, "after": after, "window": window,
-                                               "limit": limit})
+        cur = await conn.execute(statement, {"topic": topic, **params})
         rows = await cur.fetchall()
     for row in rows:
         outbox.publish(row["id"], topic, row["key"], row["payload"])
@@ -84,38 +83,27 @@ async def sweep_events(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str,
 
 async def sweep(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str, after: float,
                 lease: float) -> int:
-    async with pool.connection() as conn:
-        cur = await conn.execute(SWEEP, {"topic": topic, "after": after, "lease": lease})
-        rows = await cur.fetchall()
-    for row in rows:
-        outbox.publish(row["id"], topic, row["key"], row["payload"])
-    return len(rows)
+    """Re-publishes the jobs of unfinished renders whose job may be gone; returns how many."""
+    return await _republish(pool, outbox, SWEEP, topic, {"after": after, "lease": lease})
 
 
-async def run(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str, after: float,
-              lease: float, interval: float) -> None:
+async def sweep_events(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str, after: float,
+                       window: float, limit: int = 500) -> int:
+    """Re-publishes the completion events not recorded in time; returns how many."""
+    return await _republish(pool, outbox, EVENT_SWEEP, topic,
+                            {"after": after, "window": window, "limit": limit})
+
+
+async def every(interval: float, sweep_once, what: str) -> None:
+    """Runs `sweep_once()` every `interval` seconds, forever, saying when it re-published `what`.
+    A failure (the database away) waits for the next round."""
     while True:
         try:
-            count = await sweep(pool, outbox, topic=topic, after=after, lease=lease)
+            count = await sweep_once()
             if count:
-                log.warning("re-published %d unfinished render job(s)", count)
+                log.warning("re-published %d %s", count, what)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the database may be down; try next time
-            log.warning("sweep failed: %s", exc)
-        await asyncio.sleep(interval)
-
-
-async def run_events(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str, after: float,
-                     window: float, interval: float) -> None:
-    while True:
-        try:
-            count = await sweep_events(pool, outbox, topic=topic, after=after, window=window)
-            if count:
-                log.warning("re-published %d completion event(s) not recorded within %gs",
-                            count, after)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the database may be down; try next time
-            log.warning("event sweep failed: %s", exc)
+            log.warning("sweep of %s failed: %s", what, exc)
         await asyncio.sleep(interval)

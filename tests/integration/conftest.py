@@ -18,6 +18,7 @@ from minio import Minio
 from craftkit import demo
 from craftkit.devstack import BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, Infra, Stack
 from craftkit.v1 import status_pb2, status_pb2_grpc
+from tests.integration import receiver as receivers
 
 # Short leases and sweeps so recovery paths finish in seconds, not minutes.
 FAST_RECOVERY = {"RENDER_LEASE_SECONDS": "3", "REDELIVER_AFTER_SECONDS": "2",
@@ -77,6 +78,15 @@ class Api:
 def new_api(stack: Stack) -> Api:
     project_id, key = demo.create_project(stack.address("status"), f"test-{uuid.uuid4().hex[:8]}")
     return Api(stack, key, project_id)
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP server on loopback that records the webhooks it receives."""
+    server = receivers.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from craftkit import kafka
 from craftkit.config import Kafka
 from craftkit.devstack import Infra, Stack
 from craftkit.v1 import render_pb2 as S
-from tests.integration import receiver as receivers
 from tests.integration.conftest import FAST_RECOVERY, eventually, invoice, new_api, objects
 
 
@@ -86,14 +85,6 @@ def lost_log(tmp_path_factory):
             api.close()
         stack.stop()
         infra.stop()
-
-
-@pytest.fixture
-def receiver():
-    server = receivers.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
 
 
 def delivered_once_each(api, receiver, path: str, hook_id: str, render_ids: list[str]) -> None:

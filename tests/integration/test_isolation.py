@@ -166,42 +166,35 @@ def huge_png(width: int, height: int) -> bytes:
 
 @pytest.mark.timeout(120)
 def test_what_a_hostile_project_sends_is_refused_at_once_while_the_victims_webhooks_arrive(
-        hostile, victim):
-    from tests.integration import receiver as receivers
+        hostile, victim, receiver):
+    hook = victim.http.post("/v1/webhooks", json={"url": f"{receiver.base}/victim"})
+    assert hook.status_code == 201, hook.text
+    rendered = [post(victim, "invoice", invoice()) for _ in range(3)]
 
-    receiver = receivers.start()
-    try:
-        hook = victim.http.post("/v1/webhooks", json={"url": f"{receiver.base}/victim"})
-        assert hook.status_code == 201, hook.text
-        rendered = [post(victim, "invoice", invoice()) for _ in range(3)]
+    # A pattern that backtracks for hours under Python's re: refused data comes back at once.
+    assert hostile.http.post("/v1/templates", json={"slug": "bomb"}).status_code == 201
+    version = hostile.http.post("/v1/templates/bomb/versions", json=REGEX_BOMB)
+    assert version.status_code == 201, version.text
+    assert hostile.http.post("/v1/templates/bomb/versions/1/publish").status_code == 200
+    bomb = hostile.render({"code": "a" * 40 + "!"}, slug="bomb")
+    assert bomb.status_code == 400 and bomb.json()["error"]["code"] == "invalid_input_data"
 
-        # A pattern that backtracks for hours under Python's re: refused data comes back at once.
-        assert hostile.http.post("/v1/templates", json={"slug": "bomb"}).status_code == 201
-        version = hostile.http.post("/v1/templates/bomb/versions", json=REGEX_BOMB)
-        assert version.status_code == 201, version.text
-        assert hostile.http.post("/v1/templates/bomb/versions/1/publish").status_code == 200
-        bomb = hostile.render({"code": "a" * 40 + "!"}, slug="bomb")
-        assert bomb.status_code == 400 and bomb.json()["error"]["code"] == "invalid_input_data"
+    bad_name = hostile.render(invoice(), filename="x\n")
+    assert bad_name.status_code == 400 and "filename" in bad_name.json()["error"]["message"]
 
-        bad_name = hostile.render(invoice(), filename="x\n")
-        assert bad_name.status_code == 400 and "filename" in bad_name.json()["error"]["message"]
+    bad_hook = hostile.http.post("/v1/webhooks", json={"url": "http://example.com/\u0001"})
+    assert bad_hook.status_code == 400, bad_hook.text
+    assert "url" in bad_hook.json()["error"]["issues"]["fieldErrors"]
 
-        bad_hook = hostile.http.post("/v1/webhooks", json={"url": "http://example.com/\u0001"})
-        assert bad_hook.status_code == 400, bad_hook.text
-        assert "url" in bad_hook.json()["error"]["issues"]["fieldErrors"]
+    bomb_image = hostile.http.put("/v1/templates/image/assets/bomb.png",
+                                  content=huge_png(50_000, 50_000),
+                                  headers={"content-type": "image/png"})
+    assert bomb_image.status_code == 400, bomb_image.text
+    assert bomb_image.json()["error"]["code"] == "invalid_asset"
 
-        bomb_image = hostile.http.put("/v1/templates/image/assets/bomb.png",
-                                      content=huge_png(50_000, 50_000),
-                                      headers={"content-type": "image/png"})
-        assert bomb_image.status_code == 400, bomb_image.text
-        assert bomb_image.json()["error"]["code"] == "invalid_asset"
-
-        for render_id in rendered:
-            assert victim.wait(render_id).status == S.RENDER_STATUS_SUCCEEDED
-        eventually(lambda: len(receiver.at("/victim")) >= 3, timeout=60,
-                   what="the victim's three webhooks")
-        delivered = {json.loads(r.body)["renderId"] for r in receiver.at("/victim")}
-        assert delivered == set(rendered)
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
+    for render_id in rendered:
+        assert victim.wait(render_id).status == S.RENDER_STATUS_SUCCEEDED
+    # Earlier victim renders whose events are recorded after the endpoint exists come too.
+    eventually(lambda: set(rendered) <= {json.loads(r.body)["renderId"]
+                                         for r in receiver.at("/victim")}, timeout=60,
+               what="the victim's three webhooks")

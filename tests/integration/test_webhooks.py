@@ -18,19 +18,10 @@ from aiokafka.structs import TopicPartition
 
 from craftkit.devstack import health
 from craftkit.v1 import webhooks_pb2, webhooks_pb2_grpc
-from tests.integration import receiver as receivers
 from tests.integration.conftest import eventually, invoice, new_api
 
 SEED_FIELDS = ["event", "renderId", "templateId", "status", "downloadUrl", "errorMessage",
                "createdAt", "completedAt"]
-
-
-@pytest.fixture
-def receiver():
-    server = receivers.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
 
 
 def seed_check(secret: str, raw_body: bytes, headers: dict) -> None:
