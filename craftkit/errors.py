@@ -56,7 +56,8 @@ def shorten(value: object, limit: int = ECHO_CHARS) -> str:
     return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
-def _cap(text: str, limit: int) -> str:
+def cut(text: str, limit: int = ECHO_CHARS) -> str:
+    """`text`, its first `limit` characters only (an ellipsis marks the cut)."""
     return text if len(text) <= limit else f"{text[:limit]}…"
 
 
@@ -150,7 +151,7 @@ def to_status(error: ApiError) -> grpc.Status:
     violations, size = [], 0
     for index, (path, description) in enumerate(pairs):
         violation = error_details_pb2.BadRequest.FieldViolation(
-            field=_cap(path, MAX_VIOLATION_CHARS), description=_cap(description,
+            field=cut(path, MAX_VIOLATION_CHARS), description=cut(description,
                                                                     MAX_VIOLATION_CHARS))
         size += violation.ByteSize() + 4
         if size > MAX_DETAILS_BYTES:
@@ -167,7 +168,7 @@ def to_status(error: ApiError) -> grpc.Status:
         holder.Pack(detail)
         packed.append(holder)
     return rpc_status.to_status(status_pb2.Status(
-        code=error.grpc_code.value[0], message=_cap(error.message, MAX_MESSAGE_CHARS),
+        code=error.grpc_code.value[0], message=cut(error.message, MAX_MESSAGE_CHARS),
         details=packed))
 
 

@@ -25,6 +25,9 @@ lone surrogates (which would fail the encoding of a message quoting them)."""
 TOO_DEEP = f"is nested deeper than {MAX_DEPTH} levels; flatten the data"
 NOT_FINITE = "is not a finite number; send numbers within ±1.8e308"
 
+MAX_NAME_LENGTH = 200
+"""Display names (projects, templates, API keys) and filenames, in characters."""
+
 _UNSAFE = re.compile("[\x00\ud800-\udfff]").search
 _finite = math.isfinite
 
@@ -33,8 +36,7 @@ def cut(text: str, limit: int = errors.ECHO_CHARS) -> str:
     """`text` (a key, path or name from the client) unquoted for a message: its first `limit`
     characters, control characters and lone surrogates escaped as repr does. errors.shorten
     quotes a whole value."""
-    text = text if len(text) <= limit else f"{text[:limit]}…"
-    return CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+    return CONTROL.sub(lambda match: repr(match.group())[1:-1], errors.cut(text, limit))
 
 
 def _reject_constant(name: str):

@@ -11,8 +11,9 @@ from starlette.requests import ClientDisconnect, Request
 from craftkit import errors, inputs
 
 INT32_MAX = 2**31 - 1
-MAX_CHARS = {"slug": 63, "name": 200, "defaultFilename": 200, "filename": 200, "url": 2048,
-             "token": 200}
+MAX_CHARS = {"slug": 63, "name": inputs.MAX_NAME_LENGTH,
+             "defaultFilename": inputs.MAX_NAME_LENGTH, "filename": inputs.MAX_NAME_LENGTH,
+             "url": 2048, "token": 200}
 """Maximum lengths of the string fields and path parameters the gateway forwards."""
 RANGES = {"versionNumber": (1, INT32_MAX), "number": (1, INT32_MAX), "overlapSeconds": (0, 604800),
           "limit": (1, 200)}

@@ -14,7 +14,6 @@ from craftkit.v1 import projects_pb2, projects_pb2_grpc
 
 KEY_PREFIX = "ck_live_"
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-MAX_NAME_LENGTH = 200
 
 
 def new_key() -> tuple[str, str]:
@@ -34,7 +33,7 @@ class ProjectService(projects_pb2_grpc.ProjectServiceServicer):
         return key
 
     async def CreateProject(self, request, context):
-        inputs.check_text(request.name, "name", limit=MAX_NAME_LENGTH)
+        inputs.check_text(request.name, "name", limit=inputs.MAX_NAME_LENGTH)
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute("INSERT INTO projects (id, name) VALUES (%s, %s) RETURNING id, name",
                                      (uuid7(), request.name))

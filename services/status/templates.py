@@ -28,8 +28,6 @@ from craftkit.v1 import templates_pb2, templates_pb2_grpc
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 FILENAME = re.compile(r"[^/\\\x00-\x1f\x7f\ud800-\udfff]{1,200}")
 ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-MAX_NAME_LENGTH = 200
-"""A template's display name (it titles the JSON Schema)."""
 MAX_TEMPLATE_JSON = 512 * 1024
 """Characters of a version's manifest and layout JSON together."""
 MAX_ASSET_SIDE = 10_000
@@ -97,7 +95,7 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
         if not inputs.is_uuid(request.project_id):
             raise errors.InvalidRequest("project_id must be a project's id (a UUID)")
         if request.name:
-            inputs.check_text(request.name, "name", limit=MAX_NAME_LENGTH)
+            inputs.check_text(request.name, "name", limit=inputs.MAX_NAME_LENGTH)
         filename = check_filename(request.default_filename or f"{request.slug}.pdf")
         async with self.pool.connection() as conn:
             try:
