@@ -7,6 +7,8 @@
     ├── InvalidTemplate           invalid_template        INVALID_ARGUMENT (+ field violations)
     ├── InvalidAsset              invalid_asset           INVALID_ARGUMENT
     ├── Unauthorized              unauthorized            UNAUTHENTICATED
+    ├── InternalUnauthenticated   internal_unauthenticated UNAUTHENTICATED (500 at the gateway)
+    ├── PermissionDenied          permission_denied       PERMISSION_DENIED (500 at the gateway)
     ├── NotFound                  not_found               NOT_FOUND
     ├── TemplateNotFound          template_not_found      NOT_FOUND
     ├── VersionNotFound           version_not_found       NOT_FOUND
@@ -89,6 +91,12 @@ InvalidInputData = _error("InvalidInputData", "invalid_input_data", grpc.StatusC
 InvalidTemplate = _error("InvalidTemplate", "invalid_template", grpc.StatusCode.INVALID_ARGUMENT)
 InvalidAsset = _error("InvalidAsset", "invalid_asset", grpc.StatusCode.INVALID_ARGUMENT)
 Unauthorized = _error("Unauthorized", "unauthorized", grpc.StatusCode.UNAUTHENTICATED)
+# An internal caller without a valid token, or calling a method it may not (craftkit.internal_auth):
+# the deployment's fault, never the REST client's.
+InternalUnauthenticated = _error("InternalUnauthenticated", "internal_unauthenticated",
+                                 grpc.StatusCode.UNAUTHENTICATED)
+PermissionDenied = _error("PermissionDenied", "permission_denied",
+                          grpc.StatusCode.PERMISSION_DENIED)
 NotFound = _error("NotFound", "not_found", grpc.StatusCode.NOT_FOUND)
 TemplateNotFound = _error("TemplateNotFound", "template_not_found", grpc.StatusCode.NOT_FOUND)
 VersionNotFound = _error("VersionNotFound", "version_not_found", grpc.StatusCode.NOT_FOUND)
@@ -135,7 +143,8 @@ GRPC_TO_HTTP = {
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
 # Codes whose HTTP status differs from their gRPC code's.
-HTTP_OVERRIDES = {"payload_too_large": 413, "request_timeout": 408}
+HTTP_OVERRIDES = {"payload_too_large": 413, "request_timeout": 408,
+                  "internal_unauthenticated": 500, "permission_denied": 500}
 
 
 def http_status(error: ApiError) -> int:

@@ -1,5 +1,6 @@
-"""What every gRPC server process shares: health reporting from real dependency checks, and a
-graceful stop on SIGTERM."""
+"""What every gRPC server process shares: authenticated servers and channels (see
+craftkit.internal_auth), health reporting from real dependency checks, and a graceful stop on
+SIGTERM."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import psycopg
 import psycopg_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from craftkit import errors
+from craftkit import errors, internal_auth
+from craftkit.internal_auth import ClientSecurity, ServerSecurity
 
 log = logging.getLogger(__name__)
 
@@ -25,25 +27,105 @@ MESSAGE_OPTIONS = [("grpc.max_receive_message_length", 16 * 1024 * 1024),
                    ("grpc.max_send_message_length", 16 * 1024 * 1024)]
 
 
-def channel(address: str) -> grpc.aio.Channel:
-    """A client channel to one of our servers."""
-    return grpc.aio.insecure_channel(address, options=MESSAGE_OPTIONS)
+def channel(address: str, security: ClientSecurity) -> grpc.aio.Channel:
+    """A client channel to one of our servers, sending this caller's token on every call (over
+    TLS when GRPC_TLS_CA_FILE is set)."""
+    interceptors = [internal_auth.BearerToken(internal_auth.TokenFile(security.token_file))]
+    if security.tls_ca_file:
+        return grpc.aio.secure_channel(address, _client_tls(security), options=MESSAGE_OPTIONS,
+                                       interceptors=interceptors)
+    return grpc.aio.insecure_channel(address, options=MESSAGE_OPTIONS, interceptors=interceptors)
 
 
-def create_server(address: str) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """A gRPC server with the health service. Service "liveness" answers SERVING for as long as
+def blocking_channel(address: str, security: ClientSecurity) -> grpc.Channel:
+    """The same as `channel`, for blocking callers (the admin console, the dev tools)."""
+    base = (grpc.secure_channel(address, _client_tls(security), options=MESSAGE_OPTIONS)
+            if security.tls_ca_file else grpc.insecure_channel(address, options=MESSAGE_OPTIONS))
+    return grpc.intercept_channel(
+        base, internal_auth.SyncBearerToken(internal_auth.TokenFile(security.token_file)))
+
+
+def _client_tls(security: ClientSecurity) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(root_certificates=_read(security.tls_ca_file,
+                                                                "GRPC_TLS_CA_FILE"))
+
+
+def _read(path: str, setting: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError as exc:
+        raise SystemExit(f"{setting} {path}: {exc.strerror}") from None
+
+
+class Server:
+    """The API server and, with GRPC_HEALTH_LISTEN, a plaintext server of grpc.health.v1 alone
+    beside it (kubelet's gRPC probes cannot speak TLS), started and stopped together. Servicers
+    are added to the API server (the generated add_*_to_server functions call these two)."""
+
+    def __init__(self, api: grpc.aio.Server, probes: grpc.aio.Server | None) -> None:
+        self.api, self.probes = api, probes
+
+    def add_generic_rpc_handlers(self, handlers) -> None:
+        self.api.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service, handlers) -> None:
+        self.api.add_registered_method_handlers(service, handlers)
+
+    def servers(self) -> list[grpc.aio.Server]:
+        return [self.api] + ([self.probes] if self.probes is not None else [])
+
+    async def start(self) -> None:
+        for server in self.servers():
+            await server.start()
+
+    async def stop(self, grace: float | None) -> None:
+        await asyncio.gather(*(server.stop(grace) for server in self.servers()))
+
+
+def create_server(address: str, security: ServerSecurity
+                  ) -> tuple[Server, int, health.aio.HealthServicer]:
+    """A gRPC server with the health service, refusing every other call without a caller's token
+    (TLS only when GRPC_TLS_CERT_FILE is set). Service "liveness" answers SERVING for as long as
     the process runs (for liveness probes); "" and each named service follow the dependencies."""
-    server = grpc.aio.server(interceptors=[ApiErrorInterceptor()],
-                             options=[("grpc.so_reuseport", 0), *MESSAGE_OPTIONS])
+    tokens = internal_auth.TokenDirectory(security.tokens_dir)
+    server = grpc.aio.server(
+        interceptors=[internal_auth.AuthInterceptor(tokens), ApiErrorInterceptor()],
+        options=[("grpc.so_reuseport", 0), *MESSAGE_OPTIONS])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    credentials = None
+    if security.tls_cert_file:
+        credentials = grpc.ssl_server_credentials([(
+            _read(security.tls_key_file, "GRPC_TLS_KEY_FILE"),
+            _read(security.tls_cert_file, "GRPC_TLS_CERT_FILE"))])
+    port = _listen(server, address, credentials)
+    probes = None
+    if security.health_listen:
+        probes, _, _ = create_health_server(security.health_listen, health_servicer)
+    return Server(server, probes), port, health_servicer
+
+
+def create_health_server(address: str, servicer: health.aio.HealthServicer | None = None
+                         ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """A plaintext server of grpc.health.v1 alone, which needs no credentials: the render
+    worker's health endpoint, and the probe port of servers that speak TLS."""
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    servicer = servicer or health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    return server, _listen(server, address, None), servicer
+
+
+def _listen(server: grpc.aio.Server, address: str,
+            credentials: grpc.ServerCredentials | None) -> int:
     try:
-        port = server.add_insecure_port(address)
+        port = (server.add_secure_port(address, credentials) if credentials
+                else server.add_insecure_port(address))
     except RuntimeError:
         port = 0
     if not port:
         raise SystemExit(f"cannot listen on {address}: the address is in use or invalid")
-    return server, port, health_servicer
+    return port
 
 
 async def watch_dependencies(servicer: health.aio.HealthServicer, services: list[str],
@@ -80,8 +162,8 @@ async def cancel(tasks) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def run_until_terminated(server: grpc.aio.Server, servicer: health.aio.HealthServicer,
-                               grace: float = 5.0) -> None:
+async def run_until_terminated(server: Server | grpc.aio.Server,
+                               servicer: health.aio.HealthServicer, grace: float = 5.0) -> None:
     """Waits for SIGTERM or SIGINT, then stops taking calls and lets running ones finish."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -25,7 +25,7 @@ async def serve(settings: Settings) -> None:
     # at once).
     outbox = Outbox(pool, producer, [settings.kafka.jobs_topic, settings.kafka.events_topic],
                     after=settings.kafka.relay_after_seconds)
-    server, port, health = create_server(settings.listen)
+    server, port, health = create_server(settings.listen, settings.security)
     enqueue_pb2_grpc.add_EnqueueServiceServicer_to_server(
         EnqueueService(pool, outbox, jobs_topic=settings.kafka.jobs_topic,
                        dedupe_window=settings.dedupe_window_seconds), server)

@@ -3,12 +3,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from craftkit.config import Database, Kafka, env_float, env_int, env_str
+from craftkit.internal_auth import ServerSecurity
 
 
 @dataclass(frozen=True)
 class Settings:
     listen: str
     """ENQUEUE_LISTEN: host:port the gRPC server binds."""
+    security: ServerSecurity
+    """INTERNAL_TOKENS_DIR, GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE, GRPC_HEALTH_LISTEN: who may
+    call (craftkit.internal_auth), and TLS."""
     database: Database
     kafka: Kafka
     dedupe_window_seconds: int
@@ -35,6 +39,7 @@ class Settings:
     def from_env(cls) -> Settings:
         return cls(
             listen=env_str("ENQUEUE_LISTEN", "127.0.0.1:7052"),
+            security=ServerSecurity.from_env(),
             database=Database.from_env(),
             kafka=Kafka.from_env(),
             dedupe_window_seconds=env_int("DEDUPE_WINDOW_SECONDS", 86400),

@@ -145,9 +145,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        status = channel(settings.status_address)
-        enqueue = channel(settings.enqueue_address)
-        webhooks = channel(settings.webhooks_address)
+        status = channel(settings.status_address, settings.security)
+        enqueue = channel(settings.enqueue_address, settings.security)
+        webhooks = channel(settings.webhooks_address, settings.security)
         backends = Backends(
             status=status_pb2_grpc.StatusServiceStub(status),
             enqueue=enqueue_pb2_grpc.EnqueueServiceStub(enqueue),

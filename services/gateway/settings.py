@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from craftkit.config import env_float, env_int, env_str
+from craftkit.internal_auth import ClientSecurity
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,9 @@ class Settings:
     """ENQUEUE_ADDRESS: host:port of the enqueue service."""
     webhooks_address: str
     """WEBHOOKS_ADDRESS: host:port of the webhooks service."""
+    security: ClientSecurity
+    """INTERNAL_TOKEN_FILE, GRPC_TLS_CA_FILE: how this caller presents itself to the gRPC
+    services (craftkit.internal_auth)."""
     max_body_bytes: int
     """MAX_BODY_BYTES: larger request bodies get 413. Default 1 MiB."""
     max_asset_bytes: int
@@ -63,6 +67,7 @@ class Settings:
             status_address=env_str("STATUS_ADDRESS", "127.0.0.1:7051"),
             enqueue_address=env_str("ENQUEUE_ADDRESS", "127.0.0.1:7052"),
             webhooks_address=env_str("WEBHOOKS_ADDRESS", "127.0.0.1:7054"),
+            security=ClientSecurity.from_env(),
             max_body_bytes=env_int("MAX_BODY_BYTES", 1024 * 1024),
             max_asset_bytes=env_int("MAX_ASSET_BYTES", 5 * 1024 * 1024),
             sync_timeout_seconds=env_float("SYNC_TIMEOUT_SECONDS", 30.0),

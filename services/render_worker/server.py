@@ -10,7 +10,7 @@ import logging
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from craftkit import kafka, service
-from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
+from craftkit.service import cancel, create_health_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import status_pb2_grpc, templates_pb2_grpc
 from services.render_worker.pool import PoolSettings, RenderPool
 from services.render_worker.settings import Settings
@@ -45,7 +45,7 @@ async def serve(settings: Settings) -> None:
     pool = RenderPool(PoolSettings(processes=settings.concurrency,
                                    recycle_after=settings.recycle_after, limits=settings.limits,
                                    memory_limit_mb=settings.memory_limit_mb))
-    channel = service.channel(settings.status_address)
+    channel = service.channel(settings.status_address, settings.security)
     worker = Worker(settings, status_pb2_grpc.StatusServiceStub(channel),
                     templates_pb2_grpc.TemplateServiceStub(channel), store, pool)
     health_stub = health_pb2_grpc.HealthStub(channel)
@@ -54,7 +54,7 @@ async def serve(settings: Settings) -> None:
         reply = await health_stub.Check(health_pb2.HealthCheckRequest(), timeout=3)
         return reply.status == health_pb2.HealthCheckResponse.SERVING
 
-    server, port, health = create_server(settings.health_listen)
+    server, port, health = create_health_server(settings.health_listen)
     tasks: list[asyncio.Task] = []
     try:
         await server.start()

@@ -5,6 +5,7 @@ import socket
 from dataclasses import dataclass, field
 
 from craftkit.config import ConfigError, Kafka, env_float, env_int, env_str
+from craftkit.internal_auth import ClientSecurity
 from craftkit.layout import Limits
 
 
@@ -42,6 +43,9 @@ class Settings:
     storage: Storage
     status_address: str
     """STATUS_ADDRESS: host:port of the status service."""
+    security: ClientSecurity
+    """INTERNAL_TOKEN_FILE, GRPC_TLS_CA_FILE: how this caller presents itself to the gRPC
+    services (craftkit.internal_auth)."""
     health_listen: str
     """WORKER_HEALTH_LISTEN: host:port of this worker's gRPC health endpoint."""
     group: str
@@ -94,6 +98,7 @@ class Settings:
             kafka=Kafka.from_env(),
             storage=Storage.from_env(),
             status_address=env_str("STATUS_ADDRESS", "127.0.0.1:7051"),
+            security=ClientSecurity.from_env(),
             health_listen=env_str("WORKER_HEALTH_LISTEN", "127.0.0.1:7053"),
             group=env_str("WORKER_GROUP", "render-workers"),
             concurrency=concurrency,

@@ -30,7 +30,7 @@ async def serve(settings: Settings) -> None:
     waiters = TerminalWaiters(settings.database.url)
     outbox = Outbox(pool, producer, [settings.kafka.events_topic],
                     after=settings.kafka.relay_after_seconds)
-    server, port, health = create_server(settings.listen)
+    server, port, health = create_server(settings.listen, settings.security)
     status_pb2_grpc.add_StatusServiceServicer_to_server(
         StatusService(pool, waiters, outbox, lease_seconds=settings.lease_seconds,
                       max_attempts=settings.max_attempts,

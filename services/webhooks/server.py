@@ -100,7 +100,7 @@ async def serve(settings: Settings) -> None:
                               fetch_max_wait_ms=50)
     progress = kafka.Progress(consumer, settings.stall_after_seconds)
     deliverer = deliveries.Deliverer(pool, settings)
-    server, port, health = create_server(settings.listen)
+    server, port, health = create_server(settings.listen, settings.security)
     webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(
         WebhookService(pool, allow_private=settings.allow_private_targets, wake=deliverer.wake),
         server)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from craftkit.config import Database, Kafka, env_float, env_int, env_str
+from craftkit.internal_auth import ServerSecurity
 
 
 @dataclass(frozen=True)
@@ -11,6 +12,9 @@ class Settings:
     kafka: Kafka
     listen: str
     """WEBHOOKS_LISTEN: host:port of this service's gRPC server (WebhookService and health)."""
+    security: ServerSecurity
+    """INTERNAL_TOKENS_DIR, GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE, GRPC_HEALTH_LISTEN: who may
+    call (craftkit.internal_auth), and TLS."""
     group: str
     """WEBHOOKS_GROUP: the consumer group on render.events."""
     allow_private_targets: bool
@@ -43,6 +47,7 @@ class Settings:
         return cls(
             database=Database.from_env(), kafka=Kafka.from_env(),
             listen=env_str("WEBHOOKS_LISTEN", "127.0.0.1:7054"),
+            security=ServerSecurity.from_env(),
             group=env_str("WEBHOOKS_GROUP", "webhooks"),
             allow_private_targets=env_str("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "0") == "1",
             timeout_seconds=env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0),

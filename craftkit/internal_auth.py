@@ -1,0 +1,371 @@
+"""Who may call which internal gRPC method: per-caller bearer tokens, one table of methods, and the
+project id every tenant call must carry.
+
+    caller sends    authorization: Bearer <the first line of INTERNAL_TOKEN_FILE>
+    server accepts  any line of INTERNAL_TOKENS_DIR/<identity> (gateway, render-worker, admin)
+
+No or an unknown token is UNAUTHENTICATED; a known caller calling a method ALLOWED does not give
+it is PERMISSION_DENIED; grpc.health.v1 needs no token (probes have none). Files are re-read
+when they change, so rotating a token needs no restart:
+  1. add the new token as a second line of the caller's file on the servers (both accepted);
+  2. make it the first line (callers send it from then on), keeping the old one second;
+  3. once every caller sends the new one, remove the old line.
+Kubernetes updates a mounted Secret within about a minute; files here are checked at most every
+RECHECK_SECONDS.
+
+A request for tenant data with an empty or malformed project_id is INVALID_ARGUMENT before its
+servicer runs: UNSCOPED lists the few methods that take none (and why).
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import hmac
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from craftkit import errors, inputs
+from craftkit.config import ConfigError, env_str
+
+log = logging.getLogger(__name__)
+
+GATEWAY, RENDER_WORKER, ADMIN = "gateway", "render-worker", "admin"
+IDENTITIES = (GATEWAY, RENDER_WORKER, ADMIN)
+RECHECK_SECONDS = 1.0
+MIN_TOKEN_CHARS = 16
+HEALTH_PREFIX = "/grpc.health.v1.Health/"
+
+_REST = frozenset({GATEWAY, ADMIN})
+_WORKER = frozenset({RENDER_WORKER, ADMIN})
+_ADMIN = frozenset({ADMIN})
+
+ALLOWED: dict[str, frozenset[str]] = {
+    # What the REST gateway calls (services/gateway/app.py).
+    "/craftkit.v1.StatusService/GetRender": _REST,
+    "/craftkit.v1.StatusService/WaitRender": _REST,
+    "/craftkit.v1.EnqueueService/EnqueueRender": _REST,
+    "/craftkit.v1.ProjectService/Authenticate": _REST,
+    "/craftkit.v1.TemplateService/CreateTemplate": _REST,
+    "/craftkit.v1.TemplateService/GetTemplate": _REST,
+    "/craftkit.v1.TemplateService/ListTemplates": _REST,
+    "/craftkit.v1.TemplateService/AddVersion": _REST,
+    "/craftkit.v1.TemplateService/PublishVersion": _REST,
+    "/craftkit.v1.TemplateService/GetVersionSchema": _REST,
+    "/craftkit.v1.TemplateService/PutAsset": _REST,
+    "/craftkit.v1.TemplateService/ListAssets": _REST,
+    "/craftkit.v1.InboundHookService/CreateInboundHook": _REST,
+    "/craftkit.v1.InboundHookService/ListInboundHooks": _REST,
+    "/craftkit.v1.InboundHookService/RevokeInboundHook": _REST,
+    "/craftkit.v1.InboundHookService/ResolveInboundHook": _REST,
+    "/craftkit.v1.WebhookService/CreateEndpoint": _REST,
+    "/craftkit.v1.WebhookService/ListEndpoints": _REST,
+    "/craftkit.v1.WebhookService/UpdateEndpoint": _REST,
+    "/craftkit.v1.WebhookService/DeleteEndpoint": _REST,
+    "/craftkit.v1.WebhookService/RotateSecret": _REST,
+    "/craftkit.v1.WebhookService/ListDeliveries": _REST,
+    "/craftkit.v1.WebhookService/Redeliver": _REST,
+    # What a render worker calls (services/render_worker/worker.py).
+    "/craftkit.v1.StatusService/StartRender": _WORKER,
+    "/craftkit.v1.StatusService/RenewLease": _WORKER,
+    "/craftkit.v1.StatusService/ReleaseRender": _WORKER,
+    "/craftkit.v1.StatusService/FinishRender": _WORKER,
+    "/craftkit.v1.TemplateService/GetAssetData": _WORKER,
+    # Only an operator (python -m craftkit.admin) makes projects and keys.
+    "/craftkit.v1.ProjectService/CreateProject": _ADMIN,
+    "/craftkit.v1.ProjectService/CreateApiKey": _ADMIN,
+}
+"""Method -> the identities that may call it. A method missing here is refused to everyone."""
+
+UNSCOPED = frozenset({
+    "/craftkit.v1.ProjectService/CreateProject",  # makes the project
+    "/craftkit.v1.ProjectService/Authenticate",  # finds the project of an API key
+    "/craftkit.v1.InboundHookService/ResolveInboundHook",  # finds the project of a hook URL
+})
+"""Methods whose request carries no project_id; every other one requires it."""
+
+
+@dataclass(frozen=True)
+class ServerSecurity:
+    """How a gRPC server checks its callers (status, enqueue and webhooks)."""
+
+    tokens_dir: str
+    """INTERNAL_TOKENS_DIR: a directory with one file per caller identity (gateway,
+    render-worker, admin), each holding that caller's accepted tokens, one per line (two during
+    a rotation). Re-read when it changes. Required."""
+    tls_cert_file: str
+    """GRPC_TLS_CERT_FILE: PEM certificate chain; with GRPC_TLS_KEY_FILE, the server speaks TLS
+    only. Empty: plaintext (tokens still required)."""
+    tls_key_file: str
+    """GRPC_TLS_KEY_FILE: PEM private key of GRPC_TLS_CERT_FILE."""
+    health_listen: str
+    """GRPC_HEALTH_LISTEN: host:port of a plaintext server of grpc.health.v1 alone, for kubelet
+    probes (which cannot speak TLS). Empty: none."""
+
+    def __post_init__(self) -> None:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("set both GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE, or neither")
+
+    @classmethod
+    def from_env(cls) -> ServerSecurity:
+        return cls(tokens_dir=env_str("INTERNAL_TOKENS_DIR"),
+                   tls_cert_file=os.environ.get("GRPC_TLS_CERT_FILE", ""),
+                   tls_key_file=os.environ.get("GRPC_TLS_KEY_FILE", ""),
+                   health_listen=os.environ.get("GRPC_HEALTH_LISTEN", ""))
+
+
+@dataclass(frozen=True)
+class ClientSecurity:
+    """How a caller (gateway, render worker, admin console) presents itself."""
+
+    token_file: str
+    """INTERNAL_TOKEN_FILE: this caller's token file; its first line is the token sent.
+    Re-read when it changes. Required."""
+    tls_ca_file: str
+    """GRPC_TLS_CA_FILE: PEM CA that signed the servers' certificates; set = connect with TLS.
+    Empty: plaintext."""
+
+    @classmethod
+    def from_env(cls) -> ClientSecurity:
+        return cls(token_file=env_str("INTERNAL_TOKEN_FILE"),
+                   tls_ca_file=os.environ.get("GRPC_TLS_CA_FILE", ""))
+
+
+def _stamp(paths: list[Path]) -> tuple:
+    """What changes when any of `paths` is rewritten or replaced (a Secret update swaps a
+    symlink: the inode changes even when size and mtime do not)."""
+    stamp = []
+    for path in paths:
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            stamp.append(None)
+        else:
+            stamp.append((info.st_ino, info.st_mtime_ns, info.st_size))
+    return tuple(stamp)
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def read_tokens(path: Path) -> list[str]:
+    """The tokens in one caller's file, in order; ConfigError when one is too short to be a
+    secret (an empty file holds none)."""
+    tokens = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    for number, token in enumerate(tokens, 1):
+        if len(token) < MIN_TOKEN_CHARS or not token.isascii() or not token.isprintable():
+            raise ConfigError(f"{path} line {number}: a token must be at least "
+                              f"{MIN_TOKEN_CHARS} printable ASCII characters")
+    return tokens
+
+
+class TokenDirectory:
+    """The accepted tokens of each caller identity, from INTERNAL_TOKENS_DIR."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.paths = [self.directory / identity for identity in IDENTITIES]
+        self.stamp: tuple | None = None
+        self.checked_at = 0.0
+        self.digests: list[tuple[bytes, str]] = []
+        self._load()
+        if not self.digests:
+            raise ConfigError(f"INTERNAL_TOKENS_DIR {self.directory} holds no token: write one "
+                              f"per line into files named {', '.join(IDENTITIES)}")
+
+    def _load(self) -> None:
+        if not self.directory.is_dir():
+            raise ConfigError(f"INTERNAL_TOKENS_DIR {self.directory} is not a directory")
+        stamp = _stamp(self.paths)
+        digests = []
+        for identity, path in zip(IDENTITIES, self.paths, strict=True):
+            if path.exists():
+                digests += [(_digest(token), identity) for token in read_tokens(path)]
+        self.digests, self.stamp = digests, stamp
+
+    def _refresh(self) -> None:
+        """Re-reads the files when they changed; keeps the tokens it had when they cannot be read
+        (a half-written rotation), saying why."""
+        now = time.monotonic()
+        if now - self.checked_at < RECHECK_SECONDS:
+            return
+        self.checked_at = now
+        if _stamp(self.paths) == self.stamp:
+            return
+        try:
+            self._load()
+        except (OSError, ConfigError) as exc:
+            log.error("keeping the internal tokens read before: %s", exc)
+        else:
+            log.info("internal tokens re-read from %s", self.directory)
+
+    def identify(self, token: str) -> str | None:
+        """The identity whose file holds `token`, or None. Compares with every accepted token in
+        constant time, so timing tells nothing about how close a guess was."""
+        self._refresh()
+        presented, found = _digest(token), None
+        for digest, identity in self.digests:
+            if hmac.compare_digest(presented, digest) and found is None:
+                found = identity
+        return found
+
+
+class TokenFile:
+    """A caller's own token: the first line of INTERNAL_TOKEN_FILE, re-read when it changes."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.stamp: tuple | None = None
+        self.checked_at = 0.0
+        self.value = self._read()
+
+    def _read(self) -> str:
+        try:
+            self.stamp = _stamp([self.path])
+            tokens = read_tokens(self.path)
+        except OSError as exc:
+            raise ConfigError(f"INTERNAL_TOKEN_FILE {self.path}: {exc.strerror}") from None
+        if not tokens:
+            raise ConfigError(f"INTERNAL_TOKEN_FILE {self.path} is empty: its first line must "
+                              "be this caller's token")
+        return tokens[0]
+
+    def token(self) -> str:
+        now = time.monotonic()
+        if now - self.checked_at >= RECHECK_SECONDS:
+            self.checked_at = now
+            if _stamp([self.path]) != self.stamp:
+                try:
+                    self.value = self._read()
+                except ConfigError as exc:
+                    log.error("keeping the internal token read before: %s", exc)
+        return self.value
+
+
+def bearer(metadata) -> str | None:
+    """The token of an `authorization: Bearer <token>` metadata entry, or None."""
+    for key, value in metadata or ():
+        if key == "authorization" and isinstance(value, str):
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    return None
+
+
+def check_project_id(method: str, request) -> None:
+    """Raises InvalidRequest unless `request` names its project (UNSCOPED methods excepted)."""
+    if method in UNSCOPED:
+        return
+    project_id = getattr(request, "project_id", "")
+    if not project_id:
+        raise errors.InvalidRequest(
+            "project_id is required: every call on tenant data names the project it acts for",
+            field_errors={"project_id": ["Required"]})
+    if not inputs.is_uuid(project_id):
+        raise errors.InvalidRequest(
+            f"project_id {errors.shorten(project_id)} is not a project id (a UUID)",
+            field_errors={"project_id": ["Invalid project id"]})
+
+
+def _refusal(handler: grpc.RpcMethodHandler, error: errors.ApiError) -> grpc.RpcMethodHandler:
+    """A handler of the same kind as `handler` that answers `error` without running anything."""
+    async def refuse(request, context):
+        await context.abort_with_status(errors.to_status(error))
+
+    kinds = (("unary_unary", grpc.unary_unary_rpc_method_handler),
+             ("unary_stream", grpc.unary_stream_rpc_method_handler),
+             ("stream_unary", grpc.stream_unary_rpc_method_handler),
+             ("stream_stream", grpc.stream_stream_rpc_method_handler))
+    make = next(make for kind, make in kinds if getattr(handler, kind) is not None)
+    return make(refuse, request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Checks the caller's token and its right to the method, then the request's project id,
+    before any servicer runs. Health is open to all."""
+
+    def __init__(self, tokens: TokenDirectory) -> None:
+        self.tokens = tokens
+
+    async def intercept_service(self, continuation, details):
+        handler = await continuation(details)
+        method = details.method
+        if handler is None or method.startswith(HEALTH_PREFIX):
+            return handler
+        token = bearer(details.invocation_metadata)
+        if token is None:
+            return _refusal(handler, errors.InternalUnauthenticated(
+                f"{method} needs credentials: send metadata 'authorization: Bearer <token>' "
+                "with the first line of this caller's INTERNAL_TOKEN_FILE"))
+        identity = self.tokens.identify(token)
+        if identity is None:
+            log.warning("%s: refused a call with an unknown token", method)
+            return _refusal(handler, errors.InternalUnauthenticated(
+                f"{method}: the bearer token is not one of INTERNAL_TOKENS_DIR's; check the "
+                "caller's INTERNAL_TOKEN_FILE"))
+        if identity not in ALLOWED.get(method, ()):
+            log.warning("%s: refused to caller %s", method, identity)
+            return _refusal(handler, errors.PermissionDenied(
+                f"caller {identity!r} may not call {method}"))
+        if method in UNSCOPED or handler.unary_unary is None:
+            return handler
+        return _scoped(method, handler)
+
+
+def _scoped(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    inner = handler.unary_unary
+
+    async def call(request, context):
+        try:
+            check_project_id(method, request)
+        except errors.ApiError as exc:
+            await context.abort_with_status(errors.to_status(exc))
+        return await inner(request, context)
+
+    return grpc.unary_unary_rpc_method_handler(
+        call, request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer)
+
+
+_Details = collections.namedtuple(
+    "_Details", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression"))
+
+
+class _SyncDetails(_Details, grpc.ClientCallDetails):
+    pass
+
+
+def _with_token(metadata, token: str) -> list[tuple[str, str]]:
+    return [*(metadata or ()), ("authorization", f"Bearer {token}")]
+
+
+class BearerToken(grpc.aio.UnaryUnaryClientInterceptor):
+    """Adds the caller's token to every call of an asyncio channel."""
+
+    def __init__(self, token: TokenFile) -> None:
+        self.file = token
+
+    async def intercept_unary_unary(self, continuation, details, request):
+        return await continuation(grpc.aio.ClientCallDetails(
+            details.method, details.timeout, _with_token(details.metadata, self.file.token()),
+            details.credentials, details.wait_for_ready), request)
+
+
+class SyncBearerToken(grpc.UnaryUnaryClientInterceptor):
+    """Adds the caller's token to every call of a blocking channel (admin console, dev tools)."""
+
+    def __init__(self, token: TokenFile) -> None:
+        self.file = token
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(_SyncDetails(
+            details.method, details.timeout, _with_token(details.metadata, self.file.token()),
+            details.credentials, getattr(details, "wait_for_ready", None),
+            getattr(details, "compression", None)), request)
