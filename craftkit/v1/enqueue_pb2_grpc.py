@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class EnqueueServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Every request names its project (project_id, required: INVALID_ARGUMENT when empty or not a
+    UUID).
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -42,7 +44,9 @@ class EnqueueServiceStub:
 
 
 class EnqueueServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Every request names its project (project_id, required: INVALID_ARGUMENT when empty or not a
+    UUID).
+    """
 
     def EnqueueRender(self, request, context):
         """Validates data against the version's manifest, records the render and its job atomically.
@@ -70,7 +74,9 @@ def add_EnqueueServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class EnqueueService:
-    """Missing associated documentation comment in .proto file."""
+    """Every request names its project (project_id, required: INVALID_ARGUMENT when empty or not a
+    UUID).
+    """
 
     @staticmethod
     def EnqueueRender(request,

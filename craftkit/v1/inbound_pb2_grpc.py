@@ -82,7 +82,8 @@ class InboundHookServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResolveInboundHook(self, request, context):
-        """UNAUTHENTICATED (unauthorized) for an unknown hook, a wrong token or a revoked hook.
+        """UNAUTHENTICATED (unauthorized) for an unknown hook, a wrong token or a revoked hook. Takes no
+        project id: it finds the project of a hook URL (the other methods require project_id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -55,20 +55,23 @@ class ProjectServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def CreateProject(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Admin only. Takes no project id: it makes the project.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Authenticate(self, request, context):
-        """UNAUTHENTICATED (unauthorized) for an unknown or revoked key.
+        """UNAUTHENTICATED (unauthorized) for an unknown or revoked key. Takes no project id: it finds
+        the project of a key (the gateway's first call on every REST request).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateApiKey(self, request, context):
-        """A new key for the project; the key itself is returned once and stored only as a hash.
+        """Admin only. A new key for the project (project_id required); the key itself is returned once
+        and stored only as a hash.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from craftkit.v1 import render_pb2 as craftkit_dot_v1_dot_render__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63raftkit/v1/status.proto\x12\x0b\x63raftkit.v1\x1a\x18\x63raftkit/v1/render.proto\"V\n\x10GetRenderRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\x12\x1b\n\x13include_transitions\x18\x03 \x01(\x08\"N\n\x11WaitRenderRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\x12\x12\n\ntimeout_ms\x18\x03 \x01(\x05\":\n\x12StartRenderRequest\x12\x11\n\trender_id\x18\x01 \x01(\t\x12\x11\n\tworker_id\x18\x02 \x01(\t\"\xac\x01\n\x13StartRenderResponse\x12#\n\x06render\x18\x01 \x01(\x0b\x32\x13.craftkit.v1.Render\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x11\n\tdata_json\x18\x03 \x01(\t\x12\x13\n\x0blayout_json\x18\x04 \x01(\t\x12%\n\x06\x61ssets\x18\x05 \x03(\x0b\x32\x15.craftkit.v1.AssetRef\x12\x10\n\x08lease_ms\x18\x06 \x01(\x05\"7\n\x11RenewLeaseRequest\x12\x11\n\trender_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\"&\n\x12RenewLeaseResponse\x12\x10\n\x08lease_ms\x18\x01 \x01(\x05\"J\n\x14ReleaseRenderRequest\x12\x11\n\trender_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"(\n\x08\x41ssetRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\"\x8d\x01\n\x13\x46inishRenderRequest\x12\x11\n\trender_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x11\n\tsucceeded\x18\x03 \x01(\x08\x12\x12\n\nobject_key\x18\x04 \x01(\t\x12\x14\n\x0c\x64ownload_url\x18\x05 \x01(\t\x12\x15\n\rerror_message\x18\x06 \x01(\t2\xc4\x03\n\rStatusService\x12?\n\tGetRender\x12\x1d.craftkit.v1.GetRenderRequest\x1a\x13.craftkit.v1.Render\x12\x41\n\nWaitRender\x12\x1e.craftkit.v1.WaitRenderRequest\x1a\x13.craftkit.v1.Render\x12P\n\x0bStartRender\x12\x1f.craftkit.v1.StartRenderRequest\x1a .craftkit.v1.StartRenderResponse\x12M\n\nRenewLease\x12\x1e.craftkit.v1.RenewLeaseRequest\x1a\x1f.craftkit.v1.RenewLeaseResponse\x12G\n\rReleaseRender\x12!.craftkit.v1.ReleaseRenderRequest\x1a\x13.craftkit.v1.Render\x12\x45\n\x0c\x46inishRender\x12 .craftkit.v1.FinishRenderRequest\x1a\x13.craftkit.v1.Renderb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63raftkit/v1/status.proto\x12\x0b\x63raftkit.v1\x1a\x18\x63raftkit/v1/render.proto\"V\n\x10GetRenderRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\x12\x1b\n\x13include_transitions\x18\x03 \x01(\x08\"N\n\x11WaitRenderRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\x12\x12\n\ntimeout_ms\x18\x03 \x01(\x05\"N\n\x12StartRenderRequest\x12\x11\n\trender_id\x18\x01 \x01(\t\x12\x11\n\tworker_id\x18\x02 \x01(\t\x12\x12\n\nproject_id\x18\x03 \x01(\t\"\xac\x01\n\x13StartRenderResponse\x12#\n\x06render\x18\x01 \x01(\x0b\x32\x13.craftkit.v1.Render\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x11\n\tdata_json\x18\x03 \x01(\t\x12\x13\n\x0blayout_json\x18\x04 \x01(\t\x12%\n\x06\x61ssets\x18\x05 \x03(\x0b\x32\x15.craftkit.v1.AssetRef\x12\x10\n\x08lease_ms\x18\x06 \x01(\x05\"K\n\x11RenewLeaseRequest\x12\x11\n\trender_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x12\n\nproject_id\x18\x03 \x01(\t\"&\n\x12RenewLeaseResponse\x12\x10\n\x08lease_ms\x18\x01 \x01(\x05\"^\n\x14ReleaseRenderRequest\x12\x11\n\trender_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x12\n\nproject_id\x18\x04 \x01(\t\"(\n\x08\x41ssetRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\"\xa1\x01\n\x13\x46inishRenderRequest\x12\x11\n\trender_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x11\n\tsucceeded\x18\x03 \x01(\x08\x12\x12\n\nobject_key\x18\x04 \x01(\t\x12\x14\n\x0c\x64ownload_url\x18\x05 \x01(\t\x12\x15\n\rerror_message\x18\x06 \x01(\t\x12\x12\n\nproject_id\x18\x07 \x01(\t2\xc4\x03\n\rStatusService\x12?\n\tGetRender\x12\x1d.craftkit.v1.GetRenderRequest\x1a\x13.craftkit.v1.Render\x12\x41\n\nWaitRender\x12\x1e.craftkit.v1.WaitRenderRequest\x1a\x13.craftkit.v1.Render\x12P\n\x0bStartRender\x12\x1f.craftkit.v1.StartRenderRequest\x1a .craftkit.v1.StartRenderResponse\x12M\n\nRenewLease\x12\x1e.craftkit.v1.RenewLeaseRequest\x1a\x1f.craftkit.v1.RenewLeaseResponse\x12G\n\rReleaseRender\x12!.craftkit.v1.ReleaseRenderRequest\x1a\x13.craftkit.v1.Render\x12\x45\n\x0c\x46inishRender\x12 .craftkit.v1.FinishRenderRequest\x1a\x13.craftkit.v1.Renderb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,19 +37,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WAITRENDERREQUEST']._serialized_start=155
   _globals['_WAITRENDERREQUEST']._serialized_end=233
   _globals['_STARTRENDERREQUEST']._serialized_start=235
-  _globals['_STARTRENDERREQUEST']._serialized_end=293
-  _globals['_STARTRENDERRESPONSE']._serialized_start=296
-  _globals['_STARTRENDERRESPONSE']._serialized_end=468
-  _globals['_RENEWLEASEREQUEST']._serialized_start=470
-  _globals['_RENEWLEASEREQUEST']._serialized_end=525
-  _globals['_RENEWLEASERESPONSE']._serialized_start=527
-  _globals['_RENEWLEASERESPONSE']._serialized_end=565
-  _globals['_RELEASERENDERREQUEST']._serialized_start=567
-  _globals['_RELEASERENDERREQUEST']._serialized_end=641
-  _globals['_ASSETREF']._serialized_start=643
-  _globals['_ASSETREF']._serialized_end=683
-  _globals['_FINISHRENDERREQUEST']._serialized_start=686
-  _globals['_FINISHRENDERREQUEST']._serialized_end=827
-  _globals['_STATUSSERVICE']._serialized_start=830
-  _globals['_STATUSSERVICE']._serialized_end=1282
+  _globals['_STARTRENDERREQUEST']._serialized_end=313
+  _globals['_STARTRENDERRESPONSE']._serialized_start=316
+  _globals['_STARTRENDERRESPONSE']._serialized_end=488
+  _globals['_RENEWLEASEREQUEST']._serialized_start=490
+  _globals['_RENEWLEASEREQUEST']._serialized_end=565
+  _globals['_RENEWLEASERESPONSE']._serialized_start=567
+  _globals['_RENEWLEASERESPONSE']._serialized_end=605
+  _globals['_RELEASERENDERREQUEST']._serialized_start=607
+  _globals['_RELEASERENDERREQUEST']._serialized_end=701
+  _globals['_ASSETREF']._serialized_start=703
+  _globals['_ASSETREF']._serialized_end=743
+  _globals['_FINISHRENDERREQUEST']._serialized_start=746
+  _globals['_FINISHRENDERREQUEST']._serialized_end=907
+  _globals['_STATUSSERVICE']._serialized_start=910
+  _globals['_STATUSSERVICE']._serialized_end=1362
 # @@protoc_insertion_point(module_scope)

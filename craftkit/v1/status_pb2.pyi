@@ -28,12 +28,14 @@ class WaitRenderRequest(_message.Message):
     def __init__(self, project_id: _Optional[str] = ..., render_id: _Optional[str] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
 
 class StartRenderRequest(_message.Message):
-    __slots__ = ("render_id", "worker_id")
+    __slots__ = ("render_id", "worker_id", "project_id")
     RENDER_ID_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     render_id: str
     worker_id: str
-    def __init__(self, render_id: _Optional[str] = ..., worker_id: _Optional[str] = ...) -> None: ...
+    project_id: str
+    def __init__(self, render_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., project_id: _Optional[str] = ...) -> None: ...
 
 class StartRenderResponse(_message.Message):
     __slots__ = ("render", "attempt", "data_json", "layout_json", "assets", "lease_ms")
@@ -52,12 +54,14 @@ class StartRenderResponse(_message.Message):
     def __init__(self, render: _Optional[_Union[_render_pb2.Render, _Mapping]] = ..., attempt: _Optional[int] = ..., data_json: _Optional[str] = ..., layout_json: _Optional[str] = ..., assets: _Optional[_Iterable[_Union[AssetRef, _Mapping]]] = ..., lease_ms: _Optional[int] = ...) -> None: ...
 
 class RenewLeaseRequest(_message.Message):
-    __slots__ = ("render_id", "attempt")
+    __slots__ = ("render_id", "attempt", "project_id")
     RENDER_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     render_id: str
     attempt: int
-    def __init__(self, render_id: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+    project_id: str
+    def __init__(self, render_id: _Optional[str] = ..., attempt: _Optional[int] = ..., project_id: _Optional[str] = ...) -> None: ...
 
 class RenewLeaseResponse(_message.Message):
     __slots__ = ("lease_ms",)
@@ -66,14 +70,16 @@ class RenewLeaseResponse(_message.Message):
     def __init__(self, lease_ms: _Optional[int] = ...) -> None: ...
 
 class ReleaseRenderRequest(_message.Message):
-    __slots__ = ("render_id", "attempt", "reason")
+    __slots__ = ("render_id", "attempt", "reason", "project_id")
     RENDER_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     render_id: str
     attempt: int
     reason: str
-    def __init__(self, render_id: _Optional[str] = ..., attempt: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    project_id: str
+    def __init__(self, render_id: _Optional[str] = ..., attempt: _Optional[int] = ..., reason: _Optional[str] = ..., project_id: _Optional[str] = ...) -> None: ...
 
 class AssetRef(_message.Message):
     __slots__ = ("name", "sha256")
@@ -84,17 +90,19 @@ class AssetRef(_message.Message):
     def __init__(self, name: _Optional[str] = ..., sha256: _Optional[str] = ...) -> None: ...
 
 class FinishRenderRequest(_message.Message):
-    __slots__ = ("render_id", "attempt", "succeeded", "object_key", "download_url", "error_message")
+    __slots__ = ("render_id", "attempt", "succeeded", "object_key", "download_url", "error_message", "project_id")
     RENDER_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
     OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
     DOWNLOAD_URL_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     render_id: str
     attempt: int
     succeeded: bool
     object_key: str
     download_url: str
     error_message: str
-    def __init__(self, render_id: _Optional[str] = ..., attempt: _Optional[int] = ..., succeeded: _Optional[bool] = ..., object_key: _Optional[str] = ..., download_url: _Optional[str] = ..., error_message: _Optional[str] = ...) -> None: ...
+    project_id: str
+    def __init__(self, render_id: _Optional[str] = ..., attempt: _Optional[int] = ..., succeeded: _Optional[bool] = ..., object_key: _Optional[str] = ..., download_url: _Optional[str] = ..., error_message: _Optional[str] = ..., project_id: _Optional[str] = ...) -> None: ...

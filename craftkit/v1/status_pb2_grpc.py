@@ -27,7 +27,10 @@ if _version_not_supported:
 
 
 class StatusServiceStub:
-    """Owns the renders table: reads, waits and the status transitions.
+    """Owns the renders table: reads, waits and the status transitions. Every request names the
+    project it acts for (project_id, required: INVALID_ARGUMENT when empty or not a UUID); a render
+    of another project is NOT_FOUND. Reads are the gateway's, transitions the render worker's
+    (craftkit/internal_auth.py).
     """
 
     def __init__(self, channel):
@@ -69,7 +72,10 @@ class StatusServiceStub:
 
 
 class StatusServiceServicer:
-    """Owns the renders table: reads, waits and the status transitions.
+    """Owns the renders table: reads, waits and the status transitions. Every request names the
+    project it acts for (project_id, required: INVALID_ARGUMENT when empty or not a UUID); a render
+    of another project is NOT_FOUND. Reads are the gateway's, transitions the render worker's
+    (craftkit/internal_auth.py).
     """
 
     def GetRender(self, request, context):
@@ -165,7 +171,10 @@ def add_StatusServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class StatusService:
-    """Owns the renders table: reads, waits and the status transitions.
+    """Owns the renders table: reads, waits and the status transitions. Every request names the
+    project it acts for (project_id, required: INVALID_ARGUMENT when empty or not a UUID); a render
+    of another project is NOT_FOUND. Reads are the gateway's, transitions the render worker's
+    (craftkit/internal_auth.py).
     """
 
     @staticmethod

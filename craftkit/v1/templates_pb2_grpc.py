@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class TemplateServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Every request names its project (project_id, required: INVALID_ARGUMENT when empty or not a
+    UUID).
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -82,7 +84,9 @@ class TemplateServiceStub:
 
 
 class TemplateServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Every request names its project (project_id, required: INVALID_ARGUMENT when empty or not a
+    UUID).
+    """
 
     def CreateTemplate(self, request, context):
         """ALREADY_EXISTS (template_exists) when the slug is taken in the project.
@@ -140,7 +144,8 @@ class TemplateServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetAssetData(self, request, context):
-        """The bytes of an asset, for render workers (which cache them by sha256).
+        """The bytes of an asset, for render workers (which cache them by sha256). NOT_FOUND unless the
+        template is the project's.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -203,7 +208,9 @@ def add_TemplateServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class TemplateService:
-    """Missing associated documentation comment in .proto file."""
+    """Every request names its project (project_id, required: INVALID_ARGUMENT when empty or not a
+    UUID).
+    """
 
     @staticmethod
     def CreateTemplate(request,

@@ -28,6 +28,8 @@ if _version_not_supported:
 class WebhookServiceStub:
     """Outgoing webhooks: a project's endpoints and the log of deliveries to them. Served by the
     webhooks service, which owns the delivery schedule.
+    Every request names its project (project_id, required: INVALID_ARGUMENT when empty or not a
+    UUID).
     """
 
     def __init__(self, channel):
@@ -76,6 +78,8 @@ class WebhookServiceStub:
 class WebhookServiceServicer:
     """Outgoing webhooks: a project's endpoints and the log of deliveries to them. Served by the
     webhooks service, which owns the delivery schedule.
+    Every request names its project (project_id, required: INVALID_ARGUMENT when empty or not a
+    UUID).
     """
 
     def CreateEndpoint(self, request, context):
@@ -173,6 +177,8 @@ def add_WebhookServiceServicer_to_server(servicer, server):
 class WebhookService:
     """Outgoing webhooks: a project's endpoints and the log of deliveries to them. Served by the
     webhooks service, which owns the delivery schedule.
+    Every request names its project (project_id, required: INVALID_ARGUMENT when empty or not a
+    UUID).
     """
 
     @staticmethod

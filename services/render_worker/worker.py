@@ -258,7 +258,8 @@ class Worker:
             return
         try:
             claim = await self._call(self.status.StartRender, status_pb2.StartRenderRequest(
-                render_id=job.render_id, worker_id=self.settings.worker_id))
+                render_id=job.render_id, project_id=job.project_id,
+                worker_id=self.settings.worker_id))
             if claim is not None:
                 await self._leased(claim, self._attempt(claim, ticket))
         finally:
@@ -274,7 +275,7 @@ class Worker:
                 done, _ = await asyncio.wait({task}, timeout=every)
                 if done:
                     return task.result()
-                if not await self._renew(claim.render.id, claim.attempt) and not task.done():
+                if not await self._renew(claim) and not task.done():
                     log.warning("render %s attempt %d was superseded; stopping it",
                                 claim.render.id, claim.attempt)
                     return
@@ -283,12 +284,14 @@ class Worker:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
 
-    async def _renew(self, render_id: str, attempt: int) -> bool:
+    async def _renew(self, claim) -> bool:
         """False when the attempt is over; True otherwise (also when the status service cannot
         be reached: the lease may run out, and then our FinishRender is refused)."""
+        render_id = claim.render.id
         try:
             await self.status.RenewLease(status_pb2.RenewLeaseRequest(
-                render_id=render_id, attempt=attempt), timeout=RPC_TIMEOUT)
+                render_id=render_id, project_id=claim.render.project_id, attempt=claim.attempt),
+                timeout=RPC_TIMEOUT)
         except grpc.aio.AioRpcError as exc:
             if errors.from_rpc_error(exc).code in SUPERSEDED:
                 return False
@@ -298,9 +301,10 @@ class Worker:
     async def _attempt(self, claim, ticket: Ticket) -> None:
         render, render_id = claim.render, claim.render.id
         started = time.perf_counter()
-        request = status_pb2.FinishRenderRequest(render_id=render_id, attempt=claim.attempt)
+        request = status_pb2.FinishRenderRequest(render_id=render_id, attempt=claim.attempt,
+                                                 project_id=render.project_id)
         try:
-            assets = {ref.name: await self._asset(render.template_id, ref) for ref in claim.assets}
+            assets = {ref.name: await self._asset(render, ref) for ref in claim.assets}
             async with ticket.slot():
                 pdf = await self.pool.render(claim.layout_json, claim.data_json, assets)
             key = object_key(render_id, render.filename)
@@ -328,14 +332,15 @@ class Worker:
         """Gives the attempt back; the status service fails the render at its last attempt."""
         log.warning("render %s attempt %d: %s", claim.render.id, claim.attempt, reason)
         await self._call(self.status.ReleaseRender, status_pb2.ReleaseRenderRequest(
-            render_id=claim.render.id, attempt=claim.attempt, reason=reason))
+            render_id=claim.render.id, project_id=claim.render.project_id, attempt=claim.attempt,
+            reason=reason))
 
-    async def _asset(self, template_id: str, ref) -> bytes:
+    async def _asset(self, render, ref) -> bytes:
         """An image by content hash: from the cache, else from the template service."""
         data = self.assets.get(ref.sha256)
         if data is None:
             reply = await self._call(self.templates.GetAssetData, templates_pb2.GetAssetDataRequest(
-                template_id=template_id, name=ref.name))
+                template_id=render.template_id, project_id=render.project_id, name=ref.name))
             if reply is None:
                 raise RenderError(f"asset {ref.name!r} is missing")
             data = reply.data

@@ -88,8 +88,8 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
         rid = parse_id(render_id)
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                f"SELECT {COLUMNS} FROM renders WHERE id = %s AND (%s::uuid IS NULL OR project_id = %s::uuid)",
-                (rid, project_id or None, project_id or None))
+                f"SELECT {COLUMNS} FROM renders WHERE id = %s AND project_id = %s",
+                (rid, project_id))
             row = await cur.fetchone()
             if row is None:
                 raise errors.NotFound(f"no render with id {render_id!r} in this project")
@@ -132,7 +132,8 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                 f"""UPDATE renders r SET status = 'rendering', attempt = r.attempt + 1,
                            started_at = clock_timestamp()
                     FROM template_versions v, templates t
-                    WHERE r.id = %(id)s AND v.template_id = r.template_id
+                    WHERE r.id = %(id)s AND r.project_id = %(project)s
+                      AND v.template_id = r.template_id
                       AND v.number = r.version_number AND t.id = r.template_id
                       AND (r.status = 'queued' OR (r.status = 'rendering'
                            AND r.started_at < clock_timestamp() - %(lease)s * interval '1 second'
@@ -140,10 +141,11 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                     RETURNING {', '.join('r.' + c.strip() for c in COLUMNS.split(','))},
                               r.attempt, r.data::text AS data, v.layout::text AS layout,
                               t.name AS template_name""",
-                {"id": rid, "lease": self.lease_seconds, "max": self.max_attempts})
+                {"id": rid, "project": request.project_id, "lease": self.lease_seconds,
+                 "max": self.max_attempts})
             row = await cur.fetchone()
             if row is None:
-                await self._refuse_start(conn, request.render_id, rid)
+                await self._refuse_start(conn, request.project_id, request.render_id, rid)
             assets = []
             if '"image"' in row["layout"]:  # cheap test first: most layouts show no images
                 names = sorted(image_assets(json.loads(row["layout"])))
@@ -158,24 +160,24 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                                               data_json=row["data"], layout_json=row["layout"],
                                               assets=assets, lease_ms=self.lease_seconds * 1000)
 
-    async def _refuse_start(self, conn, render_id: str, rid: uuid.UUID) -> None:
+    async def _refuse_start(self, conn, project_id: str, render_id: str, rid: uuid.UUID) -> None:
         """Raises why a render cannot be started; records it failed first when its lease ran out
         at the last allowed attempt (so a job that kills its worker is not handed out forever)."""
         cur = await conn.execute(
             "SELECT status::text AS status, attempt, last_error, started_at < clock_timestamp() "
-            "- %s * interval '1 second' AS expired FROM renders WHERE id = %s",
-            (self.lease_seconds, rid))
+            "- %s * interval '1 second' AS expired FROM renders WHERE id = %s AND project_id = %s",
+            (self.lease_seconds, rid, project_id))
         current = await cur.fetchone()
         if current is None:
-            raise errors.NotFound(f"no render with id {render_id!r}")
+            raise errors.NotFound(f"no render with id {render_id!r} in this project")
         if current["status"] in TERMINAL:
             raise errors.Conflict(f"render {render_id} is already {current['status']}")
         if current["status"] == "rendering" and current["expired"]:
             reason = current["last_error"] or (
                 "each attempt stopped without an outcome (its worker died or lost contact for "
                 "longer than the lease)")
-            row = await self._finish(conn, GIVE_UP, rid, current["attempt"], succeeded=False,
-                                     error=gave_up(current["attempt"], reason))
+            row = await self._finish(conn, GIVE_UP, rid, project_id, current["attempt"],
+                                     succeeded=False, error=gave_up(current["attempt"], reason))
             if row is not None:
                 log.warning("render %s failed: %s", render_id, row["error_message"])
                 raise errors.Conflict(f"render {render_id} is already failed")
@@ -186,9 +188,10 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 "UPDATE renders SET started_at = clock_timestamp() WHERE id = %s "
-                "AND status = 'rendering' AND attempt = %s RETURNING id", (rid, request.attempt))
+                "AND project_id = %s AND status = 'rendering' AND attempt = %s RETURNING id",
+                (rid, request.project_id, request.attempt))
             if await cur.fetchone() is None:
-                await self._superseded(conn, request.render_id, rid, request.attempt)
+                await self._superseded(conn, request, rid)
         return status_pb2.RenewLeaseResponse(lease_ms=self.lease_seconds * 1000)
 
     async def ReleaseRender(self, request, context):
@@ -196,48 +199,53 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
         reason = request.reason or "the attempt stopped without an outcome"
         async with self.pool.connection() as conn:
             if request.attempt >= self.max_attempts:
-                row = await self._finish(conn, FINISH, rid, request.attempt, succeeded=False,
-                                         error=gave_up(request.attempt, reason))
+                row = await self._finish(conn, FINISH, rid, request.project_id, request.attempt,
+                                         succeeded=False, error=gave_up(request.attempt, reason))
             else:
                 # The lease ends now and the job looks long published: the enqueue sweeper hands
                 # it out again at its next sweep, and the next claim is the next attempt.
                 cur = await conn.execute(
                     f"""UPDATE renders SET started_at = '-infinity', published_at = '-infinity',
                                last_error = %s
-                        WHERE id = %s AND status = 'rendering' AND attempt = %s
-                        RETURNING {COLUMNS}""", (reason[:2000], rid, request.attempt))
+                        WHERE id = %s AND project_id = %s AND status = 'rendering' AND attempt = %s
+                        RETURNING {COLUMNS}""",
+                    (reason[:2000], rid, request.project_id, request.attempt))
                 row = await cur.fetchone()
             if row is None:
-                await self._superseded(conn, request.render_id, rid, request.attempt)
+                await self._superseded(conn, request, rid)
         log.warning("render %s attempt %d released: %s", request.render_id, request.attempt, reason)
         return to_proto(row)
 
-    async def _superseded(self, conn, render_id: str, rid: uuid.UUID, attempt: int) -> None:
-        cur = await conn.execute("SELECT status::text AS status, attempt FROM renders WHERE id = %s",
-                                 (rid,))
+    async def _superseded(self, conn, request, rid: uuid.UUID) -> None:
+        """Raises why `request` (RenewLease, ReleaseRender, FinishRender) changed nothing."""
+        cur = await conn.execute("SELECT status::text AS status, attempt FROM renders "
+                                 "WHERE id = %s AND project_id = %s", (rid, request.project_id))
         current = await cur.fetchone()
         if current is None:
-            raise errors.NotFound(f"no render with id {render_id!r}")
-        raise errors.Conflict(f"render {render_id} is {current['status']} at attempt "
-                              f"{current['attempt']}; attempt {attempt} is no longer current")
+            raise errors.NotFound(f"no render with id {request.render_id!r} in this project")
+        raise errors.Conflict(f"render {request.render_id} is {current['status']} at attempt "
+                              f"{current['attempt']}; attempt {request.attempt} is no longer "
+                              "current")
 
     async def FinishRender(self, request, context):
         rid = parse_id(request.render_id)
         error_message = None if request.succeeded else (request.error_message or "render failed")
         async with self.pool.connection() as conn:
-            row = await self._finish(conn, FINISH, rid, request.attempt, request.succeeded,
-                                     error=error_message, key=request.object_key,
-                                     url=request.download_url)
+            row = await self._finish(conn, FINISH, rid, request.project_id, request.attempt,
+                                     request.succeeded, error=error_message,
+                                     key=request.object_key, url=request.download_url)
             if row is None:
-                await self._superseded(conn, request.render_id, rid, request.attempt)
+                await self._superseded(conn, request, rid)
         return to_proto(row)
 
-    async def _finish(self, conn, statement: str, rid: uuid.UUID, attempt: int, succeeded: bool,
-                      *, error: str | None, key: str = "", url: str = "") -> dict | None:
+    async def _finish(self, conn, statement: str, rid: uuid.UUID, project_id: str, attempt: int,
+                      succeeded: bool, *, error: str | None, key: str = "",
+                      url: str = "") -> dict | None:
         """Runs FINISH (or GIVE_UP) and announces the event; None when the attempt is not current."""
         cur = await conn.execute(statement, {
             "status": "succeeded" if succeeded else "failed", "key": key or None,
-            "url": url or None, "error": error, "id": rid, "attempt": attempt,
+            "url": url or None, "error": error, "id": rid, "project": project_id,
+            "attempt": attempt,
             "topic": self.events_topic, "lease": self.lease_seconds})
         row = await cur.fetchone()
         if row is not None:
@@ -261,7 +269,8 @@ done AS (
            error_message = %(error)s, completed_at = now.t,
            duration_ms = round(extract(epoch FROM now.t - created_at) * 1000)
     FROM now
-    WHERE id = %(id)s AND status = 'rendering' AND attempt = %(attempt)s {condition}
+    WHERE id = %(id)s AND project_id = %(project)s AND status = 'rendering'
+      AND attempt = %(attempt)s {condition}
     RETURNING {COLUMNS}
 ), event AS (
     {messages.outbox_insert("topic", messages.EVENT_PAYLOAD, "done")}

@@ -227,9 +227,10 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
             raise errors.NotFound(f"no asset {errors.shorten(request.name)} for template "
                                   f"{errors.shorten(request.template_id)}")
         async with self.pool.connection() as conn:
-            cur = await conn.execute("SELECT name, sha256, data FROM template_assets "
-                                     "WHERE template_id = %s AND name = %s",
-                                     (request.template_id, request.name))
+            cur = await conn.execute(
+                "SELECT a.name, a.sha256, a.data FROM template_assets a JOIN templates t "
+                "ON t.id = a.template_id WHERE a.template_id = %s AND t.project_id = %s "
+                "AND a.name = %s", (request.template_id, request.project_id, request.name))
             row = await cur.fetchone()
         if row is None:
             raise errors.NotFound(f"no asset {errors.shorten(request.name)} for template "
