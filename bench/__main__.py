@@ -290,14 +290,16 @@ def main() -> None:
         stack = Stack(infra, env_overrides={"RATE_LIMIT_PER_SECOND": "0"})
         try:
             stack.start()
-            _, key = demo.create_project(stack.address("status"), "bench")
+            with stack.channel("status") as channel:
+                _, key = demo.create_project(channel, "bench")
             print(f"pipeline (POST -> succeeded, sync mode, {args.seconds:.0f} s each):", flush=True)
             for line in uvloop.run(pipeline(stack, key, args.seconds,
                                             [int(x) for x in args.levels.split(",")])):
                 print(line, flush=True)
             print("webhooks (a local receiver):", flush=True)
             print(uvloop.run(webhooks(stack, key, renders=300, endpoints=1, rate=30)), flush=True)
-            _, key = demo.create_project(stack.address("status"), "bench-fanout")
+            with stack.channel("status") as channel:
+                _, key = demo.create_project(channel, "bench-fanout")
             print(uvloop.run(webhooks(stack, key, renders=200, endpoints=10, rate=0)), flush=True)
         finally:
             stack.stop()

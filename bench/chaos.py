@@ -210,11 +210,11 @@ async def post_renders(client: httpx.AsyncClient, run: str, count: int, rate: fl
     return answers
 
 
-def get_render(stub, render_id: str):
+def get_render(stub, project_id: str, render_id: str):
     """The render with its transitions; None when unknown; "unavailable" when not answered."""
     try:
         return stub.GetRender(status_pb2.GetRenderRequest(
-            render_id=render_id, include_transitions=True), timeout=10)
+            project_id=project_id, render_id=render_id, include_transitions=True), timeout=10)
     except grpc.RpcError as exc:
         return None if exc.code() == grpc.StatusCode.NOT_FOUND else "unavailable"
 
@@ -223,16 +223,17 @@ def delivered(deliveries: list[Delivery]) -> set[tuple[str, str]]:
     return {(d.render_id, d.event) for d in deliveries if 200 <= d.answered < 300}
 
 
-def recover(stack: Stack, receiver: Receiver, ids: list[str], deadline: float) -> dict:
+def recover(stack: Stack, receiver: Receiver, project_id: str, ids: list[str],
+            deadline: float) -> dict:
     """Polls until every render is terminal and delivered, or the deadline. Returns the renders
     as last seen (None: unknown)."""
     renders: dict = {}
-    with grpc.insecure_channel(stack.address("status")) as channel, \
+    with stack.channel("status") as channel, \
             ThreadPoolExecutor(16) as pool:
         stub = status_pb2_grpc.StatusServiceStub(channel)
         pending = list(ids)
         while True:
-            answers = pool.map(lambda i: get_render(stub, i), pending)
+            answers = pool.map(lambda i: get_render(stub, project_id, i), pending)
             for render_id, render in zip(pending, answers, strict=True):
                 if not isinstance(render, str):  # "unavailable": ask again
                     renders[render_id] = render
@@ -371,7 +372,8 @@ def main() -> int:
     receiver = Receiver().start()
     try:
         stack.start()
-        _, key = demo.create_project(stack.address("status"), "chaos")
+        with stack.channel("status") as channel:
+            project_id, key = demo.create_project(channel, "chaos")
         with httpx.Client(base_url=stack.base_url, timeout=30,
                           headers={"authorization": f"Bearer {key}"}) as client:
             hook = client.post("/v1/webhooks", json={"url": receiver.url})
@@ -381,7 +383,7 @@ def main() -> int:
                 f"{', '.join(VICTIMS)} one at a time")
             answers, chaos = asyncio.run(chaos_run(stack, key, receiver, args))
             ids = [a.render_id for a in answers if a.status in (200, 202)]
-            renders = recover(stack, receiver, ids, time.monotonic() + args.recovery)
+            renders = recover(stack, receiver, project_id, ids, time.monotonic() + args.recovery)
             lost = unknown_to_get(client, ids)
         line, bad, details = summarize(answers, chaos.outages, renders, receiver.snapshot(),
                                        count_objects(infra.s3_endpoint, ids), lost)

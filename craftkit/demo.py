@@ -1,4 +1,5 @@
-"""The demo project `make run` seeds: one API key and the sample templates, all through gRPC."""
+"""The demo project `make run` seeds: one API key and the sample templates, all through gRPC
+(on a channel calling as admin: see Stack.channel)."""
 
 from __future__ import annotations
 
@@ -37,32 +38,30 @@ def install_template(channel: grpc.Channel, project_id: str, spec: dict) -> None
         project_id=project_id, slug=spec["slug"], number=version.number), timeout=10)
 
 
-def create_project(address: str, name: str) -> tuple[str, str]:
+def create_project(channel: grpc.Channel, name: str) -> tuple[str, str]:
     """(project id, API key) of a new project with every sample template published."""
-    with grpc.insecure_channel(address) as channel:
-        created = projects_pb2_grpc.ProjectServiceStub(channel).CreateProject(
-            projects_pb2.CreateProjectRequest(name=name), timeout=10)
-        for name in SAMPLES:
-            install_template(channel, created.project.id, sample(name))
+    created = projects_pb2_grpc.ProjectServiceStub(channel).CreateProject(
+        projects_pb2.CreateProjectRequest(name=name), timeout=10)
+    for sample_name in SAMPLES:
+        install_template(channel, created.project.id, sample(sample_name))
     return created.project.id, created.api_key
 
 
-def ensure_demo(address: str, env_file: Path) -> str:
+def ensure_demo(channel: grpc.Channel, env_file: Path) -> str:
     """The demo project's key: the one in env_file if it still works, else a new project's."""
     import hashlib
 
     if env_file.exists():
         values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
         key = values.get("CRAFTKIT_API_KEY", "")
-        with grpc.insecure_channel(address) as channel:
-            try:
-                project = projects_pb2_grpc.ProjectServiceStub(channel).Authenticate(
-                    projects_pb2.AuthenticateRequest(
-                        key_sha256=hashlib.sha256(key.encode()).hexdigest()), timeout=10)
-            except grpc.RpcError:
-                pass
-            else:
-                for name in SAMPLES:
-                    install_template(channel, project.id, sample(name))
-                return key
-    return create_project(address, "Demo")[1]
+        try:
+            project = projects_pb2_grpc.ProjectServiceStub(channel).Authenticate(
+                projects_pb2.AuthenticateRequest(
+                    key_sha256=hashlib.sha256(key.encode()).hexdigest()), timeout=10)
+        except grpc.RpcError:
+            pass
+        else:
+            for name in SAMPLES:
+                install_template(channel, project.id, sample(name))
+            return key
+    return create_project(channel, "Demo")[1]

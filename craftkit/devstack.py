@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -30,12 +31,15 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from craftkit import db
+from craftkit import db, internal_auth, service
+from craftkit.internal_auth import ClientSecurity
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("status", "enqueue", "render_worker", "webhooks", "gateway")
 S3_ACCESS_KEY, S3_SECRET_KEY = "craftkit", "craftkit-secret"
 BUCKET = "craftkit-renders"
+CALLERS = {"gateway": internal_auth.GATEWAY, "render_worker": internal_auth.RENDER_WORKER}
+"""The services that call others, and the identity each calls as."""
 
 
 def free_port() -> int:
@@ -360,9 +364,23 @@ class Infra:
                                     start_new_session=True, **kwargs)
 
 
+def write_tokens(directory: Path) -> Path:
+    """INTERNAL_TOKENS_DIR for the dev stack: one generated token per caller identity, readable by
+    this user only; a file already there is kept (running processes keep working)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for identity in internal_auth.IDENTITIES:
+        path = directory / identity
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32) + "\n")
+            path.chmod(0o600)
+    return directory
+
+
 @dataclass
 class Stack:
-    """The five services on top of an Infra, each its own supervised process."""
+    """The five services on top of an Infra, each its own supervised process. Internal gRPC
+    calls are authenticated as in production, with tokens generated into <workdir>/internal-tokens
+    (the admin one is for the dev tools and tests: `admin`, `channel`)."""
 
     infra: Infra
     env_overrides: dict[str, str] = field(default_factory=dict)
@@ -373,6 +391,19 @@ class Stack:
         for name in SERVICES:
             self.ports.setdefault(name, free_port())
         self.supervisor = Supervisor(supervisor_log(self.infra.workdir))
+
+    @property
+    def tokens_dir(self) -> Path:
+        return self.infra.workdir / "internal-tokens"
+
+    @property
+    def admin(self) -> ClientSecurity:
+        """The admin caller's settings (as the admin console reads them from the environment)."""
+        return ClientSecurity(token_file=str(self.tokens_dir / internal_auth.ADMIN), tls_ca_file="")
+
+    def channel(self, name: str) -> grpc.Channel:
+        """A blocking channel to a service, calling as admin."""
+        return service.blocking_channel(self.address(name), self.admin)
 
     @property
     def base_url(self) -> str:
@@ -386,8 +417,11 @@ class Stack:
     def address(self, name: str) -> str:
         return f"127.0.0.1:{self.ports[name]}"
 
-    def env(self) -> dict[str, str]:
+    def env(self, name: str | None = None) -> dict[str, str]:
+        """The environment of service `name` (every service's settings; the caller's own token
+        file for the gateway and the worker)."""
         env = {**os.environ, **self.infra.env(),
+               "INTERNAL_TOKENS_DIR": str(write_tokens(self.tokens_dir)),
                "STATUS_LISTEN": self.address("status"), "STATUS_ADDRESS": self.address("status"),
                "ENQUEUE_LISTEN": self.address("enqueue"), "ENQUEUE_ADDRESS": self.address("enqueue"),
                "WORKER_HEALTH_LISTEN": self.address("render_worker"),
@@ -400,6 +434,8 @@ class Stack:
                "S3_PUBLIC_BASE_URL": os.environ.get(
                    "S3_PUBLIC_BASE_URL", f"{self.infra.s3_endpoint}/{BUCKET}"),
                "PYTHONUNBUFFERED": "1"}
+        if name in CALLERS:
+            env["INTERNAL_TOKEN_FILE"] = str(self.tokens_dir / CALLERS[name])
         env.update(self.env_overrides)
         return env
 
@@ -413,7 +449,7 @@ class Stack:
         """Starts a service and keeps it running (restarted whenever it dies)."""
         command = [sys.executable, "-m", f"services.{name}"]
         self.supervisor.run(
-            name, lambda: self.infra._spawn(name, command, cwd=ROOT, env=self.env()),
+            name, lambda: self.infra._spawn(name, command, cwd=ROOT, env=self.env(name)),
             self.infra.log(name))
 
     def kill_service(self, name: str, sig: int = signal.SIGKILL) -> None:
@@ -435,7 +471,7 @@ class Stack:
                               "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
                   "webhooks": {"WEBHOOKS_LISTEN": f"127.0.0.1:{port}"}}[name]
         process = self.infra._spawn(f"{name}-extra", [sys.executable, "-m", f"services.{name}"],
-                                    cwd=ROOT, env={**self.env(), **env, **listen})
+                                    cwd=ROOT, env={**self.env(name), **env, **listen})
         try:
             if name == "gateway":
                 wait_for(lambda: _http_ok(f"http://127.0.0.1:{port}/readyz"), 30, "extra gateway")
@@ -579,7 +615,8 @@ def main(argv: list[str] | None = None) -> None:
         infra.start()
         print("starting services ...", flush=True)
         stack.start()
-        key = demo.ensure_demo(stack.address("status"), workdir / "dev.env")
+        with stack.channel("status") as channel:
+            key = demo.ensure_demo(channel, workdir / "dev.env")
         (workdir / "dev.env").write_text(
             f"CRAFTKIT_API_URL={stack.base_url}\nCRAFTKIT_API_KEY={key}\n")
         body = json.dumps(demo.INVOICE_EXAMPLE)

@@ -9,7 +9,6 @@ import time
 import uuid
 from pathlib import Path
 
-import grpc
 import httpx
 import pypdf
 import pytest
@@ -53,7 +52,7 @@ class Api:
         self.stack, self.key, self.project_id = stack, key, project_id
         self.http = httpx.Client(base_url=stack.base_url, timeout=30,
                                  headers={"authorization": f"Bearer {key}"})
-        self.channel = grpc.insecure_channel(stack.address("status"))
+        self.channel = stack.channel("status")  # calling as admin
         self.status = status_pb2_grpc.StatusServiceStub(self.channel)
 
     def render(self, data: dict, slug: str = "invoice", **options) -> httpx.Response:
@@ -63,12 +62,13 @@ class Api:
     def wait(self, render_id: str, timeout: float = 60):
         """The render once terminal (WaitRender blocks server-side; no polling here)."""
         self.status.WaitRender(status_pb2.WaitRenderRequest(
-            render_id=render_id, timeout_ms=int(timeout * 1000)), timeout=timeout + 5)
+            project_id=self.project_id, render_id=render_id, timeout_ms=int(timeout * 1000)),
+            timeout=timeout + 5)
         return self.grpc_render(render_id)
 
     def grpc_render(self, render_id: str):
         return self.status.GetRender(status_pb2.GetRenderRequest(
-            render_id=render_id, include_transitions=True), timeout=10)
+            project_id=self.project_id, render_id=render_id, include_transitions=True), timeout=10)
 
     def close(self) -> None:
         self.http.close()
@@ -76,7 +76,8 @@ class Api:
 
 
 def new_api(stack: Stack) -> Api:
-    project_id, key = demo.create_project(stack.address("status"), f"test-{uuid.uuid4().hex[:8]}")
+    with stack.channel("status") as channel:
+        project_id, key = demo.create_project(channel, f"test-{uuid.uuid4().hex[:8]}")
     return Api(stack, key, project_id)
 
 

@@ -197,7 +197,7 @@ def test_ten_thousand_bad_rows_get_a_400_with_the_first_issues(api):
 
 
 def enqueue(api, **fields):
-    with grpc.insecure_channel(api.stack.address("enqueue")) as channel:
+    with api.stack.channel("enqueue") as channel:
         return enqueue_pb2_grpc.EnqueueServiceStub(channel).EnqueueRender(
             enqueue_pb2.EnqueueRenderRequest(**{"project_id": api.project_id,
                                                 "template_slug": "invoice", **fields}),
@@ -218,7 +218,7 @@ GOOD = '{"customer": {"name": "A"}, "items": [], "total": 1}'
     ({"data_json": GOOD, "template_slug": "s" * 20_000}, "template_not_found",
      "more characters)"),
     ({"data_json": GOOD, "filename": "x\n"}, "invalid_request", "filename"),
-    ({"data_json": GOOD, "project_id": "not-a-uuid"}, "template_not_found", "no template"),
+    ({"data_json": GOOD, "project_id": "not-a-uuid"}, "invalid_request", "not a project id"),
 ])
 def test_the_enqueue_service_refuses_what_cannot_be_stored_with_a_400_or_404(api, fields, code,
                                                                              said):

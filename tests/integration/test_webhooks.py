@@ -16,6 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from craftkit import service
 from craftkit.devstack import health
 from craftkit.v1 import webhooks_pb2, webhooks_pb2_grpc
 from tests.integration.conftest import eventually, invoice, new_api
@@ -300,7 +301,8 @@ def test_the_circuit_breaker_pauses_a_failing_endpoint_and_resumes_it(api, recei
 def strict_webhooks(stack):
     """A webhooks service as production runs it: private targets not allowed."""
     settings = {"WEBHOOKS_GROUP": "webhooks-strict", "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "0"}
-    with stack.extra("webhooks", settings) as address, grpc.insecure_channel(address) as channel:
+    with stack.extra("webhooks", settings) as address, \
+            service.blocking_channel(address, stack.admin) as channel:
         yield webhooks_pb2_grpc.WebhookServiceStub(channel)
 
 

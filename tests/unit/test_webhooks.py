@@ -154,6 +154,7 @@ def test_the_default_schedule_retries_for_at_least_24_hours(monkeypatch):
     from services.webhooks.settings import Settings
     monkeypatch.setenv("DATABASE_URL", "postgresql://unused")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "unused:9092")
+    monkeypatch.setenv("INTERNAL_TOKENS_DIR", "/unused")
     settings = Settings.from_env()
     # the last attempt comes at the latest one (jittered) capped delay before giving up
     assert settings.give_up_seconds - 1.2 * settings.retry_cap_seconds >= 24 * 3600
@@ -264,10 +265,11 @@ async def test_tls_to_the_pinned_address_checks_the_certificate_for_the_hostname
 
 def settings(**overrides) -> Settings:
     from craftkit.config import Database, Kafka
+    from craftkit.internal_auth import ServerSecurity
     values = dict(
         database=Database("postgresql://unused", 1),
         kafka=Kafka("unused:9092", "render.jobs", "render.events", 1, 5.0),
-        listen="127.0.0.1:0", group="g", allow_private_targets=True, timeout_seconds=2,
+        listen="127.0.0.1:0", security=ServerSecurity("/unused", "", "", ""), group="g", allow_private_targets=True, timeout_seconds=2,
         retry_base_seconds=10, retry_cap_seconds=3600, give_up_seconds=3600, per_endpoint=4,
         concurrency=64, breaker_after_seconds=60, breaker_pause_seconds=60,
         stall_after_seconds=60)

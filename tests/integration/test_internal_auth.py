@@ -1,0 +1,177 @@
+"""Internal gRPC as a process inside the network sees it (craftkit.internal_auth): the issue's four
+attacks, each refused without a token, with a wrong one and with a caller's token that does not
+grant the method; health open to probes; a token rotated while the services run."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import uuid
+from pathlib import Path
+
+import grpc
+import pytest
+
+from craftkit import service
+from craftkit.devstack import health
+from craftkit.internal_auth import ADMIN, GATEWAY, RENDER_WORKER, ClientSecurity
+from craftkit.v1 import (enqueue_pb2, enqueue_pb2_grpc, projects_pb2, projects_pb2_grpc,
+                         status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc,
+                         webhooks_pb2, webhooks_pb2_grpc)
+from tests.integration.conftest import eventually, invoice
+from tests.integration.test_assets import png, put
+
+UNAUTHENTICATED, PERMISSION_DENIED = (grpc.StatusCode.UNAUTHENTICATED,
+                                      grpc.StatusCode.PERMISSION_DENIED)
+
+
+@pytest.fixture
+def wrong_token(tmp_path) -> Path:
+    path = tmp_path / "wrong"
+    path.write_text(secrets.token_urlsafe(32) + "\n")
+    return path
+
+
+def channel(stack, name: str, caller: str | Path | None) -> grpc.Channel:
+    """A channel to service `name` calling as an identity of the stack, with the token in a file,
+    or without any token (None)."""
+    if caller is None:
+        return grpc.insecure_channel(stack.address(name))
+    path = caller if isinstance(caller, Path) else stack.tokens_dir / caller
+    return service.blocking_channel(stack.address(name), ClientSecurity(str(path), ""))
+
+
+def refused(call) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    return caught.value
+
+
+@pytest.fixture
+def victim(api):
+    """A project with a finished render and an asset: what the attacks were after."""
+    put(api, "logo.png", png(4, 4))
+    render = api.render(invoice(), sync=True).json()
+    template = api.http.get("/v1/templates/invoice").json()
+    return {"project_id": api.project_id, "render_id": render["id"],
+            "template_id": template["id"]}
+
+
+ATTACKS = {
+    # GetRender(project_id="") returned another project's render.
+    "read a render": ("status", lambda ch, v: status_pb2_grpc.StatusServiceStub(ch).GetRender(
+        status_pb2.GetRenderRequest(project_id=v["project_id"], render_id=v["render_id"]),
+        timeout=10), RENDER_WORKER),
+    # CreateApiKey(<their project id>) minted a working REST key.
+    "mint a key": ("status", lambda ch, v: projects_pb2_grpc.ProjectServiceStub(ch).CreateApiKey(
+        projects_pb2.CreateApiKeyRequest(project_id=v["project_id"]), timeout=10), GATEWAY),
+    # GetAssetData read their asset.
+    "read an asset": ("status", lambda ch, v: templates_pb2_grpc.TemplateServiceStub(ch)
+                      .GetAssetData(templates_pb2.GetAssetDataRequest(
+                          project_id=v["project_id"], template_id=v["template_id"],
+                          name="logo.png"), timeout=10), GATEWAY),
+    # EnqueueRender + StartRender + FinishRender(download_url=evil) signed a lie to their receiver.
+    "enqueue": ("enqueue", lambda ch, v: enqueue_pb2_grpc.EnqueueServiceStub(ch).EnqueueRender(
+        enqueue_pb2.EnqueueRenderRequest(project_id=v["project_id"], template_slug="invoice",
+                                         data_json='{"customer": {"name": "x"}}'), timeout=10),
+                RENDER_WORKER),
+    "finish a render": ("status", lambda ch, v: status_pb2_grpc.StatusServiceStub(ch)
+                        .FinishRender(status_pb2.FinishRenderRequest(
+                            project_id=v["project_id"], render_id=v["render_id"], attempt=1,
+                            succeeded=True, download_url="https://attacker.example/evil.pdf"),
+                            timeout=10), GATEWAY),
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_the_issues_attacks_are_refused_to_strangers_and_to_callers_without_the_right(
+        stack, victim, wrong_token, attack):
+    name, call, other_caller = ATTACKS[attack]
+    for caller, code, said in ((None, UNAUTHENTICATED, "needs credentials"),
+                               (wrong_token, UNAUTHENTICATED, "not one of"),
+                               (other_caller, PERMISSION_DENIED, f"caller '{other_caller}'")):
+        with channel(stack, name, caller) as ch:
+            error = refused(lambda ch=ch: call(ch, victim))
+        assert (error.code(), said in error.details()) == (code, True), error.details()
+
+
+def test_a_caller_acts_only_for_the_project_it_names(stack, victim):
+    """GetRender without a project id is refused; naming another project finds nothing; the
+    worker reads an asset only for the template's own project."""
+    with channel(stack, "status", GATEWAY) as ch:
+        status = status_pb2_grpc.StatusServiceStub(ch)
+        error = refused(lambda: status.GetRender(status_pb2.GetRenderRequest(
+            render_id=victim["render_id"]), timeout=10))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "project_id is required" in error.details()
+        error = refused(lambda: status.GetRender(status_pb2.GetRenderRequest(
+            project_id=str(uuid.uuid4()), render_id=victim["render_id"]), timeout=10))
+        assert error.code() == grpc.StatusCode.NOT_FOUND
+        assert status.GetRender(status_pb2.GetRenderRequest(
+            project_id=victim["project_id"], render_id=victim["render_id"]), timeout=10).id
+    with channel(stack, "status", RENDER_WORKER) as ch:
+        templates = templates_pb2_grpc.TemplateServiceStub(ch)
+
+        def asset(project_id: str):
+            return templates.GetAssetData(templates_pb2.GetAssetDataRequest(
+                project_id=project_id, template_id=victim["template_id"], name="logo.png"),
+                timeout=10)
+
+        assert refused(lambda: asset(str(uuid.uuid4()))).code() == grpc.StatusCode.NOT_FOUND
+        assert asset(victim["project_id"]).data == png(4, 4)
+
+
+def test_only_the_admin_creates_projects_and_keys(stack, api):
+    for caller in (GATEWAY, RENDER_WORKER):
+        with channel(stack, "status", caller) as ch:
+            error = refused(lambda ch=ch: projects_pb2_grpc.ProjectServiceStub(ch).CreateProject(
+                projects_pb2.CreateProjectRequest(name="mine"), timeout=10))
+        assert error.code() == PERMISSION_DENIED
+    with channel(stack, "status", ADMIN) as ch:
+        key = projects_pb2_grpc.ProjectServiceStub(ch).CreateApiKey(
+            projects_pb2.CreateApiKeyRequest(project_id=api.project_id), timeout=10).api_key
+    response = api.http.get("/v1/templates", headers={"authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+
+
+def test_health_needs_no_token(stack):
+    for name in ("status", "enqueue", "webhooks"):
+        assert health(stack.address(name)) == "SERVING"
+
+
+def list_endpoints(address: str, token: Path, project_id: str):
+    with service.blocking_channel(address, ClientSecurity(str(token), "")) as ch:
+        return webhooks_pb2_grpc.WebhookServiceStub(ch).ListEndpoints(
+            webhooks_pb2.ListEndpointsRequest(project_id=project_id), timeout=10)
+
+
+def accepted(address: str, token: Path, project_id: str) -> bool:
+    try:
+        list_endpoints(address, token, project_id)
+    except grpc.RpcError as exc:
+        assert exc.code() == UNAUTHENTICATED, exc.details()
+        return False
+    return True
+
+
+def test_a_token_rotates_without_a_restart(stack, api, tmp_path):
+    """On a webhooks service of its own (its own INTERNAL_TOKENS_DIR): the new token added as a
+    second line is accepted beside the old one; once the old line is removed, the old token is
+    refused."""
+    tokens = tmp_path / "tokens"
+    shutil.copytree(stack.tokens_dir, tokens)
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.write_text((tokens / ADMIN).read_text())
+    new.write_text(secrets.token_urlsafe(32) + "\n")
+    settings = {"INTERNAL_TOKENS_DIR": str(tokens), "WEBHOOKS_GROUP": "webhooks-rotation"}
+    with stack.extra("webhooks", settings) as address:
+        assert accepted(address, old, api.project_id)
+        assert not accepted(address, new, api.project_id)
+        (tokens / ADMIN).write_text(old.read_text() + new.read_text())
+        eventually(lambda: accepted(address, new, api.project_id), timeout=10,
+                   what="the new token accepted")
+        assert accepted(address, old, api.project_id)
+        (tokens / ADMIN).write_text(new.read_text())
+        eventually(lambda: not accepted(address, old, api.project_id), timeout=10,
+                   what="the old token refused")
+        assert accepted(address, new, api.project_id)
