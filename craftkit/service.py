@@ -63,8 +63,9 @@ class Server:
     beside it (kubelet's gRPC probes cannot speak TLS), started and stopped together. Servicers
     are added to the API server (the generated add_*_to_server functions call these two)."""
 
-    def __init__(self, api: grpc.aio.Server, probes: grpc.aio.Server | None) -> None:
-        self.api, self.probes = api, probes
+    def __init__(self, api: grpc.aio.Server, probes: grpc.aio.Server | None = None,
+                 probe_port: int = 0) -> None:
+        self.api, self.probes, self.probe_port = api, probes, probe_port
 
     def add_generic_rpc_handlers(self, handlers) -> None:
         self.api.add_generic_rpc_handlers(handlers)
@@ -100,10 +101,10 @@ def create_server(address: str, security: ServerSecurity
             _read(security.tls_key_file, "GRPC_TLS_KEY_FILE"),
             _read(security.tls_cert_file, "GRPC_TLS_CERT_FILE"))])
     port = _listen(server, address, credentials)
-    probes = None
-    if security.health_listen:
-        probes, _, _ = create_health_server(security.health_listen, health_servicer)
-    return Server(server, probes), port, health_servicer
+    if not security.health_listen:
+        return Server(server), port, health_servicer
+    probes, probe_port, _ = create_health_server(security.health_listen, health_servicer)
+    return Server(server, probes, probe_port), port, health_servicer
 
 
 def create_health_server(address: str, servicer: health.aio.HealthServicer | None = None
