@@ -215,7 +215,7 @@ def test_a_superseded_attempt_is_killed(chaos):
     with psycopg.connect(stack.infra.database_url, autocommit=True) as conn:
         conn.execute("UPDATE renders SET started_at = '-infinity' WHERE id = %s", (render_id,))
     claim = chaos.status.StartRender(status_pb2.StartRenderRequest(
-        render_id=render_id, worker_id="test"), timeout=10)
+        project_id=chaos.project_id, render_id=render_id, worker_id="test"), timeout=10)
     assert claim.attempt == 2
 
     # Told at its next lease renewal, the worker kills the render (the time limit is 60 s).
@@ -223,7 +223,8 @@ def test_a_superseded_attempt_is_killed(chaos):
                psutil.Process(child).status() == psutil.STATUS_ZOMBIE, timeout=20,
                what="the superseded render process ending")
     chaos.status.FinishRender(status_pb2.FinishRenderRequest(
-        render_id=render_id, attempt=2, succeeded=False, error_message="taken over"), timeout=10)
+        project_id=chaos.project_id, render_id=render_id, attempt=2, succeeded=False,
+        error_message="taken over"), timeout=10)
     assert chaos.wait(render_id).error_message == "taken over"
     assert chaos.render(invoice(), sync=True).json()["status"] == "succeeded"
 
