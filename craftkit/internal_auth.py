@@ -136,7 +136,7 @@ class ClientSecurity:
                    tls_ca_file=os.environ.get("GRPC_TLS_CA_FILE", ""))
 
 
-def _stamp(paths: list[Path]) -> tuple:
+def file_stamp(paths: list[Path]) -> tuple:
     """What changes when any of `paths` is rewritten or replaced (a Secret update swaps a
     symlink: the inode changes even when size and mtime do not)."""
     stamp = []
@@ -182,7 +182,7 @@ class TokenDirectory:
     def _load(self) -> None:
         if not self.directory.is_dir():
             raise ConfigError(f"INTERNAL_TOKENS_DIR {self.directory} is not a directory")
-        stamp = _stamp(self.paths)
+        stamp = file_stamp(self.paths)
         digests = []
         for identity, path in zip(IDENTITIES, self.paths, strict=True):
             if path.exists():
@@ -196,7 +196,7 @@ class TokenDirectory:
         if now - self.checked_at < RECHECK_SECONDS:
             return
         self.checked_at = now
-        if _stamp(self.paths) == self.stamp:
+        if file_stamp(self.paths) == self.stamp:
             return
         try:
             self._load()
@@ -227,7 +227,7 @@ class TokenFile:
 
     def _read(self) -> str:
         try:
-            self.stamp = _stamp([self.path])
+            self.stamp = file_stamp([self.path])
             tokens = read_tokens(self.path)
         except OSError as exc:
             raise ConfigError(f"INTERNAL_TOKEN_FILE {self.path}: {exc.strerror}") from None
@@ -240,7 +240,7 @@ class TokenFile:
         now = time.monotonic()
         if now - self.checked_at >= RECHECK_SECONDS:
             self.checked_at = now
-            if _stamp([self.path]) != self.stamp:
+            if file_stamp([self.path]) != self.stamp:
                 try:
                     self.value = self._read()
                 except ConfigError as exc:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import grpc
 import psycopg
@@ -97,14 +99,53 @@ def create_server(address: str, security: ServerSecurity
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     credentials = None
     if security.tls_cert_file:
-        credentials = grpc.ssl_server_credentials([(
-            _read(security.tls_key_file, "GRPC_TLS_KEY_FILE"),
-            _read(security.tls_cert_file, "GRPC_TLS_CERT_FILE"))])
+        credentials = Certificate(security.tls_cert_file, security.tls_key_file).credentials()
     port = _listen(server, address, credentials)
     if not security.health_listen:
         return Server(server), port, health_servicer
     probes, probe_port, _ = create_health_server(security.health_listen, health_servicer)
     return Server(server, probes, probe_port), port, health_servicer
+
+
+class Certificate:
+    """The server's certificate and key, read again when they change (cert-manager renews them
+    in place): gRPC asks at every TLS handshake, and keeps what it has when the answer is None.
+    A pair that does not match (caught between two writes) is not taken."""
+
+    def __init__(self, cert_file: str, key_file: str) -> None:
+        self.cert_file, self.key_file = cert_file, key_file
+        self.stamp: tuple | None = None
+
+    def credentials(self) -> grpc.ServerCredentials:
+        self.stamp = self._stamp()
+        try:
+            initial = self._read()
+        except (OSError, ssl.SSLError) as exc:
+            raise SystemExit(f"GRPC_TLS_CERT_FILE {self.cert_file}, GRPC_TLS_KEY_FILE "
+                             f"{self.key_file}: {exc}") from None
+        return grpc.dynamic_ssl_server_credentials(initial, self.fetch)
+
+    def _stamp(self) -> tuple:
+        return internal_auth.file_stamp([Path(self.cert_file), Path(self.key_file)])
+
+    def _read(self) -> grpc.ServerCertificateConfiguration:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(self.cert_file, self.key_file)
+        with open(self.cert_file, "rb") as cert, open(self.key_file, "rb") as key:
+            return grpc.ssl_server_certificate_configuration([(key.read(), cert.read())])
+
+    def fetch(self) -> grpc.ServerCertificateConfiguration | None:
+        """Called by gRPC at each handshake: a new configuration once the files changed."""
+        stamp = self._stamp()
+        if stamp == self.stamp:
+            return None
+        self.stamp = stamp  # a bad pair is reported once, not at every handshake
+        try:
+            configuration = self._read()
+        except (OSError, ssl.SSLError) as exc:
+            log.error("keeping the TLS certificate read before: %s", exc)
+            return None
+        log.info("TLS certificate re-read from %s", self.cert_file)
+        return configuration
 
 
 def create_health_server(address: str, servicer: health.aio.HealthServicer | None = None

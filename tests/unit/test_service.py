@@ -62,3 +62,36 @@ async def test_tls_serves_the_api_to_a_caller_with_the_ca_and_health_on_a_plaint
         assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
     finally:
         await server.stop(None)
+
+
+async def test_a_renewed_certificate_is_served_without_a_restart(tls):
+    """cert-manager rewrites tls.crt and tls.key in place: the next connection gets the new
+    certificate (here from another CA, so the old CA no longer verifies it)."""
+    paths, tokens = tls
+    server, port, _ = service.create_server("127.0.0.1:0", ServerSecurity(
+        str(tokens), str(paths["tls.crt"]), str(paths["tls.key"]), ""))
+    status_pb2_grpc.add_StatusServiceServicer_to_server(Renders(), server)
+    await server.start()
+    request = status_pb2.GetRenderRequest(project_id="00000000-0000-0000-0000-000000000001",
+                                          render_id="r1")
+
+    async def code_with(ca_file) -> grpc.StatusCode:
+        caller = ClientSecurity(str(paths["token"]), str(ca_file))
+        async with service.channel(f"localhost:{port}", caller) as channel:
+            try:
+                await status_pb2_grpc.StatusServiceStub(channel).GetRender(request, timeout=5)
+            except grpc.aio.AioRpcError as exc:
+                return exc.code()
+        return grpc.StatusCode.OK
+
+    try:
+        assert await code_with(paths["ca.crt"]) == grpc.StatusCode.OK
+        renewed = trustme.CA()
+        cert = renewed.issue_cert("127.0.0.1", "localhost")
+        cert.private_key_pem.write_to_path(str(paths["tls.key"]))
+        cert.cert_chain_pems[0].write_to_path(str(paths["tls.crt"]))
+        renewed.cert_pem.write_to_path(str(paths["ca.crt"].with_name("renewed-ca.crt")))
+        assert await code_with(paths["ca.crt"].with_name("renewed-ca.crt")) == grpc.StatusCode.OK
+        assert await code_with(paths["ca.crt"]) == grpc.StatusCode.UNAVAILABLE
+    finally:
+        await server.stop(None)
