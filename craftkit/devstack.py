@@ -631,6 +631,10 @@ Try it:
     -H "Authorization: Bearer {key}" -H "Content-Type: application/json" \\
     -d '{{"data": {body}, "options": {{"sync": true}}}}'
 
+More projects and keys (the admin console, with the admin token):
+  INTERNAL_TOKEN_FILE={stack.tokens_dir}/admin STATUS_ADDRESS={stack.address("status")} \\
+    python -m craftkit.admin create-project NAME
+
 Logs: {workdir}/<service>.log. A process that dies is restarted ({workdir}/supervisor.log).
 Ctrl-C stops everything.""", flush=True)
         while True:
