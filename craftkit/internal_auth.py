@@ -10,8 +10,8 @@ when they change, so rotating a token needs no restart:
   1. add the new token as a second line of the caller's file on the servers (both accepted);
   2. make it the first line (callers send it from then on), keeping the old one second;
   3. once every caller sends the new one, remove the old line.
-Kubernetes updates a mounted Secret within about a minute; files here are checked at most every
-RECHECK_SECONDS.
+Kubernetes updates a mounted Secret within about a minute; the files are checked for changes at
+most once every RECHECK_SECONDS.
 
 A request for tenant data with an empty or malformed project_id is INVALID_ARGUMENT before its
 servicer runs: UNSCOPED lists the few methods that take none (and why).
