@@ -206,8 +206,9 @@ def test_every_image_is_pinned(rendered, directory):
 def test_one_release_everywhere_and_the_migration_job_named_after_it(rendered, directory):
     objects = rendered[directory]
     images = {c["image"] for _, pod in pod_templates(objects) for c in containers(pod)}
-    assert len(images) == 1 and images.pop().startswith(IMAGE + ":")
-    release = next(iter({c["image"] for _, p in pod_templates(objects) for c in containers(p)}))
+    assert len(images) == 1, images
+    release = images.pop()
+    assert release.startswith(IMAGE + ":")
     version = release.partition(":")[2]
     jobs = [o["metadata"]["name"] for o in of_kind(objects, "Job")]
     # A Job's template cannot change: a new release must be a new Job.
@@ -271,6 +272,15 @@ def test_every_pod_is_denied_by_default_and_opened_by_its_own_policy(rendered, d
         own = [p for p in policies if p["metadata"]["name"] not in ("default-deny", "dns")
                and selects(p["spec"]["podSelector"], labels)]
         assert own, f"no NetworkPolicy opens a path for {name}"
+
+
+def test_backing_pods_fall_under_the_default_deny_and_have_their_own_policy(rendered):
+    deny = named(rendered["overlays/production"], "NetworkPolicy", "default-deny")["spec"]
+    policies = of_kind(rendered["backing"], "NetworkPolicy")
+    for name, pod in pod_templates(rendered["backing"]):
+        labels = pod["metadata"]["labels"]
+        assert selects(deny["podSelector"], labels), f"{name} is not under default-deny"
+        assert any(selects(p["spec"]["podSelector"], labels) for p in policies), name
 
 
 def test_only_the_gateway_is_reachable_from_outside_and_webhooks_never_reach_private_ranges(
