@@ -14,4 +14,4 @@ uvicorn.run("services.gateway.app:create_app", factory=True, host=settings.host,
             port=settings.port, workers=settings.workers, loop="uvloop",
             http=functools.partial(GatewayProtocol, header_timeout=settings.header_timeout_seconds,
                                    body_timeout=settings.body_timeout_seconds),
-            access_log=False, log_level="info", timeout_graceful_shutdown=10)
+            access_log=False, log_level="info", timeout_graceful_shutdown=settings.drain_seconds)

@@ -29,6 +29,10 @@ class Settings:
     """MAX_ASSET_BYTES: larger image uploads get 413. Default 5 MiB."""
     sync_timeout_seconds: float
     """SYNC_TIMEOUT_SECONDS: how long options.sync holds a request. Default 30."""
+    drain_seconds: float
+    """GATEWAY_DRAIN_SECONDS: after SIGTERM, how long requests in progress may still finish before
+    their connections are closed. Default SYNC_TIMEOUT_SECONDS + 5, so a sync request that began
+    just before the signal is answered (the pod's grace period must cover it, plus preStop)."""
     rate_limit_per_second: float
     """RATE_LIMIT_PER_SECOND: sustained requests per project per gateway replica; 0 turns the
     limit off. Bursts up to RATE_LIMIT_BURST are allowed."""
@@ -70,7 +74,8 @@ class Settings:
             security=ClientSecurity.from_env(),
             max_body_bytes=env_int("MAX_BODY_BYTES", 1024 * 1024),
             max_asset_bytes=env_int("MAX_ASSET_BYTES", 5 * 1024 * 1024),
-            sync_timeout_seconds=env_float("SYNC_TIMEOUT_SECONDS", 30.0),
+            sync_timeout_seconds=(sync := env_float("SYNC_TIMEOUT_SECONDS", 30.0)),
+            drain_seconds=env_float("GATEWAY_DRAIN_SECONDS", sync + 5),
             rate_limit_per_second=env_float("RATE_LIMIT_PER_SECOND", 200.0),
             rate_limit_burst=env_int("RATE_LIMIT_BURST", 400),
             key_cache_seconds=env_float("KEY_CACHE_SECONDS", 30.0),

@@ -5,7 +5,6 @@ keep the rules an operator relies on (README: Deploy on Kubernetes)."""
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import inspect
 import ipaddress
@@ -120,16 +119,6 @@ def replicas(objects: list[dict], deployment: dict) -> int:
 
 def pre_stop_seconds(container: dict) -> int:
     return container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
-
-
-def uvicorn_drain_seconds() -> float:
-    """timeout_graceful_shutdown as the gateway passes it to uvicorn.run."""
-    tree = ast.parse((Path(__file__).resolve().parents[2] / "services/gateway/__main__.py")
-                     .read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.keyword) and node.arg == "timeout_graceful_shutdown":
-            return ast.literal_eval(node.value)
-    raise AssertionError("the gateway no longer passes timeout_graceful_shutdown to uvicorn")
 
 
 # --- rendering and schemas ---------------------------------------------------------------------
@@ -440,8 +429,10 @@ def test_grace_periods_cover_the_longest_waits_in_the_code(rendered, directory, 
     for key, value in environment(objects, "gateway").items():
         monkeypatch.setenv(key, value)
     spec, container = pod("gateway")
-    longest = max(GatewaySettings.from_env().sync_timeout_seconds, uvicorn_drain_seconds())
-    assert spec["terminationGracePeriodSeconds"] >= pre_stop_seconds(container) + longest
+    gateway = GatewaySettings.from_env()
+    # Requests in progress at SIGTERM get GATEWAY_DRAIN_SECONDS, which must cover a sync wait.
+    assert gateway.drain_seconds >= gateway.sync_timeout_seconds
+    assert spec["terminationGracePeriodSeconds"] >= pre_stop_seconds(container) + gateway.drain_seconds
 
     for key, value in environment(objects, "render-worker").items():
         monkeypatch.setenv(key, value)
