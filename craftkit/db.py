@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -108,7 +109,7 @@ def number(name: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     """`python -m craftkit.db migrate`: brings the database at DATABASE_URL to this release's
     schema. Exit 0 when it is there (applied now, or already), 1 when PostgreSQL cannot be reached
-    or a migration fails, 2 for a missing setting or bad arguments."""
+    or a migration fails, 2 for a missing or malformed setting or bad arguments."""
     parser = argparse.ArgumentParser(prog="python -m craftkit.db",
                                      description="Database tasks; DATABASE_URL names the database.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -129,10 +130,18 @@ def migrate_command() -> int:
 def _migrate_command(prog: str) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        result = migrate(env_str("DATABASE_URL"))
+        url = env_str("DATABASE_URL")
+        conninfo_to_dict(url)
     except ConfigError as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 2
+    except psycopg.ProgrammingError:
+        # psycopg's message quotes the string around the mistake, which may be the password.
+        print(f"{prog}: DATABASE_URL is neither a postgresql:// URI nor a 'key=value' "
+              "connection string", file=sys.stderr)
+        return 2
+    try:
+        result = migrate(url)
     except psycopg.OperationalError as e:
         print(f"{prog}: cannot reach PostgreSQL at DATABASE_URL: {e}".rstrip(), file=sys.stderr)
         return 1

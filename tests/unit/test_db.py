@@ -21,6 +21,15 @@ def test_without_database_url_it_names_the_variable(monkeypatch, capsys):
     assert "DATABASE_URL is required" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("url", ["host=db password=hunter2 port", "hunter2"])
+def test_a_malformed_database_url_is_refused_without_quoting_it(monkeypatch, capsys, url):
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    assert db.main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert "DATABASE_URL is neither a postgresql:// URI" in err and "hunter2" not in err
+
+
 def test_an_unreachable_database_is_exit_1_with_the_reason_and_no_password(monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", "postgresql://craftkit:hunter2@127.0.0.1:1/craftkit")
 
