@@ -74,7 +74,38 @@ def test_two_concurrent_runs_take_turns_and_a_rerun_changes_nothing(empty_databa
 
         code, out, err = finish(start([console], empty_database))
         assert (code, out.strip()) == (0, f"already at version {VERSION}"), err
-        assert holder.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
+        count = holder.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
+        assert count == len(MIGRATIONS)
+
+
+def blocked_on_a_lock(conn: psycopg.Connection) -> bool:
+    """Whether another session of this database waits for a lock inside a statement."""
+    return conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()").fetchone()[0] == 1
+
+
+def test_a_run_killed_midway_keeps_whole_migrations_only_and_the_next_run_finishes(empty_database):
+    with psycopg.connect(empty_database, autocommit=True) as observer:
+        with psycopg.connect(empty_database) as blocker:
+            # Uncommitted, so 0002's own CREATE TABLE template_assets waits for it: the run is
+            # caught inside that migration's transaction, 0001 already committed.
+            blocker.execute("CREATE TABLE template_assets (id int)")
+            run = start([sys.executable, "-m", "craftkit.db", "migrate"], empty_database)
+            eventually(lambda: blocked_on_a_lock(observer), timeout=30,
+                       what="the run waiting inside migration 0002")
+            run.kill()
+            run.communicate(timeout=10)
+            blocker.rollback()
+
+        code, out, err = finish(start([sys.executable, "-m", "craftkit.db", "migrate"],
+                                      empty_database))
+        assert code == 0, err
+        assert out.strip() == (f"applied {len(MIGRATIONS) - 1} migration(s), "
+                               f"now at version {VERSION}")
+        assert "0001_init.sql" not in err and "0002_assets.sql" in err
+        rows = observer.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()
+        assert [name for name, in rows] == MIGRATIONS
 
 
 def test_a_database_migrated_by_a_newer_release_is_named_and_left_alone(empty_database):

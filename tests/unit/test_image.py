@@ -52,7 +52,8 @@ def read_lock(name: str) -> dict[str, Locked]:
             requirement = Requirement(text.rstrip(" \\"))
             (pin,) = requirement.specifier
             assert pin.operator == "==", f"{name}: {text} is not an exact pin"
-            current = entries[canonicalize_name(requirement.name)] = Locked(pin.version, requirement)
+            current = Locked(pin.version, requirement)
+            entries[canonicalize_name(requirement.name)] = current
             in_via = False
     return entries
 
@@ -194,7 +195,8 @@ def test_the_dependencies_layer_comes_before_any_source():
     (deps,) = [s for s in stages() if "-r /tmp/requirements.lock" in str(s)]
     assert not any(copies_source(i) for i in deps)
     final = stages()[-1]
-    venv_at = next(n for n, i in enumerate(final) if i.keyword == "COPY" and "/opt/venv" in i.arguments)
+    venv_at = next(n for n, i in enumerate(final)
+                   if i.keyword == "COPY" and "/opt/venv" in i.arguments)
     assert not any(copies_source(i) or "craftkit-*.whl" in i.arguments for i in final[:venv_at])
 
 
@@ -252,7 +254,8 @@ def ignored(path: str) -> bool:
 
 
 @pytest.mark.parametrize("path", [
-    ".venv/lib/python3.11/site-packages/grpc/__init__.py", ".git/HEAD", ".craftkit/pgdata/PG_VERSION",
+    ".venv/lib/python3.11/site-packages/grpc/__init__.py", ".git/HEAD",
+    ".craftkit/pgdata/PG_VERSION",
     ".craftkit/dev.env", "tests/unit/test_image.py", ".pytest_cache/v/cache/lastfailed",
     "craftkit/__pycache__/db.cpython-311.pyc", "services/gateway/__pycache__/app.cpython-311.pyc",
     "craftkit.egg-info/PKG-INFO", "build/lib/craftkit/db.py", "deploy/k8s/base/kustomization.yaml",
