@@ -6,12 +6,13 @@
 # build should do), pass it resolved at release time, e.g.
 #   docker buildx imagetools inspect python:3.11.14-slim-trixie   # prints "Digest: sha256:…"
 #   docker build --build-arg PYTHON_IMAGE=python:3.11.14-slim-trixie@sha256:<digest> .
-# Both stages that make the venv and the final stage must use the same base (same interpreter path).
+# Every stage uses that base (the venv's interpreter path must be the same in all), and its own
+# pip, pinned with it, installs into the venvs (`pip --python`), which get no pip of their own.
 ARG PYTHON_IMAGE=python:3.11.14-slim-trixie
 
 # Dependencies: only requirements.lock is copied, so this layer is rebuilt only when the lock
 # changes. Every file is checked against the lock's hashes, wheels only (no sdist build runs code
-# that the lock does not pin). The venv gets no pip or setuptools of its own.
+# that the lock does not pin).
 FROM ${PYTHON_IMAGE} AS deps
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY requirements.lock /tmp/requirements.lock
@@ -23,13 +24,14 @@ RUN python -m venv --without-pip /opt/venv \
 FROM ${PYTHON_IMAGE} AS wheel
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY requirements-build.lock /tmp/requirements-build.lock
-RUN python -m venv /opt/build \
- && /opt/build/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requirements-build.lock
+RUN python -m venv --without-pip /opt/build \
+ && pip --python /opt/build/bin/python install --require-hashes --only-binary=:all: \
+        -r /tmp/requirements-build.lock
 WORKDIR /src
 COPY pyproject.toml ./
 COPY craftkit craftkit
 COPY services services
-RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels .
+RUN pip --python /opt/build/bin/python wheel --no-deps --no-build-isolation --wheel-dir /wheels .
 
 FROM ${PYTHON_IMAGE}
 ARG VERSION=0.1.0
