@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from craftkit import errors, inputs
 from craftkit.config import ConfigError, env_str
@@ -183,10 +184,17 @@ class TokenDirectory:
         if not self.directory.is_dir():
             raise ConfigError(f"INTERNAL_TOKENS_DIR {self.directory} is not a directory")
         stamp = file_stamp(self.paths)
-        digests = []
+        digests, owners = [], {}
         for identity, path in zip(IDENTITIES, self.paths, strict=True):
             if path.exists():
-                digests += [(_digest(token), identity) for token in read_tokens(path)]
+                for token in read_tokens(path):
+                    digest = _digest(token)
+                    if owners.setdefault(digest, identity) != identity:
+                        raise ConfigError(
+                            f"INTERNAL_TOKENS_DIR {self.directory}: the same token is in "
+                            f"{owners[digest]!r} and {identity!r}; each caller needs its own "
+                            "(a shared one would make one caller the other)")
+                    digests.append((digest, identity))
         self.digests, self.stamp = digests, stamp
 
     def _refresh(self) -> None:
@@ -248,13 +256,20 @@ class TokenFile:
         return self.value
 
 
+def authorizations(metadata) -> list:
+    """The values of every `authorization` metadata entry."""
+    return [value for key, value in metadata or () if key == "authorization"]
+
+
 def bearer(metadata) -> str | None:
-    """The token of an `authorization: Bearer <token>` metadata entry, or None."""
-    for key, value in metadata or ():
-        if key == "authorization" and isinstance(value, str):
-            scheme, _, token = value.partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
+    """The token of the one `authorization: Bearer <token>` metadata entry, or None (also when
+    there are several: which of them counts would depend on who reads them)."""
+    values = authorizations(metadata)
+    if len(values) != 1 or not isinstance(values[0], str):
+        return None
+    scheme, _, token = values[0].partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
     return None
 
 
@@ -273,23 +288,20 @@ def check_project_id(method: str, request) -> None:
             field_errors={"project_id": ["Invalid project id"]})
 
 
-def _refusal(handler: grpc.RpcMethodHandler, error: errors.ApiError) -> grpc.RpcMethodHandler:
-    """A handler of the same kind as `handler` that answers `error` without running anything."""
-    async def refuse(request, context):
+def _refusal(error: errors.ApiError) -> grpc.RpcMethodHandler:
+    """A handler that answers `error` at once, without reading the request: a caller refused
+    for its metadata neither holds the call open by sending no message nor makes the server
+    parse one (up to 16 MiB). Registered as stream-unary for any method: on the wire a refusal
+    is a status alone, which a client of every kind reads as the call's outcome."""
+    async def refuse(requests, context):
         await context.abort_with_status(errors.to_status(error))
 
-    kinds = (("unary_unary", grpc.unary_unary_rpc_method_handler),
-             ("unary_stream", grpc.unary_stream_rpc_method_handler),
-             ("stream_unary", grpc.stream_unary_rpc_method_handler),
-             ("stream_stream", grpc.stream_stream_rpc_method_handler))
-    make = next(make for kind, make in kinds if getattr(handler, kind) is not None)
-    return make(refuse, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
+    return grpc.stream_unary_rpc_method_handler(refuse)
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Checks the caller's token and its right to the method, then the request's project id,
-    before any servicer runs. Health is open to all."""
+    """Checks the caller's token and its right to the method, then parses the request and checks
+    its project id, before any servicer runs. Health is open to all."""
 
     def __init__(self, tokens: TokenDirectory) -> None:
         self.tokens = tokens
@@ -299,39 +311,56 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         if handler is None or method.startswith(HEALTH_PREFIX):
             return handler
+        if len(authorizations(details.invocation_metadata)) > 1:
+            return _refusal(errors.InternalUnauthenticated(
+                f"{method}: send one 'authorization' metadata entry, not several"))
         token = bearer(details.invocation_metadata)
         if token is None:
-            return _refusal(handler, errors.InternalUnauthenticated(
+            return _refusal(errors.InternalUnauthenticated(
                 f"{method} needs credentials: send metadata 'authorization: Bearer <token>' "
                 "with the first line of this caller's INTERNAL_TOKEN_FILE"))
         identity = self.tokens.identify(token)
         if identity is None:
             log.warning("%s: refused a call with an unknown token", method)
-            return _refusal(handler, errors.InternalUnauthenticated(
+            return _refusal(errors.InternalUnauthenticated(
                 f"{method}: the bearer token is not one of INTERNAL_TOKENS_DIR's; check the "
                 "caller's INTERNAL_TOKEN_FILE"))
         if identity not in ALLOWED.get(method, ()):
             log.warning("%s: refused to caller %s", method, identity)
-            return _refusal(handler, errors.PermissionDenied(
+            return _refusal(errors.PermissionDenied(
                 f"caller {identity!r} may not call {method}"))
-        if method in UNSCOPED or handler.unary_unary is None:
+        if handler.unary_unary is None:
             return handler
-        return _scoped(method, handler)
+        return _checked(method, handler)
 
 
-def _scoped(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    inner = handler.unary_unary
+def _checked(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """`handler` behind two checks of the request: it parses (bytes that are not the method's
+    message are INVALID_ARGUMENT, not an UNKNOWN naming a protobuf exception) and names its
+    project (check_project_id)."""
+    inner, parse = handler.unary_unary, handler.request_deserializer
 
-    async def call(request, context):
+    async def call(body: bytes, context):
         try:
+            request = _parse(method, parse, body)
             check_project_id(method, request)
         except errors.ApiError as exc:
             await context.abort_with_status(errors.to_status(exc))
         return await inner(request, context)
 
     return grpc.unary_unary_rpc_method_handler(
-        call, request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer)
+        call, request_deserializer=None, response_serializer=handler.response_serializer)
+
+
+def _parse(method: str, parse, body: bytes):
+    if parse is None:
+        return body
+    try:
+        return parse(body)
+    except DecodeError:
+        raise errors.InvalidRequest(
+            f"the request is not a {method} request: its bytes are not that protobuf "
+            "message (check the caller's generated code against protos/)") from None
 
 
 _Details = collections.namedtuple(

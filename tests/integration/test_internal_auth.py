@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
@@ -175,3 +176,54 @@ def test_a_token_rotates_without_a_restart(stack, api, tmp_path):
         eventually(lambda: not accepted(address, old, api.project_id), timeout=10,
                    what="the old token refused")
         assert accepted(address, new, api.project_id)
+
+
+GET_RENDER = "/craftkit.v1.StatusService/GetRender"
+
+
+def raw_call(stack, path: str, body, metadata, stream: bool = False):
+    """Calls `path` with raw bytes (or, stream=True, a request stream `body` yields), returning
+    the error's (code, details) or ("OK", reply bytes). The deadline is only there to turn a hang
+    into a failure."""
+    with grpc.insecure_channel(stack.address("status")) as ch:
+        kind = ch.stream_unary if stream else ch.unary_unary
+        try:
+            return "OK", kind(path)(body, metadata=metadata, timeout=30)
+        except grpc.RpcError as exc:
+            return exc.code().name, exc.details()
+
+
+def bearer_of(stack, identity: str) -> tuple[str, str]:
+    return "authorization", f"Bearer {(stack.tokens_dir / identity).read_text().split()[0]}"
+
+
+def test_a_stranger_is_refused_before_it_sends_a_request(stack):
+    """A call with no token that never sends its message is refused at once rather than held
+    open (thousands of them cost a server ~14 KB each); nor is its body read."""
+    never_sent = threading.Event()
+
+    def nothing():
+        never_sent.wait()
+        yield from ()
+
+    try:
+        code, details = raw_call(stack, GET_RENDER, nothing(), [], stream=True)
+    finally:
+        never_sent.set()
+    assert (code, "needs credentials" in details) == ("UNAUTHENTICATED", True), details
+
+
+def test_bytes_that_are_not_the_request_message_are_invalid_argument(stack):
+    assert raw_call(stack, GET_RENDER, b"\xff\xff\xff\xff", [])[0] == "UNAUTHENTICATED"
+    code, details = raw_call(stack, GET_RENDER, b"\xff\xff\xff\xff", [bearer_of(stack, GATEWAY)])
+    assert (code, "not a /craftkit.v1.StatusService/GetRender request" in details) == (
+        "INVALID_ARGUMENT", True), details
+
+
+def test_two_authorization_entries_are_refused_whatever_their_order(stack, victim):
+    request = status_pb2.GetRenderRequest(project_id=victim["project_id"],
+                                          render_id=victim["render_id"]).SerializeToString()
+    right, wrong = bearer_of(stack, GATEWAY), ("authorization", "Bearer " + "x" * 32)
+    for metadata in ([right, wrong], [wrong, right], [bearer_of(stack, RENDER_WORKER), right]):
+        code, details = raw_call(stack, GET_RENDER, request, metadata)
+        assert (code, "not several" in details) == ("UNAUTHENTICATED", True), details

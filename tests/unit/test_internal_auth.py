@@ -71,7 +71,8 @@ def test_a_missing_or_malformed_project_id_is_refused(project_id, said):
 @pytest.mark.parametrize("metadata, token", [
     ((("authorization", "Bearer abc"),), "abc"), ((("authorization", "bearer  abc "),), "abc"),
     ((("authorization", "Basic abc"),), None), ((("authorization", "Bearer "),), None),
-    ((("x-other", "Bearer abc"),), None), (None, None)])
+    ((("x-other", "Bearer abc"),), None), (None, None),
+    ((("authorization", "Bearer abc"), ("authorization", "Bearer def")), None)])
 def test_bearer_reads_only_a_bearer_authorization(metadata, token):
     assert bearer(metadata) == token
 
@@ -133,7 +134,13 @@ def _empty(directory: Path) -> Path:
     return path
 
 
-def test_refusals_keep_the_handler_kind():
-    handler = grpc.unary_stream_rpc_method_handler(lambda request, context: iter(()))
-    refusal = internal_auth._refusal(handler, InvalidRequest("no"))
-    assert refusal.unary_stream is not None and refusal.unary_unary is None
+def test_a_refusal_reads_no_request():
+    """Stream-unary, whatever the method: it answers before the caller sends anything."""
+    refusal = internal_auth._refusal(InvalidRequest("no"))
+    assert refusal.stream_unary is not None and refusal.request_deserializer is None
+
+
+def test_a_token_in_two_callers_files_is_refused(tokens):
+    (tokens / RENDER_WORKER).write_text(f"{TOKEN_C}\n{TOKEN_A}\n")
+    with pytest.raises(ConfigError, match="same token is in 'gateway' and 'render-worker'"):
+        TokenDirectory(tokens)
