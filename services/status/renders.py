@@ -196,7 +196,7 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
 
     async def ReleaseRender(self, request, context):
         rid = parse_id(request.render_id)
-        reason = request.reason or "the attempt stopped without an outcome"
+        reason = storable(request.reason) or "the attempt stopped without an outcome"
         async with self.pool.connection() as conn:
             if request.attempt >= self.max_attempts:
                 row = await self._finish(conn, FINISH, rid, request.project_id, request.attempt,
@@ -209,7 +209,7 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                                last_error = %s
                         WHERE id = %s AND project_id = %s AND status = 'rendering' AND attempt = %s
                         RETURNING {COLUMNS}""",
-                    (reason[:2000], rid, request.project_id, request.attempt))
+                    (reason, rid, request.project_id, request.attempt))
                 row = await cur.fetchone()
             if row is None:
                 await self._superseded(conn, request, rid)
@@ -229,7 +229,12 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
 
     async def FinishRender(self, request, context):
         rid = parse_id(request.render_id)
-        error_message = None if request.succeeded else (request.error_message or "render failed")
+        for name in ("object_key", "download_url"):
+            if "\x00" in getattr(request, name):
+                raise errors.InvalidRequest(f"{name} contains NUL, which no object key or URL "
+                                            "holds", field_errors={name: ["Contains NUL"]})
+        error_message = None if request.succeeded else (
+            storable(request.error_message) or "render failed")
         async with self.pool.connection() as conn:
             row = await self._finish(conn, FINISH, rid, request.project_id, request.attempt,
                                      request.succeeded, error=error_message,
@@ -253,6 +258,16 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                                 row["event_payload"])
             self.waiters.finished(str(rid), row)
         return row
+
+
+MAX_ERROR_CHARS = 2000
+
+
+def storable(text: str) -> str:
+    """A worker's free-text reason as a render keeps it: NUL (which PostgreSQL's text refuses;
+    a renderer's exception may quote one) shown as U+FFFD, cut to MAX_ERROR_CHARS. The render
+    still gets its outcome (an UNKNOWN error left it rendering until its lease ran out)."""
+    return errors.cut(text.replace("\x00", "\ufffd"), MAX_ERROR_CHARS)
 
 
 def gave_up(attempts: int, reason: str) -> str:

@@ -87,10 +87,13 @@ class WebhookService(webhooks_pb2_grpc.WebhookServiceServicer):
         await self._check(request.url)
         secret = new_secret()
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "INSERT INTO webhook_endpoints (id, project_id, url, events, secret) "
-                f"VALUES (%s, %s, %s, %s, %s) RETURNING {ENDPOINT_COLUMNS}",
-                (uuid7(), request.project_id, request.url, _events(request.events), secret))
+            try:
+                cur = await conn.execute(
+                    "INSERT INTO webhook_endpoints (id, project_id, url, events, secret) "
+                    f"VALUES (%s, %s, %s, %s, %s) RETURNING {ENDPOINT_COLUMNS}",
+                    (uuid7(), request.project_id, request.url, _events(request.events), secret))
+            except psycopg.errors.ForeignKeyViolation:
+                raise errors.InvalidRequest("project_id names no project") from None
             return endpoint_proto(await cur.fetchone(), secret)
 
     async def ListEndpoints(self, request, context):

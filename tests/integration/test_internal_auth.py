@@ -227,3 +227,37 @@ def test_two_authorization_entries_are_refused_whatever_their_order(stack, victi
     for metadata in ([right, wrong], [wrong, right], [bearer_of(stack, RENDER_WORKER), right]):
         code, details = raw_call(stack, GET_RENDER, request, metadata)
         assert (code, "not several" in details) == ("UNAUTHENTICATED", True), details
+
+
+def test_a_workers_text_with_nul_is_stored_or_refused_never_unknown(stack, victim):
+    """PostgreSQL's text refuses NUL: a failure reason quoting one is still recorded (shown as
+    U+FFFD), while a NUL in an object key or URL is INVALID_ARGUMENT."""
+    nowhere = str(uuid.uuid4())  # the text reaches PostgreSQL before the row is looked up
+    with channel(stack, "status", RENDER_WORKER) as ch:
+        status = status_pb2_grpc.StatusServiceStub(ch)
+        for call in (
+                lambda: status.FinishRender(status_pb2.FinishRenderRequest(
+                    project_id=victim["project_id"], render_id=nowhere, attempt=1,
+                    error_message="bad byte \x00 here"), timeout=10),
+                lambda: status.ReleaseRender(status_pb2.ReleaseRenderRequest(
+                    project_id=victim["project_id"], render_id=nowhere, attempt=1,
+                    reason="bad byte \x00 here"), timeout=10),
+                lambda: status.ReleaseRender(status_pb2.ReleaseRenderRequest(
+                    project_id=victim["project_id"], render_id=nowhere, attempt=99,
+                    reason="bad byte \x00 here"), timeout=10)):
+            assert refused(call).code() == grpc.StatusCode.NOT_FOUND
+        error = refused(lambda: status.FinishRender(status_pb2.FinishRenderRequest(
+            project_id=victim["project_id"], render_id=nowhere, attempt=1, succeeded=True,
+            object_key="renders/x\x00.pdf", download_url="https://s3.example/x"), timeout=10))
+        assert (error.code(), "object_key contains NUL" in error.details()) == (
+            grpc.StatusCode.INVALID_ARGUMENT, True), error.details()
+
+
+def test_an_endpoint_for_a_project_that_does_not_exist_is_invalid_argument(stack):
+    with channel(stack, "webhooks", GATEWAY) as ch:
+        error = refused(lambda: webhooks_pb2_grpc.WebhookServiceStub(ch).CreateEndpoint(
+            webhooks_pb2.CreateEndpointRequest(project_id=str(uuid.uuid4()),
+                                               url="https://hooks.example.com/craftkit"),
+            timeout=10))
+    assert (error.code(), error.details()) == (grpc.StatusCode.INVALID_ARGUMENT,
+                                               "project_id names no project")
