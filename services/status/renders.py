@@ -107,7 +107,9 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
 
     async def WaitRender(self, request, context):
         deadline = asyncio.get_running_loop().time() + max(request.timeout_ms, 0) / 1000
-        future = self.waiters.register(request.render_id)
+        # Wake-ups name the render in canonical form; a caller may spell it in capitals.
+        render_id = str(parse_id(request.render_id))
+        future = self.waiters.register(render_id)
         try:
             while True:
                 row, _ = await self._fetch(request.project_id, request.render_id)
@@ -123,7 +125,7 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                 if finished is not None:  # recorded here: the row came with the wake-up
                     return to_proto(finished)
         finally:
-            self.waiters.unregister(request.render_id, future)
+            self.waiters.unregister(render_id, future)
 
     async def StartRender(self, request, context):
         rid = parse_id(request.render_id)

@@ -16,7 +16,7 @@ import pytest
 from craftkit import service
 from craftkit.devstack import health
 from craftkit.internal_auth import ADMIN, GATEWAY, RENDER_WORKER, ClientSecurity
-from craftkit.v1 import (enqueue_pb2, enqueue_pb2_grpc, projects_pb2, projects_pb2_grpc,
+from craftkit.v1 import (enqueue_pb2, enqueue_pb2_grpc, projects_pb2, projects_pb2_grpc, render_pb2,
                          status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc,
                          webhooks_pb2, webhooks_pb2_grpc)
 from tests.integration.conftest import eventually, invoice
@@ -261,3 +261,13 @@ def test_an_endpoint_for_a_project_that_does_not_exist_is_invalid_argument(stack
             timeout=10))
     assert (error.code(), error.details()) == (grpc.StatusCode.INVALID_ARGUMENT,
                                                "project_id names no project")
+
+
+def test_wait_render_wakes_for_a_render_id_in_capitals(api):
+    """Project and render ids are UUIDs in any case; a wait named in capitals is woken when the
+    render finishes, not only at its timeout (which here is past the call's deadline)."""
+    created = api.render(invoice(rows=4000)).json()  # a second or so of rendering
+    waited = api.status.WaitRender(status_pb2.WaitRenderRequest(
+        project_id=api.project_id.upper(), render_id=created["id"].upper(),
+        timeout_ms=600_000), timeout=120)
+    assert waited.status == render_pb2.RENDER_STATUS_SUCCEEDED
