@@ -33,6 +33,9 @@ from services.gateway.settings import Settings
 log = logging.getLogger(__name__)
 
 RPC_TIMEOUT = 10
+# A sync wait that ends with one of these answers 202 (the render is accepted; poll it).
+WAIT_CUT_SHORT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
+                            grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
 @dataclass
@@ -210,14 +213,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
             version_number=version, filename=filename), timeout=RPC_TIMEOUT)
         render = reply.render
         if sync and STATUS_NAME[render.status] not in TERMINAL:
-            timeout = settings.sync_timeout_seconds
-            render = await backends.status.WaitRender(status_pb2.WaitRenderRequest(
-                project_id=project, render_id=render.id, timeout_ms=int(timeout * 1000)),
-                timeout=timeout + RPC_TIMEOUT)
+            render = await wait(backends, project, render)
         if sync and STATUS_NAME[render.status] in TERMINAL:
             return JSONResponse(views.render(render, base))
         body = views.render_created(render, base)
         return JSONResponse(body, status_code=202, headers={"location": body["pollUrl"]})
+
+    async def wait(backends: Backends, project: str, render):
+        """`render` once terminal, or as accepted when the wait cannot finish: a status replica
+        stopping mid-wait (a rollout) or unreachable. The render is accepted either way, so the
+        client gets its 202 to poll, never a 503 that reads as "not accepted, retry"."""
+        timeout = settings.sync_timeout_seconds
+        try:
+            return await backends.status.WaitRender(status_pb2.WaitRenderRequest(
+                project_id=project, render_id=render.id, timeout_ms=int(timeout * 1000)),
+                timeout=timeout + RPC_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in WAIT_CUT_SHORT:
+                raise
+            log.warning("render %s: the sync wait ended early (%s: %s); answering 202",
+                        render.id, exc.code().name, exc.details())
+            return render
 
     async def get_render(request: Request) -> Response:
         project = await project_of(request)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+import signal
+import threading
 import uuid
 
 import httpx
+import psycopg
 import pytest
 
 from craftkit.v1 import render_pb2
-from tests.integration.conftest import invoice, new_api, objects, pdf_text
+from tests.integration.conftest import eventually, invoice, new_api, objects, pdf_text
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 S = render_pb2
@@ -132,3 +135,31 @@ def test_long_tables_repeat_the_header_on_every_page(api, rows):
     assert pages >= 2
     assert text.count("Qty") == pages
     assert f"Widget {rows - 1}" in text
+
+
+def test_sync_mode_gives_202_when_the_status_service_stops_mid_wait(stack, api):
+    """A rollout stops status replicas while gateways wait on them (a replica's stop grace, 5 s,
+    is shorter than SYNC_TIMEOUT_SECONDS): the render is accepted, so the client gets a 202 to
+    poll, not a 5xx that reads as "not accepted"."""
+    stack.kill_service("render_worker", signal.SIGTERM)  # the render stays queued: the wait lasts
+    answered = {}
+    waiting = threading.Thread(target=lambda: answered.update(
+        response=api.render(invoice(), sync=True)))
+    try:
+        waiting.start()
+        eventually(lambda: queued_in(stack, api.project_id), what="the render recorded")
+        stack.kill_service("status", signal.SIGTERM)
+        waiting.join(timeout=60)
+    finally:
+        stack.start_service("status")
+        stack.start_service("render_worker")
+        stack.wait_ready(names=["status", "render_worker"], timeout=60)
+    response = answered["response"]
+    assert response.status_code == 202, response.text
+    assert api.wait(response.json()["id"]).status == S.RENDER_STATUS_SUCCEEDED
+
+
+def queued_in(stack, project_id: str) -> bool:
+    with psycopg.connect(stack.infra.database_url) as conn:
+        return conn.execute("SELECT 1 FROM renders WHERE project_id = %s AND status = 'queued'",
+                            (project_id,)).fetchone() is not None
