@@ -325,6 +325,71 @@ def test_policies_open_each_grpc_port_the_callers_use(rendered, directory):
                        for rule in caller["egress"] for p in rule["ports"]), (app, server)
 
 
+DNS, PG, KAFKA = ("kube-system/k8s-app=kube-dns:53", "cnpg.io/cluster=craftkit-db:5432",
+                  ["strimzi.io/cluster=craftkit:9092", "strimzi.io/cluster=craftkit:9093"])
+# README "Network paths", as peer:port per pod (backing's MinIO and its setup Job included).
+DOCUMENTED_INGRESS = {
+    "gateway": ["ingress-nginx/*:8080"],
+    "status": ["app=gateway:7051", "app=render-worker:7051", "app=status:7051"],
+    "enqueue": ["app=gateway:7052"],
+    "webhooks": ["app=gateway:7054"],
+    "render-worker": [], "craftkit-migrate": [], "s3-setup": [],
+    "minio": ["app=render-worker:9000", "app=s3-setup:9000", "ingress-nginx/*:9000"],
+}
+DOCUMENTED_EGRESS = {
+    "gateway": [DNS, "app=status:7051", "app=enqueue:7052", "app=webhooks:7054"],
+    "status": [DNS, PG, *KAFKA, "app=status:7051"],
+    "enqueue": [DNS, PG, *KAFKA],
+    "webhooks": [DNS, PG, *KAFKA, "public addresses:any"],
+    "render-worker": [DNS, *KAFKA, "app=status:7051", "app=minio:9000"],
+    "craftkit-migrate": [DNS, PG],
+    "s3-setup": [DNS, "app=minio:9000"],
+    "minio": [DNS],
+}
+
+
+def peer_name(peer: dict) -> str:
+    """namespace/labels of a policy peer ("*": every pod), or "public addresses" (an ipBlock:
+    test_only_the_gateway_is_reachable_... checks what it excludes)."""
+    if "ipBlock" in peer:
+        return "public addresses"
+    namespace = peer.get("namespaceSelector", {}).get("matchLabels", {}).get(
+        "kubernetes.io/metadata.name")
+    labels = ",".join(f"{k}={v}" for k, v in
+                      sorted(peer.get("podSelector", {}).get("matchLabels", {}).items()))
+    return (f"{namespace}/" if namespace else "") + (labels or "*")
+
+
+def network_paths(objects: list[dict], direction: str) -> dict[str, list[str]]:
+    """app -> every peer:port the NetworkPolicies selecting its pods open in `direction` (a rule
+    without peers or ports shows as "*" or ":any", so an open rule cannot hide)."""
+    rules, peers = ("egress", "to") if direction == "Egress" else ("ingress", "from")
+    paths = {}
+    for _, pod in pod_templates(objects):
+        labels = pod["metadata"]["labels"]
+        opened = set()
+        for policy in of_kind(objects, "NetworkPolicy"):
+            spec = policy["spec"]
+            if direction in spec["policyTypes"] and selects(spec["podSelector"], labels):
+                for rule in spec.get(rules, []):
+                    opened |= {f"{peer_name(peer)}:{port['port']}"
+                               for peer in rule.get(peers, [{}])
+                               for port in rule.get("ports", [{"port": "any"}])}
+        paths[labels["app"]] = sorted(opened)
+    return paths
+
+
+@pytest.mark.parametrize("directory", APPS)
+def test_network_paths_are_exactly_the_documented_ones(rendered, directory):
+    """Least privilege both ways: a policy that lets a pod reach (or be reached by) anything the
+    README does not list fails here, not only one that forgets a path."""
+    objects = rendered[directory] + rendered["backing"]
+    assert network_paths(objects, "Ingress") == {
+        app: sorted(peers) for app, peers in DOCUMENTED_INGRESS.items()}
+    assert network_paths(objects, "Egress") == {
+        app: sorted(peers) for app, peers in DOCUMENTED_EGRESS.items()}
+
+
 # --- services, addresses, scaling ----------------------------------------------------------------
 
 
