@@ -563,6 +563,52 @@ def test_internal_tokens_are_mounted_as_the_contract_says(rendered, directory):
         assert set(secret["data"]) == {"gateway", "render-worker", "admin"}
 
 
+# Which pod may read which Secret (key, or "*" for all of it), production with its backing
+# services; dev is the same less Kafka's and gRPC TLS's. "Only its own key" is the point for the
+# internal tokens: the gateway and the workers cannot act as another caller, and no pod but the
+# three servers holds the admin token.
+SECRETS = {
+    "gateway": ["craftkit-grpc-tls:ca.crt", "craftkit-internal-tokens:gateway"],
+    "render-worker": ["craftkit-cluster-ca-cert:ca.crt", "craftkit-grpc-tls:ca.crt",
+                      "craftkit-internal-tokens:render-worker", "craftkit-s3:*",
+                      "craftkit-services:password"],
+    **{server: ["craftkit-cluster-ca-cert:ca.crt", "craftkit-db-app:uri", "craftkit-grpc-tls:*",
+                "craftkit-internal-tokens:*", "craftkit-services:password"]
+       for server in ("status", "enqueue", "webhooks")},
+    "craftkit-migrate": ["craftkit-db-app:uri"],
+    "minio": ["craftkit-minio-root:*"],
+    "s3-setup": ["craftkit-minio-root:*", "craftkit-s3:*"],
+}
+PRODUCTION_ONLY = ("craftkit-cluster-ca-cert", "craftkit-grpc-tls", "craftkit-services")
+
+
+def secrets_read(pod: dict) -> list[str]:
+    """secret:key (or secret:*) of every way the pod reads a Secret: volumes (also projected),
+    envFrom and env. Generated names lose their hash suffix."""
+    spec, read = pod["spec"], set()
+    for volume in spec.get("volumes", []):
+        for source in [volume, *volume.get("projected", {}).get("sources", [])]:
+            if "secret" in source:
+                secret = source["secret"]
+                keys = sorted(item["key"] for item in secret.get("items", [])) or ["*"]
+                read |= {f"{secret.get('secretName') or secret['name']}:{key}" for key in keys}
+    for container in containers(pod):
+        read |= {f"{e['secretRef']['name']}:*" for e in container.get("envFrom", [])
+                 if "secretRef" in e}
+        read |= {f"{ref['name']}:{ref['key']}" for e in container.get("env", [])
+                 if (ref := e.get("valueFrom", {}).get("secretKeyRef"))}
+    return sorted(re.sub(r"-[a-z0-9]{10}:", ":", entry) for entry in read)
+
+
+@pytest.mark.parametrize("directory", APPS)
+def test_every_pod_reads_only_the_secrets_it_needs(rendered, directory):
+    objects = rendered[directory] + rendered["backing"]
+    expected = {app: [s for s in read if directory.endswith("production")
+                      or not s.startswith(PRODUCTION_ONLY)] for app, read in SECRETS.items()}
+    assert {pod["metadata"]["labels"]["app"]: secrets_read(pod)
+            for _, pod in pod_templates(objects)} == expected
+
+
 def test_production_grpc_is_tls_with_plaintext_health_only_for_probes(rendered):
     objects = rendered["overlays/production"]
     env = config(objects)
