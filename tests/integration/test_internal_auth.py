@@ -230,8 +230,10 @@ def test_two_authorization_entries_are_refused_whatever_their_order(stack, victi
 
 
 def test_a_workers_text_with_nul_is_stored_or_refused_never_unknown(stack, victim):
-    """PostgreSQL's text refuses NUL: a failure reason quoting one is still recorded (shown as
-    U+FFFD), while a NUL in an object key or URL is INVALID_ARGUMENT."""
+    """PostgreSQL's text refuses NUL: a failure reason quoting one no longer fails the call
+    inside PostgreSQL (UNKNOWN); it reaches the render's lookup (NOT_FOUND for a render that does
+    not exist) and would be stored with U+FFFD. A NUL in an object key or URL is
+    INVALID_ARGUMENT."""
     nowhere = str(uuid.uuid4())  # the text reaches PostgreSQL before the row is looked up
     with channel(stack, "status", RENDER_WORKER) as ch:
         status = status_pb2_grpc.StatusServiceStub(ch)
