@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from craftkit.timefmt import ms
 from craftkit.v1 import render_pb2
 
@@ -17,6 +19,18 @@ STATUS = {
 }
 STATUS_NAME = {value: name for name, value in STATUS.items()}
 TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+def object_key(render_id: str, filename: str) -> str:
+    """Where a render's PDF is stored in the bucket (under the public prefix)."""
+    return f"renders/{render_id}/{filename}"
+
+
+def download_url(public_base_url: str, key: str) -> str:
+    """The PDF's public address: S3_PUBLIC_BASE_URL + "/" + the key, or "" without a public base.
+    The worker reports it and the status service accepts only this, so no caller can make a
+    webhook point somewhere else."""
+    return f"{public_base_url}/{quote(key)}" if public_base_url else ""
 
 
 def to_proto(row: dict, transitions: list[dict] = ()) -> render_pb2.Render:

@@ -9,17 +9,14 @@ again and the put retried.
 from __future__ import annotations
 
 import io
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
 from minio.error import InvalidResponseError, S3Error
 
+from craftkit import renders
 from services.render_worker.settings import Storage
-
-
-def object_key(render_id: str, filename: str) -> str:
-    return f"renders/{render_id}/{filename}"
 
 
 class StoreError(Exception):
@@ -78,8 +75,7 @@ class PdfStore:
                                content_type="application/pdf")
 
     def download_url(self, key: str) -> str:
-        base = self.settings.public_base_url
-        return f"{base}/{quote(key)}" if base else ""
+        return renders.download_url(self.settings.public_base_url, key)
 
     def reachable(self) -> bool:
         return self.client.bucket_exists(self.settings.bucket)

@@ -28,14 +28,14 @@ from aiokafka import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import TopicPartition
 
-from craftkit import errors, kafka, messages
+from craftkit import errors, kafka, messages, renders
 from craftkit.layout import RenderError
 from craftkit.retry import RetryPolicy
 from craftkit.v1 import status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc
 from services.render_worker.pool import RenderCrashed, RenderFailed, RenderPool
 from services.render_worker.settings import Settings
 from services.render_worker.slots import Slots, Ticket
-from services.render_worker.storage import PdfStore, StoreError, object_key
+from services.render_worker.storage import PdfStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ class Worker:
             assets = {ref.name: await self._asset(render, ref) for ref in claim.assets}
             async with ticket.slot():
                 pdf = await self.pool.render(claim.layout_json, claim.data_json, assets)
-            key = object_key(render_id, render.filename)
+            key = renders.object_key(render_id, render.filename)
             await self._store(key, pdf)
         except (RenderFailed, RenderError) as exc:
             request.succeeded, request.error_message = False, str(exc)

@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from craftkit import db, errors, messages
 from craftkit.layout import image_assets
 from craftkit.outbox import Outbox
-from craftkit.renders import COLUMNS, TERMINAL, to_proto
+from craftkit.renders import COLUMNS, TERMINAL, download_url, to_proto
 from craftkit.v1 import status_pb2, status_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,10 @@ class TerminalWaiters:
 
 class StatusService(status_pb2_grpc.StatusServiceServicer):
     def __init__(self, pool: AsyncConnectionPool, waiters: TerminalWaiters, outbox: Outbox, *,
-                 lease_seconds: int, events_topic: str, max_attempts: int = 3) -> None:
+                 lease_seconds: int, events_topic: str, max_attempts: int = 3,
+                 public_base_url: str = "") -> None:
         self.pool = pool
+        self.public_base_url = public_base_url
         self.outbox = outbox
         self.waiters = waiters
         self.lease_seconds = lease_seconds
@@ -235,6 +237,8 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
             if "\x00" in getattr(request, name):
                 raise errors.InvalidRequest(f"{name} contains NUL, which no object key or URL "
                                             "holds", field_errors={name: ["Contains NUL"]})
+        if request.succeeded:
+            self._check_location(rid, request.object_key, request.download_url)
         error_message = None if request.succeeded else (
             storable(request.error_message) or "render failed")
         async with self.pool.connection() as conn:
@@ -244,6 +248,20 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
             if row is None:
                 await self._superseded(conn, request, rid)
         return to_proto(row)
+
+    def _check_location(self, rid: uuid.UUID, key: str, url: str) -> None:
+        """A succeeded render's PDF is in its own folder under the public prefix, and its
+        download URL is the one S3_PUBLIC_BASE_URL gives that key: a caller holding the worker's
+        token cannot point a tenant's webhook at a file of its choosing."""
+        folder = f"renders/{rid}/"
+        if not key.startswith(folder) or "/" in key[len(folder):] or key == folder:
+            raise errors.InvalidRequest(f"object_key must be {folder}<filename>",
+                                        field_errors={"object_key": [f"Not under {folder}"]})
+        expected = download_url(self.public_base_url, key)
+        if url != expected:
+            raise errors.InvalidRequest(
+                f"download_url must be {expected!r}, the public address of object_key",
+                field_errors={"download_url": ["Not the public address of object_key"]})
 
     async def _finish(self, conn, statement: str, rid: uuid.UUID, project_id: str, attempt: int,
                       succeeded: bool, *, error: str | None, key: str = "",

@@ -34,6 +34,7 @@ async def serve(settings: Settings) -> None:
     status_pb2_grpc.add_StatusServiceServicer_to_server(
         StatusService(pool, waiters, outbox, lease_seconds=settings.lease_seconds,
                       max_attempts=settings.max_attempts,
+                      public_base_url=settings.public_base_url,
                       events_topic=settings.kafka.events_topic), server)
     templates_pb2_grpc.add_TemplateServiceServicer_to_server(
         TemplateService(pool, max_asset_pixels=settings.max_asset_pixels), server)

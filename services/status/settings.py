@@ -28,6 +28,9 @@ class Settings:
     """MAX_ASSET_PIXELS: an uploaded image with more pixels is refused (invalid_asset). A render
     decodes an image at about 10 bytes per pixel (40 MP: about 400 MiB), so keep the worker's
     memory per render above that, or lower this."""
+    public_base_url: str
+    """S3_PUBLIC_BASE_URL: as the workers have it. A finished render's downloadUrl must be this
+    + "/" + its object key (empty: no downloadUrl); FinishRender refuses any other."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -39,4 +42,5 @@ class Settings:
             lease_seconds=env_int("RENDER_LEASE_SECONDS", 30),
             max_attempts=env_int("RENDER_MAX_ATTEMPTS", 3),
             max_asset_pixels=env_int("MAX_ASSET_PIXELS", 40_000_000),
+            public_base_url=env_str("S3_PUBLIC_BASE_URL", "").rstrip("/"),
         )

@@ -273,3 +273,34 @@ def test_wait_render_wakes_for_a_render_id_in_capitals(api):
         project_id=api.project_id.upper(), render_id=created["id"].upper(),
         timeout_ms=600_000), timeout=120)
     assert waited.status == render_pb2.RENDER_STATUS_SUCCEEDED
+
+
+def test_the_worker_token_cannot_point_a_render_at_another_file(stack, victim):
+    """FinishRender takes only the render's own folder and the public address S3_PUBLIC_BASE_URL
+    gives it: a caller holding the worker's token cannot make a tenant's webhook name a file of
+    its choosing, nor another render's PDF."""
+    rid = victim["render_id"]
+
+    def read() -> render_pb2.Render:
+        with channel(stack, "status", ADMIN) as ch:
+            return status_pb2_grpc.StatusServiceStub(ch).GetRender(status_pb2.GetRenderRequest(
+                project_id=victim["project_id"], render_id=rid), timeout=10)
+
+    before = read()
+    with channel(stack, "status", RENDER_WORKER) as ch:
+        status = status_pb2_grpc.StatusServiceStub(ch)
+        base = before.download_url[:-len(before.object_key) - 1]
+        other = f"renders/{uuid.uuid4()}/invoice.pdf"
+        for key, url, field in (
+                (before.object_key, "https://attacker.example/evil.pdf", "download_url"),
+                (other, f"{base}/{other}", "object_key"),
+                (f"renders/{rid}/../x.pdf", f"{base}/renders/{rid}/../x.pdf", "object_key")):
+            error = refused(lambda key=key, url=url: status.FinishRender(
+                status_pb2.FinishRenderRequest(project_id=victim["project_id"], render_id=rid,
+                                               attempt=1, succeeded=True, object_key=key,
+                                               download_url=url), timeout=10))
+            assert (error.code(), field in error.details()) == (
+                grpc.StatusCode.INVALID_ARGUMENT, True), error.details()
+    after = read()
+    assert (after.object_key, after.download_url) == (before.object_key, before.download_url)
+    assert before.download_url.startswith("http")
