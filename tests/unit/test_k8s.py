@@ -18,8 +18,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from craftkit import service
-from services.render_worker import storage
+from craftkit import renders, service
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 APPS = ["overlays/dev", "overlays/production"]
@@ -643,7 +642,7 @@ def load_s3_setup():
 
 def test_the_public_bucket_policy_covers_exactly_where_workers_store_pdfs():
     s3_setup = load_s3_setup()
-    key = storage.object_key("0190c0de-0000-7000-8000-000000000000", "invoice.pdf")
+    key = renders.object_key("0190c0de-0000-7000-8000-000000000000", "invoice.pdf")
     assert key.startswith(s3_setup.PUBLIC_PREFIX)
     [statement] = s3_setup.public_read_policy("craftkit-renders")["Statement"]
     assert statement["Action"] == ["s3:GetObject"]  # no listing, no writing
