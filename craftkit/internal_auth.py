@@ -2,14 +2,21 @@
 project id every tenant call must carry.
 
     caller sends    authorization: Bearer <the first line of INTERNAL_TOKEN_FILE>
-    server accepts  any line of INTERNAL_TOKENS_DIR/<identity> (gateway, render-worker, admin)
+    server accepts  any line of INTERNAL_TOKENS_DIR/<identity> (gateway, render-worker, admin):
+                    `sha256:<64 hex digits>`, the token's digest, or the token itself
+
+Servers only verify, so they need only digests (`python -m craftkit.admin token-digest FILE`
+prints them): a server that leaks its files then hands out no caller's token. Raw tokens are
+still accepted for simple setups, mixed with digests if need be.
 
 No or an unknown token is UNAUTHENTICATED; a known caller calling a method ALLOWED does not give
 it is PERMISSION_DENIED; grpc.health.v1 needs no token (probes have none). Files are re-read
 when they change, so rotating a token needs no restart:
-  1. add the new token as a second line of the caller's file on the servers (both accepted);
-  2. make it the first line (callers send it from then on), keeping the old one second;
-  3. once every caller sends the new one, remove the old line.
+  1. add the new token's digest as a second line of the caller's file on the servers (both
+     accepted);
+  2. once every server has it, replace the caller's own file with the new token (callers send it
+     from then on);
+  3. once every caller sends the new one, remove the old digest.
 Kubernetes updates a mounted Secret within about a minute; the files are checked for changes at
 most once every RECHECK_SECONDS.
 
@@ -24,6 +31,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +48,8 @@ GATEWAY, RENDER_WORKER, ADMIN = "gateway", "render-worker", "admin"
 IDENTITIES = (GATEWAY, RENDER_WORKER, ADMIN)
 RECHECK_SECONDS = 1.0
 MIN_TOKEN_CHARS = 16
+DIGEST_PREFIX = "sha256:"
+_DIGEST_LINE = re.compile(r"sha256:[0-9a-fA-F]{64}")
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 
 _REST = frozenset({GATEWAY, ADMIN})
@@ -98,7 +108,8 @@ class ServerSecurity:
     tokens_dir: str
     """INTERNAL_TOKENS_DIR: a directory with one file per caller identity (gateway,
     render-worker, admin), each holding that caller's accepted tokens, one per line (two during
-    a rotation). Re-read when it changes. Required."""
+    a rotation): `sha256:<hex>` digests (what production mounts: a server only verifies) or raw
+    tokens. A missing file accepts nobody as that caller. Re-read when it changes. Required."""
     tls_cert_file: str
     """GRPC_TLS_CERT_FILE: PEM certificate chain; with GRPC_TLS_KEY_FILE, the server speaks TLS
     only. Empty: plaintext (tokens still required)."""
@@ -155,19 +166,62 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def read_tokens(path: Path) -> list[str]:
-    """The tokens in one caller's file, in order; ConfigError when one is too short to be a
-    secret (an empty file holds none)."""
-    tokens = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    for number, token in enumerate(tokens, 1):
-        if len(token) < MIN_TOKEN_CHARS or not token.isascii() or not token.isprintable():
-            raise ConfigError(f"{path} line {number}: a token must be at least "
-                              f"{MIN_TOKEN_CHARS} printable ASCII characters")
+def digest_line(token: str) -> str:
+    """The line a server's file holds for `token`: `sha256:` and its digest in hex."""
+    return DIGEST_PREFIX + _digest(token).hex()
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    """(line number, text) of every non-blank line, stripped."""
+    return [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1)
+            if line.strip()]
+
+
+def _check_token(source, number: int, token: str) -> str:
+    if len(token) < MIN_TOKEN_CHARS or not token.isascii() or not token.isprintable():
+        raise ConfigError(f"{source} line {number}: a token must be at least "
+                          f"{MIN_TOKEN_CHARS} printable ASCII characters")
+    return token
+
+
+def tokens_in(text: str, source) -> list[str]:
+    """The raw tokens of a caller's token file's `text`, in order; ConfigError, naming `source`
+    and the line, when one is too short to be a secret or is a digest (a caller must send the
+    token itself). An empty text holds none."""
+    tokens = []
+    for number, line in _lines(text):
+        if line.startswith(DIGEST_PREFIX):
+            raise ConfigError(f"{source} line {number} is a digest ({DIGEST_PREFIX}...): a "
+                              "caller's file must hold its token itself; digests are for "
+                              "the servers' INTERNAL_TOKENS_DIR")
+        tokens.append(_check_token(source, number, line))
     return tokens
 
 
+def read_tokens(path: Path) -> list[str]:
+    """The raw tokens of a caller's token file (tokens_in)."""
+    return tokens_in(path.read_text(), path)
+
+
+def read_accepted(path: Path) -> list[bytes]:
+    """The SHA-256 digests a server accepts from one caller's file, in order: a `sha256:<hex>`
+    line is taken as it is, any other line is a raw token and hashed here. ConfigError names
+    the file and line of a malformed digest or a token too short to be a secret."""
+    digests = []
+    for number, line in _lines(path.read_text()):
+        if line.startswith(DIGEST_PREFIX):
+            if not _DIGEST_LINE.fullmatch(line):
+                raise ConfigError(f"{path} line {number}: a digest line is {DIGEST_PREFIX} and "
+                                  "64 hex digits (python -m craftkit.admin token-digest FILE "
+                                  "prints it for a token file)")
+            digests.append(bytes.fromhex(line.removeprefix(DIGEST_PREFIX)))
+        else:
+            digests.append(_digest(_check_token(path, number, line)))
+    return digests
+
+
 class TokenDirectory:
-    """The accepted tokens of each caller identity, from INTERNAL_TOKENS_DIR."""
+    """The accepted token digests of each caller identity, from INTERNAL_TOKENS_DIR."""
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
@@ -178,7 +232,8 @@ class TokenDirectory:
         self._load()
         if not self.digests:
             raise ConfigError(f"INTERNAL_TOKENS_DIR {self.directory} holds no token: write one "
-                              f"per line into files named {', '.join(IDENTITIES)}")
+                              f"digest (or token) per line into files named "
+                              f"{', '.join(IDENTITIES)}")
 
     def _load(self) -> None:
         if not self.directory.is_dir():
@@ -187,8 +242,7 @@ class TokenDirectory:
         digests, owners = [], {}
         for identity, path in zip(IDENTITIES, self.paths, strict=True):
             if path.exists():
-                for token in read_tokens(path):
-                    digest = _digest(token)
+                for digest in read_accepted(path):
                     if owners.setdefault(digest, identity) != identity:
                         raise ConfigError(
                             f"INTERNAL_TOKENS_DIR {self.directory}: the same token is in "

@@ -1,9 +1,11 @@
 """Who may call what: the table against the protos and against what the gateway and the worker
-really call; token files read, compared and re-read."""
+really call; token files (tokens and digests) read, compared and re-read."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import grpc
@@ -12,7 +14,8 @@ import pytest
 from craftkit import internal_auth
 from craftkit.config import ConfigError
 from craftkit.internal_auth import (ADMIN, ALLOWED, GATEWAY, RENDER_WORKER, UNSCOPED,
-                                    TokenDirectory, TokenFile, bearer, check_project_id)
+                                    TokenDirectory, TokenFile, bearer, check_project_id,
+                                    digest_line)
 from craftkit.v1 import (enqueue_pb2, inbound_pb2, projects_pb2, status_pb2, templates_pb2,
                          webhooks_pb2)
 from craftkit.errors import InvalidRequest
@@ -144,3 +147,48 @@ def test_a_token_in_two_callers_files_is_refused(tokens):
     (tokens / RENDER_WORKER).write_text(f"{TOKEN_C}\n{TOKEN_A}\n")
     with pytest.raises(ConfigError, match="same token is in 'gateway' and 'render-worker'"):
         TokenDirectory(tokens)
+
+
+def test_a_server_accepts_digests_and_tokens_mixed(tokens):
+    """What production mounts (digests) and what a simple setup writes (tokens), side by side
+    during a rotation; a digest written in capitals is the same digest."""
+    (tokens / GATEWAY).write_text(f"{digest_line(TOKEN_A)}\n")
+    capitals = "sha256:" + digest_line(TOKEN_C).removeprefix("sha256:").upper()
+    (tokens / ADMIN).write_text(f"{TOKEN_B}\n{capitals}\n")
+    directory = TokenDirectory(tokens)
+    assert [directory.identify(t) for t in (TOKEN_A, TOKEN_B, TOKEN_C)] == [GATEWAY, ADMIN, ADMIN]
+    assert directory.identify(digest_line(TOKEN_A)) is None  # the digest is no password
+
+
+@pytest.mark.parametrize("line", [
+    "sha256:", "sha256:" + "0" * 63, "sha256:" + "0" * 65, "sha256:" + "g" * 64,
+    "sha256: " + "0" * 64, "sha256:" + "0" * 62 + " 0"])
+def test_a_malformed_digest_names_its_file_and_line(tokens, line):
+    (tokens / ADMIN).write_text(f"{TOKEN_B}\n{line}\n")
+    with pytest.raises(ConfigError, match=rf"{tokens / ADMIN} line 2: a digest line is sha256: "
+                                          "and 64 hex digits"):
+        TokenDirectory(tokens)
+
+
+def test_a_token_and_its_digest_in_two_callers_files_is_refused(tokens):
+    (tokens / RENDER_WORKER).write_text(f"{digest_line(TOKEN_A)}\n")
+    with pytest.raises(ConfigError, match="same token is in 'gateway' and 'render-worker'"):
+        TokenDirectory(tokens)
+
+
+def test_a_caller_cannot_send_a_digest(tokens):
+    """A caller's file mounted from the digests by mistake: said at start, not a refusal at the
+    first call."""
+    (tokens / GATEWAY).write_text(f"{digest_line(TOKEN_A)}\n")
+    with pytest.raises(ConfigError, match=rf"{tokens / GATEWAY} line 1 is a digest"):
+        TokenFile(tokens / GATEWAY)
+
+
+def test_the_digest_is_what_the_readmes_shell_recipe_prints():
+    """README: `printf %s "$token" | sha256sum` makes the digest without Craftkit installed."""
+    sha256sum = shutil.which("sha256sum")
+    if sha256sum is None:
+        pytest.skip("no sha256sum here")
+    printed = subprocess.run([sha256sum], input=TOKEN_A, capture_output=True, text=True,
+                             check=True).stdout.split()[0]
+    assert digest_line(TOKEN_A) == f"sha256:{printed}"

@@ -1,0 +1,51 @@
+"""The console's token-digest command: the lines it prints are what a server accepts for the
+tokens of a caller's file (the calls to status are tested against the stack, in integration)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from craftkit import admin
+from craftkit.internal_auth import GATEWAY, TokenDirectory
+
+OLD, NEW = "o" * 32, "n" * 32
+
+
+def digest(capsys, *args: str) -> tuple[int, str, str]:
+    code = admin.main(["token-digest", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_printed_lines_let_a_server_accept_the_tokens_and_hold_none(tmp_path, capsys):
+    (tmp_path / "token").write_text(f"{NEW}\n\n{OLD}\n")
+    code, out, _ = digest(capsys, str(tmp_path / "token"))
+    assert code == 0 and len(out.splitlines()) == 2
+    assert NEW not in out and OLD not in out
+    servers = tmp_path / "tokens"
+    servers.mkdir()
+    (servers / GATEWAY).write_text(out)
+    directory = TokenDirectory(servers)
+    assert directory.identify(NEW) == directory.identify(OLD) == GATEWAY
+    assert directory.identify("x" * 32) is None
+
+
+def test_standard_input_is_read_for_a_dash(tmp_path, capsys, monkeypatch):
+    (tmp_path / "token").write_text(NEW)
+    _, from_file, _ = digest(capsys, str(tmp_path / "token"))
+    monkeypatch.setattr("sys.stdin", io.StringIO(NEW + "\n"))
+    code, from_stdin, _ = digest(capsys, "-")
+    assert code == 0 and from_stdin == from_file
+
+
+@pytest.mark.parametrize("content, said", [
+    ("", "holds no token"), ("short\n", "line 1: a token must be at least 16"),
+    (f"{OLD}\nsha256:{'0' * 64}\n", "line 2 is a digest")])
+def test_what_is_not_a_token_file_is_exit_2_saying_why(tmp_path, capsys, content, said):
+    (tmp_path / "token").write_text(content)
+    code, out, err = digest(capsys, str(tmp_path / "token"))
+    assert (code, out) == (2, "") and said in err and OLD not in err
+    code, _, err = digest(capsys, str(tmp_path / "missing"))
+    assert code == 2 and "missing: No such file or directory" in err
