@@ -376,11 +376,29 @@ def write_tokens(directory: Path) -> Path:
     return directory
 
 
+def write_digests(tokens: Path, digests: Path) -> Path:
+    """The servers' INTERNAL_TOKENS_DIR for the dev stack, as in production: the digest of each
+    caller's tokens in `tokens`, never a token. A file is rewritten (atomically) only when it
+    would change, so running servers see no needless re-read."""
+    digests.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for identity in internal_auth.IDENTITIES:
+        lines = [internal_auth.digest_line(token)
+                 for token in internal_auth.read_tokens(tokens / identity)]
+        path, text = digests / identity, "".join(f"{line}\n" for line in lines)
+        if not path.exists() or path.read_text() != text:
+            staged = path.with_name(f".{identity}.new")
+            staged.write_text(text)
+            staged.chmod(0o600)
+            staged.replace(path)
+    return digests
+
+
 @dataclass
 class Stack:
     """The five services on top of an Infra, each its own supervised process. Internal gRPC
-    calls are authenticated as in production, with tokens generated into <workdir>/internal-tokens
-    (the admin one is for the dev tools and tests: `admin`, `channel`)."""
+    calls are authenticated as in production: callers get a token generated into
+    <workdir>/internal-tokens (the admin one is for the dev tools and tests: `admin`, `channel`),
+    servers only its digest, from <workdir>/internal-token-digests."""
 
     infra: Infra
     env_overrides: dict[str, str] = field(default_factory=dict)
@@ -394,7 +412,13 @@ class Stack:
 
     @property
     def tokens_dir(self) -> Path:
+        """The callers' raw tokens, one file per identity (INTERNAL_TOKEN_FILE)."""
         return self.infra.workdir / "internal-tokens"
+
+    @property
+    def digests_dir(self) -> Path:
+        """The servers' INTERNAL_TOKENS_DIR: the digests of tokens_dir's tokens."""
+        return self.infra.workdir / "internal-token-digests"
 
     @property
     def admin(self) -> ClientSecurity:
@@ -421,7 +445,8 @@ class Stack:
         """The environment of service `name` (every service's settings; the caller's own token
         file for the gateway and the worker)."""
         env = {**os.environ, **self.infra.env(),
-               "INTERNAL_TOKENS_DIR": str(write_tokens(self.tokens_dir)),
+               "INTERNAL_TOKENS_DIR": str(write_digests(write_tokens(self.tokens_dir),
+                                                        self.digests_dir)),
                "STATUS_LISTEN": self.address("status"), "STATUS_ADDRESS": self.address("status"),
                "ENQUEUE_LISTEN": self.address("enqueue"), "ENQUEUE_ADDRESS": self.address("enqueue"),
                "WORKER_HEALTH_LISTEN": self.address("render_worker"),

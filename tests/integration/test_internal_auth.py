@@ -15,7 +15,7 @@ import pytest
 
 from craftkit import service
 from craftkit.devstack import health
-from craftkit.internal_auth import ADMIN, GATEWAY, RENDER_WORKER, ClientSecurity
+from craftkit.internal_auth import ADMIN, GATEWAY, RENDER_WORKER, ClientSecurity, digest_line
 from craftkit.v1 import (enqueue_pb2, enqueue_pb2_grpc, projects_pb2, projects_pb2_grpc, render_pb2,
                          status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc,
                          webhooks_pb2, webhooks_pb2_grpc)
@@ -156,26 +156,41 @@ def accepted(address: str, token: Path, project_id: str) -> bool:
 
 
 def test_a_token_rotates_without_a_restart(stack, api, tmp_path):
-    """On a webhooks service of its own (its own INTERNAL_TOKENS_DIR): the new token added as a
-    second line is accepted beside the old one; once the old line is removed, the old token is
-    refused."""
-    tokens = tmp_path / "tokens"
-    shutil.copytree(stack.tokens_dir, tokens)
+    """On a webhooks service of its own (its own INTERNAL_TOKENS_DIR, digests as the stack's
+    servers have), in the README's order: the new token's digest added as a second line is
+    accepted beside the old one; once the old digest is removed, the old token is refused."""
+    digests = tmp_path / "digests"
+    shutil.copytree(stack.digests_dir, digests)
     old, new = tmp_path / "old", tmp_path / "new"
-    old.write_text((tokens / ADMIN).read_text())
+    old.write_text((stack.tokens_dir / ADMIN).read_text())
     new.write_text(secrets.token_urlsafe(32) + "\n")
-    settings = {"INTERNAL_TOKENS_DIR": str(tokens), "WEBHOOKS_GROUP": "webhooks-rotation"}
+    assert old.read_text().strip() not in (digests / ADMIN).read_text()
+    settings = {"INTERNAL_TOKENS_DIR": str(digests), "WEBHOOKS_GROUP": "webhooks-rotation"}
     with stack.extra("webhooks", settings) as address:
         assert accepted(address, old, api.project_id)
         assert not accepted(address, new, api.project_id)
-        (tokens / ADMIN).write_text(old.read_text() + new.read_text())
+        (digests / ADMIN).write_text(f"{digest_of(old)}\n{digest_of(new)}\n")
         eventually(lambda: accepted(address, new, api.project_id), timeout=10,
                    what="the new token accepted")
         assert accepted(address, old, api.project_id)
-        (tokens / ADMIN).write_text(new.read_text())
+        (digests / ADMIN).write_text(f"{digest_of(new)}\n")
         eventually(lambda: not accepted(address, old, api.project_id), timeout=10,
                    what="the old token refused")
         assert accepted(address, new, api.project_id)
+
+
+def test_the_stacks_servers_hold_digests_only(stack):
+    """Dev mirrors production: what status, enqueue and webhooks read as INTERNAL_TOKENS_DIR is
+    the digest of each caller's token, never the token (every other test here calls them)."""
+    for name in ("status", "enqueue", "webhooks"):
+        directory = Path(stack.env(name)["INTERNAL_TOKENS_DIR"])
+        for identity in (GATEWAY, RENDER_WORKER, ADMIN):
+            token = (stack.tokens_dir / identity).read_text().strip()
+            assert (directory / identity).read_text() == f"{digest_line(token)}\n"
+
+
+def digest_of(token_file: Path) -> str:
+    return digest_line(token_file.read_text().strip())
 
 
 GET_RENDER = "/craftkit.v1.StatusService/GetRender"

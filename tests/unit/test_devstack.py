@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from craftkit.devstack import Backoff, Supervisor, wait_for
+from craftkit import internal_auth
+from craftkit.devstack import Backoff, Supervisor, wait_for, write_digests, write_tokens
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(300)"]
 
@@ -116,3 +117,17 @@ def test_a_closed_supervisor_can_run_again(supervised):
     os.kill(first, signal.SIGKILL)
     wait_for(lambda: (p := supervisor.process("sleeper")) is not None and p.pid != first, 10,
              "the sleeper restarted by the new watcher")
+
+
+def test_dev_servers_get_digests_that_accept_the_callers_tokens_and_hold_none(tmp_path):
+    """As in production: the callers' files hold tokens, the servers' directory only digests."""
+    tokens = write_tokens(tmp_path / "tokens")
+    digests = write_digests(tokens, tmp_path / "digests")
+    accepted = internal_auth.TokenDirectory(digests)
+    for identity in internal_auth.IDENTITIES:
+        token = internal_auth.TokenFile(tokens / identity).token()
+        assert accepted.identify(token) == identity
+        assert token not in (digests / identity).read_text()
+    stamp = internal_auth.file_stamp([digests / i for i in internal_auth.IDENTITIES])
+    write_digests(write_tokens(tokens), digests)  # the next service's start: nothing changes
+    assert internal_auth.file_stamp([digests / i for i in internal_auth.IDENTITIES]) == stamp
