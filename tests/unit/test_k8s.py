@@ -5,6 +5,7 @@ keep the rules an operator relies on (README: Deploy on Kubernetes)."""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import inspect
 import ipaddress
@@ -18,9 +19,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from craftkit import renders, service
+from craftkit import internal_auth, renders, service
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy" / "k8s"
 APPS = ["overlays/dev", "overlays/production"]
 ALL = [*APPS, "backing"]
 # The cluster version the manifests are written for (native sleep preStop hooks need >= 1.30).
@@ -33,7 +35,7 @@ CUSTOM_KINDS = {
     ("keda.sh", "TriggerAuthentication"), ("cert-manager.io", "Certificate"),
     ("cert-manager.io", "Issuer"), ("cert-manager.io", "ClusterIssuer"),
 }
-WORKLOADS = {"Deployment", "StatefulSet", "Job"}
+WORKLOADS = {"Deployment", "StatefulSet", "Job", "CronJob"}
 IMAGE = "ghcr.io/craftkit/craftkit"
 
 
@@ -64,8 +66,10 @@ def named(objects: list[dict], kind: str, name: str) -> dict:
 
 
 def pod_templates(objects: list[dict]) -> list[tuple[str, dict]]:
-    """(kind/name, pod template) of every workload."""
-    return [(f"{o['kind']}/{o['metadata']['name']}", o["spec"]["template"])
+    """(kind/name, pod template) of every workload, a CronJob's Jobs' included."""
+    return [(f"{o['kind']}/{o['metadata']['name']}",
+             o["spec"]["jobTemplate"]["spec"]["template"] if o["kind"] == "CronJob"
+             else o["spec"]["template"])
             for o in objects if o["kind"] in WORKLOADS]
 
 
@@ -307,7 +311,8 @@ def allowed(address: str, block: dict) -> bool:
 def test_policies_open_each_grpc_port_the_callers_use(rendered, directory):
     objects = rendered[directory]
     env = config(objects)
-    callers = {"STATUS_ADDRESS": ["gateway", "render-worker"], "ENQUEUE_ADDRESS": ["gateway"],
+    callers = {"STATUS_ADDRESS": ["gateway", "render-worker", "admin-console"],
+               "ENQUEUE_ADDRESS": ["gateway"],
                "WEBHOOKS_ADDRESS": ["gateway"]}
     for setting, apps in callers.items():
         server, port = re.fullmatch(r"dns:///([a-z-]+)\.craftkit\.svc\.cluster\.local:(\d+)",
@@ -329,18 +334,19 @@ DNS, PG, KAFKA = ("kube-system/k8s-app=kube-dns:53", "cnpg.io/cluster=craftkit-d
 # README "Network paths", as peer:port per pod (backing's MinIO and its setup Job included).
 DOCUMENTED_INGRESS = {
     "gateway": ["ingress-nginx/*:8080"],
-    "status": ["app=gateway:7051", "app=render-worker:7051", "app=status:7051"],
+    "status": ["app=gateway:7051", "app=render-worker:7051", "app=admin-console:7051"],
     "enqueue": ["app=gateway:7052"],
     "webhooks": ["app=gateway:7054"],
-    "render-worker": [], "craftkit-migrate": [], "s3-setup": [],
+    "render-worker": [], "admin-console": [], "craftkit-migrate": [], "s3-setup": [],
     "minio": ["app=render-worker:9000", "app=s3-setup:9000", "ingress-nginx/*:9000"],
 }
 DOCUMENTED_EGRESS = {
     "gateway": [DNS, "app=status:7051", "app=enqueue:7052", "app=webhooks:7054"],
-    "status": [DNS, PG, *KAFKA, "app=status:7051"],
+    "status": [DNS, PG, *KAFKA],
     "enqueue": [DNS, PG, *KAFKA],
     "webhooks": [DNS, PG, *KAFKA, "public addresses:any"],
     "render-worker": [DNS, *KAFKA, "app=status:7051", "app=minio:9000"],
+    "admin-console": [DNS, "app=status:7051"],
     "craftkit-migrate": [DNS, PG],
     "s3-setup": [DNS, "app=minio:9000"],
     "minio": [DNS],
@@ -526,54 +532,99 @@ def test_production_applies_no_secret_over_a_real_one(rendered):
 
 def test_dev_secrets_are_generated_with_hashed_names(rendered):
     secrets = [s["metadata"]["name"] for s in of_kind(rendered["overlays/dev"], "Secret")]
-    assert len(secrets) == 3
+    assert len(secrets) == 4
     assert all(re.fullmatch(r"craftkit-[a-z0-9-]+-[a-z0-9]{10}", n) for n in secrets), secrets
+
+
+TOKENS, DIGESTS = "craftkit-internal-tokens", "craftkit-internal-token-digests"
+CALLERS = {"gateway": internal_auth.GATEWAY, "render-worker": internal_auth.RENDER_WORKER,
+           "admin-console": internal_auth.ADMIN}
+"""The pods that call gRPC servers, and the identity each calls as."""
+
+
+def callers_of(server: str) -> set[str]:
+    """The identities ALLOWED to call any method of the services `server` hosts (as its
+    services/<server>/server.py registers them)."""
+    source = (ROOT / "services" / server / "server.py").read_text()
+    hosted = set(re.findall(r"add_(\w+)Servicer_to_server", source))
+    return {identity for method, identities in internal_auth.ALLOWED.items()
+            if method.split("/")[1].removeprefix("craftkit.v1.") in hosted
+            for identity in identities}
+
+
+def secret_volume(spec: dict, prefix: str) -> tuple[dict, dict] | None:
+    """The volume of a Secret whose (generated) name starts with `prefix`, and its mount."""
+    volumes = [v for v in spec["volumes"] if re.fullmatch(
+        rf"{prefix}(-[a-z0-9]{{10}})?", v.get("secret", {}).get("secretName", ""))]
+    if not volumes:
+        return None
+    mount = next(m for m in spec["containers"][0]["volumeMounts"]
+                 if m["name"] == volumes[0]["name"])
+    assert "subPath" not in mount  # a rotated Secret must reach the pod
+    return volumes[0]["secret"], mount
 
 
 @pytest.mark.parametrize("directory", APPS)
 def test_internal_tokens_are_mounted_as_the_contract_says(rendered, directory):
+    """Servers hold only the digests of the callers ALLOWED to call them, never a token (a
+    leaked server file hands out no caller's identity); each caller only its own token."""
     objects = rendered[directory]
-    tokens = "craftkit-internal-tokens"
     for name in ("status", "enqueue", "webhooks"):
         spec = named(objects, "Deployment", name)["spec"]["template"]["spec"]
         env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
-        volume = next(v for v in spec["volumes"] if v.get("secret", {}).get("secretName", "")
-                      .startswith(tokens))
-        assert "items" not in volume["secret"], f"{name} needs every caller's file"
-        mount = next(m for m in spec["containers"][0]["volumeMounts"]
-                     if m["name"] == volume["name"])
+        assert secret_volume(spec, TOKENS) is None, f"{name} holds callers' raw tokens"
+        digests, mount = secret_volume(spec, DIGESTS)
+        assert sorted(item["key"] for item in digests["items"]) == sorted(callers_of(name)), name
+        assert all(item["path"] == item["key"] for item in digests["items"])
         assert mount["mountPath"] == env["INTERNAL_TOKENS_DIR"] == \
             "/var/run/secrets/craftkit/internal-tokens"
-        assert "subPath" not in mount  # a rotated Secret must reach the pod
-    for name in ("gateway", "render-worker"):
-        spec = named(objects, "Deployment", name)["spec"]["template"]["spec"]
+    for app, identity in CALLERS.items():
+        spec = pod_spec(objects, app)
         env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
-        volume = next(v for v in spec["volumes"] if v.get("secret", {}).get("secretName", "")
-                      .startswith(tokens))
-        # Only its own identity's tokens: a caller cannot act as another one.
-        assert volume["secret"]["items"] == [{"key": name, "path": "token"}]
-        mount = next(m for m in spec["containers"][0]["volumeMounts"]
-                     if m["name"] == volume["name"])
+        assert secret_volume(spec, DIGESTS) is None
+        token, mount = secret_volume(spec, TOKENS)
+        # Only its own identity's token: a caller cannot act as another one.
+        assert token["items"] == [{"key": identity, "path": "token"}]
         assert f"{mount['mountPath']}/token" == env["INTERNAL_TOKEN_FILE"] == \
             "/var/run/secrets/craftkit/internal-token/token"
-    if directory.endswith("dev"):
-        secret = next(s for s in of_kind(objects, "Secret")
-                      if s["metadata"]["name"].startswith(tokens))
-        assert set(secret["data"]) == {"gateway", "render-worker", "admin"}
+
+
+def pod_spec(objects: list[dict], app: str) -> dict:
+    found = [pod["spec"] for _, pod in pod_templates(objects)
+             if pod["metadata"]["labels"]["app"] == app]
+    assert len(found) == 1, app
+    return found[0]
+
+
+def test_dev_digests_are_the_digests_of_the_dev_tokens(rendered):
+    """What the servers accept is what the callers send: every digest line well-formed (a
+    server would refuse to start otherwise) and the digest of the same key's token."""
+    secrets = {re.sub(r"-[a-z0-9]{10}$", "", s["metadata"]["name"]): s["data"]
+               for s in of_kind(rendered["overlays/dev"], "Secret")}
+    tokens, digests = secrets[TOKENS], secrets[DIGESTS]
+    assert set(tokens) == set(digests) == set(internal_auth.IDENTITIES)
+    for identity, encoded in digests.items():
+        lines = base64.b64decode(encoded).decode().splitlines()
+        assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", line) for line in lines), identity
+        assert lines == [internal_auth.digest_line(base64.b64decode(tokens[identity]).decode())]
 
 
 # Which pod may read which Secret (key, or "*" for all of it), production with its backing
 # services; dev is the same less Kafka's and gRPC TLS's. "Only its own key" is the point for the
 # internal tokens: the gateway and the workers cannot act as another caller, and no pod but the
-# three servers holds the admin token.
+# admin console (run by hand, README) holds the admin token; servers hold digests only.
 SECRETS = {
     "gateway": ["craftkit-grpc-tls:ca.crt", "craftkit-internal-tokens:gateway"],
     "render-worker": ["craftkit-cluster-ca-cert:ca.crt", "craftkit-grpc-tls:ca.crt",
                       "craftkit-internal-tokens:render-worker", "craftkit-s3:*",
                       "craftkit-services:password"],
+    "admin-console": ["craftkit-grpc-tls:ca.crt", "craftkit-internal-tokens:admin"],
     **{server: ["craftkit-cluster-ca-cert:ca.crt", "craftkit-db-app:uri", "craftkit-grpc-tls:*",
-                "craftkit-internal-tokens:*", "craftkit-services:password"]
-       for server in ("status", "enqueue", "webhooks")},
+                *[f"craftkit-internal-token-digests:{key}" for key in keys],
+                "craftkit-services:password"]
+       for server, keys in {"status": ["admin", "gateway", "render-worker"],
+                            "enqueue": ["admin", "gateway"],
+                            "webhooks": ["admin", "gateway"]}.items()},
     "craftkit-migrate": ["craftkit-db-app:uri"],
     "minio": ["craftkit-minio-root:*"],
     "s3-setup": ["craftkit-minio-root:*", "craftkit-s3:*"],
