@@ -365,8 +365,9 @@ class Infra:
 
 
 def write_tokens(directory: Path) -> Path:
-    """INTERNAL_TOKENS_DIR for the dev stack: one generated token per caller identity, readable by
-    this user only; a file already there is kept (running processes keep working)."""
+    """The callers' tokens for the dev stack (each caller's INTERNAL_TOKEN_FILE, and the tests'
+    admin access): one generated token per caller identity, readable by this user only; a file
+    already there is kept (running processes keep working)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for identity in internal_auth.IDENTITIES:
         path = directory / identity
