@@ -232,7 +232,7 @@ class TokenDirectory:
         self._load()
         if not self.digests:
             raise ConfigError(f"INTERNAL_TOKENS_DIR {self.directory} holds no token: write one "
-                              f"digest (or token) per line into files named "
+                              "digest (or token) per line into files named "
                               f"{', '.join(IDENTITIES)}")
 
     def _load(self) -> None:
