@@ -57,6 +57,10 @@ class Database:
         return f"Database(url='***', pool_size={self.pool_size})"
 
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
 @dataclass(frozen=True)
 class Kafka:
     bootstrap_servers: str
@@ -70,16 +74,104 @@ class Kafka:
     relay_after_seconds: float
     """OUTBOX_RELAY_AFTER_SECONDS: an outbox row its writer has not sent and deleted by then
     (crashed, or the broker was down) is sent by the relay."""
+    replication_factor: int = -1
+    """KAFKA_REPLICATION_FACTOR: replicas of each partition of the topics this project creates;
+    -1 (the default) lets the broker choose (its default.replication.factor). A hard-coded 1 left
+    a cluster with min.insync.replicas=2 refusing every acks=all produce."""
+    topic_configs: dict[str, str] = field(default_factory=dict)
+    """KAFKA_TOPIC_CONFIGS: topic configs applied when this project creates a topic, as
+    comma-separated key=value (e.g. "min.insync.replicas=2,retention.ms=604800000"). Topics that
+    exist already are left as they are."""
+    security_protocol: str = "PLAINTEXT"
+    """KAFKA_SECURITY_PROTOCOL: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, for every producer,
+    consumer and admin client."""
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    """KAFKA_SASL_MECHANISM: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN (with a SASL_* protocol)."""
+    sasl_username: str = ""
+    """KAFKA_SASL_USERNAME: the SASL user (required with a SASL_* protocol)."""
+    sasl_password: str = secret(default="")
+    """KAFKA_SASL_PASSWORD: that user's password (required with a SASL_* protocol)."""
+    ssl_ca_file: str = ""
+    """KAFKA_SSL_CA_FILE: PEM file of the CA that signed the brokers' certificates (SSL and
+    SASL_SSL; empty: the system's CAs)."""
+    ssl_cert_file: str = ""
+    """KAFKA_SSL_CERT_FILE: PEM client certificate for mutual TLS (with KAFKA_SSL_KEY_FILE)."""
+    ssl_key_file: str = ""
+    """KAFKA_SSL_KEY_FILE: PEM private key of that client certificate."""
 
     @classmethod
     def from_env(cls) -> Kafka:
-        return cls(
+        settings = cls(
             bootstrap_servers=env_str("KAFKA_BOOTSTRAP_SERVERS"),
             jobs_topic=env_str("KAFKA_JOBS_TOPIC", "render.jobs"),
             events_topic=env_str("KAFKA_EVENTS_TOPIC", "render.events"),
             partitions=env_int("KAFKA_PARTITIONS", 4),
             relay_after_seconds=env_float("OUTBOX_RELAY_AFTER_SECONDS", 5.0),
+            replication_factor=env_int("KAFKA_REPLICATION_FACTOR", -1),
+            topic_configs=key_values("KAFKA_TOPIC_CONFIGS"),
+            security_protocol=(os.environ.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").upper(),
+            sasl_mechanism=(os.environ.get("KAFKA_SASL_MECHANISM") or "SCRAM-SHA-512").upper(),
+            sasl_username=os.environ.get("KAFKA_SASL_USERNAME", ""),
+            sasl_password=os.environ.get("KAFKA_SASL_PASSWORD", ""),
+            ssl_ca_file=os.environ.get("KAFKA_SSL_CA_FILE", ""),
+            ssl_cert_file=os.environ.get("KAFKA_SSL_CERT_FILE", ""),
+            ssl_key_file=os.environ.get("KAFKA_SSL_KEY_FILE", ""),
         )
+        settings.validate()
+        return settings
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    def validate(self) -> None:
+        """Refuses at start what would only fail at the first connection, or silently not do
+        what the operator meant (a CA file given for a plaintext connection)."""
+        if self.replication_factor == 0 or self.replication_factor < -1:
+            raise ConfigError("KAFKA_REPLICATION_FACTOR must be -1 (the broker's default) or "
+                              f"at least 1, got {self.replication_factor}")
+        if self.partitions < 1:
+            raise ConfigError(f"KAFKA_PARTITIONS must be at least 1, got {self.partitions}")
+        if self.security_protocol not in SECURITY_PROTOCOLS:
+            raise ConfigError(f"KAFKA_SECURITY_PROTOCOL must be one of "
+                              f"{', '.join(SECURITY_PROTOCOLS)}, got {self.security_protocol!r}")
+        if self.uses_sasl:
+            if self.sasl_mechanism not in SASL_MECHANISMS:
+                raise ConfigError(f"KAFKA_SASL_MECHANISM must be one of "
+                                  f"{', '.join(SASL_MECHANISMS)}, got {self.sasl_mechanism!r}")
+            for name, value in (("KAFKA_SASL_USERNAME", self.sasl_username),
+                                ("KAFKA_SASL_PASSWORD", self.sasl_password)):
+                if not value:
+                    raise ConfigError(f"environment variable {name} is required with "
+                                      f"KAFKA_SECURITY_PROTOCOL={self.security_protocol}")
+        tls_files = {"KAFKA_SSL_CA_FILE": self.ssl_ca_file,
+                     "KAFKA_SSL_CERT_FILE": self.ssl_cert_file,
+                     "KAFKA_SSL_KEY_FILE": self.ssl_key_file}
+        for name, path in tls_files.items():
+            if path and not self.uses_tls:
+                raise ConfigError(f"{name} is set but KAFKA_SECURITY_PROTOCOL="
+                                  f"{self.security_protocol} does not use TLS (use SSL or SASL_SSL)")
+            if path and not os.path.isfile(path):
+                raise ConfigError(f"{name}: no readable file at {path!r}")
+        if bool(self.ssl_cert_file) != bool(self.ssl_key_file):
+            raise ConfigError("KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together: set both "
+                              "for mutual TLS, or neither")
+
+
+def key_values(name: str) -> dict[str, str]:
+    """Parses "a=1,b=2" from the environment variable `name` (empty: no pairs)."""
+    pairs = {}
+    for item in filter(None, (part.strip() for part in os.environ.get(name, "").split(","))):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip() or not value.strip():
+            raise ConfigError(f"environment variable {name} must be comma-separated key=value "
+                              f"pairs, got {item!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs
 
 
 def describe(settings) -> str:

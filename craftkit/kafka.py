@@ -8,7 +8,10 @@ import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import IllegalStateError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (IllegalStateError, KafkaError, NoError,
+                             NotEnoughReplicasAfterAppendError, NotEnoughReplicasError,
+                             TopicAlreadyExistsError, for_code)
+from aiokafka.helpers import create_ssl_context
 from aiokafka.structs import TopicPartition
 
 from craftkit.config import Kafka
@@ -24,11 +27,27 @@ BROKER = RetryPolicy(initial=0.2, maximum=5.0,
 METADATA_MAX_AGE_MS = 5000
 
 
+def connection(settings: Kafka) -> dict:
+    """What every client (producer, consumer, admin) needs to reach and log in to the brokers:
+    the bootstrap list, TLS (a CA, optionally a client certificate) and SASL."""
+    options: dict = {"bootstrap_servers": settings.bootstrap_servers,
+                     "security_protocol": settings.security_protocol}
+    if settings.uses_tls:
+        options["ssl_context"] = create_ssl_context(
+            cafile=settings.ssl_ca_file or None, certfile=settings.ssl_cert_file or None,
+            keyfile=settings.ssl_key_file or None)
+    if settings.uses_sasl:
+        options.update(sasl_mechanism=settings.sasl_mechanism,
+                       sasl_plain_username=settings.sasl_username,
+                       sasl_plain_password=settings.sasl_password)
+    return options
+
+
 def producer(settings: Kafka) -> AIOKafkaProducer:
     # acks="all": a job counts as handed over only once every in-sync replica has it.
     # No idempotent producer: consumers dedupe by render id instead (see the render worker).
     return AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **connection(settings),
         acks="all",
         linger_ms=0,
         request_timeout_ms=5000,
@@ -40,7 +59,7 @@ def producer(settings: Kafka) -> AIOKafkaProducer:
 
 def consumer(settings: Kafka, topic: str, group: str, **overrides) -> AIOKafkaConsumer:
     options = dict(
-        bootstrap_servers=settings.bootstrap_servers,
+        **connection(settings),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -72,26 +91,54 @@ async def keep_topics(settings: Kafka, interval: float = 5.0) -> None:
         try:
             await ensure_topics(settings, settings.jobs_topic, settings.events_topic)
         except (KafkaError, OSError, asyncio.TimeoutError) as exc:
-            log.debug("checking topics: %s", exc)  # the broker is away; health says so
+            # The broker away (health says so) is routine; a refusal is the operator's to fix.
+            level = logging.WARNING if isinstance(exc, TopicRefused) else logging.DEBUG
+            log.log(level, "checking topics: %s", exc)
         await asyncio.sleep(interval)
 
 
+def new_topic(settings: Kafka, name: str) -> NewTopic:
+    """A topic as the settings describe it: partitions, replication factor (-1: the broker's
+    default.replication.factor) and topic configs."""
+    topic = NewTopic(name, settings.partitions, 1, topic_configs=settings.topic_configs)
+    # aiokafka's NewTopic refuses -1 without a replica assignment, though brokers take it
+    # (Apache Kafka's controller replaces -1 by default.replication.factor; Tansu accepts it).
+    topic.replication_factor = settings.replication_factor
+    return topic
+
+
 async def ensure_topics(settings: Kafka, *topics: str) -> None:
-    """Creates the topics that do not exist yet, with settings.partitions partitions each."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
-                                request_timeout_ms=5000)
+    """Creates the topics that do not exist yet, as `new_topic` describes them."""
+    admin = AIOKafkaAdminClient(**connection(settings), request_timeout_ms=5000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(t, settings.partitions, 1) for t in topics if t not in existing]
+        missing = [new_topic(settings, t) for t in topics if t not in existing]
         if missing:
             try:
-                await admin.create_topics(missing)
+                response = await admin.create_topics(missing)
             except TopicAlreadyExistsError:
-                pass
+                return
+            refused(response)
             log.info("created topics %s", [t.name for t in missing])
     finally:
         await admin.close()
+
+
+class TopicRefused(KafkaError):
+    """The broker refused to create a topic: the settings need fixing, not the network."""
+
+
+def refused(response) -> None:
+    """Raises TopicRefused for a topic the broker refused to create (a replication factor above
+    the number of brokers, an unknown config), naming the topic, the error and the broker's
+    reason. A topic another service created meanwhile is no error."""
+    for topic, code, *message in response.topic_errors:
+        error = for_code(code)
+        if error not in (NoError, TopicAlreadyExistsError):
+            reason = (message[0] if message else None) or error.description
+            raise TopicRefused(f"the broker refused to create topic {topic}: {error.__name__}: "
+                               f"{reason} (check KAFKA_REPLICATION_FACTOR, KAFKA_TOPIC_CONFIGS)")
 
 
 async def reachable(client: AIOKafkaProducer | AIOKafkaConsumer, timeout: float = 3.0) -> bool:
@@ -104,6 +151,61 @@ async def reachable(client: AIOKafkaProducer | AIOKafkaConsumer, timeout: float 
         return False
 
 
+
+
+# What acks=all gets from a partition with fewer in-sync replicas than min.insync.replicas
+# (aiokafka retries it for request_timeout_ms, then raises it to the sender).
+TOO_FEW_REPLICAS = (NotEnoughReplicasError, NotEnoughReplicasAfterAppendError)
+
+
+class NotSending(Exception):
+    """Sends to Kafka fail although a broker answers."""
+
+
+class Sends:
+    """How the latest send to Kafka went, for the "kafka" health check. A broker that answers
+    metadata requests but refuses every produce (too few in-sync replicas for acks=all, no right
+    to write the topic) looked healthy while the outbox never drained; now the failure stays
+    reported, with its reason, until a send succeeds."""
+
+    def __init__(self) -> None:
+        self.failure: str | None = None
+
+    def succeeded(self) -> None:
+        if self.failure:
+            log.info("sends to Kafka succeed again")
+        self.failure = None
+
+    def failed(self, exc: BaseException) -> None:
+        reason = why_not_sent(exc)
+        if reason != self.failure:
+            log.error("sending to Kafka fails: %s", reason)
+        self.failure = reason
+
+    def check(self) -> None:
+        """Raises NotSending with the reason while the latest send failed."""
+        if self.failure:
+            raise NotSending(self.failure)
+
+
+def why_not_sent(exc: BaseException) -> str:
+    """A failed send's reason, with what to look at when it is a replication problem."""
+    name, text = type(exc).__name__, str(exc)
+    reason = text if name in text else f"{name}: {text}" if text else name  # KafkaError: both
+    if isinstance(exc, TOO_FEW_REPLICAS):
+        reason += (" (a partition has fewer in-sync replicas than its min.insync.replicas, so "
+                   "no acks=all produce succeeds: bring the brokers back, or check "
+                   "KAFKA_REPLICATION_FACTOR and the topic's min.insync.replicas)")
+    return reason
+
+
+async def sending(producer: AIOKafkaProducer, sends: Sends) -> bool:
+    """The producing services' "kafka" check: the latest send succeeded (or none failed yet)
+    and a broker answers."""
+    sends.check()
+    if not await reachable(producer):
+        raise NotSending("no broker answers (KAFKA_BOOTSTRAP_SERVERS)")
+    return True
 
 
 async def _positions(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:

@@ -21,6 +21,7 @@ import logging
 from aiokafka import AIOKafkaProducer
 from psycopg_pool import AsyncConnectionPool
 
+from craftkit.kafka import Sends
 from craftkit.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class Outbox:
         self.interval = interval
         self.batch = batch
         self.connected = False  # set once the producer has started
+        self.sends = Sends()  # how the latest send went, for health
         self._acked: list[int] = []
         self._tasks: set[asyncio.Task] = set()
 
@@ -49,7 +51,9 @@ class Outbox:
             await (await self.producer.send(topic, payload, key=key))
         except Exception as exc:  # noqa: BLE001 - any failure leaves the row to the relay
             log.debug("fast path failed for outbox row %d: %s", outbox_id, exc)
+            self.sends.failed(exc)
             return
+        self.sends.succeeded()
         self._acked.append(outbox_id)
         if len(self._acked) == 1:
             self._spawn(self._delete_acked())
@@ -96,8 +100,14 @@ class Outbox:
             rows = await cur.fetchall()
             if not rows:
                 return 0
-            acks = [await self.producer.send(r["topic"], r["payload"], key=r["key"]) for r in rows]
-            await asyncio.gather(*acks)
+            try:
+                acks = [await self.producer.send(r["topic"], r["payload"], key=r["key"])
+                        for r in rows]
+                await asyncio.gather(*acks)
+            except Exception as exc:
+                self.sends.failed(exc)
+                raise
+            self.sends.succeeded()
             await conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", ([r["id"] for r in rows],))
         log.info("relayed %d outbox row(s)", len(rows))
         return len(rows)
