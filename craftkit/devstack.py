@@ -585,12 +585,13 @@ def public_bucket(endpoint: str, bucket: str) -> None:
                        "Resource": [f"arn:aws:s3:::{bucket}/renders/*"]}]}))
 
 
-def health(address: str, timeout: float = 1.0) -> str:
-    """The overall gRPC health status of the server at address, or the error code's name."""
+def health(address: str, timeout: float = 1.0, service: str = "") -> str:
+    """The gRPC health status of the server at address ("" overall, or a named service such as
+    "kafka"), or the error code's name."""
     with grpc.insecure_channel(address) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=timeout)
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout)
         except grpc.RpcError as exc:
             return exc.code().name
     return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)

@@ -171,30 +171,48 @@ def _listen(server: grpc.aio.Server, address: str,
 
 
 async def watch_dependencies(servicer: health.aio.HealthServicer, services: list[str],
-                             checks: dict[str, Check], interval: float = 1.0) -> None:
-    """Reports SERVING while every check passes, NOT_SERVING (naming the failures) otherwise."""
-    await servicer.set("liveness", health_pb2.HealthCheckResponse.SERVING)
-    last = None
+                             checks: dict[str, Check], interval: float = 1.0, *,
+                             optional: tuple[str, ...] = ()) -> None:
+    """Reports each dependency under a health service of its own, named after its check
+    ("postgresql", "kafka", ...), and "" plus `services` SERVING while every check not in
+    `optional` passes. An optional dependency is one the server does its job without for a while
+    (enqueue while Kafka is down: the outbox keeps every 202 safe), so operators still see it
+    down by name without the server being taken out of service. A check fails by returning False
+    or by raising; the exception's message is logged as the reason."""
+    SERVING, NOT_SERVING = (health_pb2.HealthCheckResponse.SERVING,
+                            health_pb2.HealthCheckResponse.NOT_SERVING)
+    await servicer.set("liveness", SERVING)
+    reported: dict[str, int] = {}
+    reasons: dict[str, str | None] = {}
     while True:
-        failing = []
-        for name, check in checks.items():
-            try:
-                ok = await asyncio.wait_for(check(), timeout=5)
-            except Exception:  # noqa: BLE001 - a check that raises is a failing check
-                ok = False
-            if not ok:
-                failing.append(name)
-        status = (health_pb2.HealthCheckResponse.NOT_SERVING if failing
-                  else health_pb2.HealthCheckResponse.SERVING)
-        if status != last:
-            for service in ["", *services]:
+        now = {name: await failure(check) for name, check in checks.items()}
+        for name, reason in now.items():
+            if reason != reasons.get(name, "unknown"):
+                if reason:
+                    log.warning("%s NOT_SERVING: %s", name, reason)
+                elif name in reasons:
+                    log.info("%s SERVING", name)
+        reasons = now
+        overall = NOT_SERVING if any(now[n] for n in now if n not in optional) else SERVING
+        wanted = {**{n: NOT_SERVING if r else SERVING for n, r in now.items()},
+                  **{service: overall for service in ["", *services]}}
+        for service, status in wanted.items():
+            if reported.get(service) != status:
                 await servicer.set(service, status)
-            if failing:
-                log.warning("NOT_SERVING: %s unreachable", ", ".join(failing))
-            else:
-                log.info("SERVING")
-            last = status
+                reported[service] = status
         await asyncio.sleep(interval)
+
+
+async def failure(check: Check, timeout: float = 5) -> str | None:
+    """Why `check` fails (None when it passes)."""
+    try:
+        if await asyncio.wait_for(check(), timeout=timeout):
+            return None
+        return "unreachable"
+    except asyncio.TimeoutError:
+        return f"no answer within {timeout:g} s"
+    except Exception as exc:  # noqa: BLE001 - a check that raises is a failing check
+        return str(exc) or type(exc).__name__
 
 
 async def cancel(tasks) -> None:

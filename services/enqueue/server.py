@@ -55,9 +55,11 @@ async def serve(settings: Settings) -> None:
                                              after=settings.event_redeliver_after_seconds,
                                              window=settings.event_sweep_window_seconds),
                 "completion event(s) not recorded in time")),
+            # Ready on PostgreSQL alone: while Kafka is away the outbox keeps each 202 safe.
             asyncio.create_task(watch_dependencies(
                 health, ["craftkit.v1.EnqueueService"],
-                {"postgresql": lambda: db.ping(pool), "kafka": lambda: kafka.reachable(producer)})),
+                {"postgresql": lambda: db.ping(pool),
+                 "kafka": lambda: kafka.sending(producer, outbox.sends)}, optional=("kafka",))),
         ]
         await run_until_terminated(server, health)
     finally:

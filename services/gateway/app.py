@@ -3,6 +3,7 @@ answers in one JSON error envelope. Holds no state but caches (verified keys, ra
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import hashlib
@@ -142,6 +143,16 @@ class RateLimiter:
             raise
 
 
+async def serving(stub: health_pb2_grpc.HealthStub, service: str = "") -> str:
+    """A backend's health status for `service` ("SERVING", "NOT_SERVING", ...), or the gRPC
+    error's name when it cannot be asked ("UNAVAILABLE", "DEADLINE_EXCEEDED")."""
+    try:
+        reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+    except grpc.aio.AioRpcError as exc:
+        return exc.code().name
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     base = settings.public_base_url
@@ -159,7 +170,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             inbound=inbound_pb2_grpc.InboundHookServiceStub(status),
             webhooks=webhooks_pb2_grpc.WebhookServiceStub(webhooks),
             health={"status": health_pb2_grpc.HealthStub(status),
-                    "enqueue": health_pb2_grpc.HealthStub(enqueue)})
+                    "enqueue": health_pb2_grpc.HealthStub(enqueue),
+                    "webhooks": health_pb2_grpc.HealthStub(webhooks)})
         app.state.backends = backends
         app.state.failures = RateLimiter(
             settings.auth_failure_rate_per_second, settings.auth_failure_burst,
@@ -405,15 +417,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> JSONResponse:
-        states = {}
-        for name, stub in request.app.state.backends.health.items():
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
-                states[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
-            except grpc.aio.AioRpcError as exc:
-                states[name] = exc.code().name
-        ready = all(s == "SERVING" for s in states.values())
-        return JSONResponse({"ready": ready, "backends": states}, status_code=200 if ready else 503)
+        """Ready when the status service is: every route authenticates through it. Enqueue,
+        webhooks and Kafka serve only some routes (and a POST stays safe while Kafka is away),
+        so they are reported in the body but never take the gateway out of service."""
+        health = request.app.state.backends.health
+        names = {"status": ("status", ""), "enqueue": ("enqueue", ""),
+                 "webhooks": ("webhooks", ""), "kafka": ("enqueue", "kafka")}
+        states = dict(zip(names, await asyncio.gather(
+            *(serving(health[backend], service) for backend, service in names.values()))))
+        ready = states["status"] == "SERVING"
+        return JSONResponse({"ready": ready, "requires": ["status"], "backends": states},
+                            status_code=200 if ready else 503)
 
     routes = [
         _route("/v1/templates/{slug}/render", render_template, methods=["POST"]),

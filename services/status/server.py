@@ -53,9 +53,12 @@ async def serve(settings: Settings) -> None:
 
         tasks.append(asyncio.create_task(relay_when_connected()))
         tasks.append(asyncio.create_task(kafka.keep_topics(settings.kafka)))
+        # Every answer comes from PostgreSQL; Kafka only carries completion events, which the
+        # outbox holds while it is away. So Kafka down shows as "kafka", not as "" (not ready).
         tasks.append(asyncio.create_task(watch_dependencies(
             health, SERVICES, {"postgresql": lambda: db.ping(pool),
-                               "kafka": lambda: kafka.reachable(producer)})))
+                               "kafka": lambda: kafka.sending(producer, outbox.sends)},
+            optional=("kafka",))))
         await run_until_terminated(server, health)
     finally:
         await cancel(tasks)

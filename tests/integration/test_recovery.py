@@ -55,29 +55,40 @@ def test_worker_killed_mid_job_still_finishes_exactly_once(chaos):
     assert len(objects(stack, created["id"])) == 1
 
 
-def test_broker_restart_with_pending_jobs_loses_none(chaos):
+def test_while_the_broker_is_down_renders_are_accepted_and_none_is_lost(chaos):
+    """Readiness means "can do its job": with Kafka down, enqueue and status stay ready (the
+    outbox holds the jobs), only their "kafka" health service says so, /readyz stays 200 and
+    POST answers 202; the memory-only broker comes back empty and every render still finishes."""
     stack, infra = chaos.stack, chaos.stack.infra
     stack.kill_service("render_worker", signal.SIGTERM)  # jobs now wait in Kafka
     published = [chaos.render(invoice()).json()["id"] for _ in range(5)]
 
     infra.stop_broker()  # memory-only broker: the 5 published jobs are gone
-    eventually(lambda: health(stack.address("enqueue")) == "NOT_SERVING",
-               what="enqueue reporting NOT_SERVING")
+    eventually(lambda: health(stack.address("enqueue"), service="kafka") == "NOT_SERVING",
+               what="enqueue reporting kafka NOT_SERVING")
+    eventually(lambda: health(stack.address("status"), service="kafka") == "NOT_SERVING",
+               what="status reporting kafka NOT_SERVING")
     accepted = []
     for _ in range(5):  # PostgreSQL holds the jobs while the broker is away
+        assert health(stack.address("enqueue")) == "SERVING"
+        assert health(stack.address("status")) == "SERVING"
+        ready = chaos.http.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["backends"]["kafka"] == "NOT_SERVING"
         response = chaos.render(invoice())
         assert response.status_code == 202
         accepted.append(response.json()["id"])
 
     infra.start_broker()
-    eventually(lambda: health(stack.address("enqueue")) == "SERVING", timeout=60,
-               what="enqueue SERVING again")
+    eventually(lambda: health(stack.address("enqueue"), service="kafka") == "SERVING",
+               timeout=60, what="enqueue's kafka SERVING again")
     stack.start_service("render_worker")
     for render_id in published + accepted:
         render = chaos.wait(render_id, timeout=120)
         assert render.status == S.RENDER_STATUS_SUCCEEDED, render_id
         assert statuses(render).count(S.RENDER_STATUS_SUCCEEDED) == 1
         assert len(objects(stack, render_id)) == 1
+    assert chaos.http.get("/readyz").json()["backends"]["kafka"] == "SERVING"
 
 
 def test_a_redelivered_job_makes_no_second_pdf(chaos):
@@ -170,8 +181,8 @@ def test_after_the_broker_loses_its_log_running_workers_take_new_jobs_at_once(ch
 
     infra.stop_broker()
     infra.start_broker()
-    eventually(lambda: health(stack.address("enqueue")) == "SERVING", timeout=60,
-               what="enqueue SERVING again")
+    eventually(lambda: health(stack.address("enqueue"), service="kafka") == "SERVING",
+               timeout=60, what="enqueue's kafka SERVING again")
     after = [chaos.render(invoice()).json()["id"] for _ in range(5)]
     for render_id in after:
         # Without the rewind these waited until the sweeper's re-publications filled each

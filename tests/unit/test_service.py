@@ -1,12 +1,16 @@
 """gRPC servers and channels over TLS (certificates from trustme): the API only over TLS and with
-a token, health on its own plaintext port for probes."""
+a token, health on its own plaintext port for probes. Health reporting: a dependency under its own
+name; optional ones do not take a server out of service."""
 
 from __future__ import annotations
+
+import asyncio
+import logging
 
 import grpc
 import pytest
 import trustme
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from craftkit import service
 from craftkit.internal_auth import ADMIN, ClientSecurity, ServerSecurity
@@ -95,3 +99,71 @@ async def test_a_renewed_certificate_is_served_without_a_restart(tls):
         assert await code_with(paths["ca.crt"]) == grpc.StatusCode.UNAVAILABLE
     finally:
         await server.stop(None)
+
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def status_of(servicer: health.aio.HealthServicer, name: str) -> int:
+    request = health_pb2.HealthCheckRequest(service=name)
+    return (await servicer.Check(request, None)).status
+
+
+async def until(predicate, timeout: float = 5.0) -> None:
+    """Polls an async predicate until it holds (fails the test after `timeout` seconds)."""
+    async with asyncio.timeout(timeout):
+        while not await predicate():
+            await asyncio.sleep(0.01)
+
+
+async def test_an_optional_dependency_down_shows_by_name_and_the_server_stays_ready(caplog):
+    kafka_up = asyncio.Event()
+
+    async def kafka() -> bool:
+        if not kafka_up.is_set():
+            raise RuntimeError("NotEnoughReplicasError: too few in-sync replicas")
+        return True
+
+    async def postgresql() -> bool:
+        return True
+
+    servicer = health.aio.HealthServicer()
+    caplog.set_level(logging.INFO, logger="craftkit.service")
+    watching = asyncio.create_task(service.watch_dependencies(
+        servicer, ["craftkit.v1.EnqueueService"], {"postgresql": postgresql, "kafka": kafka},
+        interval=0.01, optional=("kafka",)))
+    try:
+        await until(lambda: _is(servicer, "kafka", NOT_SERVING))
+        for name in ("", "craftkit.v1.EnqueueService", "postgresql", "liveness"):
+            assert await status_of(servicer, name) == SERVING, name
+        assert "kafka NOT_SERVING: NotEnoughReplicasError: too few in-sync replicas" in caplog.text
+
+        kafka_up.set()
+        await until(lambda: _is(servicer, "kafka", SERVING))
+        assert "kafka SERVING" in caplog.text
+    finally:
+        await service.cancel([watching])
+
+
+async def test_a_required_dependency_down_takes_the_server_out_of_service():
+    async def postgresql() -> bool:
+        return False
+
+    servicer = health.aio.HealthServicer()
+    watching = asyncio.create_task(service.watch_dependencies(
+        servicer, ["craftkit.v1.StatusService"], {"postgresql": postgresql}, interval=0.01))
+    try:
+        await until(lambda: _is(servicer, "", NOT_SERVING))
+        assert await status_of(servicer, "craftkit.v1.StatusService") == NOT_SERVING
+        assert await status_of(servicer, "postgresql") == NOT_SERVING
+        assert await status_of(servicer, "liveness") == SERVING
+    finally:
+        await service.cancel([watching])
+
+
+async def _is(servicer, name: str, status: int) -> bool:
+    try:
+        return await status_of(servicer, name) == status
+    except Exception:  # noqa: BLE001 - not reported yet (NOT_FOUND)
+        return False
