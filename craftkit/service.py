@@ -5,6 +5,7 @@ SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import ssl
@@ -29,20 +30,67 @@ MESSAGE_OPTIONS = [("grpc.max_receive_message_length", 16 * 1024 * 1024),
                    ("grpc.max_send_message_length", 16 * 1024 * 1024)]
 
 
+# The calls that only read, so a retry can do no harm: on UNAVAILABLE (a pod stopping, a
+# connection cut) the channel tries them again, on another pod when there is one. Writes are
+# never retried by the channel: the caller decides (EnqueueRender has its own dedupe window).
+IDEMPOTENT_READS = {
+    "craftkit.v1.StatusService": ["GetRender", "WaitRender"],
+    "craftkit.v1.TemplateService": ["GetTemplate", "ListTemplates", "GetVersionSchema",
+                                    "ListAssets", "GetAssetData"],
+    "craftkit.v1.ProjectService": ["Authenticate"],
+    "craftkit.v1.InboundHookService": ["ListInboundHooks", "ResolveInboundHook"],
+    "craftkit.v1.WebhookService": ["ListEndpoints", "ListDeliveries"],
+    "grpc.health.v1.Health": ["Check"],
+}
+
+# round_robin spreads calls over every address the name resolves to: with `dns:///name:port`
+# naming a headless Service, over every ready pod (pick_first, the default, sends them all to
+# one). retryThrottling stops retries when most calls fail, so an outage is not multiplied.
+SERVICE_CONFIG = json.dumps({
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "methodConfig": [{
+        "name": [{"service": service, "method": method}
+                 for service, methods in IDEMPOTENT_READS.items() for method in methods],
+        "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.1s", "maxBackoff": "1s",
+                        "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]},
+    }],
+    "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
+})
+
+# Pings on idle connections find a dead peer (a node gone without a FIN) in 40 s instead of the
+# kernel's hours; servers allow pings that often (their default refuses more than one in 5 min).
+KEEPALIVE_MS = 30_000
+CLIENT_OPTIONS = [("grpc.service_config", SERVICE_CONFIG),
+                  ("grpc.enable_retries", 1),
+                  ("grpc.keepalive_time_ms", KEEPALIVE_MS),
+                  ("grpc.keepalive_timeout_ms", 10_000),
+                  ("grpc.keepalive_permit_without_calls", 1),
+                  ("grpc.http2.max_pings_without_data", 0)]
+# Connections end after 5 minutes (calls in flight get 60 s more, above the 30 s a sync render
+# may wait): clients then resolve the name again and spread over pods added since.
+SERVER_OPTIONS = [("grpc.keepalive_permit_without_calls", 1),
+                  ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_MS // 2),
+                  ("grpc.max_connection_age_ms", 300_000),
+                  ("grpc.max_connection_age_grace_ms", 60_000)]
+
+
 def channel(address: str, security: ClientSecurity) -> grpc.aio.Channel:
     """A client channel to one of our servers, sending this caller's token on every call (over
-    TLS when GRPC_TLS_CA_FILE is set)."""
+    TLS when GRPC_TLS_CA_FILE is set). The address is `host:port`, or `dns:///host:port` to
+    balance over every address the name has (a headless Service's pods)."""
+    options = [*MESSAGE_OPTIONS, *CLIENT_OPTIONS]
     interceptors = [internal_auth.BearerToken(internal_auth.TokenFile(security.token_file))]
     if security.tls_ca_file:
-        return grpc.aio.secure_channel(address, _client_tls(security), options=MESSAGE_OPTIONS,
+        return grpc.aio.secure_channel(address, _client_tls(security), options=options,
                                        interceptors=interceptors)
-    return grpc.aio.insecure_channel(address, options=MESSAGE_OPTIONS, interceptors=interceptors)
+    return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
 
 
 def blocking_channel(address: str, security: ClientSecurity) -> grpc.Channel:
     """The same as `channel`, for blocking callers (the admin console, the dev tools)."""
-    base = (grpc.secure_channel(address, _client_tls(security), options=MESSAGE_OPTIONS)
-            if security.tls_ca_file else grpc.insecure_channel(address, options=MESSAGE_OPTIONS))
+    options = [*MESSAGE_OPTIONS, *CLIENT_OPTIONS]
+    base = (grpc.secure_channel(address, _client_tls(security), options=options)
+            if security.tls_ca_file else grpc.insecure_channel(address, options=options))
     return grpc.intercept_channel(
         base, internal_auth.SyncBearerToken(internal_auth.TokenFile(security.token_file)))
 
@@ -94,7 +142,7 @@ def create_server(address: str, security: ServerSecurity
     tokens = internal_auth.TokenDirectory(security.tokens_dir)
     server = grpc.aio.server(
         interceptors=[internal_auth.AuthInterceptor(tokens), ApiErrorInterceptor()],
-        options=[("grpc.so_reuseport", 0), *MESSAGE_OPTIONS])
+        options=[("grpc.so_reuseport", 0), *MESSAGE_OPTIONS, *SERVER_OPTIONS])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     credentials = None

@@ -1,6 +1,7 @@
 """gRPC servers and channels over TLS (certificates from trustme): the API only over TLS and with
 a token, health on its own plaintext port for probes. Health reporting: a dependency under its own
-name; optional ones do not take a server out of service."""
+name; optional ones do not take a server out of service. Client channels: round_robin over every
+address, retries of reads only."""
 
 from __future__ import annotations
 
@@ -167,3 +168,80 @@ async def _is(servicer, name: str, status: int) -> bool:
         return await status_of(servicer, name) == status
     except Exception:  # noqa: BLE001 - not reported yet (NOT_FOUND)
         return False
+
+
+class Flaky(status_pb2_grpc.StatusServiceServicer):
+    """Answers UNAVAILABLE to the first `failures` calls of each method, as a pod that is
+    stopping would; counts the calls it saw."""
+
+    def __init__(self, name: str, failures: int = 0) -> None:
+        self.name, self.failures = name, failures
+        self.calls: dict[str, int] = {}
+
+    async def _answer(self, method: str, context) -> None:
+        self.calls[method] = self.calls.get(method, 0) + 1
+        if self.calls[method] <= self.failures:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{self.name} is stopping")
+
+    async def GetRender(self, request, context):
+        await self._answer("GetRender", context)
+        return render_pb2.Render(id=self.name)
+
+    async def StartRender(self, request, context):
+        await self._answer("StartRender", context)
+        return status_pb2.StartRenderResponse()
+
+
+@pytest.fixture
+def caller(tmp_path) -> ClientSecurity:
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    return ClientSecurity(str(token), "")
+
+
+@pytest.fixture
+async def servers():
+    started = []
+
+    async def start(servicer: Flaky) -> int:
+        server = grpc.aio.server()
+        status_pb2_grpc.add_StatusServiceServicer_to_server(servicer, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        started.append(server)
+        return port
+
+    yield start
+    for server in started:
+        await server.stop(None)
+
+
+async def test_a_read_is_retried_on_unavailable_and_a_write_is_not(servers, caller):
+    flaky = Flaky("pod-a", failures=1)
+    port = await servers(flaky)
+    async with service.channel(f"127.0.0.1:{port}", caller) as channel:
+        stub = status_pb2_grpc.StatusServiceStub(channel)
+        assert (await stub.GetRender(status_pb2.GetRenderRequest(), timeout=10)).id == "pod-a"
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.StartRender(status_pb2.StartRenderRequest(), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert flaky.calls == {"GetRender": 2, "StartRender": 1}
+
+
+async def test_calls_are_spread_over_every_address_of_the_name(servers, caller):
+    a, b = Flaky("pod-a"), Flaky("pod-b")
+    addresses = [f"127.0.0.1:{await servers(a)}", f"127.0.0.1:{await servers(b)}"]
+    async with service.channel("ipv4:" + ",".join(addresses), caller) as channel:
+        stub = status_pb2_grpc.StatusServiceStub(channel)
+        answered = {(await stub.GetRender(status_pb2.GetRenderRequest(), timeout=10)).id
+                    for _ in range(10)}
+    assert answered == {"pod-a", "pod-b"}  # pick_first would send all ten to one
+    assert a.calls["GetRender"] + b.calls["GetRender"] == 10
+
+
+async def test_a_dns_address_is_resolved_and_used(servers, caller):
+    flaky = Flaky("pod-a")
+    port = await servers(flaky)
+    async with service.channel(f"dns:///localhost:{port}", caller) as channel:
+        stub = status_pb2_grpc.StatusServiceStub(channel)
+        assert (await stub.GetRender(status_pb2.GetRenderRequest(), timeout=10)).id == "pod-a"
