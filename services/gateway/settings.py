@@ -15,11 +15,12 @@ class Settings:
     public_base_url: str
     """PUBLIC_BASE_URL: how clients reach this API; pollUrl is built from it."""
     status_address: str
-    """STATUS_ADDRESS: host:port of the status service (renders, templates, projects)."""
+    """STATUS_ADDRESS: host:port of the status service (renders, templates, projects), or
+    dns:///host:port to balance over every address of the name (a headless Service)."""
     enqueue_address: str
-    """ENQUEUE_ADDRESS: host:port of the enqueue service."""
+    """ENQUEUE_ADDRESS: host:port (or dns:///host:port) of the enqueue service."""
     webhooks_address: str
-    """WEBHOOKS_ADDRESS: host:port of the webhooks service."""
+    """WEBHOOKS_ADDRESS: host:port (or dns:///host:port) of the webhooks service."""
     security: ClientSecurity
     """INTERNAL_TOKEN_FILE, GRPC_TLS_CA_FILE: how this caller presents itself to the gRPC
     services (craftkit.internal_auth)."""

@@ -42,7 +42,8 @@ class Settings:
     kafka: Kafka
     storage: Storage
     status_address: str
-    """STATUS_ADDRESS: host:port of the status service."""
+    """STATUS_ADDRESS: host:port of the status service, or dns:///host:port to balance over
+    every address of the name (a headless Service)."""
     security: ClientSecurity
     """INTERNAL_TOKEN_FILE, GRPC_TLS_CA_FILE: how this caller presents itself to the gRPC
     services (craftkit.internal_auth)."""
