@@ -59,9 +59,13 @@ SERVICE_CONFIG = json.dumps({
 
 # Pings on idle connections find a dead peer (a node gone without a FIN) in 40 s instead of the
 # kernel's hours; servers allow pings that often (their default refuses more than one in 5 min).
+# Reconnecting to a server that was away waits 0.2 s growing to at most 5 s (gRPC's default cap,
+# 2 minutes, kept callers failing that long after a backend came back).
 KEEPALIVE_MS = 30_000
 CLIENT_OPTIONS = [("grpc.service_config", SERVICE_CONFIG),
                   ("grpc.enable_retries", 1),
+                  ("grpc.initial_reconnect_backoff_ms", 200),
+                  ("grpc.max_reconnect_backoff_ms", 5_000),
                   ("grpc.keepalive_time_ms", KEEPALIVE_MS),
                   ("grpc.keepalive_timeout_ms", 10_000),
                   ("grpc.keepalive_permit_without_calls", 1),

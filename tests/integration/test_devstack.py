@@ -133,6 +133,9 @@ def test_make_run_restarts_a_killed_service_stops_clean_and_keeps_pdfs(make_run)
     eventually(lambda: run.service_pid("enqueue") not in (None, killed), timeout=30,
                what="a new enqueue process")
     eventually(lambda: health(address) == "SERVING", timeout=60, what="enqueue SERVING again")
+    with run.client as client:  # the gateway reconnects on its own schedule: wait until it has
+        eventually(lambda: client.get("/readyz").json()["backends"]["enqueue"] == "SERVING",
+                   timeout=30, what="the gateway reaching enqueue again")
     log = (run.workdir / "supervisor.log").read_text()
     assert "enqueue exited with exit code -9 (SIGKILL)" in log
     assert f"its log: {run.workdir / 'enqueue.log'}" in log
