@@ -163,29 +163,29 @@ class NotSending(Exception):
 
 
 class Sends:
-    """How the latest send to Kafka went, for the "kafka" health check. A broker that answers
-    metadata requests but refuses every produce (too few in-sync replicas for acks=all, no right
-    to write the topic) looked healthy while the outbox never drained; now the failure stays
-    reported, with its reason, until a send succeeds."""
+    """How the latest send to each topic went, for the "kafka" health check. A broker that
+    answers metadata requests but refuses every produce (too few in-sync replicas for acks=all,
+    no right to write the topic) looked healthy while the outbox never drained; now a topic's
+    failure stays reported, with its reason, until a send to that topic succeeds."""
 
     def __init__(self) -> None:
-        self.failure: str | None = None
+        self.failures: dict[str, str] = {}
 
-    def succeeded(self) -> None:
-        if self.failure:
-            log.info("sends to Kafka succeed again")
-        self.failure = None
+    def succeeded(self, topic: str) -> None:
+        if self.failures.pop(topic, None):
+            log.info("sends to %s succeed again", topic)
 
-    def failed(self, exc: BaseException) -> None:
+    def failed(self, topic: str, exc: BaseException) -> None:
         reason = why_not_sent(exc)
-        if reason != self.failure:
-            log.error("sending to Kafka fails: %s", reason)
-        self.failure = reason
+        if self.failures.get(topic) != reason:
+            log.error("sending to %s fails: %s", topic, reason)
+        self.failures[topic] = reason
 
     def check(self) -> None:
-        """Raises NotSending with the reason while the latest send failed."""
-        if self.failure:
-            raise NotSending(self.failure)
+        """Raises NotSending with the reasons while the latest send to some topic failed."""
+        if self.failures:
+            raise NotSending("; ".join(f"{topic}: {reason}"
+                                       for topic, reason in sorted(self.failures.items())))
 
 
 def why_not_sent(exc: BaseException) -> str:

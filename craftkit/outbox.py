@@ -51,9 +51,9 @@ class Outbox:
             await (await self.producer.send(topic, payload, key=key))
         except Exception as exc:  # noqa: BLE001 - any failure leaves the row to the relay
             log.debug("fast path failed for outbox row %d: %s", outbox_id, exc)
-            self.sends.failed(exc)
+            self.sends.failed(topic, exc)
             return
-        self.sends.succeeded()
+        self.sends.succeeded(topic)
         self._acked.append(outbox_id)
         if len(self._acked) == 1:
             self._spawn(self._delete_acked())
@@ -100,17 +100,33 @@ class Outbox:
             rows = await cur.fetchall()
             if not rows:
                 return 0
-            try:
-                acks = [await self.producer.send(r["topic"], r["payload"], key=r["key"])
-                        for r in rows]
-                await asyncio.gather(*acks)
-            except Exception as exc:
-                self.sends.failed(exc)
-                raise
-            self.sends.succeeded()
+            await self._send(rows)
             await conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", ([r["id"] for r in rows],))
         log.info("relayed %d outbox row(s)", len(rows))
         return len(rows)
+
+    async def _send(self, rows: list[dict]) -> None:
+        """Sends the rows in order and waits for every ack; records per topic how it went (for
+        health) and raises the first failure, so none of the rows is deleted."""
+        acks = []
+        for row in rows:
+            try:
+                acks.append(await self.producer.send(row["topic"], row["payload"], key=row["key"]))
+            except Exception as exc:  # noqa: BLE001 - recorded, then raised to the relay loop
+                self.sends.failed(row["topic"], exc)
+                raise
+        results = await asyncio.gather(*acks, return_exceptions=True)
+        failures: dict[str, BaseException] = {}
+        for row, result in zip(rows, results):
+            if isinstance(result, BaseException):
+                failures.setdefault(row["topic"], result)
+        for topic in dict.fromkeys(row["topic"] for row in rows):
+            if topic in failures:
+                self.sends.failed(topic, failures[topic])
+            else:
+                self.sends.succeeded(topic)
+        if failures:
+            raise next(iter(failures.values()))
 
     async def stop(self) -> None:
         """Lets sends in flight finish (their rows stay for the relay if they do not)."""

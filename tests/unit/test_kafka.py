@@ -91,15 +91,21 @@ def test_a_refused_topic_names_the_topic_the_error_and_the_settings_to_check():
 def test_too_few_in_sync_replicas_fail_the_check_with_the_reason_until_a_send_succeeds(error):
     sends = kafka.Sends()
     sends.check()  # nothing sent yet: nothing to report
-    sends.failed(error())
-    with pytest.raises(kafka.NotSending, match=f"{error.__name__}.*min.insync.replicas"):
+    sends.failed("render.events", error())
+    with pytest.raises(kafka.NotSending,
+                       match=f"^render.events: .*{error.__name__}.*min.insync.replicas"):
         sends.check()
-    sends.succeeded()
+    sends.succeeded("render.events")
     sends.check()
 
 
-def test_any_other_failed_send_is_reported_by_its_name():
+def test_a_topic_that_fails_stays_reported_while_another_one_succeeds():
     sends = kafka.Sends()
-    sends.failed(KafkaTimeoutError())
-    with pytest.raises(kafka.NotSending, match="^KafkaTimeoutError$"):
+    sends.failed("render.events", NotEnoughReplicasError())
+    sends.succeeded("render.jobs")
+    with pytest.raises(kafka.NotSending, match="^render.events: "):
         sends.check()
+    sends.failed("render.jobs", KafkaTimeoutError())
+    with pytest.raises(kafka.NotSending) as both:
+        sends.check()
+    assert "; render.jobs: KafkaTimeoutError" in str(both.value)
