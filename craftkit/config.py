@@ -128,9 +128,17 @@ class Kafka:
     def uses_sasl(self) -> bool:
         return self.security_protocol.startswith("SASL_")
 
+    @property
+    def tls_files(self) -> dict[str, str]:
+        """The TLS files by setting name (read when a client is built: craftkit.kafka)."""
+        return {"KAFKA_SSL_CA_FILE": self.ssl_ca_file, "KAFKA_SSL_CERT_FILE": self.ssl_cert_file,
+                "KAFKA_SSL_KEY_FILE": self.ssl_key_file}
+
     def validate(self) -> None:
         """Refuses at start what would only fail at the first connection, or silently not do
-        what the operator meant (a CA file given for a plaintext connection)."""
+        what the operator meant (a CA file given for a plaintext connection). The files are not
+        looked at here (settings can be checked where they are not mounted) but when the
+        clients are built, at start too."""
         if self.replication_factor == 0 or self.replication_factor < -1:
             raise ConfigError("KAFKA_REPLICATION_FACTOR must be -1 (the broker's default) or "
                               f"at least 1, got {self.replication_factor}")
@@ -148,15 +156,10 @@ class Kafka:
                 if not value:
                     raise ConfigError(f"environment variable {name} is required with "
                                       f"KAFKA_SECURITY_PROTOCOL={self.security_protocol}")
-        tls_files = {"KAFKA_SSL_CA_FILE": self.ssl_ca_file,
-                     "KAFKA_SSL_CERT_FILE": self.ssl_cert_file,
-                     "KAFKA_SSL_KEY_FILE": self.ssl_key_file}
-        for name, path in tls_files.items():
+        for name, path in self.tls_files.items():
             if path and not self.uses_tls:
                 raise ConfigError(f"{name} is set but KAFKA_SECURITY_PROTOCOL="
                                   f"{self.security_protocol} does not use TLS (use SSL or SASL_SSL)")
-            if path and not os.path.isfile(path):
-                raise ConfigError(f"{name}: no readable file at {path!r}")
         if bool(self.ssl_cert_file) != bool(self.ssl_key_file):
             raise ConfigError("KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together: set both "
                               "for mutual TLS, or neither")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import ssl
 import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -14,7 +16,7 @@ from aiokafka.errors import (IllegalStateError, KafkaError, NoError,
 from aiokafka.helpers import create_ssl_context
 from aiokafka.structs import TopicPartition
 
-from craftkit.config import Kafka
+from craftkit.config import ConfigError, Kafka
 from craftkit.retry import RetryPolicy, errors_of
 
 log = logging.getLogger(__name__)
@@ -33,14 +35,27 @@ def connection(settings: Kafka) -> dict:
     options: dict = {"bootstrap_servers": settings.bootstrap_servers,
                      "security_protocol": settings.security_protocol}
     if settings.uses_tls:
-        options["ssl_context"] = create_ssl_context(
-            cafile=settings.ssl_ca_file or None, certfile=settings.ssl_cert_file or None,
-            keyfile=settings.ssl_key_file or None)
+        options["ssl_context"] = ssl_context(settings)
     if settings.uses_sasl:
         options.update(sasl_mechanism=settings.sasl_mechanism,
                        sasl_plain_username=settings.sasl_username,
                        sasl_plain_password=settings.sasl_password)
     return options
+
+
+def ssl_context(settings: Kafka) -> ssl.SSLContext:
+    """The brokers' CA and the client certificate, read now: a missing or unreadable file, or a
+    key that does not match its certificate, stops the service at start naming the setting."""
+    for name, path in settings.tls_files.items():
+        if path and not os.access(path, os.R_OK):
+            raise ConfigError(f"{name}: no readable file at {path!r}")
+    try:
+        return create_ssl_context(cafile=settings.ssl_ca_file or None,
+                                  certfile=settings.ssl_cert_file or None,
+                                  keyfile=settings.ssl_key_file or None)
+    except ssl.SSLError as exc:
+        raise ConfigError(f"KAFKA_SSL_CA_FILE, KAFKA_SSL_CERT_FILE, KAFKA_SSL_KEY_FILE: {exc} (a "
+                          "PEM CA, and a certificate with its own key)") from None
 
 
 def producer(settings: Kafka) -> AIOKafkaProducer:

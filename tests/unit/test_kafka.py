@@ -12,7 +12,7 @@ from aiokafka.errors import (KafkaTimeoutError, NotEnoughReplicasAfterAppendErro
 from aiokafka.protocol.admin import CreateTopicsResponse_v3
 
 from craftkit import kafka
-from craftkit.config import Kafka
+from craftkit.config import ConfigError, Kafka
 
 
 def settings(**overrides) -> Kafka:
@@ -62,9 +62,16 @@ def test_mutual_tls_loads_the_client_certificate_and_refuses_a_key_that_is_not_i
 
     other = tmp_path / "other.key"
     trustme.CA().issue_cert("other").private_key_pem.write_to_path(str(other))
-    with pytest.raises(ssl.SSLError):
+    with pytest.raises(ConfigError, match="KAFKA_SSL_CA_FILE, KAFKA_SSL_CERT_FILE, "
+                                          "KAFKA_SSL_KEY_FILE: .*its own key"):
         kafka.connection(settings(security_protocol="SSL", ssl_cert_file=str(pki / "client.crt"),
                                   ssl_key_file=str(other)))
+
+
+def test_a_missing_tls_file_stops_the_client_naming_the_setting(pki, tmp_path):
+    with pytest.raises(ConfigError, match="KAFKA_SSL_KEY_FILE: no readable file at"):
+        kafka.producer(settings(security_protocol="SSL", ssl_cert_file=str(pki / "client.crt"),
+                                ssl_key_file=str(tmp_path / "nowhere.key")))
 
 
 def test_topics_leave_the_replication_factor_to_the_broker_and_carry_the_configs():
