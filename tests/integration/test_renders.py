@@ -82,7 +82,7 @@ def test_sync_mode_gives_202_when_the_render_outlasts_the_wait(stack, api):
     with stack.extra("gateway", {"SYNC_TIMEOUT_SECONDS": "0.2"}) as address:
         response = httpx.post(f"http://{address}/v1/templates/invoice/render",
                               headers={"authorization": f"Bearer {api.key}"}, timeout=30,
-                              json={"data": invoice(rows=4000), "options": {"sync": True}})
+                              json={"data": invoice(rows=8000), "options": {"sync": True}})
         assert response.status_code == 202, response.text
         assert response.json()["status"] in ("queued", "rendering")
         assert api.wait(response.json()["id"]).status == S.RENDER_STATUS_SUCCEEDED
