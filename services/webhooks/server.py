@@ -113,7 +113,10 @@ async def serve(settings: Settings) -> None:
                  asyncio.create_task(watch_dependencies(health, ["craftkit.v1.WebhookService"], {
                      "postgresql": lambda: db.ping(pool),
                      "kafka": lambda: kafka.reachable(consumer),
-                     "kafka-progress": progress.check}))]
+                     "kafka-progress": progress.check},
+                     # Endpoint management (its gRPC traffic) needs only PostgreSQL; events wait
+                     # in Kafka while deliveries stall, seen by name.
+                     optional=("kafka", "kafka-progress")))]
         await run_until_terminated(server, health)
     finally:
         await cancel(tasks)

@@ -330,8 +330,8 @@ def test_ssrf_targets_are_refused_where_private_targets_are_not_allowed(strict_w
 
 def test_a_webhooks_consumer_that_cannot_move_reports_not_serving_until_it_moves(stack, api):
     """Recording events blocks (the table is locked; PostgreSQL and Kafka both answer) while more
-    events arrive: the consumer stalls with work pending, so its health says NOT_SERVING until it
-    moves again."""
+    events arrive: the consumer stalls with work pending, so its "kafka-progress" health says
+    NOT_SERVING until it moves again, while the server stays ready for endpoint management."""
     settings = {"WEBHOOKS_GROUP": "webhooks-stall", "WEBHOOKS_STALL_AFTER_SECONDS": "2"}
     with stack.extra("webhooks", settings) as address:
         api.render(invoice(), sync=True)
@@ -341,10 +341,12 @@ def test_a_webhooks_consumer_that_cannot_move_reports_not_serving_until_it_moves
             conn.execute("LOCK TABLE webhook_events IN EXCLUSIVE MODE")  # reads pass, writes wait
             for _ in range(4):  # the first event blocks in recording; the next ones wait in Kafka
                 api.render(invoice(), sync=True)
-            eventually(lambda: health(address) == "NOT_SERVING", timeout=30,
-                       what="NOT_SERVING while stalled")
+            eventually(lambda: health(address, service="kafka-progress") == "NOT_SERVING",
+                       timeout=30, what="NOT_SERVING while stalled")
+            assert health(address) == "SERVING"
             conn.rollback()  # the lock goes
-        eventually(lambda: health(address) == "SERVING", timeout=30, what="SERVING once it moves")
+        eventually(lambda: health(address, service="kafka-progress") == "SERVING", timeout=30,
+                   what="SERVING once it moves")
 
 
 async def caught_up(bootstrap: str, group: str) -> bool:
