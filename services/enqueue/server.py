@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 
 
 async def serve(settings: Settings) -> None:
+    # Bound first: a port in use ends the process at once, before any pool or client runs
+    # (so its supervisor or Kubernetes starts it again).
+    server, port, health = create_server(settings.listen, settings.security)
     pool = db.pool(settings.database)
     await pool.open(wait=False)
     producer = kafka.producer(settings.kafka)
@@ -25,7 +28,6 @@ async def serve(settings: Settings) -> None:
     # at once).
     outbox = Outbox(pool, producer, [settings.kafka.jobs_topic, settings.kafka.events_topic],
                     after=settings.kafka.relay_after_seconds)
-    server, port, health = create_server(settings.listen, settings.security)
     enqueue_pb2_grpc.add_EnqueueServiceServicer_to_server(
         EnqueueService(pool, outbox, jobs_topic=settings.kafka.jobs_topic,
                        dedupe_window=settings.dedupe_window_seconds), server)

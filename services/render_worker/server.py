@@ -41,6 +41,8 @@ async def watch_progress(health, progress: kafka.Progress, interval: float = 5.0
 
 
 async def serve(settings: Settings) -> None:
+    # Bound first: a port in use ends the process at once, before any render process starts.
+    server, port, health = create_health_server(settings.health_listen)
     store = PdfStore(settings.storage)
     pool = RenderPool(PoolSettings(processes=settings.concurrency,
                                    recycle_after=settings.recycle_after, limits=settings.limits,
@@ -54,7 +56,6 @@ async def serve(settings: Settings) -> None:
         reply = await health_stub.Check(health_pb2.HealthCheckRequest(), timeout=3)
         return reply.status == health_pb2.HealthCheckResponse.SERVING
 
-    server, port, health = create_health_server(settings.health_listen)
     tasks: list[asyncio.Task] = []
     try:
         await server.start()

@@ -24,13 +24,15 @@ SERVICES = ["craftkit.v1.StatusService", "craftkit.v1.TemplateService",
 
 
 async def serve(settings: Settings) -> None:
+    # Bound first: a port in use ends the process at once, before any pool or client runs
+    # (so its supervisor or Kubernetes starts it again).
+    server, port, health = create_server(settings.listen, settings.security)
     pool = db.pool(settings.database)
     await pool.open(wait=False)
     producer = kafka.producer(settings.kafka)
     waiters = TerminalWaiters(settings.database.url)
     outbox = Outbox(pool, producer, [settings.kafka.events_topic],
                     after=settings.kafka.relay_after_seconds)
-    server, port, health = create_server(settings.listen, settings.security)
     status_pb2_grpc.add_StatusServiceServicer_to_server(
         StatusService(pool, waiters, outbox, lease_seconds=settings.lease_seconds,
                       max_attempts=settings.max_attempts,

@@ -92,6 +92,9 @@ async def record(settings: Settings, consumer: AIOKafkaConsumer, pool: AsyncConn
 async def serve(settings: Settings) -> None:
     """Runs until SIGTERM: the gRPC server, the consumer, the deliveries and the health checks,
     stopped together."""
+    # Bound first: a port in use ends the process at once, before any pool or client runs
+    # (so its supervisor or Kubernetes starts it again).
+    server, port, health = create_server(settings.listen, settings.security)
     pool = db.pool(settings.database)
     await pool.open(wait=False)
     # Deliveries are not that urgent: wait up to 50 ms in the broker rather than poll it hard.
@@ -100,7 +103,6 @@ async def serve(settings: Settings) -> None:
                               fetch_max_wait_ms=50)
     progress = kafka.Progress(consumer, settings.stall_after_seconds)
     deliverer = deliveries.Deliverer(pool, settings)
-    server, port, health = create_server(settings.listen, settings.security)
     webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(
         WebhookService(pool, allow_private=settings.allow_private_targets, wake=deliverer.wake),
         server)

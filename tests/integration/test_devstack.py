@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -162,3 +163,21 @@ def test_make_run_restarts_a_killed_service_stops_clean_and_keeps_pdfs(make_run)
     downloaded = httpx.get(render["downloadUrl"])
     assert downloaded.status_code == 200
     assert downloaded.content == pdf
+
+
+@pytest.mark.parametrize("name, setting", [
+    ("status", "STATUS_LISTEN"), ("enqueue", "ENQUEUE_LISTEN"),
+    ("webhooks", "WEBHOOKS_LISTEN"), ("render_worker", "WORKER_HEALTH_LISTEN")])
+def test_a_service_whose_port_is_taken_exits_at_once_saying_so(stack, name, setting):
+    """Bound before anything else starts: a port in use ends the process (for its supervisor or
+    Kubernetes to start it again) instead of leaving it running and never ready. Its database,
+    broker and S3 are up, so nothing else stands in the way."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        process = subprocess.run(
+            [sys.executable, "-m", f"services.{name}"], cwd=ROOT, capture_output=True,
+            env={**stack.env(name), setting: address}, timeout=60, text=True)
+    assert process.returncode != 0
+    assert f"cannot listen on {address}" in process.stderr, process.stderr[-2000:]
