@@ -33,8 +33,10 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -51,6 +53,7 @@ MIN_TOKEN_CHARS = 16
 DIGEST_PREFIX = "sha256:"
 _DIGEST_LINE = re.compile(r"sha256:[0-9a-fA-F]{64}")
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
+T = TypeVar("T")
 
 _REST = frozenset({GATEWAY, ADMIN})
 _WORKER = frozenset({RENDER_WORKER, ADMIN})
@@ -220,27 +223,53 @@ def read_accepted(path: Path) -> list[bytes]:
     return digests
 
 
+class Reloaded(Generic[T]):
+    """What `load()` makes of some files, made again when one of them changes (a rotated Secret),
+    which is checked at most once every RECHECK_SECONDS. At start a ConfigError or OSError from
+    `load` stops the process; later the value read before is kept and the error logged, once
+    per change of the files (a half-written rotation is read again when it is complete)."""
+
+    def __init__(self, paths: list[Path], load: Callable[[], T], what: str) -> None:
+        self.paths, self.load, self.what = paths, load, what
+        self.stamp = file_stamp(paths)
+        self.value = load()
+        self.checked_at = 0.0
+
+    def get(self) -> T:
+        now = time.monotonic()
+        if now - self.checked_at >= RECHECK_SECONDS:
+            self.checked_at = now
+            stamp = file_stamp(self.paths)
+            if stamp != self.stamp:
+                self.stamp = stamp
+                try:
+                    self.value = self.load()
+                except (OSError, ConfigError) as exc:
+                    log.error("keeping the %s read before: %s", self.what, exc)
+                else:
+                    log.info("%s re-read", self.what)
+        return self.value
+
+
 class TokenDirectory:
     """The accepted token digests of each caller identity, from INTERNAL_TOKENS_DIR."""
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
-        self.paths = [self.directory / identity for identity in IDENTITIES]
-        self.stamp: tuple | None = None
-        self.checked_at = 0.0
-        self.digests: list[tuple[bytes, str]] = []
-        self._load()
-        if not self.digests:
+        self.accepted = Reloaded([self.directory / identity for identity in IDENTITIES],
+                                 self._load, f"internal tokens of {self.directory}")
+        if not self.accepted.value:
             raise ConfigError(f"INTERNAL_TOKENS_DIR {self.directory} holds no token: write one "
                               "digest (or token) per line into files named "
                               f"{', '.join(IDENTITIES)}")
 
-    def _load(self) -> None:
+    def _load(self) -> list[tuple[bytes, str]]:
+        """(digest, identity) of every accepted token."""
         if not self.directory.is_dir():
             raise ConfigError(f"INTERNAL_TOKENS_DIR {self.directory} is not a directory")
-        stamp = file_stamp(self.paths)
         digests, owners = [], {}
-        for identity, path in zip(IDENTITIES, self.paths, strict=True):
+        for identity in IDENTITIES:
+            path = self.directory / identity
             if path.exists():
                 for digest in read_accepted(path):
                     if owners.setdefault(digest, identity) != identity:
@@ -249,30 +278,13 @@ class TokenDirectory:
                             f"{owners[digest]!r} and {identity!r}; each caller needs its own "
                             "(a shared one would make one caller the other)")
                     digests.append((digest, identity))
-        self.digests, self.stamp = digests, stamp
-
-    def _refresh(self) -> None:
-        """Re-reads the files when they changed; keeps the tokens it had when they cannot be read
-        (a half-written rotation), saying why."""
-        now = time.monotonic()
-        if now - self.checked_at < RECHECK_SECONDS:
-            return
-        self.checked_at = now
-        if file_stamp(self.paths) == self.stamp:
-            return
-        try:
-            self._load()
-        except (OSError, ConfigError) as exc:
-            log.error("keeping the internal tokens read before: %s", exc)
-        else:
-            log.info("internal tokens re-read from %s", self.directory)
+        return digests
 
     def identify(self, token: str) -> str | None:
         """The identity whose file holds `token`, or None. Compares with every accepted token in
         constant time, so timing tells nothing about how close a guess was."""
-        self._refresh()
         presented, found = _digest(token), None
-        for digest, identity in self.digests:
+        for digest, identity in self.accepted.get():
             if hmac.compare_digest(presented, digest) and found is None:
                 found = identity
         return found
@@ -283,13 +295,10 @@ class TokenFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.stamp: tuple | None = None
-        self.checked_at = 0.0
-        self.value = self._read()
+        self.current = Reloaded([self.path], self._read, f"internal token of {self.path}")
 
     def _read(self) -> str:
         try:
-            self.stamp = file_stamp([self.path])
             tokens = read_tokens(self.path)
         except OSError as exc:
             raise ConfigError(f"INTERNAL_TOKEN_FILE {self.path}: {exc.strerror}") from None
@@ -299,15 +308,7 @@ class TokenFile:
         return tokens[0]
 
     def token(self) -> str:
-        now = time.monotonic()
-        if now - self.checked_at >= RECHECK_SECONDS:
-            self.checked_at = now
-            if file_stamp([self.path]) != self.stamp:
-                try:
-                    self.value = self._read()
-                except ConfigError as exc:
-                    log.error("keeping the internal token read before: %s", exc)
-        return self.value
+        return self.current.get()
 
 
 def authorizations(metadata) -> list:

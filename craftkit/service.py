@@ -161,24 +161,23 @@ def create_server(address: str, security: ServerSecurity
 
 class Certificate:
     """The server's certificate and key, read again when they change (cert-manager renews them
-    in place): gRPC asks at every TLS handshake, and keeps what it has when the answer is None.
-    A pair that does not match (caught between two writes) is not taken."""
+    in place; internal_auth.Reloaded): gRPC asks at every TLS handshake, and keeps what it has
+    when the answer is None. A pair that does not match (caught between two writes) is not
+    taken."""
 
     def __init__(self, cert_file: str, key_file: str) -> None:
         self.cert_file, self.key_file = cert_file, key_file
-        self.stamp: tuple | None = None
 
     def credentials(self) -> grpc.ServerCredentials:
-        self.stamp = self._stamp()
         try:
-            initial = self._read()
-        except (OSError, ssl.SSLError) as exc:
+            self.current = internal_auth.Reloaded(
+                [Path(self.cert_file), Path(self.key_file)], self._read,
+                f"TLS certificate of {self.cert_file}")
+        except OSError as exc:  # ssl.SSLError is one
             raise SystemExit(f"GRPC_TLS_CERT_FILE {self.cert_file}, GRPC_TLS_KEY_FILE "
                              f"{self.key_file}: {exc}") from None
-        return grpc.dynamic_ssl_server_credentials(initial, self.fetch)
-
-    def _stamp(self) -> tuple:
-        return internal_auth.file_stamp([Path(self.cert_file), Path(self.key_file)])
+        self.served = self.current.value
+        return grpc.dynamic_ssl_server_credentials(self.served, self.fetch)
 
     def _read(self) -> grpc.ServerCertificateConfiguration:
         ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(self.cert_file, self.key_file)
@@ -187,16 +186,10 @@ class Certificate:
 
     def fetch(self) -> grpc.ServerCertificateConfiguration | None:
         """Called by gRPC at each handshake: a new configuration once the files changed."""
-        stamp = self._stamp()
-        if stamp == self.stamp:
+        configuration = self.current.get()
+        if configuration is self.served:
             return None
-        self.stamp = stamp  # a bad pair is reported once, not at every handshake
-        try:
-            configuration = self._read()
-        except (OSError, ssl.SSLError) as exc:
-            log.error("keeping the TLS certificate read before: %s", exc)
-            return None
-        log.info("TLS certificate re-read from %s", self.cert_file)
+        self.served = configuration
         return configuration
 
 

@@ -13,7 +13,7 @@ import pytest
 import trustme
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from craftkit import service
+from craftkit import internal_auth, service
 from craftkit.internal_auth import ADMIN, ClientSecurity, ServerSecurity
 from craftkit.v1 import render_pb2, status_pb2, status_pb2_grpc
 
@@ -26,7 +26,8 @@ class Renders(status_pb2_grpc.StatusServiceServicer):
 
 
 @pytest.fixture
-def tls(tmp_path):
+def tls(tmp_path, monkeypatch):
+    monkeypatch.setattr(internal_auth, "RECHECK_SECONDS", 0.0)  # a renewal seen at once
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
     paths = {name: tmp_path / name for name in ("ca.crt", "tls.crt", "tls.key", "token")}
