@@ -19,7 +19,7 @@ from craftkit.internal_auth import ADMIN, GATEWAY, RENDER_WORKER, ClientSecurity
 from craftkit.v1 import (enqueue_pb2, enqueue_pb2_grpc, projects_pb2, projects_pb2_grpc, render_pb2,
                          status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc,
                          webhooks_pb2, webhooks_pb2_grpc)
-from tests.integration.conftest import eventually, invoice
+from tests.integration.conftest import eventually, invoice, new_api
 from tests.integration.test_assets import png, put
 
 UNAUTHENTICATED, PERMISSION_DENIED = (grpc.StatusCode.UNAUTHENTICATED,
@@ -97,8 +97,22 @@ def test_the_issues_attacks_are_refused_to_strangers_and_to_callers_without_the_
 
 
 def test_a_caller_acts_only_for_the_project_it_names(stack, victim):
-    """GetRender without a project id is refused; naming another project finds nothing; the
-    worker reads an asset only for the template's own project."""
+    """GetRender without a project id is refused; naming another project finds nothing, also a
+    real one with a render and an asset of its own; the worker reads an asset only for the
+    template's own project."""
+    other = new_api(stack)
+    try:
+        put(other, "logo.png", png(4, 4))
+        other_render = other.render(invoice(), sync=True).json()["id"]
+    finally:
+        other.close()
+    with channel(stack, "status", GATEWAY) as ch:
+        status = status_pb2_grpc.StatusServiceStub(ch)
+        for project_id, render_id in ((other.project_id, victim["render_id"]),
+                                      (victim["project_id"], other_render)):
+            error = refused(lambda p=project_id, r=render_id: status.GetRender(
+                status_pb2.GetRenderRequest(project_id=p, render_id=r), timeout=10))
+            assert error.code() == grpc.StatusCode.NOT_FOUND
     with channel(stack, "status", GATEWAY) as ch:
         status = status_pb2_grpc.StatusServiceStub(ch)
         error = refused(lambda: status.GetRender(status_pb2.GetRenderRequest(
@@ -119,6 +133,7 @@ def test_a_caller_acts_only_for_the_project_it_names(stack, victim):
                 timeout=10)
 
         assert refused(lambda: asset(str(uuid.uuid4()))).code() == grpc.StatusCode.NOT_FOUND
+        assert refused(lambda: asset(other.project_id)).code() == grpc.StatusCode.NOT_FOUND
         assert asset(victim["project_id"]).data == png(4, 4)
 
 
