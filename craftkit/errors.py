@@ -17,6 +17,14 @@
     ├── NoPublishedVersion        no_published_version    FAILED_PRECONDITION
     ├── Conflict                  conflict                FAILED_PRECONDITION
     ├── Busy                      busy                    ABORTED
+    ├── InsufficientScope         insufficient_scope      PERMISSION_DENIED (403 at the gateway)
+    ├── RenderNotReady            render_not_ready        FAILED_PRECONDITION
+    ├── RenderFailed              render_failed           FAILED_PRECONDITION
+    ├── NotCancellable            not_cancellable         FAILED_PRECONDITION
+    ├── RenderExpired             render_expired          FAILED_PRECONDITION (410 at the gateway)
+    ├── LinkExpired               link_expired            FAILED_PRECONDITION (410 at the gateway)
+    ├── IdempotencyKeyReused      idempotency_key_reused  INVALID_ARGUMENT (422 at the gateway)
+    ├── IdempotencyKeyInUse       idempotency_key_in_use  ABORTED
     ├── PayloadTooLarge           payload_too_large       INVALID_ARGUMENT (413 at the gateway)
     ├── RequestTimeout            request_timeout         DEADLINE_EXCEEDED (408 at the gateway)
     ├── RateLimited               rate_limited            RESOURCE_EXHAUSTED (+ retry_after)
@@ -106,6 +114,20 @@ NoPublishedVersion = _error("NoPublishedVersion", "no_published_version",
                             grpc.StatusCode.FAILED_PRECONDITION)
 Conflict = _error("Conflict", "conflict", grpc.StatusCode.FAILED_PRECONDITION)
 Busy = _error("Busy", "busy", grpc.StatusCode.ABORTED)
+# An API key whose scopes do not cover the route (the message names the scope it needs).
+InsufficientScope = _error("InsufficientScope", "insufficient_scope",
+                           grpc.StatusCode.PERMISSION_DENIED)
+RenderNotReady = _error("RenderNotReady", "render_not_ready", grpc.StatusCode.FAILED_PRECONDITION)
+RenderFailed = _error("RenderFailed", "render_failed", grpc.StatusCode.FAILED_PRECONDITION)
+NotCancellable = _error("NotCancellable", "not_cancellable", grpc.StatusCode.FAILED_PRECONDITION)
+# The render's PDF was deleted after RENDER_RETENTION_DAYS (its row stays readable).
+RenderExpired = _error("RenderExpired", "render_expired", grpc.StatusCode.FAILED_PRECONDITION)
+# A share link past its expiry or download count, revoked, or whose render's PDF has expired.
+LinkExpired = _error("LinkExpired", "link_expired", grpc.StatusCode.FAILED_PRECONDITION)
+IdempotencyKeyReused = _error("IdempotencyKeyReused", "idempotency_key_reused",
+                              grpc.StatusCode.INVALID_ARGUMENT)
+IdempotencyKeyInUse = _error("IdempotencyKeyInUse", "idempotency_key_in_use",
+                             grpc.StatusCode.ABORTED)
 PayloadTooLarge = _error("PayloadTooLarge", "payload_too_large", grpc.StatusCode.INVALID_ARGUMENT)
 RequestTimeout = _error("RequestTimeout", "request_timeout", grpc.StatusCode.DEADLINE_EXCEEDED)
 
@@ -144,7 +166,9 @@ GRPC_TO_HTTP = {
 }
 # Codes whose HTTP status differs from their gRPC code's.
 HTTP_OVERRIDES = {"payload_too_large": 413, "request_timeout": 408,
-                  "internal_unauthenticated": 500, "permission_denied": 500}
+                  "internal_unauthenticated": 500, "permission_denied": 500,
+                  "insufficient_scope": 403, "render_expired": 410, "link_expired": 410,
+                  "idempotency_key_reused": 422}
 
 
 def http_status(error: ApiError) -> int:
