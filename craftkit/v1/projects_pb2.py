@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63raftkit/v1/projects.proto\x12\x0b\x63raftkit.v1\"#\n\x07Project\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"$\n\x14\x43reateProjectRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"O\n\x15\x43reateProjectResponse\x12%\n\x07project\x18\x01 \x01(\x0b\x32\x14.craftkit.v1.Project\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\")\n\x13\x41uthenticateRequest\x12\x12\n\nkey_sha256\x18\x01 \x01(\t\")\n\x13\x43reateApiKeyRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\"\'\n\x14\x43reateApiKeyResponse\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t2\x85\x02\n\x0eProjectService\x12V\n\rCreateProject\x12!.craftkit.v1.CreateProjectRequest\x1a\".craftkit.v1.CreateProjectResponse\x12\x46\n\x0c\x41uthenticate\x12 .craftkit.v1.AuthenticateRequest\x1a\x14.craftkit.v1.Project\x12S\n\x0c\x43reateApiKey\x12 .craftkit.v1.CreateApiKeyRequest\x1a!.craftkit.v1.CreateApiKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63raftkit/v1/projects.proto\x12\x0b\x63raftkit.v1\"C\n\x07Project\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\"$\n\x14\x43reateProjectRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"O\n\x15\x43reateProjectResponse\x12%\n\x07project\x18\x01 \x01(\x0b\x32\x14.craftkit.v1.Project\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\")\n\x13\x41uthenticateRequest\x12\x12\n\nkey_sha256\x18\x01 \x01(\t\")\n\x13\x43reateApiKeyRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\"\'\n\x14\x43reateApiKeyResponse\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t2\x85\x02\n\x0eProjectService\x12V\n\rCreateProject\x12!.craftkit.v1.CreateProjectRequest\x1a\".craftkit.v1.CreateProjectResponse\x12\x46\n\x0c\x41uthenticate\x12 .craftkit.v1.AuthenticateRequest\x1a\x14.craftkit.v1.Project\x12S\n\x0c\x43reateApiKey\x12 .craftkit.v1.CreateApiKeyRequest\x1a!.craftkit.v1.CreateApiKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,17 +32,17 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'craftkit.v1.projects_pb2', 
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PROJECT']._serialized_start=43
-  _globals['_PROJECT']._serialized_end=78
-  _globals['_CREATEPROJECTREQUEST']._serialized_start=80
-  _globals['_CREATEPROJECTREQUEST']._serialized_end=116
-  _globals['_CREATEPROJECTRESPONSE']._serialized_start=118
-  _globals['_CREATEPROJECTRESPONSE']._serialized_end=197
-  _globals['_AUTHENTICATEREQUEST']._serialized_start=199
-  _globals['_AUTHENTICATEREQUEST']._serialized_end=240
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=242
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=283
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=285
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=324
-  _globals['_PROJECTSERVICE']._serialized_start=327
-  _globals['_PROJECTSERVICE']._serialized_end=588
+  _globals['_PROJECT']._serialized_end=110
+  _globals['_CREATEPROJECTREQUEST']._serialized_start=112
+  _globals['_CREATEPROJECTREQUEST']._serialized_end=148
+  _globals['_CREATEPROJECTRESPONSE']._serialized_start=150
+  _globals['_CREATEPROJECTRESPONSE']._serialized_end=229
+  _globals['_AUTHENTICATEREQUEST']._serialized_start=231
+  _globals['_AUTHENTICATEREQUEST']._serialized_end=272
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=274
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=315
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=317
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=356
+  _globals['_PROJECTSERVICE']._serialized_start=359
+  _globals['_PROJECTSERVICE']._serialized_end=620
 # @@protoc_insertion_point(module_scope)
