@@ -4,37 +4,9 @@ import os
 import socket
 from dataclasses import dataclass, field
 
-from craftkit.config import ConfigError, Kafka, env_float, env_int, env_str
+from craftkit.config import ConfigError, Kafka, Storage, env_float, env_int, env_str
 from craftkit.internal_auth import ClientSecurity
 from craftkit.layout import Limits
-
-
-@dataclass(frozen=True)
-class Storage:
-    endpoint: str
-    """S3_ENDPOINT: URL of the S3 API, e.g. https://s3.eu-west-1.amazonaws.com or http://minio:9000."""
-    access_key: str = field(repr=False)
-    """S3_ACCESS_KEY."""
-    secret_key: str = field(repr=False)
-    """S3_SECRET_KEY."""
-    bucket: str
-    """S3_BUCKET: where PDFs go, as renders/<id>/<filename>. Created if missing."""
-    region: str
-    """S3_REGION."""
-    public_base_url: str
-    """S3_PUBLIC_BASE_URL: public base of the bucket (a CDN or the bucket's public URL). When set,
-    downloadUrl is this + "/" + the object key; when empty, downloadUrl is null."""
-
-    @classmethod
-    def from_env(cls) -> Storage:
-        return cls(
-            endpoint=env_str("S3_ENDPOINT"),
-            access_key=env_str("S3_ACCESS_KEY", "craftkit"),
-            secret_key=env_str("S3_SECRET_KEY", "craftkit-secret"),
-            bucket=env_str("S3_BUCKET", "craftkit-renders"),
-            region=env_str("S3_REGION", "us-east-1"),
-            public_base_url=os.environ.get("S3_PUBLIC_BASE_URL", "").rstrip("/"),
-        )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from minio import Minio
 from minio.error import InvalidResponseError, S3Error
 
 from craftkit import renders
-from services.render_worker.settings import Storage
+from craftkit.config import Storage
 
 
 class StoreError(Exception):
