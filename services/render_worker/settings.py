@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from craftkit.config import ConfigError, Kafka, Storage, env_float, env_int, env_str
 from craftkit.internal_auth import ClientSecurity
