@@ -60,7 +60,7 @@ _WORKER = frozenset({RENDER_WORKER, ADMIN})
 _ADMIN = frozenset({ADMIN})
 
 ALLOWED: dict[str, frozenset[str]] = {
-    # What the REST gateway calls (services/gateway/app.py).
+    # What the REST gateway calls (services/gateway/).
     "/craftkit.v1.StatusService/GetRender": _REST,
     "/craftkit.v1.StatusService/WaitRender": _REST,
     "/craftkit.v1.EnqueueService/EnqueueRender": _REST,

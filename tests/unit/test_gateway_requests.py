@@ -4,7 +4,7 @@ import pytest
 
 from craftkit import errors, inputs
 from craftkit.timefmt import iso
-from services.gateway.app import RateLimiter
+from services.gateway.limits import RateLimiter
 from services.gateway.requests import (check_json, check_path, inbound_hook_request,
                                        limit_param, render_request, rotate_request,
                                        template_request, webhook_request)

@@ -1,0 +1,120 @@
+"""Who is calling: the API key in `Authorization: Bearer …`, checked by one Starlette
+authentication backend, and what its scopes let it do.
+
+Scopes nest: `full` ⊇ `render` ⊇ `download`. A `download` key (the partner key) reads renders and
+downloads them; a `render` key also enqueues, cancels and shares them; a `full` key does
+everything, including templates, webhooks and keys. Each route names the scope it needs
+(routes.api); a key without it gets 403 insufficient_scope naming that scope."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import grpc
+from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
+from starlette.requests import HTTPConnection, Request
+
+from craftkit import errors
+from craftkit.v1 import projects_pb2, projects_pb2_grpc
+from services.gateway.limits import RateLimiter
+
+RPC_TIMEOUT = 10
+SCOPES = ("full", "render", "download")
+GRANTS = {"full": frozenset(SCOPES), "render": frozenset({"render", "download"}),
+          "download": frozenset({"download"})}
+"""What each scope a key holds allows."""
+NO_KEY = "send your API key as 'Authorization: Bearer ck_live_…'"
+
+
+@dataclass(frozen=True)
+class Caller(BaseUser):
+    """The project an API key belongs to, and the key's scopes."""
+    project_id: str
+    key_id: str
+    scopes: frozenset[str]
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def identity(self) -> str:
+        return self.key_id
+
+    def allows(self, scope: str) -> bool:
+        return any(scope in GRANTS.get(held, ()) for held in self.scopes)
+
+
+def caller(request: Request) -> Caller:
+    """The authenticated caller of a route declared with routes.api."""
+    user = request.user
+    if not isinstance(user, Caller):
+        raise errors.Unauthorized(NO_KEY)
+    return user
+
+
+def require(request: Request, scope: str) -> Caller:
+    """The caller, if its key covers `scope`; else 401 (no key) or 403 insufficient_scope."""
+    who = caller(request)
+    if not who.allows(scope):
+        raise errors.InsufficientScope(
+            f"this API key's scopes ({', '.join(sorted(who.scopes))}) do not include "
+            f"'{scope}', which this route needs; use a key with the '{scope}' or 'full' scope")
+    return who
+
+
+class KeyCache:
+    """Bearer key -> Caller, asking the project service once per KEY_CACHE_SECONDS (so a revoked
+    key stops working within that time). Lookups that fail cost the client address a token of
+    `failures`, so unknown keys cannot hammer the database: with none left the address gets 429
+    without a lookup."""
+
+    def __init__(self, projects: projects_pb2_grpc.ProjectServiceStub, ttl: float,
+                 failures: RateLimiter, size: int = 10_000) -> None:
+        self.projects, self.ttl, self.failures, self.size = projects, ttl, failures, size
+        self.entries: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
+
+    async def caller(self, header: str | None, address: str) -> Caller:
+        scheme, _, key = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise errors.Unauthorized(NO_KEY)
+        digest = hashlib.sha256(key.strip().encode()).hexdigest()
+        hit = self.entries.get(digest)
+        now = time.monotonic()
+        if hit and hit[1] > now:
+            return hit[0]
+        async with self.failures.failing(address, grpc.StatusCode.UNAUTHENTICATED):
+            project = await self.projects.Authenticate(
+                projects_pb2.AuthenticateRequest(key_sha256=digest), timeout=RPC_TIMEOUT)
+        # Keys made before scopes existed have none: they are full keys.
+        who = Caller(project.id, project.key_id, frozenset(project.scopes or ["full"]))
+        self.entries[digest] = (who, now + self.ttl)
+        self.entries.move_to_end(digest)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return who
+
+
+class ApiKeys(AuthenticationBackend):
+    """The authentication backend of the routes that take an API key: a request without an
+    Authorization header passes through unauthenticated (the route then answers 401); one with
+    a key is authenticated and spends a token of its project's rate limit. Errors (401, 429,
+    503) are ApiErrors, answered by services.gateway.errors like any other."""
+
+    async def authenticate(self, conn: HTTPConnection):
+        header = conn.headers.get("authorization")
+        if header is None:
+            return None
+        state = conn.app.state.gateway  # services.gateway.state.State
+        who = await state.keys.caller(header, client_address(conn))
+        state.limiter.take(who.project_id)
+        return AuthCredentials(sorted(who.scopes)), who
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """The client's address (from X-Forwarded-For when the peer is a trusted proxy: uvicorn's
+    proxy_headers with FORWARDED_ALLOW_IPS)."""
+    return conn.client.host if conn.client else "unknown"

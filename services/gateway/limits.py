@@ -1,0 +1,53 @@
+"""Rate limits the gateway keeps in memory, per replica."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import grpc
+
+from craftkit import errors
+
+
+class RateLimiter:
+    """A token bucket per key (a project, a client address): `rate` tokens a second, bursts up
+    to `burst`. Keeps at most `size` buckets, forgetting the least recently used."""
+
+    def __init__(self, rate: float, burst: int, what: str = "requests a second for this project",
+                 size: int = 100_000) -> None:
+        self.rate, self.burst, self.what, self.size = rate, burst, what, size
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str) -> None:
+        """Spends a token, or raises RateLimited carrying the wait until the next one."""
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        tokens, last = self.buckets.pop(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        self.buckets[key] = (tokens if tokens < 1 else tokens - 1, now)
+        if len(self.buckets) > self.size:
+            del self.buckets[next(iter(self.buckets))]
+        if tokens < 1:
+            wait = (1 - tokens) / self.rate
+            raise errors.RateLimited(f"over {self.rate:g} {self.what}; back off with jitter and "
+                                     f"retry in {wait:.2f}s", retry_after=wait)
+
+    def check(self, key: str) -> None:
+        """Raises RateLimited if `key` has no token left, spending none."""
+        tokens, last = self.buckets.get(key, (self.burst, 0.0))
+        if self.rate > 0 and tokens + (time.monotonic() - last) * self.rate < 1:
+            self.take(key)
+
+    @contextlib.asynccontextmanager
+    async def failing(self, key: str, *codes: grpc.StatusCode):
+        """Refuses `key` while it has no token; a call failing with one of `codes` spends one."""
+        self.check(key)
+        try:
+            yield
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in codes:
+                with contextlib.suppress(errors.RateLimited):
+                    self.take(key)
+            raise

@@ -1,0 +1,82 @@
+"""Renders: enqueue one from a template (async, or sync up to SYNC_TIMEOUT_SECONDS) and read it."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from craftkit.renders import STATUS_NAME, TERMINAL
+from craftkit.v1 import enqueue_pb2, render_pb2, status_pb2
+from services.gateway import requests, views
+from services.gateway.auth import caller
+from services.gateway.routes import RPC_TIMEOUT, api, dumps, read_json
+from services.gateway.state import State, state
+
+log = logging.getLogger(__name__)
+
+# A sync wait that ends with one of these answers 202 (the render is accepted; poll it).
+WAIT_CUT_SHORT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED,
+                            grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+async def render_template(request: Request) -> JSONResponse:
+    data, version, sync, filename = requests.render_request(await read_json(request))
+    return await enqueue(state(request), caller(request).project_id,
+                         request.path_params["slug"], data, version, sync, filename)
+
+
+async def get_render(request: Request) -> Response:
+    gateway, project = state(request), caller(request).project_id
+    render_id = request.path_params["id"]
+    body = gateway.terminal.get(project, render_id)
+    if body is None:
+        render = await gateway.backends.status.GetRender(
+            status_pb2.GetRenderRequest(project_id=project, render_id=render_id),
+            timeout=RPC_TIMEOUT)
+        body = dumps(views.render(render, gateway.settings.public_base_url)).encode()
+        if STATUS_NAME[render.status] in TERMINAL:
+            gateway.terminal.put(project, render_id, body)
+    return Response(body, media_type="application/json")
+
+
+async def enqueue(gateway: State, project: str, slug: str, data: dict, version: int,
+                  sync: bool, filename: str) -> JSONResponse:
+    """Enqueues a render (the REST POST and inbound hooks): 202 with its pollUrl, or, with
+    `sync`, the render once terminal (202 still when the wait runs out)."""
+    reply = await gateway.backends.enqueue.EnqueueRender(enqueue_pb2.EnqueueRenderRequest(
+        project_id=project, template_slug=slug, data_json=dumps(data),
+        version_number=version, filename=filename), timeout=RPC_TIMEOUT)
+    render = reply.render
+    if sync and STATUS_NAME[render.status] not in TERMINAL:
+        render = await wait(gateway, project, render)
+    base = gateway.settings.public_base_url
+    if sync and STATUS_NAME[render.status] in TERMINAL:
+        return JSONResponse(views.render(render, base))
+    body = views.render_created(render, base)
+    return JSONResponse(body, status_code=202, headers={"location": body["pollUrl"]})
+
+
+async def wait(gateway: State, project: str, render: render_pb2.Render) -> render_pb2.Render:
+    """`render` once terminal, or as accepted when the wait cannot finish: a status replica
+    stopping mid-wait (a rollout) or unreachable. The render is accepted either way, so the
+    client gets its 202 to poll, never a 503 that reads as "not accepted, retry"."""
+    timeout = gateway.settings.sync_timeout_seconds
+    try:
+        return await gateway.backends.status.WaitRender(status_pb2.WaitRenderRequest(
+            project_id=project, render_id=render.id, timeout_ms=int(timeout * 1000)),
+            timeout=timeout + RPC_TIMEOUT)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() not in WAIT_CUT_SHORT:
+            raise
+        log.warning("render %s: the sync wait ended early (%s: %s); answering 202",
+                    render.id, exc.code().name, exc.details())
+        return render
+
+
+ROUTES = [
+    api("POST", "/v1/templates/{slug}/render", render_template, scope="render"),
+    api("GET", "/v1/renders/{id}", get_render, scope="download"),
+]

@@ -1,0 +1,99 @@
+"""Templates, their versions (add, publish, schema) and their image assets."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from craftkit.v1 import templates_pb2
+from services.gateway import requests, views
+from services.gateway.auth import caller
+from services.gateway.routes import RPC_TIMEOUT, api, dumps, read_json
+from services.gateway.state import state
+
+
+async def create_template(request: Request) -> JSONResponse:
+    body = requests.template_request(await read_json(request))
+    template = await state(request).backends.templates.CreateTemplate(
+        templates_pb2.CreateTemplateRequest(
+            project_id=caller(request).project_id, slug=body["slug"], name=body.get("name", ""),
+            default_filename=body.get("defaultFilename", "")), timeout=RPC_TIMEOUT)
+    return JSONResponse(views.template(template), status_code=201)
+
+
+async def list_templates(request: Request) -> JSONResponse:
+    reply = await state(request).backends.templates.ListTemplates(
+        templates_pb2.ListTemplatesRequest(project_id=caller(request).project_id),
+        timeout=RPC_TIMEOUT)
+    return JSONResponse({"templates": [views.template(t, with_versions=False)
+                                       for t in reply.templates]})
+
+
+async def get_template(request: Request) -> JSONResponse:
+    template = await state(request).backends.templates.GetTemplate(
+        templates_pb2.GetTemplateRequest(project_id=caller(request).project_id,
+                                         slug=request.path_params["slug"]),
+        timeout=RPC_TIMEOUT)
+    return JSONResponse(views.template(template))
+
+
+async def add_version(request: Request) -> JSONResponse:
+    body = requests.version_request(await read_json(request))
+    version = await state(request).backends.templates.AddVersion(
+        templates_pb2.AddVersionRequest(
+            project_id=caller(request).project_id, slug=request.path_params["slug"],
+            manifest_json=dumps(body["manifest"]), layout_json=dumps(body["layout"])),
+        timeout=RPC_TIMEOUT)
+    return JSONResponse(views.version(version), status_code=201)
+
+
+async def publish_version(request: Request) -> JSONResponse:
+    template = await state(request).backends.templates.PublishVersion(
+        templates_pb2.PublishVersionRequest(
+            project_id=caller(request).project_id, slug=request.path_params["slug"],
+            number=request.path_params["number"]), timeout=RPC_TIMEOUT)
+    return JSONResponse(views.template(template))
+
+
+async def version_schema(request: Request) -> JSONResponse:
+    gateway = state(request)
+    reply = await gateway.backends.templates.GetVersionSchema(
+        templates_pb2.GetVersionSchemaRequest(
+            project_id=caller(request).project_id, slug=request.path_params["slug"],
+            number=request.path_params["number"],
+            api_base_url=gateway.settings.public_base_url), timeout=RPC_TIMEOUT)
+    return JSONResponse({"number": reply.number, "schema": json.loads(reply.schema_json),
+                         "example": json.loads(reply.example_json), "curl": reply.curl})
+
+
+async def put_asset(request: Request) -> JSONResponse:
+    gateway = state(request)
+    data = await requests.read_body(request, gateway.settings.max_asset_bytes)
+    asset = await gateway.backends.templates.PutAsset(
+        templates_pb2.PutAssetRequest(project_id=caller(request).project_id,
+                                      slug=request.path_params["slug"],
+                                      name=request.path_params["name"], data=data),
+        timeout=RPC_TIMEOUT)
+    return JSONResponse(views.asset(asset), status_code=201)
+
+
+async def list_assets(request: Request) -> JSONResponse:
+    reply = await state(request).backends.templates.ListAssets(
+        templates_pb2.ListAssetsRequest(project_id=caller(request).project_id,
+                                        slug=request.path_params["slug"]),
+        timeout=RPC_TIMEOUT)
+    return JSONResponse({"assets": [views.asset(a) for a in reply.assets]})
+
+
+ROUTES = [
+    api("POST", "/v1/templates", create_template, scope="full"),
+    api("GET", "/v1/templates", list_templates, scope="full"),
+    api("GET", "/v1/templates/{slug}", get_template, scope="full"),
+    api("POST", "/v1/templates/{slug}/versions", add_version, scope="full"),
+    api("POST", "/v1/templates/{slug}/versions/{number}/publish", publish_version, scope="full"),
+    api("GET", "/v1/templates/{slug}/versions/{number}/schema", version_schema, scope="full"),
+    api("PUT", "/v1/templates/{slug}/assets/{name}", put_asset, scope="full"),
+    api("GET", "/v1/templates/{slug}/assets", list_assets, scope="full"),
+]

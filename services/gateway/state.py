@@ -1,0 +1,96 @@
+"""What the gateway holds while it runs: its settings, the gRPC stubs, and caches. One typed
+`State` per application (`state(request)`), built when the application starts."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from grpc_health.v1 import health_pb2_grpc
+from starlette.requests import HTTPConnection
+
+from craftkit.service import channel
+from craftkit.v1 import (enqueue_pb2_grpc, inbound_pb2_grpc, projects_pb2_grpc, status_pb2_grpc,
+                         templates_pb2_grpc, webhooks_pb2_grpc)
+from services.gateway.auth import KeyCache
+from services.gateway.limits import RateLimiter
+from services.gateway.settings import Settings
+
+
+@dataclass(frozen=True)
+class Backends:
+    status: status_pb2_grpc.StatusServiceStub
+    enqueue: enqueue_pb2_grpc.EnqueueServiceStub
+    templates: templates_pb2_grpc.TemplateServiceStub
+    projects: projects_pb2_grpc.ProjectServiceStub
+    inbound: inbound_pb2_grpc.InboundHookServiceStub
+    webhooks: webhooks_pb2_grpc.WebhookServiceStub
+    health: dict[str, health_pb2_grpc.HealthStub]
+
+
+class TerminalRenders:
+    """The GET body of renders that are terminal. Those never change (the database refuses it),
+    so they are served from memory: an LRU of `size` entries keyed by project and render."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+
+    def get(self, project: str, render_id: str) -> bytes | None:
+        body = self.entries.get((project, render_id))
+        if body is not None:
+            self.entries.move_to_end((project, render_id))
+        return body
+
+    def put(self, project: str, render_id: str, body: bytes) -> None:
+        if self.size > 0:
+            self.entries[(project, render_id)] = body
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class State:
+    settings: Settings
+    backends: Backends
+    keys: KeyCache
+    """Verified API keys (services.gateway.auth)."""
+    limiter: RateLimiter
+    """Requests per project."""
+    failures: RateLimiter
+    """Failed authentications per client address."""
+    terminal: TerminalRenders
+
+
+def state(request: HTTPConnection) -> State:
+    return request.app.state.gateway
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings):
+    """The State, with its channels open until the block ends."""
+    status = channel(settings.status_address, settings.security)
+    enqueue = channel(settings.enqueue_address, settings.security)
+    webhooks = channel(settings.webhooks_address, settings.security)
+    backends = Backends(
+        status=status_pb2_grpc.StatusServiceStub(status),
+        enqueue=enqueue_pb2_grpc.EnqueueServiceStub(enqueue),
+        templates=templates_pb2_grpc.TemplateServiceStub(status),
+        projects=projects_pb2_grpc.ProjectServiceStub(status),
+        inbound=inbound_pb2_grpc.InboundHookServiceStub(status),
+        webhooks=webhooks_pb2_grpc.WebhookServiceStub(webhooks),
+        health={"status": health_pb2_grpc.HealthStub(status),
+                "enqueue": health_pb2_grpc.HealthStub(enqueue),
+                "webhooks": health_pb2_grpc.HealthStub(webhooks)})
+    failures = RateLimiter(settings.auth_failure_rate_per_second, settings.auth_failure_burst,
+                           "failed authentications a second from this address")
+    try:
+        yield State(
+            settings=settings, backends=backends,
+            keys=KeyCache(backends.projects, settings.key_cache_seconds, failures),
+            limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            failures=failures, terminal=TerminalRenders(settings.render_cache_size))
+    finally:
+        for open_channel in (status, enqueue, webhooks):
+            await open_channel.close()

@@ -1,0 +1,76 @@
+"""Scopes at the route level: the real ApiRoute and error handlers, with a test authentication
+backend in place of the key lookup (that one is covered against real servers)."""
+
+import asyncio
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.authentication import AuthCredentials, AuthenticationBackend
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.responses import JSONResponse
+from starlette.routing import Mount
+
+from services.gateway import errors
+from services.gateway.auth import Caller, caller
+from services.gateway.routes import api
+
+
+class Scoped(AuthenticationBackend):
+    """Authenticates `X-Scopes: render,download` as a key holding those scopes."""
+
+    async def authenticate(self, conn):
+        if "x-scopes" not in conn.headers:
+            return None
+        scopes = frozenset(filter(None, conn.headers["x-scopes"].split(",")))
+        return AuthCredentials(sorted(scopes)), Caller("project-1", "key-1", scopes)
+
+
+async def whoami(request):
+    return JSONResponse({"project": caller(request).project_id})
+
+
+def get(scope: str, headers: dict | None = None) -> httpx.Response:
+    """GET on a route needing `scope`, through the gateway's ApiRoute and error handlers."""
+    app = Starlette(routes=[Mount("", routes=[api("GET", "/x", whoami, scope=scope)],
+                                  middleware=[Middleware(AuthenticationMiddleware,
+                                                         backend=Scoped())])],
+                    exception_handlers=errors.HANDLERS)
+
+    async def call():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://gateway") as client:
+            return await client.get("/x", headers=headers)
+    return asyncio.run(call())
+
+
+@pytest.mark.parametrize("held, needed, allowed", [
+    ("full", "full", True), ("full", "render", True), ("full", "download", True),
+    ("render", "full", False), ("render", "render", True), ("render", "download", True),
+    ("download", "full", False), ("download", "render", False), ("download", "download", True),
+    ("download,render", "render", True), ("", "download", True)])
+def test_scopes_nest_full_render_download(held, needed, allowed):
+    # An empty scope list is a key made before scopes existed: a full key.
+    scopes = frozenset(filter(None, held.split(","))) or frozenset({"full"})
+    assert Caller("p", "k", scopes).allows(needed) is allowed
+
+
+def test_a_key_outside_the_route_scope_gets_403_naming_the_scope():
+    answer = get("render", {"x-scopes": "download"})
+    assert answer.status_code == 403
+    error = answer.json()["error"]
+    assert error["code"] == "insufficient_scope"
+    assert "'render'" in error["message"] and "(download)" in error["message"]
+
+
+def test_a_key_inside_the_scope_reaches_the_handler():
+    answer = get("download", {"x-scopes": "render"})
+    assert answer.status_code == 200
+    assert answer.json() == {"project": "project-1"}
+
+
+def test_no_key_gets_401_with_how_to_send_one():
+    answer = get("download")
+    assert answer.status_code == 401
+    assert "Authorization: Bearer" in answer.json()["error"]["message"]
