@@ -84,15 +84,17 @@ ALLOWED: dict[str, frozenset[str]] = {
     "/craftkit.v1.WebhookService/RotateSecret": _REST,
     "/craftkit.v1.WebhookService/ListDeliveries": _REST,
     "/craftkit.v1.WebhookService/Redeliver": _REST,
+    "/craftkit.v1.ProjectService/CreateApiKey": _REST,  # POST /v1/keys and the console
+    "/craftkit.v1.ProjectService/ListApiKeys": _REST,
+    "/craftkit.v1.ProjectService/RevokeApiKey": _REST,
     # What a render worker calls (services/render_worker/worker.py).
     "/craftkit.v1.StatusService/StartRender": _WORKER,
     "/craftkit.v1.StatusService/RenewLease": _WORKER,
     "/craftkit.v1.StatusService/ReleaseRender": _WORKER,
     "/craftkit.v1.StatusService/FinishRender": _WORKER,
     "/craftkit.v1.TemplateService/GetAssetData": _WORKER,
-    # Only an operator (python -m craftkit.admin) makes projects and keys.
+    # Only an operator (the `craftkit` console) makes projects.
     "/craftkit.v1.ProjectService/CreateProject": _ADMIN,
-    "/craftkit.v1.ProjectService/CreateApiKey": _ADMIN,
 }
 """Method -> the identities that may call it. A method missing here is refused to everyone."""
 

@@ -24,25 +24,33 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63raftkit/v1/projects.proto\x12\x0b\x63raftkit.v1\"C\n\x07Project\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\"$\n\x14\x43reateProjectRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"O\n\x15\x43reateProjectResponse\x12%\n\x07project\x18\x01 \x01(\x0b\x32\x14.craftkit.v1.Project\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\")\n\x13\x41uthenticateRequest\x12\x12\n\nkey_sha256\x18\x01 \x01(\t\")\n\x13\x43reateApiKeyRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\"\'\n\x14\x43reateApiKeyResponse\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t2\x85\x02\n\x0eProjectService\x12V\n\rCreateProject\x12!.craftkit.v1.CreateProjectRequest\x1a\".craftkit.v1.CreateProjectResponse\x12\x46\n\x0c\x41uthenticate\x12 .craftkit.v1.AuthenticateRequest\x1a\x14.craftkit.v1.Project\x12S\n\x0c\x43reateApiKey\x12 .craftkit.v1.CreateApiKeyRequest\x1a!.craftkit.v1.CreateApiKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63raftkit/v1/projects.proto\x12\x0b\x63raftkit.v1\"\x9d\x01\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06prefix\x18\x04 \x01(\t\x12\x0e\n\x06scopes\x18\x05 \x03(\t\x12\x15\n\rcreated_at_ms\x18\x06 \x01(\x03\x12\x17\n\x0flast_used_at_ms\x18\x07 \x01(\x03\x12\x15\n\rrevoked_at_ms\x18\x08 \x01(\x03\"C\n\x07Project\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x0e\n\x06scopes\x18\x04 \x03(\t\"$\n\x14\x43reateProjectRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"q\n\x15\x43reateProjectResponse\x12%\n\x07project\x18\x01 \x01(\x0b\x32\x14.craftkit.v1.Project\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\x12 \n\x03key\x18\x03 \x01(\x0b\x32\x13.craftkit.v1.ApiKey\")\n\x13\x41uthenticateRequest\x12\x12\n\nkey_sha256\x18\x01 \x01(\t\"G\n\x13\x43reateApiKeyRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06scopes\x18\x03 \x03(\t\"I\n\x14\x43reateApiKeyResponse\x12\x0f\n\x07\x61pi_key\x18\x01 \x01(\t\x12 \n\x03key\x18\x02 \x01(\x0b\x32\x13.craftkit.v1.ApiKey\"G\n\x12ListApiKeysRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"M\n\x13ListApiKeysResponse\x12!\n\x04keys\x18\x01 \x03(\x0b\x32\x13.craftkit.v1.ApiKey\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"R\n\x13RevokeApiKeyRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12\x17\n\x0fkeep_a_full_key\x18\x03 \x01(\x08\x32\x9e\x03\n\x0eProjectService\x12V\n\rCreateProject\x12!.craftkit.v1.CreateProjectRequest\x1a\".craftkit.v1.CreateProjectResponse\x12\x46\n\x0c\x41uthenticate\x12 .craftkit.v1.AuthenticateRequest\x1a\x14.craftkit.v1.Project\x12S\n\x0c\x43reateApiKey\x12 .craftkit.v1.CreateApiKeyRequest\x1a!.craftkit.v1.CreateApiKeyResponse\x12P\n\x0bListApiKeys\x12\x1f.craftkit.v1.ListApiKeysRequest\x1a .craftkit.v1.ListApiKeysResponse\x12\x45\n\x0cRevokeApiKey\x12 .craftkit.v1.RevokeApiKeyRequest\x1a\x13.craftkit.v1.ApiKeyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'craftkit.v1.projects_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PROJECT']._serialized_start=43
-  _globals['_PROJECT']._serialized_end=110
-  _globals['_CREATEPROJECTREQUEST']._serialized_start=112
-  _globals['_CREATEPROJECTREQUEST']._serialized_end=148
-  _globals['_CREATEPROJECTRESPONSE']._serialized_start=150
-  _globals['_CREATEPROJECTRESPONSE']._serialized_end=229
-  _globals['_AUTHENTICATEREQUEST']._serialized_start=231
-  _globals['_AUTHENTICATEREQUEST']._serialized_end=272
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=274
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=315
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=317
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=356
-  _globals['_PROJECTSERVICE']._serialized_start=359
-  _globals['_PROJECTSERVICE']._serialized_end=620
+  _globals['_APIKEY']._serialized_start=44
+  _globals['_APIKEY']._serialized_end=201
+  _globals['_PROJECT']._serialized_start=203
+  _globals['_PROJECT']._serialized_end=270
+  _globals['_CREATEPROJECTREQUEST']._serialized_start=272
+  _globals['_CREATEPROJECTREQUEST']._serialized_end=308
+  _globals['_CREATEPROJECTRESPONSE']._serialized_start=310
+  _globals['_CREATEPROJECTRESPONSE']._serialized_end=423
+  _globals['_AUTHENTICATEREQUEST']._serialized_start=425
+  _globals['_AUTHENTICATEREQUEST']._serialized_end=466
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=468
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=539
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=541
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=614
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=616
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=687
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=689
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=766
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=768
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=850
+  _globals['_PROJECTSERVICE']._serialized_start=853
+  _globals['_PROJECTSERVICE']._serialized_end=1267
 # @@protoc_insertion_point(module_scope)

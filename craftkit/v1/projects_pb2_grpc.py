@@ -49,6 +49,16 @@ class ProjectServiceStub:
                 request_serializer=craftkit_dot_v1_dot_projects__pb2.CreateApiKeyRequest.SerializeToString,
                 response_deserializer=craftkit_dot_v1_dot_projects__pb2.CreateApiKeyResponse.FromString,
                 _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/craftkit.v1.ProjectService/ListApiKeys',
+                request_serializer=craftkit_dot_v1_dot_projects__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=craftkit_dot_v1_dot_projects__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/craftkit.v1.ProjectService/RevokeApiKey',
+                request_serializer=craftkit_dot_v1_dot_projects__pb2.RevokeApiKeyRequest.SerializeToString,
+                response_deserializer=craftkit_dot_v1_dot_projects__pb2.ApiKey.FromString,
+                _registered_method=True)
 
 
 class ProjectServiceServicer:
@@ -70,8 +80,26 @@ class ProjectServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateApiKey(self, request, context):
-        """Admin only. A new key for the project (project_id required); the key itself is returned once
-        and stored only as a hash.
+        """A new key for the project (project_id required) with a name and scopes; the key itself is
+        returned once and stored only as a hash. INVALID_ARGUMENT (invalid_request) for a scope
+        outside full/render/download or a bad name; no scopes means ["full"].
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """The project's keys, revoked ones too (revoked_at_ms set), newest first, by keyset: never the
+        key nor its hash.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiKey(self, request, context):
+        """Revokes a key of the project; revoking a revoked key answers it again (revoked_at_ms
+        unchanged). NOT_FOUND for an unknown id or another project's key. With
+        keep_a_full_key, FAILED_PRECONDITION (conflict) when it is the project's last active full key.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -94,6 +122,16 @@ def add_ProjectServiceServicer_to_server(servicer, server):
                     servicer.CreateApiKey,
                     request_deserializer=craftkit_dot_v1_dot_projects__pb2.CreateApiKeyRequest.FromString,
                     response_serializer=craftkit_dot_v1_dot_projects__pb2.CreateApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=craftkit_dot_v1_dot_projects__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=craftkit_dot_v1_dot_projects__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=craftkit_dot_v1_dot_projects__pb2.RevokeApiKeyRequest.FromString,
+                    response_serializer=craftkit_dot_v1_dot_projects__pb2.ApiKey.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -177,6 +215,60 @@ class ProjectService:
             '/craftkit.v1.ProjectService/CreateApiKey',
             craftkit_dot_v1_dot_projects__pb2.CreateApiKeyRequest.SerializeToString,
             craftkit_dot_v1_dot_projects__pb2.CreateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/craftkit.v1.ProjectService/ListApiKeys',
+            craftkit_dot_v1_dot_projects__pb2.ListApiKeysRequest.SerializeToString,
+            craftkit_dot_v1_dot_projects__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/craftkit.v1.ProjectService/RevokeApiKey',
+            craftkit_dot_v1_dot_projects__pb2.RevokeApiKeyRequest.SerializeToString,
+            craftkit_dot_v1_dot_projects__pb2.ApiKey.FromString,
             options,
             channel_credentials,
             insecure,

@@ -117,3 +117,31 @@ def test_a_database_migrated_by_a_newer_release_is_named_and_left_alone(empty_da
 
     assert (code, out.strip()) == (0, "already at version 9999")
     assert "9999_from_the_future.sql" in err and "newer release" in err
+
+
+def migrate_until(url: str, last: str) -> None:
+    """Applies the migrations up to and including `last`, as an older release would have."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE schema_migrations ("
+                     "name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        for name in MIGRATIONS[:MIGRATIONS.index(last) + 1]:
+            with conn.transaction():
+                conn.execute(resources.files("craftkit.migrations").joinpath(name).read_text())
+                conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
+
+
+def test_keys_made_before_scopes_keep_full_scope_and_get_distinct_ids(empty_database):
+    migrate_until(empty_database, "0005_render_attempts.sql")
+    project = uuid.uuid4()
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        conn.execute("INSERT INTO projects (id, name) VALUES (%s, 'old')", (project,))
+        for digest in ("a" * 64, "b" * 64):
+            conn.execute("INSERT INTO api_keys (key_sha256, project_id, prefix) "
+                         "VALUES (%s, %s, 'ck_live_old')", (digest, project))
+    db.migrate(empty_database)
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        rows = conn.execute("SELECT id, name, scopes, last_used_at FROM api_keys").fetchall()
+        assert [r[1:] for r in rows] == [("", ["full"], None)] * 2 and rows[0][0] != rows[1][0]
+        for scopes in ([], ["full", "admin"], [None]):
+            with pytest.raises(psycopg.errors.CheckViolation):
+                conn.execute("UPDATE api_keys SET scopes = %s::text[]", (scopes,))

@@ -63,9 +63,11 @@ ATTACKS = {
     "read a render": ("status", lambda ch, v: status_pb2_grpc.StatusServiceStub(ch).GetRender(
         status_pb2.GetRenderRequest(project_id=v["project_id"], render_id=v["render_id"]),
         timeout=10), RENDER_WORKER),
-    # CreateApiKey(<their project id>) minted a working REST key.
+    # CreateApiKey(<their project id>) minted a working REST key. The gateway may call it now
+    # (POST /v1/keys, behind a full key of that project); a worker may not.
     "mint a key": ("status", lambda ch, v: projects_pb2_grpc.ProjectServiceStub(ch).CreateApiKey(
-        projects_pb2.CreateApiKeyRequest(project_id=v["project_id"]), timeout=10), GATEWAY),
+        projects_pb2.CreateApiKeyRequest(project_id=v["project_id"]), timeout=10),
+                   RENDER_WORKER),
     # GetAssetData read their asset.
     "read an asset": ("status", lambda ch, v: templates_pb2_grpc.TemplateServiceStub(ch)
                       .GetAssetData(templates_pb2.GetAssetDataRequest(
@@ -137,12 +139,16 @@ def test_a_caller_acts_only_for_the_project_it_names(stack, victim):
         assert asset(victim["project_id"]).data == png(4, 4)
 
 
-def test_only_the_admin_creates_projects_and_keys(stack, api):
+def test_only_the_admin_creates_projects_and_a_worker_no_keys(stack, api):
     for caller in (GATEWAY, RENDER_WORKER):
         with channel(stack, "status", caller) as ch:
             error = refused(lambda ch=ch: projects_pb2_grpc.ProjectServiceStub(ch).CreateProject(
                 projects_pb2.CreateProjectRequest(name="mine"), timeout=10))
         assert error.code() == PERMISSION_DENIED
+    with channel(stack, "status", RENDER_WORKER) as ch:
+        error = refused(lambda: projects_pb2_grpc.ProjectServiceStub(ch).CreateApiKey(
+            projects_pb2.CreateApiKeyRequest(project_id=api.project_id), timeout=10))
+    assert error.code() == PERMISSION_DENIED
     with channel(stack, "status", ADMIN) as ch:
         key = projects_pb2_grpc.ProjectServiceStub(ch).CreateApiKey(
             projects_pb2.CreateApiKeyRequest(project_id=api.project_id), timeout=10).api_key
