@@ -1,19 +1,32 @@
-"""The operator's console: the only way to create projects and API keys (the gateway may not).
+"""`craftkit`: the operator's console, the way to make projects and manage any project's API keys
+without writing gRPC (`python -m craftkit.admin` is the same command).
 
-    python -m craftkit.admin create-project NAME   -> the project id and its first API key
-    python -m craftkit.admin create-key PROJECT_ID -> one more API key for the project
-    python -m craftkit.admin token-digest FILE     -> the servers' line for each token in FILE
+    craftkit projects create NAME                    -> the project id and its first (full) key
+    craftkit keys create --project ID [--name N] [--scope S ...]
+                                                     -> one more key (scopes: full, render,
+                                                        download; none given: full)
+    craftkit keys list --project ID                  -> the project's keys, revoked ones too
+    craftkit keys revoke --project ID KEY_ID         -> revokes a key (again: answers it again)
+    craftkit token-digest FILE                       -> the servers' line for each token in FILE
 
-The first two call the status service at STATUS_ADDRESS as the admin caller: INTERNAL_TOKEN_FILE
-is the admin token file (in Kubernetes, key `admin` of Secret craftkit-internal-tokens) and
-GRPC_TLS_CA_FILE the CA when the services speak TLS. Keys are printed once and stored only as
-hashes. token-digest needs no service: it prints `sha256:<hex>` for each token line of a caller's
-token file (`-` reads standard input), what the servers' INTERNAL_TOKENS_DIR holds.
+Every command but token-digest takes --json (one JSON document on standard output, the REST API's
+shapes) and calls the status service at STATUS_ADDRESS as the admin caller: INTERNAL_TOKEN_FILE is
+the admin token file (in Kubernetes, key `admin` of Secret craftkit-internal-tokens; `make run`
+writes the lines for its dev stack into .craftkit/dev.env) and GRPC_TLS_CA_FILE the CA when the
+services speak TLS. Keys are printed once and stored only as hashes. An operator may revoke any
+key, a project's last full key too (REST refuses that one: the project would lose key
+management). token-digest needs no service: it prints `sha256:<hex>` for each token line of a
+caller's token file (`-` reads standard input), what the servers' INTERNAL_TOKENS_DIR holds.
+
+Exit status: 0 done; 1 the service refused the request (unknown project or key, bad name or
+scope); 2 bad usage or a setting to fix (the message names the variable); 3 the status service
+could not be reached.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -22,18 +35,68 @@ import grpc
 from craftkit import errors, service
 from craftkit.config import ConfigError, env_str
 from craftkit.internal_auth import ClientSecurity, digest_line, read_tokens, tokens_in
+from craftkit.timefmt import iso
 from craftkit.v1 import projects_pb2, projects_pb2_grpc
 
+TIMEOUT = 30
+SCOPES = ("full", "render", "download")
+REFUSED, SETTINGS, UNREACHABLE = 1, 2, 3
 
-def create_project(stub: projects_pb2_grpc.ProjectServiceStub, name: str) -> str:
-    created = stub.CreateProject(projects_pb2.CreateProjectRequest(name=name), timeout=30)
-    return f"project id: {created.project.id}\napi key:    {created.api_key}"
+
+class Unreachable(Exception):
+    """The status service did not answer (down, wrong address, or TLS that does not match)."""
 
 
-def create_key(stub: projects_pb2_grpc.ProjectServiceStub, project_id: str) -> str:
-    created = stub.CreateApiKey(projects_pb2.CreateApiKeyRequest(project_id=project_id),
-                                timeout=30)
-    return f"api key: {created.api_key}"
+def key_json(key: projects_pb2.ApiKey, secret: str = "") -> dict:
+    """A key as GET /v1/keys shows it; with `secret` (only when made) the key itself too."""
+    body = {"id": key.id, "name": key.name, "prefix": key.prefix, "scopes": list(key.scopes),
+            "createdAt": iso(key.created_at_ms), "lastUsedAt": iso(key.last_used_at_ms),
+            "revokedAt": iso(key.revoked_at_ms)}
+    if secret:
+        body["key"] = secret
+    return body
+
+
+def key_table(keys: list[dict]) -> str:
+    """Keys as aligned columns for a terminal."""
+    header = ("ID", "PREFIX", "NAME", "SCOPES", "CREATED", "LAST USED", "REVOKED")
+    rows = [header] + [(k["id"], k["prefix"], k["name"] or "-", ",".join(k["scopes"]),
+                        k["createdAt"], k["lastUsedAt"] or "never", k["revokedAt"] or "-")
+                       for k in keys]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+                     for row in rows)
+
+
+def create_project(stub: projects_pb2_grpc.ProjectServiceStub, args) -> tuple[dict, str]:
+    made = stub.CreateProject(projects_pb2.CreateProjectRequest(name=args.name), timeout=TIMEOUT)
+    result = {"projectId": made.project.id, "apiKey": made.api_key, "keyId": made.key.id}
+    return result, (f"project id: {made.project.id}\napi key:    {made.api_key}\n"
+                    "(the key is shown only now; its scope is full)")
+
+
+def create_key(stub: projects_pb2_grpc.ProjectServiceStub, args) -> tuple[dict, str]:
+    made = stub.CreateApiKey(projects_pb2.CreateApiKeyRequest(
+        project_id=args.project, name=args.name, scopes=args.scope or []), timeout=TIMEOUT)
+    result = key_json(made.key, made.api_key)
+    return result, (f"key id:  {made.key.id}\nscopes:  {', '.join(made.key.scopes)}\n"
+                    f"api key: {made.api_key}\n(the key is shown only now)")
+
+
+def list_keys(stub: projects_pb2_grpc.ProjectServiceStub, args) -> tuple[dict, str]:
+    keys, cursor = [], ""
+    while True:
+        page = stub.ListApiKeys(projects_pb2.ListApiKeysRequest(
+            project_id=args.project, cursor=cursor), timeout=TIMEOUT)
+        keys += [key_json(k) for k in page.keys]
+        if not (cursor := page.next_cursor):
+            return {"data": keys}, key_table(keys)
+
+
+def revoke_key(stub: projects_pb2_grpc.ProjectServiceStub, args) -> tuple[dict, str]:
+    key = key_json(stub.RevokeApiKey(projects_pb2.RevokeApiKeyRequest(
+        project_id=args.project, key_id=args.key_id), timeout=TIMEOUT))
+    return key, f"revoked {key['id']} ({key['prefix']}…) at {key['revokedAt']}"
 
 
 def token_digests(path: str) -> list[str]:
@@ -47,41 +110,85 @@ def token_digests(path: str) -> list[str]:
         raise ConfigError(f"{path}: {exc.strerror}") from None
 
 
-def call_status(args: argparse.Namespace) -> str:
+def call_status(args: argparse.Namespace) -> tuple[dict, str]:
+    """Runs the command against the status service; grpc errors become what to fix."""
     address, security = env_str("STATUS_ADDRESS", "127.0.0.1:7051"), ClientSecurity.from_env()
     with service.blocking_channel(address, security) as channel:
-        stub = projects_pb2_grpc.ProjectServiceStub(channel)
-        if args.command == "create-project":
-            return create_project(stub, args.name)
-        return create_key(stub, args.project_id)
+        try:
+            return args.run(projects_pb2_grpc.ProjectServiceStub(channel), args)
+        except grpc.RpcError as exc:
+            raise explain(exc, address, security) from None
+
+
+def explain(exc: grpc.RpcError, address: str, security: ClientSecurity) -> Exception:
+    """What the operator should fix for a failed call: the setting to change, or the request."""
+    code, message = exc.code(), errors.from_rpc_error(exc).message
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        tls = (f"; GRPC_TLS_CA_FILE={security.tls_ca_file} must be the CA of its certificate"
+               if security.tls_ca_file else "; set GRPC_TLS_CA_FILE if it speaks TLS")
+        return Unreachable(f"the status service at STATUS_ADDRESS={address} does not answer "
+                           f"({errors.cut(exc.details() or code.name)}): check the address and "
+                           f"that it runs{tls}")
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return ConfigError(f"the status service refused the token of INTERNAL_TOKEN_FILE="
+                           f"{security.token_file}: it must be the admin token ({message})")
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return ConfigError(f"INTERNAL_TOKEN_FILE={security.token_file} is not the admin token "
+                           f"({message})")
+    return errors.ApiError(f"{code.name}: {message}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="craftkit", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    projects = commands.add_parser("projects", help="make projects").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    made = projects.add_parser("create", help="a new project and its first (full) API key")
+    made.add_argument("name")
+    made.set_defaults(run=create_project)
+    keys = commands.add_parser("keys", help="a project's API keys").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    create = keys.add_parser("create", help="one more API key for a project")
+    create.add_argument("--name", default="", help="a label to recognise the key by")
+    create.add_argument("--scope", action="append", choices=SCOPES,
+                        help="full (default), render or download; repeatable")
+    create.set_defaults(run=create_key)
+    keys.add_parser("list", help="every key of a project, revoked ones too") \
+        .set_defaults(run=list_keys)
+    revoke = keys.add_parser("revoke", help="revoke a key (refused at once by every gateway "
+                             "within KEY_CACHE_SECONDS)")
+    revoke.add_argument("key_id", help="the key's id (keys list shows it)")
+    revoke.set_defaults(run=revoke_key)
+    for command in (made, create, keys.choices["list"], revoke):
+        command.add_argument("--json", action="store_true", help="print one JSON document")
+    for command in (create, keys.choices["list"], revoke):
+        command.add_argument("--project", required=True, metavar="ID", help="the project's id")
+    commands.add_parser("token-digest", help="the servers' sha256: line for each token in FILE") \
+        .add_argument("file", help="a caller's token file, one token per line; - for stdin")
+    return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m craftkit.admin", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("create-project", help="a new project and its first API key") \
-        .add_argument("name")
-    commands.add_parser("create-key", help="one more API key for a project") \
-        .add_argument("project_id")
-    commands.add_parser("token-digest", help="the servers' sha256: line for each token in FILE") \
-        .add_argument("file", help="a caller's token file, one token per line; - for stdin")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         if args.command == "token-digest":
             lines = token_digests(args.file)
             if not lines:
                 raise ConfigError(f"{args.file} holds no token")
             print("\n".join(lines))
-        else:
-            print(call_status(args))
+            return 0
+        result, text = call_status(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except grpc.RpcError as exc:
-        error = errors.from_rpc_error(exc)
-        print(f"error: {exc.code().name}: {error.message}", file=sys.stderr)
-        return 1
+        return SETTINGS
+    except Unreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return UNREACHABLE
+    except errors.ApiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return REFUSED
+    print(json.dumps(result, indent=2) if args.json else text)
     return 0
 
 

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -597,6 +598,16 @@ def health(address: str, timeout: float = 1.0, service: str = "") -> str:
     return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
 
+def dev_env(stack: Stack, key: str) -> str:
+    """dev.env: the demo project's API URL and key, and the admin console's settings for this
+    stack, as lines a shell can source (`set -a; . .craftkit/dev.env; set +a`)."""
+    values = {"CRAFTKIT_API_URL": stack.base_url, "CRAFTKIT_API_KEY": key,
+              "STATUS_ADDRESS": stack.address("status"),
+              "INTERNAL_TOKEN_FILE": str(stack.admin.token_file),
+              "GRPC_TLS_CA_FILE": stack.admin.tls_ca_file}
+    return "".join(f"{name}={shlex.quote(value)}\n" for name, value in values.items())
+
+
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
@@ -644,8 +655,8 @@ def main(argv: list[str] | None = None) -> None:
         stack.start()
         with stack.channel("status") as channel:
             key = demo.ensure_demo(channel, workdir / "dev.env")
-        (workdir / "dev.env").write_text(
-            f"CRAFTKIT_API_URL={stack.base_url}\nCRAFTKIT_API_KEY={key}\n")
+        (workdir / "dev.env").write_text(dev_env(stack, key))
+        console = shlex.quote(os.path.relpath(Path(sys.executable).parent / "craftkit"))
         body = json.dumps(demo.INVOICE_EXAMPLE)
         print(f"""
 Craftkit is running.
@@ -658,9 +669,11 @@ Try it:
     -H "Authorization: Bearer {key}" -H "Content-Type: application/json" \\
     -d '{{"data": {body}, "options": {{"sync": true}}}}'
 
-More projects and keys (the admin console, with the admin token):
-  INTERNAL_TOKEN_FILE={stack.tokens_dir}/admin STATUS_ADDRESS={stack.address("status")} \\
-    python -m craftkit.admin create-project NAME
+More projects and keys: the craftkit console, as the admin (its settings are in dev.env too).
+In another shell:
+  set -a; . {workdir}/dev.env; set +a
+  {console} projects create my-project --json
+  {console} keys list --project PROJECT_ID
 
 Logs: {workdir}/<service>.log. A process that dies is restarted ({workdir}/supervisor.log).
 Ctrl-C stops everything.""", flush=True)

@@ -1,9 +1,11 @@
 """`make run` itself (python -m craftkit.devstack) on free ports: a service killed mid-run is
-restarted and serving again, Ctrl-C leaves no process behind, and the PDFs of one run are still
-downloadable in the next (one test: each start of make run costs several seconds)."""
+restarted and serving again, the craftkit console works from its dev.env, Ctrl-C leaves no process
+behind, and the PDFs of one run are still downloadable in the next (one test: each start of make
+run costs several seconds)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,6 +20,7 @@ import pytest
 from craftkit.devstack import ROOT, free_port, health, port_open
 from tests.integration.conftest import FAST_RECOVERY, eventually, invoice
 
+CONSOLE = Path(sys.executable).parent / "craftkit"
 PORTS = ("GATEWAY_PORT", "STATUS_PORT", "ENQUEUE_PORT", "WORKER_HEALTH_PORT", "WEBHOOKS_PORT",
          "KAFKA_PORT", "S3_PORT")
 
@@ -117,6 +120,24 @@ def make_run(tmp_path):
             run.interrupt()
 
 
+def console_in_a_new_shell(run: MakeRun, command: str) -> dict:
+    """The README's "Try it": a shell with none of the stack's settings sources dev.env and
+    runs the craftkit console."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("STATUS_ADDRESS", "INTERNAL_TOKEN_FILE", "GRPC_TLS_CA_FILE")}
+    done = subprocess.run(
+        ["bash", "-c", f"set -a; . {run.workdir}/dev.env; set +a; {CONSOLE} {command}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def works(run: MakeRun, key: str) -> bool:
+    with run.client as client:
+        return client.get("/v1/templates", headers={"authorization": f"Bearer {key}"}) \
+            .status_code == 200
+
+
 def alive(pid: int) -> bool:
     """True while pid exists and is not a zombie."""
     try:
@@ -148,6 +169,7 @@ def test_make_run_restarts_a_killed_service_stops_clean_and_keeps_pdfs(make_run)
     assert render["status"] == "succeeded"
     pdf = httpx.get(render["downloadUrl"]).content  # anonymous, as a browser
     assert pdf.startswith(b"%PDF")
+    assert works(run, console_in_a_new_shell(run, "projects create demo --json")["apiKey"])
 
     postmaster = int((run.workdir / "pgdata" / "postmaster.pid").read_text().split()[0])
     running = run.interrupt()
