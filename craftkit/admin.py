@@ -35,8 +35,8 @@ import grpc
 from craftkit import errors, service
 from craftkit.config import ConfigError, env_str
 from craftkit.internal_auth import ClientSecurity, digest_line, read_tokens, tokens_in
-from craftkit.timefmt import iso
 from craftkit.v1 import projects_pb2, projects_pb2_grpc
+from services.gateway import views
 
 TIMEOUT = 30
 SCOPES = ("full", "render", "download")
@@ -45,16 +45,6 @@ REFUSED, SETTINGS, UNREACHABLE = 1, 2, 3
 
 class Unreachable(Exception):
     """The status service did not answer (down, wrong address, or TLS that does not match)."""
-
-
-def key_json(key: projects_pb2.ApiKey, secret: str = "") -> dict:
-    """A key as GET /v1/keys shows it; with `secret` (only when made) the key itself too."""
-    body = {"id": key.id, "name": key.name, "prefix": key.prefix, "scopes": list(key.scopes),
-            "createdAt": iso(key.created_at_ms), "lastUsedAt": iso(key.last_used_at_ms),
-            "revokedAt": iso(key.revoked_at_ms)}
-    if secret:
-        body["key"] = secret
-    return body
 
 
 def key_table(keys: list[dict]) -> str:
@@ -78,7 +68,7 @@ def create_project(stub: projects_pb2_grpc.ProjectServiceStub, args) -> tuple[di
 def create_key(stub: projects_pb2_grpc.ProjectServiceStub, args) -> tuple[dict, str]:
     made = stub.CreateApiKey(projects_pb2.CreateApiKeyRequest(
         project_id=args.project, name=args.name, scopes=args.scope or []), timeout=TIMEOUT)
-    result = key_json(made.key, made.api_key)
+    result = views.api_key(made.key, made.api_key)
     return result, (f"key id:  {made.key.id}\nscopes:  {', '.join(made.key.scopes)}\n"
                     f"api key: {made.api_key}\n(the key is shown only now)")
 
@@ -88,13 +78,13 @@ def list_keys(stub: projects_pb2_grpc.ProjectServiceStub, args) -> tuple[dict, s
     while True:
         page = stub.ListApiKeys(projects_pb2.ListApiKeysRequest(
             project_id=args.project, cursor=cursor), timeout=TIMEOUT)
-        keys += [key_json(k) for k in page.keys]
+        keys += [views.api_key(k) for k in page.keys]
         if not (cursor := page.next_cursor):
             return {"data": keys}, key_table(keys)
 
 
 def revoke_key(stub: projects_pb2_grpc.ProjectServiceStub, args) -> tuple[dict, str]:
-    key = key_json(stub.RevokeApiKey(projects_pb2.RevokeApiKeyRequest(
+    key = views.api_key(stub.RevokeApiKey(projects_pb2.RevokeApiKeyRequest(
         project_id=args.project, key_id=args.key_id), timeout=TIMEOUT))
     return key, f"revoked {key['id']} ({key['prefix']}…) at {key['revokedAt']}"
 

@@ -97,6 +97,12 @@ class KeyCache:
             self.entries.popitem(last=False)
         return who
 
+    def forget(self, key_id: str) -> None:
+        """Drops a revoked key, so this gateway refuses it from the next request on (the others
+        within their KEY_CACHE_SECONDS)."""
+        for digest in [d for d, (who, _) in self.entries.items() if who.key_id == key_id]:
+            del self.entries[digest]
+
 
 class ApiKeys(AuthenticationBackend):
     """The authentication backend of the routes that take an API key: a request without an

@@ -9,6 +9,7 @@ import re
 from starlette.requests import ClientDisconnect, Request
 
 from craftkit import errors, inputs
+from services.gateway.auth import SCOPES
 
 INT32_MAX = 2**31 - 1
 MAX_CHARS = {"slug": 63, "name": inputs.MAX_NAME_LENGTH,
@@ -157,6 +158,18 @@ def webhook_request(body: object, *, creating: bool) -> dict:
         raise errors.InvalidRequest(f"events must be a list of at most {MAX_EVENTS} event names",
                                     field_errors={"events": ["Expected array of event names"]})
     return body
+
+
+def key_request(body: object) -> dict:
+    """POST /v1/keys: `name` (optional) and `scopes` (optional: ["full"]; if given, a non-empty
+    list of full, render, download: an empty list is a mistake, not a full key)."""
+    body = _shape(body, {"name": str, "scopes": list}, set(), "the request body")
+    scopes = body.get("scopes", ["full"])
+    if not scopes or len(scopes) > len(SCOPES) * 2 or not all(s in SCOPES for s in scopes):
+        raise errors.InvalidRequest(
+            f"scopes must be a non-empty list of {', '.join(SCOPES)} (full ⊇ render ⊇ download)",
+            field_errors={"scopes": [f"Expected a non-empty array of {', '.join(SCOPES)}"]})
+    return {"name": body.get("name", ""), "scopes": scopes}
 
 
 def rotate_request(body: object) -> dict:

@@ -40,8 +40,11 @@ class Settings:
     rate_limit_burst: int
     """RATE_LIMIT_BURST."""
     key_cache_seconds: float
-    """KEY_CACHE_SECONDS: how long a verified API key is trusted without asking again (so a
-    revoked key stops working within this time)."""
+    """KEY_CACHE_SECONDS: how long a verified API key is trusted without asking again: a key
+    revoked on another gateway (or by the operator) stops working here within this time; the
+    gateway process that answers DELETE /v1/keys/{id} forgets it at once. Each gateway process asks once per this time per
+    key in use (one small indexed read, and a last-use write at most once a second per key).
+    Default 5."""
     render_cache_size: int
     """RENDER_CACHE_SIZE: terminal renders whose GET body each gateway keeps in memory (they never
     change); 0 turns the cache off. Default 10000."""
@@ -79,7 +82,7 @@ class Settings:
             drain_seconds=env_float("GATEWAY_DRAIN_SECONDS", sync + 5),
             rate_limit_per_second=env_float("RATE_LIMIT_PER_SECOND", 200.0),
             rate_limit_burst=env_int("RATE_LIMIT_BURST", 400),
-            key_cache_seconds=env_float("KEY_CACHE_SECONDS", 30.0),
+            key_cache_seconds=env_float("KEY_CACHE_SECONDS", 5.0),
             render_cache_size=env_int("RENDER_CACHE_SIZE", 10000),
             workers=env_int("GATEWAY_WORKERS", 1),
             header_timeout_seconds=env_float("HEADER_TIMEOUT_SECONDS", 5.0),

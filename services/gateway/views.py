@@ -6,7 +6,7 @@ import json
 
 from craftkit.renders import STATUS_NAME
 from craftkit.timefmt import iso
-from craftkit.v1 import render_pb2, templates_pb2
+from craftkit.v1 import projects_pb2, render_pb2, templates_pb2
 
 
 def render_created(render: render_pb2.Render, base: str) -> dict:
@@ -65,6 +65,15 @@ def inbound_hook(h, base: str) -> dict:
             "createdAt": iso(h.created_at_ms), "revokedAt": iso(h.revoked_at_ms)}
     if h.token:  # only when minted: the URL is the credential
         body["url"] = f"{base}/v1/hooks/{h.id}/{h.token}"
+    return body
+
+
+def api_key(k: projects_pb2.ApiKey, secret: str = "") -> dict:
+    body = {"id": k.id, "name": k.name, "prefix": k.prefix, "scopes": list(k.scopes),
+            "createdAt": iso(k.created_at_ms), "lastUsedAt": iso(k.last_used_at_ms),
+            "revokedAt": iso(k.revoked_at_ms)}
+    if secret:  # only when made: the key itself, shown this once
+        body["key"] = secret
     return body
 
 

@@ -26,7 +26,7 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 SCOPES = ("full", "render", "download")
 """Every scope, widest first; each includes the ones after it."""
 FIRST_KEY_NAME = "default"
-MAX_PAGE = 100
+PAGE, MAX_PAGE = 50, 200
 KEY_COLUMNS = "id, project_id, name, prefix, scopes, created_at, last_used_at, revoked_at"
 TOUCH_EVERY = "1 second"
 """Authenticate writes last_used_at at most this often per key (every gateway asks once per
@@ -98,7 +98,7 @@ class ProjectService(projects_pb2_grpc.ProjectServiceServicer):
         return projects_pb2.CreateApiKeyResponse(api_key=key, key=key_proto(row))
 
     async def ListApiKeys(self, request, context):
-        limit = request.limit or MAX_PAGE
+        limit = request.limit or PAGE
         if not 1 <= limit <= MAX_PAGE:
             raise errors.InvalidRequest(f"limit must be between 1 and {MAX_PAGE}",
                                         field_errors={"limit": [f"Between 1 and {MAX_PAGE}"]})

@@ -1,0 +1,129 @@
+"""API keys over REST (services/gateway/routes/keys.py): made with a name and scopes and shown
+once, listed without secrets, revoked for every gateway within KEY_CACHE_SECONDS; only full keys
+manage keys, and a project keeps at least one full key."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from tests.integration.conftest import eventually, new_api
+
+REVOCATION_DEADLINE = 10
+"""KEY_CACHE_SECONDS (5 by default) and room for a loaded machine."""
+
+
+def bearer(key: str) -> dict:
+    return {"authorization": f"Bearer {key}"}
+
+
+def make(api, **body) -> dict:
+    response = api.http.post("/v1/keys", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def keys(api, **params) -> list[dict]:
+    response = api.http.get("/v1/keys", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def test_a_new_key_is_shown_once_and_does_what_its_scopes_allow(api):
+    made = make(api, name="partner", scopes=["download"])
+    assert (made["name"], made["scopes"], made["key"][:12]) == (
+        "partner", ["download"], made["prefix"])
+    assert made["lastUsedAt"] is None and made["revokedAt"] is None
+    listed = api.http.get("/v1/keys").json()
+    assert listed["nextCursor"] is None
+    assert [k["id"] for k in listed["data"]][0] == made["id"]
+    assert "key" not in listed["data"][0] and made["key"] not in str(listed)
+    refused = api.http.get("/v1/templates", headers=bearer(made["key"]))
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "insufficient_scope"
+    assert "'full'" in refused.json()["error"]["message"]
+    render = api.render({"customer": {"name": "Partner"}, "items": [], "total": 0}).json()
+    read = api.http.get(f"/v1/renders/{render['id']}", headers=bearer(made["key"]))
+    assert read.status_code == 200 and read.json()["id"] == render["id"]
+    used = {k["id"]: k for k in keys(api)}[made["id"]]
+    assert used["lastUsedAt"] is not None
+
+
+def test_no_scopes_make_a_full_key(api):
+    made = make(api, name="ci")
+    assert made["scopes"] == ["full"]
+    assert httpx.get(f"{api.stack.base_url}/v1/keys", headers=bearer(made["key"])).status_code == 200
+
+
+ALLOWED = "full, render, download"
+
+
+@pytest.mark.parametrize("body, said", [
+    ({"scopes": ["admin"]}, ALLOWED), ({"scopes": []}, ALLOWED), ({"scopes": [None]}, ALLOWED),
+    ({"scopes": "full"}, "scopes: Expected array"), ({"name": "x" * 201}, "name"),
+    ({"name": 7}, "name: Expected string"), ({"owner": "me"}, "owner: Unrecognized key")])
+def test_a_bad_body_is_400_saying_what_to_fix_and_makes_nothing(api, body, said):
+    before = [k["id"] for k in keys(api)]
+    response = api.http.post("/v1/keys", json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and said in error["message"], error
+    assert [k["id"] for k in keys(api)] == before
+
+
+def test_pages_of_keys_follow_each_other(api):
+    made = [make(api, name=f"k{i}")["id"] for i in range(3)]
+    seen, cursor = [], None
+    while True:
+        page = api.http.get("/v1/keys", params={"limit": 2, "cursor": cursor or ""}).json()
+        seen += [k["id"] for k in page["data"]]
+        if not (cursor := page["nextCursor"]):
+            break
+    assert seen[:3] == made[::-1] and len(seen) == 4
+    for params in ({"limit": 0}, {"limit": "many"}, {"cursor": str(uuid.uuid4())}):
+        assert api.http.get("/v1/keys", params=params).status_code == 400
+
+
+def test_a_key_revoked_through_rest_is_refused_by_every_gateway(stack, api):
+    """One gateway revokes; another, which verified the key a moment before, refuses it within
+    KEY_CACHE_SECONDS (polled with a deadline); the revoking one at once."""
+    doomed = make(api, name="leaked", scopes=["render"])
+    with stack.extra("gateway", {}) as other:
+        other_url = f"http://127.0.0.1:{other.split(':')[1]}"
+        assert httpx.get(f"{other_url}/v1/renders/{uuid.uuid4()}",
+                         headers=bearer(doomed["key"])).status_code == 404  # cached there
+        revoked = api.http.delete(f"/v1/keys/{doomed['id']}")
+        assert revoked.status_code == 200 and revoked.json()["revokedAt"] is not None
+        here = api.http.get(f"/v1/renders/{uuid.uuid4()}", headers=bearer(doomed["key"]))
+        assert here.status_code == 401
+        eventually(lambda: httpx.get(f"{other_url}/v1/renders/{uuid.uuid4()}",
+                                     headers=bearer(doomed["key"])).status_code == 401,
+                   timeout=REVOCATION_DEADLINE, what="the other gateway refusing the key")
+    again = api.http.delete(f"/v1/keys/{doomed['id']}")
+    assert (again.status_code, again.json()["revokedAt"]) == (200, revoked.json()["revokedAt"])
+    assert {k["id"]: k for k in keys(api)}[doomed["id"]]["revokedAt"] == again.json()["revokedAt"]
+
+
+def test_a_key_may_revoke_itself_but_not_the_projects_last_full_key(api):
+    own = keys(api)[-1]  # the project's first key, the one api.http sends
+    refused = api.http.delete(f"/v1/keys/{own['id']}")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"
+    assert "last" in refused.json()["error"]["message"]
+    spare = make(api, name="spare")
+    assert api.http.delete(f"/v1/keys/{own['id']}").status_code == 200
+    assert api.http.get("/v1/keys").status_code == 401
+    assert httpx.get(f"{api.stack.base_url}/v1/keys",
+                     headers=bearer(spare["key"])).status_code == 200
+
+
+def test_another_projects_key_is_404_and_keeps_working(api):
+    other = new_api(api.stack)
+    try:
+        theirs = keys(other)[0]["id"]
+        for key_id in (theirs, str(uuid.uuid4()), "not-an-id"):
+            assert api.http.delete(f"/v1/keys/{key_id}").status_code == 404
+        assert other.http.get("/v1/keys").status_code == 200
+        assert theirs not in {k["id"] for k in keys(api)}
+    finally:
+        other.close()
