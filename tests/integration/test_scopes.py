@@ -35,6 +35,8 @@ BODIES = {
     ("POST", "/v1/webhooks"): {"url": "http://127.0.0.1:9/made-by-a-stranger"},
     ("PATCH", "/v1/webhooks/{id}"): {"enabled": False},
     ("POST", "/v1/keys"): {"name": "made-by-a-stranger", "scopes": ["full"]},
+    ("POST", "/v1/templates/{slug}/versions/{number}/preview"): {"data": INVOICE_EXAMPLE},
+    ("POST", "/v1/templates/{slug}/versions/{n}/preview"): {"data": INVOICE_EXAMPLE},
 }
 """A valid body for each route that needs one (others get `{}`): add one for a new route whose
 empty body is refused before the scope or project could matter."""
