@@ -167,7 +167,8 @@ def key_request(body: object) -> dict:
     scopes = body.get("scopes", ["full"])
     if not scopes or len(scopes) > len(SCOPES) * 2 or not all(s in SCOPES for s in scopes):
         raise errors.InvalidRequest(
-            f"scopes must be a non-empty list of {', '.join(SCOPES)} (full ⊇ render ⊇ download)",
+            f"scopes must be a non-empty list of {', '.join(SCOPES)} "
+            "(full ⊇ render ⊇ download)",
             field_errors={"scopes": [f"Expected a non-empty array of {', '.join(SCOPES)}"]})
     return {"name": body.get("name", ""), "scopes": scopes}
 

@@ -79,7 +79,8 @@ def test_the_console_says_what_to_fix(stack, tmp_path):
     assert denied.returncode == 2 and "INTERNAL_TOKEN_FILE" in denied.stderr
     assert "not the admin token" in denied.stderr
     (tmp_path / "wrong").write_text("w" * 32 + "\n")
-    wrong = craftkit(stack, "projects", "create", "mine", INTERNAL_TOKEN_FILE=str(tmp_path / "wrong"))
+    wrong = craftkit(stack, "projects", "create", "mine",
+                     INTERNAL_TOKEN_FILE=str(tmp_path / "wrong"))
     assert wrong.returncode == 2 and "refused the token of INTERNAL_TOKEN_FILE" in wrong.stderr
     missing = craftkit(stack, "projects", "create", "mine", INTERNAL_TOKEN_FILE="/nonexistent")
     assert missing.returncode == 2 and "INTERNAL_TOKEN_FILE /nonexistent" in missing.stderr

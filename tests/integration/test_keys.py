@@ -53,7 +53,8 @@ def test_a_new_key_is_shown_once_and_does_what_its_scopes_allow(api):
 def test_no_scopes_make_a_full_key(api):
     made = make(api, name="ci")
     assert made["scopes"] == ["full"]
-    assert httpx.get(f"{api.stack.base_url}/v1/keys", headers=bearer(made["key"])).status_code == 200
+    listed = httpx.get(f"{api.stack.base_url}/v1/keys", headers=bearer(made["key"]))
+    assert listed.status_code == 200
 
 
 ALLOWED = "full, render, download"

@@ -19,7 +19,8 @@ def projects(stack):
         yield projects_pb2_grpc.ProjectServiceStub(channel)
 
 
-def create(projects, project_id: str, *scopes: str, name: str = "") -> projects_pb2.CreateApiKeyResponse:
+def create(projects, project_id: str, *scopes: str,
+           name: str = "") -> projects_pb2.CreateApiKeyResponse:
     return projects.CreateApiKey(projects_pb2.CreateApiKeyRequest(
         project_id=project_id, name=name, scopes=scopes), timeout=10)
 

@@ -49,3 +49,20 @@ def test_what_is_not_a_token_file_is_exit_2_saying_why(tmp_path, capsys, content
     assert (code, out) == (2, "") and said in err and OLD not in err
     code, _, err = digest(capsys, str(tmp_path / "missing"))
     assert code == 2 and "missing: No such file or directory" in err
+
+
+def test_the_key_table_lines_up_and_says_never_and_dash_for_empty_values():
+    keys = [{"id": "k-1", "prefix": "ck_live_abcd", "name": "", "scopes": ["render", "download"],
+             "createdAt": "2026-11-24T00:00:00.000Z", "lastUsedAt": None, "revokedAt": None}]
+    header, row = admin.key_table(keys).splitlines()
+    assert header.split() == ["ID", "PREFIX", "NAME", "SCOPES", "CREATED", "LAST", "USED",
+                              "REVOKED"]
+    assert row.split() == ["k-1", "ck_live_abcd", "-", "render,download",
+                           "2026-11-24T00:00:00.000Z", "never", "-"]
+    assert header.index("SCOPES") == row.index("render,download")
+
+
+def test_an_unknown_scope_is_refused_before_any_call(capsys):
+    with pytest.raises(SystemExit) as exited:
+        admin.main(["keys", "create", "--project", "p", "--scope", "admin"])
+    assert exited.value.code == 2 and "invalid choice: 'admin'" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 backend in place of the key lookup (that one is covered against real servers)."""
 
 import asyncio
+import hashlib
 
 import httpx
 import pytest
@@ -13,7 +14,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount
 
 from services.gateway import errors
-from services.gateway.auth import Caller, caller
+from craftkit.v1 import projects_pb2
+from services.gateway.auth import Caller, KeyCache, caller
+from services.gateway.limits import RateLimiter
 from services.gateway.routes import api
 
 
@@ -74,3 +77,29 @@ def test_no_key_gets_401_with_how_to_send_one():
     answer = get("download")
     assert answer.status_code == 401
     assert "Authorization: Bearer" in answer.json()["error"]["message"]
+
+
+class Projects:
+    """ProjectService's Authenticate as a table of digests, counting the questions."""
+
+    def __init__(self, keys: dict[str, str]) -> None:
+        self.keys, self.asked = keys, 0
+
+    async def Authenticate(self, request, timeout):
+        self.asked += 1
+        return projects_pb2.Project(id="p", key_id=self.keys[request.key_sha256],
+                                    scopes=["render"])
+
+
+def test_a_forgotten_key_is_asked_about_again_and_the_others_stay_cached():
+    digest = {k: hashlib.sha256(k.encode()).hexdigest() for k in ("one", "two")}
+    projects = Projects({digest["one"]: "key-1", digest["two"]: "key-2"})
+    cache = KeyCache(projects, ttl=3600, failures=RateLimiter(0, 0))
+
+    async def lookups(*keys):
+        return [(await cache.caller(f"Bearer {k}", "10.0.0.1")).key_id for k in keys]
+    assert asyncio.run(lookups("one", "two", "one")) == ["key-1", "key-2", "key-1"]
+    assert projects.asked == 2
+    cache.forget("key-1")
+    assert asyncio.run(lookups("one", "two")) == ["key-1", "key-2"]
+    assert projects.asked == 3

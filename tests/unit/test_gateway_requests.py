@@ -6,7 +6,7 @@ from craftkit import errors, inputs
 from craftkit.timefmt import iso
 from services.gateway.limits import RateLimiter
 from services.gateway.requests import (check_json, check_path, inbound_hook_request,
-                                       limit_param, render_request, rotate_request,
+                                       key_request, limit_param, render_request, rotate_request,
                                        template_request, webhook_request)
 
 
@@ -185,3 +185,16 @@ def test_good_path_parameters_are_normalised():
     params = {"slug": "invoice", "number": "007", "id": str(render).upper()}
     check_path(params)
     assert params == {"slug": "invoice", "number": 7, "id": str(render)}
+
+
+def test_a_key_request_defaults_to_a_full_unnamed_key():
+    assert key_request({}) == {"name": "", "scopes": ["full"]}
+    assert key_request({"name": "partner", "scopes": ["download"]}) == {
+        "name": "partner", "scopes": ["download"]}
+
+
+@pytest.mark.parametrize("body", [{"scopes": []}, {"scopes": ["admin"]}, {"scopes": [1]},
+                                  {"scopes": ["render"] * 7}])
+def test_a_key_request_names_the_allowed_scopes(body):
+    with pytest.raises(errors.InvalidRequest, match="full, render, download"):
+        key_request(body)

@@ -3,8 +3,8 @@ keys manage keys, so no key can make one wider than itself (a full key may make 
 
 A key may revoke itself or any other key of its project, except the project's last active full
 key (409 conflict): without it the project could no longer manage its keys over REST (the
-operator's `craftkit keys revoke` can). A revocation is effective at once in the gateway process that
-answered it and in every other within KEY_CACHE_SECONDS."""
+operator's `craftkit keys revoke` can). A revocation is effective at once in the gateway process
+that answered it and in every other within KEY_CACHE_SECONDS."""
 
 from __future__ import annotations
 
