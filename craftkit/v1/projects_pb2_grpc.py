@@ -90,7 +90,7 @@ class ProjectServiceServicer:
 
     def ListApiKeys(self, request, context):
         """The project's keys, revoked ones too (revoked_at_ms set), newest first, by keyset: never the
-        key nor its hash.
+        key nor its hash. NOT_FOUND for a project that does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -91,9 +91,7 @@ class ProjectService(projects_pb2_grpc.ProjectServiceServicer):
                                  required=False)
         scopes = check_scopes(request.scopes)
         async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute("SELECT id FROM projects WHERE id = %s", (request.project_id,))
-            if await cur.fetchone() is None:
-                raise errors.NotFound(f"no project {errors.shorten(request.project_id)}")
+            await self._known_project(conn, request.project_id)
             key, row = await self._add_key(conn, request.project_id, name, scopes)
         return projects_pb2.CreateApiKeyResponse(api_key=key, key=key_proto(row))
 
@@ -109,10 +107,19 @@ class ProjectService(projects_pb2_grpc.ProjectServiceServicer):
                 "AND (created_at, id) < (%s, %s) ORDER BY created_at DESC, id DESC LIMIT %s",
                 (request.project_id, *after, limit + 1))
             rows = await cur.fetchall()
+            if not rows and not request.cursor:
+                await self._known_project(conn, request.project_id)
         page = rows[:limit]
         return projects_pb2.ListApiKeysResponse(
             keys=[key_proto(r) for r in page],
             next_cursor=str(page[-1]["id"]) if len(rows) > limit else "")
+
+    async def _known_project(self, conn, project_id: str) -> None:
+        """NotFound for a project id that names no project (an operator's typo must not read
+        as "no keys")."""
+        cur = await conn.execute("SELECT 1 FROM projects WHERE id = %s", (project_id,))
+        if await cur.fetchone() is None:
+            raise errors.NotFound(f"no project {errors.shorten(project_id)}")
 
     async def _after(self, conn, project_id: str, cursor: str) -> tuple:
         """The keyset position a cursor (the last key id of the previous page) stands for: the
