@@ -76,8 +76,9 @@ class ProjectService(projects_pb2_grpc.ProjectServiceServicer):
     async def CreateProject(self, request, context):
         inputs.check_text(request.name, "name", limit=inputs.MAX_NAME_LENGTH)
         async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute("INSERT INTO projects (id, name) VALUES (%s, %s) RETURNING id, name",
-                                     (uuid7(), request.name))
+            cur = await conn.execute(
+                "INSERT INTO projects (id, name) VALUES (%s, %s) RETURNING id, name",
+                (uuid7(), request.name))
             row = await cur.fetchone()
             key, key_row = await self._add_key(conn, row["id"], FIRST_KEY_NAME, ["full"])
         return projects_pb2.CreateProjectResponse(
