@@ -76,6 +76,9 @@ class KeyCache:
                  failures: RateLimiter, size: int = 10_000) -> None:
         self.projects, self.ttl, self.failures, self.size = projects, ttl, failures, size
         self.entries: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
+        self.forgotten = 0
+        """How many times forget ran: a lookup that overlapped one does not cache its answer,
+        which may predate the revocation."""
 
     async def caller(self, header: str | None, address: str) -> Caller:
         scheme, _, key = (header or "").partition(" ")
@@ -86,11 +89,14 @@ class KeyCache:
         now = time.monotonic()
         if hit and hit[1] > now:
             return hit[0]
+        forgotten = self.forgotten
         async with self.failures.failing(address, grpc.StatusCode.UNAUTHENTICATED):
             project = await self.projects.Authenticate(
                 projects_pb2.AuthenticateRequest(key_sha256=digest), timeout=RPC_TIMEOUT)
         # Keys made before scopes existed have none: they are full keys.
         who = Caller(project.id, project.key_id, frozenset(project.scopes or ["full"]))
+        if forgotten != self.forgotten:
+            return who
         self.entries[digest] = (who, now + self.ttl)
         self.entries.move_to_end(digest)
         while len(self.entries) > self.size:
@@ -100,6 +106,7 @@ class KeyCache:
     def forget(self, key_id: str) -> None:
         """Drops a revoked key, so this gateway refuses it from the next request on (the others
         within their KEY_CACHE_SECONDS)."""
+        self.forgotten += 1
         for digest in [d for d, (who, _) in self.entries.items() if who.key_id == key_id]:
             del self.entries[digest]
 

@@ -103,3 +103,35 @@ def test_a_forgotten_key_is_asked_about_again_and_the_others_stay_cached():
     cache.forget("key-1")
     assert asyncio.run(lookups("one", "two")) == ["key-1", "key-2"]
     assert projects.asked == 3
+
+
+class Answering(Projects):
+    """Projects whose Authenticate answers only when told to: a lookup still in flight."""
+
+    def __init__(self, keys: dict[str, str]) -> None:
+        super().__init__(keys)
+        self.asking, self.answer = asyncio.Event(), asyncio.Event()
+
+    async def Authenticate(self, request, timeout):
+        self.asking.set()
+        await self.answer.wait()
+        return await super().Authenticate(request, timeout)
+
+
+def test_a_key_revoked_while_its_lookup_is_in_flight_is_not_cached_by_that_lookup():
+    # The lookup was answered before the revocation committed; the revoking gateway forgets the
+    # key meanwhile. Caching that answer would let the revoked key in for KEY_CACHE_SECONDS more
+    # on the very gateway that said it was revoked.
+    digest = hashlib.sha256(b"one").hexdigest()
+
+    async def scenario():
+        projects = Answering({digest: "key-1"})
+        cache = KeyCache(projects, ttl=3600, failures=RateLimiter(0, 0))
+        in_flight = asyncio.create_task(cache.caller("Bearer one", "10.0.0.1"))
+        await projects.asking.wait()
+        cache.forget("key-1")
+        projects.answer.set()
+        await in_flight
+        await cache.caller("Bearer one", "10.0.0.1")
+        return projects.asked
+    assert asyncio.run(scenario()) == 2
