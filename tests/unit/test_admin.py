@@ -66,3 +66,17 @@ def test_an_unknown_scope_is_refused_before_any_call(capsys):
     with pytest.raises(SystemExit) as exited:
         admin.main(["keys", "create", "--project", "p", "--scope", "admin"])
     assert exited.value.code == 2 and "invalid choice: 'admin'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("\x9b2J\x9bH", "\\u009b2J\\u009bH"),  # C1 CSI: clear the operator's screen, cursor home
+    ("\u202efull ,revoked", "\\u202efull ,revoked"),  # right-to-left override: columns reorder
+    ("a\u2028b", "a\\u2028b"), ("Größe ☃ 名前", "Größe ☃ 名前")])
+def test_a_tenant_key_name_cannot_drive_the_operators_terminal(name, shown):
+    # Key names come from tenants (POST /v1/keys); the table goes to an operator's terminal.
+    keys = [{"id": "k-1", "prefix": "ck_live_abcd", "name": name, "scopes": ["download"],
+             "createdAt": "2026-11-24T00:00:00.000Z", "lastUsedAt": None, "revokedAt": None}]
+    row = admin.key_table(keys).splitlines()[1]
+    assert f"ck_live_abcd  {shown}  download" in row
+    assert row.isprintable()
+
