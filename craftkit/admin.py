@@ -111,7 +111,11 @@ def token_digests(path: str) -> list[str]:
 def call_status(args: argparse.Namespace) -> tuple[dict, str]:
     """Runs the command against the status service; grpc errors become what to fix."""
     address, security = env_str("STATUS_ADDRESS", "127.0.0.1:7051"), ClientSecurity.from_env()
-    with service.blocking_channel(address, security) as channel:
+    try:
+        channel = service.blocking_channel(address, security)
+    except SystemExit as exc:  # service.py reads GRPC_TLS_CA_FILE as a server does, exiting
+        raise ConfigError(str(exc)) from None
+    with channel:
         try:
             return args.run(projects_pb2_grpc.ProjectServiceStub(channel), args)
         except grpc.RpcError as exc:

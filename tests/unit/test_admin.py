@@ -80,3 +80,12 @@ def test_a_tenant_key_name_cannot_drive_the_operators_terminal(name, shown):
     assert f"ck_live_abcd  {shown}  download" in row
     assert row.isprintable()
 
+
+def test_an_unreadable_tls_ca_file_is_exit_2_naming_the_setting(tmp_path, capsys, monkeypatch):
+    (tmp_path / "admin").write_text(NEW)
+    monkeypatch.setenv("INTERNAL_TOKEN_FILE", str(tmp_path / "admin"))
+    monkeypatch.setenv("GRPC_TLS_CA_FILE", str(tmp_path / "missing-ca.pem"))
+    code = admin.main(["keys", "list", "--project", "p"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: GRPC_TLS_CA_FILE") and "No such file or directory" in err
