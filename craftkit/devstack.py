@@ -608,6 +608,14 @@ def dev_env(stack: Stack, key: str) -> str:
     return "".join(f"{name}={shlex.quote(value)}\n" for name, value in values.items())
 
 
+def write_private(path: Path, text: str) -> None:
+    """Writes a file only this user may read (dev.env holds the demo project's full API key),
+    tightening the mode of one left readable by an earlier version before the key goes in."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
@@ -655,7 +663,7 @@ def main(argv: list[str] | None = None) -> None:
         stack.start()
         with stack.channel("status") as channel:
             key = demo.ensure_demo(channel, workdir / "dev.env")
-        (workdir / "dev.env").write_text(dev_env(stack, key))
+        write_private(workdir / "dev.env", dev_env(stack, key))
         console = shlex.quote(os.path.relpath(Path(sys.executable).parent / "craftkit"))
         body = json.dumps(demo.INVOICE_EXAMPLE)
         print(f"""

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -148,6 +149,8 @@ def alive(pid: int) -> bool:
 
 def test_make_run_restarts_a_killed_service_stops_clean_and_keeps_pdfs(make_run):
     run = make_run()
+    # dev.env holds the demo project's full key: for this user only, like the tokens beside it.
+    assert stat.S_IMODE((run.workdir / "dev.env").stat().st_mode) == 0o600
     address = f"127.0.0.1:{run.ports['ENQUEUE_PORT']}"
     killed = run.service_pid("enqueue")
     os.kill(killed, signal.SIGKILL)
