@@ -146,8 +146,10 @@ class ProjectService(projects_pb2_grpc.ProjectServiceServicer):
             raise no_key(request.key_id)
         async with self.pool.connection() as conn, conn.transaction():
             # Revocations of one project take turns, so two of its last full keys revoked at
-            # once cannot both pass the keep_a_full_key check.
-            await conn.execute("SELECT 1 FROM projects WHERE id = %s FOR UPDATE",
+            # once cannot both pass the keep_a_full_key check. NO KEY UPDATE: FOR UPDATE would
+            # also wait for (and hold up) every insert naming the project, whose foreign key
+            # check takes FOR KEY SHARE on this row.
+            await conn.execute("SELECT 1 FROM projects WHERE id = %s FOR NO KEY UPDATE",
                                (request.project_id,))
             cur = await conn.execute(
                 f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = %s AND project_id = %s",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import psycopg
 import pytest
 
 from tests.integration.conftest import eventually, new_api
@@ -128,3 +129,18 @@ def test_another_projects_key_is_404_and_keeps_working(api):
         assert theirs not in {k["id"] for k in keys(api)}
     finally:
         other.close()
+
+
+def test_a_revocation_does_not_wait_for_the_projects_other_writes(stack, api):
+    # Every insert of a row naming the project (a render, a template, a key) holds the lock a
+    # foreign key check takes on the project's row until its transaction ends. Revocations of
+    # one project take turns on that row, but must not queue behind (or stall) its renders.
+    made = make(api, name="partner", scopes=["download"])
+    with psycopg.connect(stack.infra.database_url) as writer:
+        writer.execute("SELECT 1 FROM projects WHERE id = %s FOR KEY SHARE", (api.project_id,))
+        revoked = api.http.delete(f"/v1/keys/{made['id']}")
+        writer.rollback()
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revokedAt"] is not None
+
+
