@@ -5,11 +5,13 @@ manage keys, and a project keeps at least one full key."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import psycopg
 import pytest
 
+from craftkit.v1 import projects_pb2, projects_pb2_grpc
 from tests.integration.conftest import eventually, new_api
 
 REVOCATION_DEADLINE = 10
@@ -144,3 +146,46 @@ def test_a_revocation_does_not_wait_for_the_projects_other_writes(stack, api):
     assert revoked.json()["revokedAt"] is not None
 
 
+
+def active_full_keys(stack, project_id: str) -> int:
+    with stack.channel("status") as channel:
+        listed = projects_pb2_grpc.ProjectServiceStub(channel).ListApiKeys(
+            projects_pb2.ListApiKeysRequest(project_id=project_id), timeout=10)
+    return sum(1 for k in listed.keys if not k.revoked_at_ms and "full" in k.scopes)
+
+
+
+def revocations_waiting(stack) -> int:
+    """Revocations blocked on a lock: on the key's row, or on their turn (the project's row)."""
+    with psycopg.connect(stack.infra.database_url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+            "(query LIKE 'UPDATE api_keys SET revoked_at%' "
+            "OR query LIKE 'SELECT 1 FROM projects WHERE id = % FOR NO KEY UPDATE')"
+        ).fetchone()[0]
+
+
+@pytest.mark.parametrize("who", ["each revokes itself", "each revokes the other"])
+def test_two_last_full_keys_revoked_at_once_leave_one(stack, who):
+    # Both revocations are held (the keys' rows locked by another writer until both wait), so
+    # without taking turns each would have read the other key as active before either commits.
+    # Both keys were just used: the gateway has them cached and asks nothing meanwhile.
+    api = new_api(stack)
+    first = {k["name"]: k["id"] for k in keys(api)}["default"]
+    second = make(api, name="second")
+    assert httpx.get(f"{stack.base_url}/v1/keys", headers=bearer(second["key"])).is_success
+    targets = [first, second["id"]]
+    if who == "each revokes the other":
+        targets.reverse()
+    with psycopg.connect(stack.infra.database_url) as writer, ThreadPoolExecutor(2) as pool:
+        writer.execute("SELECT 1 FROM api_keys WHERE project_id = %s FOR UPDATE",
+                       (api.project_id,))
+        answers = [pool.submit(httpx.delete, f"{stack.base_url}/v1/keys/{target}",
+                               headers=bearer(key), timeout=30)
+                   for key, target in zip([api.key, second["key"]], targets)]
+        eventually(lambda: revocations_waiting(stack) == 2, what="both revocations waiting")
+        writer.rollback()
+        codes = [a.result().status_code for a in answers]
+    assert codes.count(200) == 1, [a.result().text for a in answers]
+    assert active_full_keys(stack, api.project_id) == 1
+    api.close()
