@@ -118,9 +118,12 @@ class ApiKeys(AuthenticationBackend):
     503) are ApiErrors, answered by services.gateway.errors like any other."""
 
     async def authenticate(self, conn: HTTPConnection):
-        header = conn.headers.get("authorization")
-        if header is None:
+        headers = conn.headers.getlist("authorization")
+        if not headers:
             return None
+        if len(headers) > 1:  # a proxy in front may have read another one than we would
+            raise errors.Unauthorized(f"send one Authorization header, not {len(headers)}")
+        header = headers[0]
         state = conn.app.state.gateway  # services.gateway.state.State
         who = await state.keys.caller(header, client_address(conn))
         state.limiter.take(who.project_id)

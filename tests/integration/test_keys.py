@@ -189,3 +189,14 @@ def test_two_last_full_keys_revoked_at_once_leave_one(stack, who):
     assert codes.count(200) == 1, [a.result().text for a in answers]
     assert active_full_keys(stack, api.project_id) == 1
     api.close()
+
+
+@pytest.mark.parametrize("order", ["full first", "download first"])
+def test_two_authorization_headers_are_401_whichever_comes_first(api, order):
+    # A proxy in front may read the other one than the gateway: no request means two keys.
+    partner = make(api, name="partner", scopes=["download"])["key"]
+    sent = [api.key, partner] if order == "full first" else [partner, api.key]
+    response = httpx.get(f"{api.stack.base_url}/v1/keys",
+                         headers=[("authorization", f"Bearer {key}") for key in sent])
+    assert response.status_code == 401, response.text
+    assert "one Authorization header" in response.json()["error"]["message"]
