@@ -60,9 +60,10 @@ def require(request: Request, scope: str) -> Caller:
     """The caller, if its key covers `scope`; else 401 (no key) or 403 insufficient_scope."""
     who = caller(request)
     if not who.allows(scope):
+        wide_enough = f"'{scope}'" if scope == "full" else f"'{scope}' or 'full'"
         raise errors.InsufficientScope(
             f"this API key's scopes ({', '.join(sorted(who.scopes))}) do not include "
-            f"'{scope}', which this route needs; use a key with the '{scope}' or 'full' scope")
+            f"'{scope}', which this route needs; use a key with the {wide_enough} scope")
     return who
 
 

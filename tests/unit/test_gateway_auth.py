@@ -67,6 +67,11 @@ def test_a_key_outside_the_route_scope_gets_403_naming_the_scope():
     assert "'render'" in error["message"] and "(download)" in error["message"]
 
 
+def test_a_route_needing_full_names_only_full():
+    message = get("full", {"x-scopes": "render,download"}).json()["error"]["message"]
+    assert message.endswith("use a key with the 'full' scope"), message
+
+
 def test_a_key_inside_the_scope_reaches_the_handler():
     answer = get("download", {"x-scopes": "render"})
     assert answer.status_code == 200
