@@ -87,6 +87,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "/craftkit.v1.ProjectService/CreateApiKey": _REST,  # POST /v1/keys and the console
     "/craftkit.v1.ProjectService/ListApiKeys": _REST,
     "/craftkit.v1.ProjectService/RevokeApiKey": _REST,
+    "/craftkit.v1.IdempotencyService/Begin": _REST,
+    "/craftkit.v1.IdempotencyService/Finish": _REST,
+    "/craftkit.v1.IdempotencyService/Abandon": _REST,
     # What a render worker calls (services/render_worker/worker.py).
     "/craftkit.v1.StatusService/StartRender": _WORKER,
     "/craftkit.v1.StatusService/RenewLease": _WORKER,

@@ -9,8 +9,9 @@ import logging
 from craftkit import db, kafka
 from craftkit.outbox import Outbox
 from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
-from craftkit.v1 import (inbound_pb2_grpc, projects_pb2_grpc, status_pb2_grpc,
-                         templates_pb2_grpc)
+from craftkit.v1 import (idempotency_pb2_grpc, inbound_pb2_grpc, projects_pb2_grpc,
+                         status_pb2_grpc, templates_pb2_grpc)
+from services.status import idempotency
 from services.status.inbound import InboundHookService
 from services.status.projects import ProjectService
 from services.status.renders import StatusService, TerminalWaiters
@@ -20,7 +21,8 @@ from services.status.templates import TemplateService
 log = logging.getLogger(__name__)
 
 SERVICES = ["craftkit.v1.StatusService", "craftkit.v1.TemplateService",
-            "craftkit.v1.ProjectService", "craftkit.v1.InboundHookService"]
+            "craftkit.v1.ProjectService", "craftkit.v1.InboundHookService",
+            "craftkit.v1.IdempotencyService"]
 
 
 async def serve(settings: Settings) -> None:
@@ -42,11 +44,14 @@ async def serve(settings: Settings) -> None:
         TemplateService(pool, max_asset_pixels=settings.max_asset_pixels), server)
     projects_pb2_grpc.add_ProjectServiceServicer_to_server(ProjectService(pool), server)
     inbound_pb2_grpc.add_InboundHookServiceServicer_to_server(InboundHookService(pool), server)
+    idempotency_pb2_grpc.add_IdempotencyServiceServicer_to_server(idempotency.IdempotencyService(
+        pool, retention_seconds=settings.idempotency_retention_seconds), server)
     tasks = []
     try:
         await server.start()
         log.info("status server listening on port %d", port)
-        tasks = [asyncio.create_task(waiters.run())]
+        tasks = [asyncio.create_task(waiters.run()),
+                 asyncio.create_task(idempotency.sweep(pool))]
 
         async def relay_when_connected() -> None:
             await kafka.BROKER.call(producer.start, "kafka producer")

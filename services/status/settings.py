@@ -31,6 +31,10 @@ class Settings:
     public_base_url: str
     """S3_PUBLIC_BASE_URL: as the workers have it. A finished render's downloadUrl must be this
     + "/" + its object key (empty: no downloadUrl); FinishRender refuses any other."""
+    idempotency_retention_seconds: int
+    """IDEMPOTENCY_RETENTION_SECONDS: how long a POST's response is kept for replay to the same
+    Idempotency-Key (counted from the first request); after it the key is free again. Default
+    86400 (24 h, as Stripe)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -43,4 +47,5 @@ class Settings:
             max_attempts=env_int("RENDER_MAX_ATTEMPTS", 3),
             max_asset_pixels=env_int("MAX_ASSET_PIXELS", 40_000_000),
             public_base_url=env_str("S3_PUBLIC_BASE_URL", "").rstrip("/"),
+            idempotency_retention_seconds=env_int("IDEMPOTENCY_RETENTION_SECONDS", 86400),
         )
