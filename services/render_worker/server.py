@@ -12,7 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from craftkit import kafka, service
 from craftkit.service import cancel, create_health_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import status_pb2_grpc, templates_pb2_grpc
-from services.render_worker.pool import PoolSettings, RenderPool
+from craftkit.render_pool import PoolSettings, RenderPool
 from services.render_worker.settings import Settings
 from services.render_worker.storage import PdfStore
 from services.render_worker.worker import Worker

@@ -3,7 +3,7 @@
 For each job: admit it under its project's share (see slots.py; over it, the job is left queued
 for the sweeper), claim it through the status service (queued -> rendering; a terminal or
 elsewhere-claimed render is skipped, so a redelivered job does nothing), render it in a child
-process (see pool.py), store renders/<id>/<filename>, record the outcome (rendering -> succeeded |
+process (see craftkit/render_pool.py), store renders/<id>/<filename>, record the outcome (rendering -> succeeded |
 failed, quoting the claim's attempt number). While a job is in hand its lease is renewed every
 third of the lease; told the attempt is superseded, the worker kills its render and drops it.
 An attempt that cannot finish for a reason that may pass (its render process died, S3 kept
@@ -32,7 +32,7 @@ from craftkit import errors, kafka, messages, renders
 from craftkit.layout import RenderError
 from craftkit.retry import RetryPolicy
 from craftkit.v1 import status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc
-from services.render_worker.pool import RenderCrashed, RenderFailed, RenderPool
+from craftkit.render_pool import RenderCrashed, RenderFailed, RenderPool
 from services.render_worker.settings import Settings
 from services.render_worker.slots import Slots, Ticket
 from services.render_worker.storage import PdfStore, StoreError

@@ -15,7 +15,7 @@ from PIL import Image
 
 from craftkit import demo
 from craftkit.layout import Limits
-from services.render_worker.pool import PoolSettings, RenderCrashed, RenderFailed, RenderPool
+from craftkit.render_pool import PoolSettings, RenderCrashed, RenderFailed, RenderPool
 
 NESTED = {"body": [{"type": "each", "source": "rows", "as": "a", "blocks": [
     {"type": "each", "source": "rows", "as": "b", "blocks": [

@@ -1,7 +1,8 @@
-"""Renders in separate processes, each killable.
+"""Renders in separate processes, each killable: the render workers' renders and the gateway's
+previews (POST /v1/templates/{slug}/versions/{n}/preview) both go through a RenderPool.
 
 Everything a template's author or caller controls (the layout, its markup, the data) is parsed and
-rendered in a child process from a pebble ProcessPool, never in the worker's event loop:
+rendered in a child process from a pebble ProcessPool, never in the caller's event loop:
 
 - a render that runs past RENDER_TIME_LIMIT_SECONDS is killed (pebble ends its process and starts
   another) and fails naming the limit;
