@@ -58,6 +58,7 @@ T = TypeVar("T")
 _REST = frozenset({GATEWAY, ADMIN})
 _WORKER = frozenset({RENDER_WORKER, ADMIN})
 _ADMIN = frozenset({ADMIN})
+_EVERYONE = frozenset(IDENTITIES)
 
 ALLOWED: dict[str, frozenset[str]] = {
     # What the REST gateway calls (services/gateway/).
@@ -73,6 +74,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "/craftkit.v1.TemplateService/GetVersionSchema": _REST,
     "/craftkit.v1.TemplateService/PutAsset": _REST,
     "/craftkit.v1.TemplateService/ListAssets": _REST,
+    "/craftkit.v1.TemplateService/PrepareVersionPreview": _REST,
     "/craftkit.v1.InboundHookService/CreateInboundHook": _REST,
     "/craftkit.v1.InboundHookService/ListInboundHooks": _REST,
     "/craftkit.v1.InboundHookService/RevokeInboundHook": _REST,
@@ -95,7 +97,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "/craftkit.v1.StatusService/RenewLease": _WORKER,
     "/craftkit.v1.StatusService/ReleaseRender": _WORKER,
     "/craftkit.v1.StatusService/FinishRender": _WORKER,
-    "/craftkit.v1.TemplateService/GetAssetData": _WORKER,
+    # Workers for renders, the gateway for previews.
+    "/craftkit.v1.TemplateService/GetAssetData": _EVERYONE,
     # Only an operator (the `craftkit` console) makes projects.
     "/craftkit.v1.ProjectService/CreateProject": _ADMIN,
 }

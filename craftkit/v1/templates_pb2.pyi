@@ -183,3 +183,27 @@ class AssetData(_message.Message):
     sha256: str
     data: bytes
     def __init__(self, name: _Optional[str] = ..., sha256: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class PrepareVersionPreviewRequest(_message.Message):
+    __slots__ = ("project_id", "slug", "number", "data_json")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    slug: str
+    number: int
+    data_json: str
+    def __init__(self, project_id: _Optional[str] = ..., slug: _Optional[str] = ..., number: _Optional[int] = ..., data_json: _Optional[str] = ...) -> None: ...
+
+class VersionPreview(_message.Message):
+    __slots__ = ("template_id", "layout_json", "data_json", "asset_names")
+    TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    ASSET_NAMES_FIELD_NUMBER: _ClassVar[int]
+    template_id: str
+    layout_json: str
+    data_json: str
+    asset_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, template_id: _Optional[str] = ..., layout_json: _Optional[str] = ..., data_json: _Optional[str] = ..., asset_names: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -81,6 +81,11 @@ class TemplateServiceStub:
                 request_serializer=craftkit_dot_v1_dot_templates__pb2.GetAssetDataRequest.SerializeToString,
                 response_deserializer=craftkit_dot_v1_dot_templates__pb2.AssetData.FromString,
                 _registered_method=True)
+        self.PrepareVersionPreview = channel.unary_unary(
+                '/craftkit.v1.TemplateService/PrepareVersionPreview',
+                request_serializer=craftkit_dot_v1_dot_templates__pb2.PrepareVersionPreviewRequest.SerializeToString,
+                response_deserializer=craftkit_dot_v1_dot_templates__pb2.VersionPreview.FromString,
+                _registered_method=True)
 
 
 class TemplateServiceServicer:
@@ -151,6 +156,16 @@ class TemplateServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PrepareVersionPreview(self, request, context):
+        """What a preview of any version (published or not) renders: its layout, the data validated
+        exactly as EnqueueRender validates it (INVALID_ARGUMENT, invalid_input_data with one field
+        violation per problem), and the images the layout shows (fetch them with GetAssetData).
+        NOT_FOUND (version_not_found) when the template has no such version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TemplateServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -198,6 +213,11 @@ def add_TemplateServiceServicer_to_server(servicer, server):
                     servicer.GetAssetData,
                     request_deserializer=craftkit_dot_v1_dot_templates__pb2.GetAssetDataRequest.FromString,
                     response_serializer=craftkit_dot_v1_dot_templates__pb2.AssetData.SerializeToString,
+            ),
+            'PrepareVersionPreview': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrepareVersionPreview,
+                    request_deserializer=craftkit_dot_v1_dot_templates__pb2.PrepareVersionPreviewRequest.FromString,
+                    response_serializer=craftkit_dot_v1_dot_templates__pb2.VersionPreview.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -445,6 +465,33 @@ class TemplateService:
             '/craftkit.v1.TemplateService/GetAssetData',
             craftkit_dot_v1_dot_templates__pb2.GetAssetDataRequest.SerializeToString,
             craftkit_dot_v1_dot_templates__pb2.AssetData.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrepareVersionPreview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/craftkit.v1.TemplateService/PrepareVersionPreview',
+            craftkit_dot_v1_dot_templates__pb2.PrepareVersionPreviewRequest.SerializeToString,
+            craftkit_dot_v1_dot_templates__pb2.VersionPreview.FromString,
             options,
             channel_credentials,
             insecure,

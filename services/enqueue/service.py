@@ -6,17 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from functools import lru_cache
 
 from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
-from craftkit import errors, inputs, messages
-from craftkit.manifest import Manifest
+from craftkit import errors, messages
 from craftkit.outbox import Outbox
 from craftkit.renders import COLUMNS, to_proto
 from craftkit.v1 import enqueue_pb2, enqueue_pb2_grpc
-from services.status.templates import check_filename, known_template, not_found
+from services.status.templates import (check_filename, compiled, known_template, load_data,
+                                       not_found)
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +54,6 @@ WHERE t.project_id = %(project)s AND t.slug = %(slug)s
 """
 
 
-@lru_cache(maxsize=1024)
-def compiled(template_id, number: int, manifest_json: str) -> Manifest:
-    """Versions are immutable, so a compiled manifest is good for as long as we keep it."""
-    return Manifest.parse(json.loads(manifest_json))
-
-
 def dedupe_key(template_id, version: int, data: dict, filename: str) -> bytes:
     """Same template version, same data (defaults filled in, keys in any order), same filename."""
     canonical = json.dumps({"data": data, "filename": filename},
@@ -77,10 +70,7 @@ class EnqueueService(enqueue_pb2_grpc.EnqueueServiceServicer):
         self.dedupe_window = dedupe_window
 
     async def EnqueueRender(self, request, context):
-        # Manifest.validate walks the data for what cannot be stored (NUL, depth, Infinity).
-        data = inputs.load_json(request.data_json, "data", errors.InvalidInputData)
-        if not isinstance(data, dict):
-            raise errors.InvalidRequest("data must be a JSON object")
+        data = load_data(request.data_json)
         if not known_template(request.project_id, request.template_slug):
             raise not_found(request.template_slug)
         version = request.version_number or None

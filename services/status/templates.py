@@ -13,13 +13,14 @@ import hashlib
 import io
 import json
 import re
+from functools import lru_cache
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
 from craftkit import errors, inputs
-from craftkit.layout import lint
+from craftkit.layout import image_assets, lint
 from craftkit.manifest import Manifest
 from craftkit.timefmt import ms
 from craftkit.v1 import templates_pb2, templates_pb2_grpc
@@ -51,6 +52,22 @@ def known_template(project_id: str, slug: str) -> bool:
     """Whether (project, slug) could name a template at all: anything else is not found without
     asking PostgreSQL (which refuses NUL, and a malformed id as a uuid)."""
     return inputs.is_uuid(project_id) and SLUG.fullmatch(slug) is not None
+
+
+@lru_cache(maxsize=1024)
+def compiled(template_id, number: int, manifest_json: str) -> Manifest:
+    """Versions are immutable, so a compiled manifest is good for as long as we keep it."""
+    return Manifest.parse(json.loads(manifest_json))
+
+
+def load_data(data_json: str) -> dict:
+    """A render's (or preview's) `data`, parsed; Manifest.validate then checks it against the
+    version and walks it for what cannot be stored (NUL, depth, Infinity). One function, so
+    enqueue and preview refuse the same data with the same errors."""
+    data = inputs.load_json(data_json, "data", errors.InvalidInputData)
+    if not isinstance(data, dict):
+        raise errors.InvalidRequest("data must be a JSON object")
+    return data
 
 
 def template_proto(row: dict, versions: list[dict] = ()) -> templates_pb2.Template:
@@ -183,6 +200,24 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
             example_json=json.dumps(example),
             curl=curl_line(request.api_base_url, request.slug, request.number, example))
 
+
+    async def PrepareVersionPreview(self, request, context):
+        data = load_data(request.data_json)
+        async with self.pool.connection() as conn:
+            template = await self._template(conn, request.project_id, request.slug)
+            cur = await conn.execute(
+                "SELECT manifest::text AS manifest, layout::text AS layout FROM template_versions "
+                "WHERE template_id = %s AND number = %s", (template["id"], request.number))
+            row = await cur.fetchone()
+        if row is None:
+            raise errors.VersionNotFound(
+                f"template {errors.shorten(request.slug)} has no version {request.number}")
+        data = compiled(template["id"], request.number, row["manifest"]).validate(data)
+        assets = image_assets(json.loads(row["layout"])) if '"image"' in row["layout"] else ()
+        return templates_pb2.VersionPreview(
+            template_id=str(template["id"]), layout_json=row["layout"],
+            data_json=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+            asset_names=sorted(assets))
 
     async def PutAsset(self, request, context):
         if not ASSET_NAME.fullmatch(request.name):
