@@ -27,6 +27,7 @@ from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Flowable, Frame,
                                 PageBreak, PageTemplate, Paragraph, Spacer, Table, TableStyle)
 from reportlab.platypus.doctemplate import LayoutError
 
+from craftkit.config import env_float, env_int
 from craftkit.layout import fonts, text
 from craftkit.layout.lint import PAGE_SIZES
 from craftkit.layout.tables import Columns, Look, TableStream
@@ -48,6 +49,14 @@ class Limits:
     """RENDER_MAX_ROWS: table rows in one document, all tables together."""
     seconds: float = 60.0
     """RENDER_TIME_LIMIT_SECONDS: rendering longer than this fails."""
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        """The limits the environment sets: the render workers' and the gateway's previews (the
+        same, so a version that previews also renders)."""
+        return cls(max_pages=env_int("RENDER_MAX_PAGES", cls.max_pages),
+                   max_rows=env_int("RENDER_MAX_ROWS", cls.max_rows),
+                   seconds=env_float("RENDER_TIME_LIMIT_SECONDS", cls.seconds))
 
 
 def time_limit_message(seconds: float) -> str:

@@ -4,7 +4,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-from craftkit.config import ConfigError, Kafka, Storage, env_float, env_int, env_str
+from craftkit.config import ConfigError, Kafka, Storage, env_int, env_str
 from craftkit.internal_auth import ClientSecurity
 from craftkit.layout import Limits
 
@@ -82,7 +82,5 @@ class Settings:
             memory_limit_mb=env_int("RENDER_MEMORY_LIMIT_MB", 512),
             worker_id=env_str("WORKER_ID", f"{socket.gethostname()}-{os.getpid()}"),
             shutdown_grace_seconds=env_int("WORKER_SHUTDOWN_GRACE_SECONDS", 25),
-            limits=Limits(max_pages=env_int("RENDER_MAX_PAGES", Limits.max_pages),
-                          max_rows=env_int("RENDER_MAX_ROWS", Limits.max_rows),
-                          seconds=env_float("RENDER_TIME_LIMIT_SECONDS", Limits.seconds)),
+            limits=Limits.from_env(),
         )
