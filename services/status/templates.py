@@ -185,8 +185,8 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
     async def GetVersionSchema(self, request, context):
         async with self.pool.connection() as conn:
             template = await self._template(conn, request.project_id, request.slug)
-            cur = await conn.execute("SELECT manifest::text AS manifest FROM template_versions "
-                                     "WHERE template_id = %s AND number = %s",
+            cur = await conn.execute("SELECT manifest::text AS manifest, published_at "
+                                     "FROM template_versions WHERE template_id = %s AND number = %s",
                                      (template["id"], request.number))
             row = await cur.fetchone()
         if row is None:
@@ -198,7 +198,8 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
             number=request.number,
             schema_json=json.dumps(manifest.json_schema(f"{template['name']} v{request.number}")),
             example_json=json.dumps(example),
-            curl=curl_line(request.api_base_url, request.slug, request.number, example))
+            curl=(curl_line if row["published_at"] else preview_curl_line)(
+                request.api_base_url, request.slug, request.number, example))
 
 
     async def PrepareVersionPreview(self, request, context):
@@ -326,10 +327,24 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
 
 def curl_line(base: str, slug: str, number: int, example: dict) -> str:
     """A shell line that renders `example` with this version (the key comes from the env)."""
-    body = json.dumps({"data": example, "options": {"versionNumber": number}},
-                      ensure_ascii=False).replace("'", "'\\''")
-    return (f"curl -X POST {base.rstrip('/')}/v1/templates/{slug}/render \\\n"
+    body = {"data": example, "options": {"versionNumber": number}}
+    return _curl(f"{base.rstrip('/')}/v1/templates/{slug}/render", body)
+
+
+def preview_curl_line(base: str, slug: str, number: int, example: dict) -> str:
+    """For a version not published yet (a render of it would be 404 version_not_found): says
+    so, and previews `example` with it into preview.pdf instead."""
+    base = base.rstrip("/")
+    return (f"# version {number} is not published: renders need it published first\n"
+            f"# (POST {base}/v1/templates/{slug}/versions/{number}/publish). Preview it:\n"
+            + _curl(f"{base}/v1/templates/{slug}/versions/{number}/preview", {"data": example})
+            + " \\\n  -o preview.pdf")
+
+
+def _curl(url: str, body: dict) -> str:
+    quoted = json.dumps(body, ensure_ascii=False).replace("'", "'\\''")
+    return (f"curl -X POST {url} \\\n"
             f"  -H \"Authorization: Bearer $CRAFTKIT_API_KEY\" \\\n"
             f"  -H \"Content-Type: application/json\" \\\n"
-            f"  -d '{body}'")
+            f"  -d '{quoted}'")
 
