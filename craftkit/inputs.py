@@ -179,6 +179,20 @@ def _copy(value: object) -> object:
     return value
 
 
+IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+"""1 to 255 printable ASCII characters: what an HTTP header carries unambiguously."""
+
+
+def check_idempotency_key(key: str) -> str:
+    """An Idempotency-Key header's value (services/gateway/idempotency.py), checked by the gateway
+    and again by the status service that stores it."""
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise errors.InvalidRequest(
+            "the Idempotency-Key header must be 1 to 255 printable ASCII characters (a UUID is "
+            "a good key)", field_errors={"Idempotency-Key": ["Invalid idempotency key"]})
+    return key
+
+
 def check_text(value: str, what: str, *, limit: int, required: bool = True,
                error: type[errors.ApiError] = errors.InvalidRequest) -> str:
     """A name or label: at most `limit` characters, no control characters; the error names

@@ -11,8 +11,8 @@ from grpc_health.v1 import health_pb2_grpc
 from starlette.requests import HTTPConnection
 
 from craftkit.service import channel
-from craftkit.v1 import (enqueue_pb2_grpc, inbound_pb2_grpc, projects_pb2_grpc, status_pb2_grpc,
-                         templates_pb2_grpc, webhooks_pb2_grpc)
+from craftkit.v1 import (enqueue_pb2_grpc, idempotency_pb2_grpc, inbound_pb2_grpc,
+                         projects_pb2_grpc, status_pb2_grpc, templates_pb2_grpc, webhooks_pb2_grpc)
 from services.gateway.auth import KeyCache
 from services.gateway.limits import RateLimiter
 from services.gateway.settings import Settings
@@ -26,6 +26,7 @@ class Backends:
     projects: projects_pb2_grpc.ProjectServiceStub
     inbound: inbound_pb2_grpc.InboundHookServiceStub
     webhooks: webhooks_pb2_grpc.WebhookServiceStub
+    idempotency: idempotency_pb2_grpc.IdempotencyServiceStub
     health: dict[str, health_pb2_grpc.HealthStub]
 
 
@@ -80,6 +81,7 @@ async def running(settings: Settings):
         projects=projects_pb2_grpc.ProjectServiceStub(status),
         inbound=inbound_pb2_grpc.InboundHookServiceStub(status),
         webhooks=webhooks_pb2_grpc.WebhookServiceStub(webhooks),
+        idempotency=idempotency_pb2_grpc.IdempotencyServiceStub(status),
         health={"status": health_pb2_grpc.HealthStub(status),
                 "enqueue": health_pb2_grpc.HealthStub(enqueue),
                 "webhooks": health_pb2_grpc.HealthStub(webhooks)})

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -26,8 +25,6 @@ from craftkit.v1 import idempotency_pb2, idempotency_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-KEY = re.compile(r"[\x20-\x7e]{1,255}")
-"""1 to 255 printable ASCII characters (what an HTTP header carries unambiguously)."""
 MIN_LEASE_MS, MAX_LEASE_MS = 1_000, 600_000
 MAX_STORED_BODY = 1024 * 1024
 """A stored response body is JSON of a few KB; more is a caller's bug."""
@@ -75,14 +72,6 @@ DELETE FROM idempotency_keys WHERE (project_id, key) IN (
 """
 
 
-def check_key(key: str) -> str:
-    if not KEY.fullmatch(key):
-        raise errors.InvalidRequest(
-            "the Idempotency-Key header must be 1 to 255 printable ASCII characters (a UUID "
-            "is a good key)", field_errors={"Idempotency-Key": ["Invalid idempotency key"]})
-    return key
-
-
 def _lease_id(value: str) -> str:
     if not inputs.is_uuid(value):
         raise errors.InvalidRequest("lease_id must be the lease_id Begin answered")
@@ -95,7 +84,7 @@ class IdempotencyService(idempotency_pb2_grpc.IdempotencyServiceServicer):
         self.retention_seconds = retention_seconds
 
     async def Begin(self, request, context):
-        key = check_key(request.key)
+        key = inputs.check_idempotency_key(request.key)
         if len(request.fingerprint) != 32:
             raise errors.InvalidRequest("fingerprint must be a SHA-256 digest (32 bytes)")
         lease_ms = min(max(request.lease_ms, MIN_LEASE_MS), MAX_LEASE_MS)
@@ -123,7 +112,7 @@ class IdempotencyService(idempotency_pb2_grpc.IdempotencyServiceServicer):
             raise errors.InvalidRequest(f"a stored body is at most {MAX_STORED_BODY} bytes")
         async with self.pool.connection() as conn:
             cur = await conn.execute(FINISH, {
-                "project": request.project_id, "key": check_key(request.key),
+                "project": request.project_id, "key": inputs.check_idempotency_key(request.key),
                 "lease": _lease_id(request.lease_id), "status": response.status,
                 "body": response.body, "headers": json.dumps(dict(response.headers))})
             if cur.rowcount == 0:
@@ -133,7 +122,8 @@ class IdempotencyService(idempotency_pb2_grpc.IdempotencyServiceServicer):
 
     async def Abandon(self, request, context):
         async with self.pool.connection() as conn:
-            await conn.execute(ABANDON, (request.project_id, check_key(request.key),
+            await conn.execute(ABANDON, (request.project_id,
+                                         inputs.check_idempotency_key(request.key),
                                          _lease_id(request.lease_id)))
         return idempotency_pb2.AbandonResponse()
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import signal
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import psycopg
@@ -17,7 +19,7 @@ from craftkit.config import Database
 from craftkit.v1 import idempotency_pb2 as I
 from craftkit.v1 import idempotency_pb2_grpc
 from services.status.idempotency import sweep_once
-from tests.integration.conftest import new_api
+from tests.integration.conftest import eventually, invoice, new_api
 
 Outcome = I.BeginResponse
 
@@ -137,3 +139,132 @@ def test_a_malformed_key_is_refused(api, keys, key):
         begin(keys, api.project_id, key)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "Idempotency-Key" in refused.value.details()
+
+
+# ------------------------------------------------------------------ over REST (the gateway)
+
+def post(api, path: str, key: str, body: dict | None = None, **kwargs):
+    return api.http.post(path, json=body, headers={"idempotency-key": key}, **kwargs)
+
+
+def webhook_ids(api) -> list[str]:
+    return [w["id"] for w in api.http.get("/v1/webhooks").json()["webhooks"]]
+
+
+def renders_of(stack, project_id: str) -> int:
+    with psycopg.connect(stack.infra.database_url, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM renders WHERE project_id = %s",
+                            (project_id,)).fetchone()[0]
+
+
+def test_a_retry_replays_the_first_response_and_creates_nothing(api, receiver):
+    key = str(uuid.uuid4())
+    body = {"url": f"{receiver.base}/hook"}
+    first = post(api, "/v1/webhooks", key, body)
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    again = post(api, "/v1/webhooks", key, body)
+    assert (again.status_code, again.content) == (201, first.content)  # the same secret, once
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["content-type"] == first.headers["content-type"]
+    assert webhook_ids(api) == [first.json()["id"]]
+
+
+def test_a_render_is_replayed_with_its_location(stack, api):
+    key = str(uuid.uuid4())
+    body = {"data": invoice()}
+    first = post(api, "/v1/templates/invoice/render", key, body)
+    assert first.status_code == 202, first.text
+    again = post(api, "/v1/templates/invoice/render", key, body)
+    assert (again.status_code, again.content) == (202, first.content)
+    assert again.headers["location"] == first.headers["location"]
+    assert renders_of(stack, api.project_id) == 1
+
+
+def test_a_validation_error_is_stored_and_replayed(api):
+    key = str(uuid.uuid4())
+    body = {"data": {"customer": {"name": "Acme"}, "items": [], "total": "free"}}
+    first = post(api, "/v1/templates/invoice/render", key, body)
+    assert first.status_code == 400 and first.json()["error"]["code"] == "invalid_input_data"
+    again = post(api, "/v1/templates/invoice/render", key, body)
+    assert (again.status_code, again.content) == (400, first.content)
+    assert again.headers["idempotent-replayed"] == "true"
+
+
+def test_the_same_key_with_another_body_is_422(api):
+    key = str(uuid.uuid4())
+    assert post(api, "/v1/templates", key, {"slug": "first"}).status_code == 201
+    reused = post(api, "/v1/templates", key, {"slug": "second"})
+    assert reused.status_code == 422
+    assert reused.json()["error"]["code"] == "idempotency_key_reused"
+    other_path = post(api, "/v1/webhooks", key, {"slug": "first"})
+    assert other_path.json()["error"]["code"] == "idempotency_key_reused"
+    assert api.http.get("/v1/templates/second").status_code == 404
+
+
+def test_concurrent_requests_with_one_key_make_one_render(stack, api):
+    key = str(uuid.uuid4())
+    body = {"data": invoice()}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: post(api, "/v1/templates/invoice/render", key, body),
+                                range(8)))
+    accepted = [a for a in answers if a.status_code == 202]
+    in_use = [a for a in answers if a.status_code == 409]
+    assert len(accepted) + len(in_use) == 8, [a.text for a in answers]
+    assert accepted and {a.json()["id"] for a in accepted} == {accepted[0].json()["id"]}
+    assert {a.json()["error"]["code"] for a in in_use} <= {"idempotency_key_in_use"}
+    assert renders_of(stack, api.project_id) == 1
+
+
+def test_concurrent_creates_with_one_key_make_one_webhook(api, receiver):
+    key, body = str(uuid.uuid4()), {"url": f"{receiver.base}/hook"}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: post(api, "/v1/webhooks", key, body), range(8)))
+    assert {a.status_code for a in answers} <= {201, 409}, [a.text for a in answers]
+    created = {a.json()["id"] for a in answers if a.status_code == 201}
+    assert len(created) == 1 and webhook_ids(api) == list(created)
+
+
+def test_a_5xx_is_not_stored_and_a_retry_after_the_backend_returns_runs(stack, api):
+    key = str(uuid.uuid4())
+    body = {"data": invoice()}
+    stack.kill_service("enqueue", signal.SIGTERM)
+    try:
+        down = post(api, "/v1/templates/invoice/render", key, body)
+        assert down.status_code == 503, down.text
+    finally:
+        stack.start_service("enqueue")
+        stack.wait_ready(names=["enqueue"], timeout=60)
+    retried = eventually(lambda: (r := post(api, "/v1/templates/invoice/render", key, body))
+                         .status_code != 503 and r, what="the gateway reaching enqueue again")
+    assert retried.status_code == 202, retried.text
+    assert "idempotent-replayed" not in retried.headers
+    assert renders_of(stack, api.project_id) == 1
+
+
+def test_another_projects_same_key_is_independent(stack, api):
+    key = str(uuid.uuid4())
+    assert post(api, "/v1/templates", key, {"slug": "mine"}).status_code == 201
+    other = new_api(stack)
+    try:
+        theirs = post(other, "/v1/templates", key, {"slug": "theirs"})
+        assert theirs.status_code == 201, theirs.text
+        assert "idempotent-replayed" not in theirs.headers
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("key", ["x" * 256, b"caf\xc3\xa9"])
+def test_a_malformed_key_is_400_naming_the_header(api, key):
+    answer = api.http.post("/v1/templates", json={"slug": "never"},
+                           headers={"idempotency-key": key})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_request" and "Idempotency-Key" in error["message"]
+    assert api.http.get("/v1/templates/never").status_code == 404
+
+
+def test_without_a_key_nothing_changes(api):
+    assert api.http.post("/v1/templates", json={"slug": "plain"}).status_code == 201
+    again = api.http.post("/v1/templates", json={"slug": "plain"})
+    assert again.status_code == 409 and "idempotent-replayed" not in again.headers

@@ -1,6 +1,8 @@
 """The REST v1 routes, one module per resource. Each module lists its routes in ROUTES, made with
 `api` (needs an API key covering a scope) or `public` (no key: inbound hooks, health). Both check
-the path parameters (requests.check_path) before the handler runs, so no handler repeats it."""
+the path parameters (requests.check_path) before the handler runs, so no handler repeats it.
+`api(..., idempotent=True)` marks a POST that creates something: it takes an Idempotency-Key
+(services/gateway/idempotency.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.gateway import auth, requests
+from services.gateway.idempotency import idempotent as keyed
 from services.gateway.state import state
 
 RPC_TIMEOUT = 10
@@ -24,9 +27,13 @@ Handler = Callable[[Request], Awaitable[Response]]
 class ApiRoute(Route):
     """A route that needs an API key whose scopes cover `scope`."""
 
-    def __init__(self, path: str, endpoint: Handler, *, method: str, scope: str) -> None:
+    def __init__(self, path: str, endpoint: Handler, *, method: str, scope: str,
+                 idempotent: bool = False) -> None:
         assert scope in auth.SCOPES, scope
-        self.scope = scope
+        assert method == "POST" or not idempotent, method
+        self.scope, self.idempotent = scope, idempotent
+        if idempotent:
+            endpoint = keyed(endpoint)
 
         @functools.wraps(endpoint)
         async def checked(request: Request) -> Response:
@@ -36,8 +43,9 @@ class ApiRoute(Route):
         super().__init__(path, checked, methods=[method])
 
 
-def api(method: str, path: str, endpoint: Handler, *, scope: str) -> ApiRoute:
-    return ApiRoute(path, endpoint, method=method, scope=scope)
+def api(method: str, path: str, endpoint: Handler, *, scope: str,
+        idempotent: bool = False) -> ApiRoute:
+    return ApiRoute(path, endpoint, method=method, scope=scope, idempotent=idempotent)
 
 
 def public(method: str, path: str, endpoint: Handler) -> Route:

@@ -68,7 +68,8 @@ PUBLIC_ROUTES = [
     public("POST", "/v1/hooks/{hook}/{token}", inbound_render),
 ]
 ROUTES = [
-    api("POST", "/v1/templates/{slug}/inbound-hooks", create_inbound_hook, scope="full"),
+    api("POST", "/v1/templates/{slug}/inbound-hooks", create_inbound_hook, scope="full",
+        idempotent=True),
     api("GET", "/v1/templates/{slug}/inbound-hooks", list_inbound_hooks, scope="full"),
     api("DELETE", "/v1/templates/{slug}/inbound-hooks/{id}", revoke_inbound_hook, scope="full"),
 ]

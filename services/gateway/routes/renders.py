@@ -77,6 +77,6 @@ async def wait(gateway: State, project: str, render: render_pb2.Render) -> rende
 
 
 ROUTES = [
-    api("POST", "/v1/templates/{slug}/render", render_template, scope="render"),
+    api("POST", "/v1/templates/{slug}/render", render_template, scope="render", idempotent=True),
     api("GET", "/v1/renders/{id}", get_render, scope="download"),
 ]

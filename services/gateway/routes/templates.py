@@ -88,10 +88,10 @@ async def list_assets(request: Request) -> JSONResponse:
 
 
 ROUTES = [
-    api("POST", "/v1/templates", create_template, scope="full"),
+    api("POST", "/v1/templates", create_template, scope="full", idempotent=True),
     api("GET", "/v1/templates", list_templates, scope="full"),
     api("GET", "/v1/templates/{slug}", get_template, scope="full"),
-    api("POST", "/v1/templates/{slug}/versions", add_version, scope="full"),
+    api("POST", "/v1/templates/{slug}/versions", add_version, scope="full", idempotent=True),
     api("POST", "/v1/templates/{slug}/versions/{number}/publish", publish_version, scope="full"),
     api("GET", "/v1/templates/{slug}/versions/{number}/schema", version_schema, scope="full"),
     api("PUT", "/v1/templates/{slug}/assets/{name}", put_asset, scope="full"),

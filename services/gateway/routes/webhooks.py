@@ -77,11 +77,13 @@ async def redeliver(request: Request) -> JSONResponse:
 
 
 ROUTES = [
-    api("POST", "/v1/webhooks", create_webhook, scope="full"),
+    api("POST", "/v1/webhooks", create_webhook, scope="full", idempotent=True),
     api("GET", "/v1/webhooks", list_webhooks, scope="full"),
     api("PATCH", "/v1/webhooks/{id}", update_webhook, scope="full"),
     api("DELETE", "/v1/webhooks/{id}", delete_webhook, scope="full"),
-    api("POST", "/v1/webhooks/{id}/rotate-secret", rotate_webhook_secret, scope="full"),
+    api("POST", "/v1/webhooks/{id}/rotate-secret", rotate_webhook_secret, scope="full",
+        idempotent=True),
     api("GET", "/v1/webhooks/{id}/deliveries", list_deliveries, scope="full"),
-    api("POST", "/v1/webhooks/{id}/deliveries/{delivery}/redeliver", redeliver, scope="full"),
+    api("POST", "/v1/webhooks/{id}/deliveries/{delivery}/redeliver", redeliver, scope="full",
+        idempotent=True),
 ]
