@@ -133,6 +133,11 @@ def render_request(body: object) -> tuple[dict, int, bool, str]:
         options.get("filename", "")
 
 
+def preview_request(body: object) -> dict:
+    """The data of `{data}` (a preview takes no options: the version is in its path)."""
+    return _shape(body, {"data": dict}, {"data"}, "the request body")["data"]
+
+
 def template_request(body: object) -> dict:
     return _shape(body, {"slug": str, "name": str, "defaultFilename": str}, {"slug"},
                   "the request body")

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from craftkit.config import env_float, env_int, env_str
+from craftkit.config import ConfigError, env_float, env_int, env_str
 from craftkit.internal_auth import ClientSecurity
+from craftkit.layout import Limits
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,26 @@ class Settings:
     the address gets 429 without a database lookup. 0 turns the limit off. Default 1."""
     auth_failure_burst: int
     """AUTH_FAILURE_BURST: failed authentications a client address may make at once. Default 20."""
+    preview_processes: int
+    """PREVIEW_PROCESSES: render processes for previews in each gateway process (uvicorn worker);
+    each holds an idle renderer (about 50 MB) plus up to RENDER_MEMORY_LIMIT_MB while rendering.
+    Started at the first preview. Default 1."""
+    preview_rate_per_second: float
+    """PREVIEW_RATE_PER_SECOND: previews per project per gateway process, sustained (apart from
+    RATE_LIMIT_PER_SECOND); bursts up to PREVIEW_BURST. 0 turns the limit off. Default 1."""
+    preview_burst: int
+    """PREVIEW_BURST. Default 10."""
+    render_limits: Limits
+    """RENDER_MAX_PAGES, RENDER_MAX_ROWS, RENDER_TIME_LIMIT_SECONDS: the workers' limits, which
+    previews keep too (a version that previews also renders)."""
+    render_memory_limit_mb: int
+    """RENDER_MEMORY_LIMIT_MB: memory one preview may take beyond an idle render process, as a
+    worker's render (0: no limit). Default 512."""
+
+    def __post_init__(self) -> None:
+        if self.preview_processes < 1:
+            raise ConfigError("environment variable PREVIEW_PROCESSES must be at least 1, got "
+                              f"{self.preview_processes}")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -89,4 +110,9 @@ class Settings:
             body_timeout_seconds=env_float("BODY_TIMEOUT_SECONDS", 8.0),
             auth_failure_rate_per_second=env_float("AUTH_FAILURE_RATE_PER_SECOND", 1.0),
             auth_failure_burst=env_int("AUTH_FAILURE_BURST", 20),
+            preview_processes=env_int("PREVIEW_PROCESSES", 1),
+            preview_rate_per_second=env_float("PREVIEW_RATE_PER_SECOND", 1.0),
+            preview_burst=env_int("PREVIEW_BURST", 10),
+            render_limits=Limits.from_env(),
+            render_memory_limit_mb=env_int("RENDER_MEMORY_LIMIT_MB", 512),
         )

@@ -15,6 +15,7 @@ from craftkit.v1 import (enqueue_pb2_grpc, idempotency_pb2_grpc, inbound_pb2_grp
                          projects_pb2_grpc, status_pb2_grpc, templates_pb2_grpc, webhooks_pb2_grpc)
 from services.gateway.auth import KeyCache
 from services.gateway.limits import RateLimiter
+from services.gateway.previews import Previews
 from services.gateway.settings import Settings
 
 
@@ -62,6 +63,10 @@ class State:
     failures: RateLimiter
     """Failed authentications per client address."""
     terminal: TerminalRenders
+    previews: Previews
+    """The render processes of previews (services.gateway.previews)."""
+    preview_limiter: RateLimiter
+    """Previews per project."""
 
 
 def state(request: HTTPConnection) -> State:
@@ -87,12 +92,18 @@ async def running(settings: Settings):
                 "webhooks": health_pb2_grpc.HealthStub(webhooks)})
     failures = RateLimiter(settings.auth_failure_rate_per_second, settings.auth_failure_burst,
                            "failed authentications a second from this address")
+    previews = Previews(settings.preview_processes, settings.render_limits,
+                        settings.render_memory_limit_mb)
     try:
         yield State(
             settings=settings, backends=backends,
             keys=KeyCache(backends.projects, settings.key_cache_seconds, failures),
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
-            failures=failures, terminal=TerminalRenders(settings.render_cache_size))
+            failures=failures, terminal=TerminalRenders(settings.render_cache_size),
+            previews=previews,
+            preview_limiter=RateLimiter(settings.preview_rate_per_second, settings.preview_burst,
+                                        "previews a second for this project"))
     finally:
+        previews.close()
         for open_channel in (status, enqueue, webhooks):
             await open_channel.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from craftkit.v1 import templates_pb2
 from services.gateway import requests, views
@@ -68,6 +68,24 @@ async def version_schema(request: Request) -> JSONResponse:
                          "example": json.loads(reply.example_json), "curl": reply.curl})
 
 
+async def preview_version(request: Request) -> Response:
+    """Any version, published or not, rendered at once (services/gateway/previews.py)."""
+    gateway, project = state(request), caller(request).project_id
+    gateway.preview_limiter.take(project)
+    data = requests.preview_request(await read_json(request))
+    prepared = await gateway.backends.templates.PrepareVersionPreview(templates_pb2.PrepareVersionPreviewRequest(
+        project_id=project, slug=request.path_params["slug"],
+        number=request.path_params["number"], data_json=dumps(data)), timeout=RPC_TIMEOUT)
+    assets = {}
+    for name in prepared.asset_names:
+        asset = await gateway.backends.templates.GetAssetData(templates_pb2.GetAssetDataRequest(
+            template_id=prepared.template_id, project_id=project, name=name), timeout=RPC_TIMEOUT)
+        assets[name] = asset.data
+    pdf = await gateway.previews.render(prepared.layout_json, prepared.data_json, assets)
+    return Response(pdf, media_type="application/pdf", headers={
+        "content-disposition": 'inline; filename="preview.pdf"', "cache-control": "no-store"})
+
+
 async def put_asset(request: Request) -> JSONResponse:
     gateway = state(request)
     data = await requests.read_body(request, gateway.settings.max_asset_bytes)
@@ -92,6 +110,7 @@ ROUTES = [
     api("GET", "/v1/templates", list_templates, scope="full"),
     api("GET", "/v1/templates/{slug}", get_template, scope="full"),
     api("POST", "/v1/templates/{slug}/versions", add_version, scope="full", idempotent=True),
+    api("POST", "/v1/templates/{slug}/versions/{number}/preview", preview_version, scope="full"),
     api("POST", "/v1/templates/{slug}/versions/{number}/publish", publish_version, scope="full"),
     api("GET", "/v1/templates/{slug}/versions/{number}/schema", version_schema, scope="full"),
     api("PUT", "/v1/templates/{slug}/assets/{name}", put_asset, scope="full"),

@@ -1,0 +1,51 @@
+"""Previews: a version (published or not) rendered at once into the response, never stored.
+
+The status service prepares the input (TemplateService.PrepareVersionPreview: the layout, the
+data validated by the same code as a render's, the images to fetch); the PDF is made here, in this
+gateway's own RenderPool (craftkit/render_pool.py): PREVIEW_PROCESSES child processes under the
+render limits (RENDER_TIME_LIMIT_SECONDS, RENDER_MEMORY_LIMIT_MB, RENDER_MAX_PAGES,
+RENDER_MAX_ROWS, the same as the workers', so a version that previews also renders), never in the
+event loop. A preview waits at most WAIT_SECONDS for a free process, then is refused with 429 and
+Retry-After: there is no queue to grow. Previews have their own rate limit per project
+(PREVIEW_RATE_PER_SECOND, PREVIEW_BURST), apart from the requests'.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from craftkit import errors
+from craftkit.layout import Limits
+from craftkit.render_pool import PoolSettings, RenderCrashed, RenderFailed, RenderPool
+
+WAIT_SECONDS = 1.0
+"""How long a preview waits for a free render process before 429."""
+RECYCLE_AFTER = 500
+"""Previews after which a render process is replaced."""
+
+
+class Previews:
+    def __init__(self, processes: int, limits: Limits, memory_limit_mb: int) -> None:
+        self.pool = RenderPool(PoolSettings(processes=processes, recycle_after=RECYCLE_AFTER,
+                                            limits=limits, memory_limit_mb=memory_limit_mb))
+        self.free = asyncio.Semaphore(processes)
+
+    async def render(self, layout_json: str, data_json: str, assets: dict[str, bytes]) -> bytes:
+        """The PDF; RateLimited when every process stays busy for WAIT_SECONDS, RenderFailed
+        (409 render_failed) naming the limit or the problem, Unavailable when the process died."""
+        try:
+            await asyncio.wait_for(self.free.acquire(), WAIT_SECONDS)
+        except TimeoutError:
+            raise errors.RateLimited("every preview render process is busy; retry in a moment",
+                                     retry_after=WAIT_SECONDS) from None
+        try:
+            return await self.pool.render(layout_json, data_json, assets)
+        except RenderFailed as exc:
+            raise errors.RenderFailed(f"the preview failed: {exc}") from None
+        except RenderCrashed as exc:
+            raise errors.Unavailable(f"the preview failed: {exc}; retry") from None
+        finally:
+            self.free.release()
+
+    def close(self) -> None:
+        self.pool.close()
