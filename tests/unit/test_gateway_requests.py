@@ -6,8 +6,9 @@ from craftkit import errors, inputs
 from craftkit.timefmt import iso
 from services.gateway.limits import RateLimiter
 from services.gateway.requests import (check_json, check_path, inbound_hook_request,
-                                       key_request, limit_param, render_request, rotate_request,
-                                       template_request, webhook_request)
+                                       key_request, limit_param, preview_request,
+                                       render_request, rotate_request, template_request,
+                                       webhook_request)
 
 
 def test_a_full_render_request():
@@ -15,6 +16,14 @@ def test_a_full_render_request():
                                                          "filename": "x.pdf"}}) == \
         ({"a": 1}, 3, True, "x.pdf")
     assert render_request({"data": {}}) == ({}, 0, False, "")
+
+
+def test_a_preview_request_is_data_alone():
+    assert preview_request({"data": {"a": 1}}) == {"a": 1}
+    with pytest.raises(errors.InvalidRequest) as caught:
+        preview_request({"data": [], "options": {"sync": True}})
+    assert caught.value.field_errors == {"options": ["Unrecognized key"],
+                                         "data": ["Expected object"]}
 
 
 def test_shape_errors_name_their_fields():

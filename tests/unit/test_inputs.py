@@ -75,3 +75,16 @@ def test_uuids_in_any_form_uuid_reads_are_normalised():
     assert not inputs.is_uuid("{" + canonical + "}")
     for bad in ("", "x", "a" * 5000, canonical + "\x00"):
         assert inputs.canonical_uuid(bad) is None
+
+
+@pytest.mark.parametrize("key", ["a", "x" * 255, "order-42/retry 1", "~!@#$%^&*()"])
+def test_idempotency_keys_are_printable_ascii(key):
+    assert inputs.check_idempotency_key(key) == key
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there", "nul\x00", "del\x7f"])
+def test_other_idempotency_keys_are_refused_naming_the_header(key):
+    with pytest.raises(errors.InvalidRequest) as caught:
+        inputs.check_idempotency_key(key)
+    assert "Idempotency-Key" in caught.value.message
+    assert list(caught.value.field_errors) == ["Idempotency-Key"]
