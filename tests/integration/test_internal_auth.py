@@ -68,11 +68,16 @@ ATTACKS = {
     "mint a key": ("status", lambda ch, v: projects_pb2_grpc.ProjectServiceStub(ch).CreateApiKey(
         projects_pb2.CreateApiKeyRequest(project_id=v["project_id"]), timeout=10),
                    RENDER_WORKER),
-    # GetAssetData read their asset.
+    # GetAssetData read their asset (every caller may call it now: workers render, the gateway
+    # previews; PrepareVersionPreview is what the gateway alone may call to reach one).
     "read an asset": ("status", lambda ch, v: templates_pb2_grpc.TemplateServiceStub(ch)
                       .GetAssetData(templates_pb2.GetAssetDataRequest(
                           project_id=v["project_id"], template_id=v["template_id"],
-                          name="logo.png"), timeout=10), GATEWAY),
+                          name="logo.png"), timeout=10), None),
+    "prepare a preview": ("status", lambda ch, v: templates_pb2_grpc.TemplateServiceStub(ch)
+                          .PrepareVersionPreview(templates_pb2.PrepareVersionPreviewRequest(
+                              project_id=v["project_id"], slug="invoice", number=1,
+                              data_json="{}"), timeout=10), RENDER_WORKER),
     # EnqueueRender + StartRender + FinishRender(download_url=evil) signed a lie to their receiver.
     "enqueue": ("enqueue", lambda ch, v: enqueue_pb2_grpc.EnqueueServiceStub(ch).EnqueueRender(
         enqueue_pb2.EnqueueRenderRequest(project_id=v["project_id"], template_slug="invoice",
@@ -90,9 +95,11 @@ ATTACKS = {
 def test_the_issues_attacks_are_refused_to_strangers_and_to_callers_without_the_right(
         stack, victim, wrong_token, attack):
     name, call, other_caller = ATTACKS[attack]
-    for caller, code, said in ((None, UNAUTHENTICATED, "needs credentials"),
-                               (wrong_token, UNAUTHENTICATED, "not one of"),
-                               (other_caller, PERMISSION_DENIED, f"caller '{other_caller}'")):
+    callers = [(None, UNAUTHENTICATED, "needs credentials"),
+               (wrong_token, UNAUTHENTICATED, "not one of")]
+    if other_caller is not None:  # None: every identity may call it
+        callers.append((other_caller, PERMISSION_DENIED, f"caller '{other_caller}'"))
+    for caller, code, said in callers:
         with channel(stack, name, caller) as ch:
             error = refused(lambda ch=ch: call(ch, victim))
         assert (error.code(), said in error.details()) == (code, True), error.details()
