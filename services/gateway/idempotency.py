@@ -12,8 +12,8 @@ The request is its fingerprint: SHA-256 of the method, the path with its query s
 body bytes (not a canonical form of the JSON: a client retries the bytes it sent, and "the same
 body" means those bytes). The same key with another fingerprint is 422 idempotency_key_reused; a
 key whose first request still runs is 409 idempotency_key_in_use (retry after it finishes). A
-reservation holds for the longest a request can take here (LEASE_MARGIN_SECONDS past the sync wait): if
-its gateway dies, the same request may take the key over after that, never sooner.
+reservation holds for the longest a request can take here (LEASE_MARGIN_SECONDS past the sync
+wait): if its gateway dies, the same request may take the key over after that, never sooner.
 """
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ async def _keyed(request: Request, endpoint, key: str) -> Response:
         raise
     if stored(response):
         await _finish(backends, ref, response)
-    else:
-        _forget(backends, ref, f"answered {response.status_code}")
+    else:  # freed before answering, so the client's retry finds the key free
+        await _abandon(backends, ref, f"answered {response.status_code}")
     return response
 
 
@@ -133,15 +133,18 @@ async def _finish(backends: Backends, ref: dict, response: Response) -> None:
                     "lease ends", exc.code().name, exc.details())
 
 
+async def _abandon(backends: Backends, ref: dict, why: str) -> None:
+    try:
+        await backends.idempotency.Abandon(idempotency_pb2.AbandonRequest(**ref),
+                                           timeout=RPC_TIMEOUT)
+    except grpc.aio.AioRpcError as exc:
+        log.warning("Idempotency-Key not freed after %s (%s); it is held until its lease ends",
+                    why, exc.code().name)
+
+
 def _forget(backends: Backends, ref: dict, why: str) -> None:
-    """Frees the key in the background: a cancelled request (the client gone) cannot await."""
-    async def abandon() -> None:
-        try:
-            await backends.idempotency.Abandon(idempotency_pb2.AbandonRequest(**ref), timeout=RPC_TIMEOUT)
-        except grpc.aio.AioRpcError as exc:
-            log.warning("Idempotency-Key not freed after %s (%s); it is held until its lease "
-                        "ends", why, exc.code().name)
-    task = asyncio.ensure_future(abandon())
+    """_abandon in the background: a cancelled request (the client gone) cannot await."""
+    task = asyncio.ensure_future(_abandon(backends, ref, why))
     _PENDING.add(task)
     task.add_done_callback(_PENDING.discard)
 

@@ -6,13 +6,15 @@ gateway's own RenderPool (craftkit/render_pool.py): PREVIEW_PROCESSES child proc
 render limits (RENDER_TIME_LIMIT_SECONDS, RENDER_MEMORY_LIMIT_MB, RENDER_MAX_PAGES,
 RENDER_MAX_ROWS, the same as the workers', so a version that previews also renders), never in the
 event loop. A preview waits at most WAIT_SECONDS for a free process, then is refused with 429 and
-Retry-After: there is no queue to grow. Previews have their own rate limit per project
+Retry-After: there is no queue to grow. Its images (at most MAX_ASSET_BYTES together) are fetched
+while it holds its process. Previews have their own rate limit per project
 (PREVIEW_RATE_PER_SECOND, PREVIEW_BURST), apart from the requests'.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from craftkit import errors
 from craftkit.layout import Limits
@@ -22,6 +24,8 @@ WAIT_SECONDS = 1.0
 """How long a preview waits for a free render process before 429."""
 RECYCLE_AFTER = 500
 """Previews after which a render process is replaced."""
+MAX_ASSET_BYTES = 64 * 2**20
+"""The images one preview may show, together."""
 
 
 class Previews:
@@ -30,22 +34,39 @@ class Previews:
                                             limits=limits, memory_limit_mb=memory_limit_mb))
         self.free = asyncio.Semaphore(processes)
 
-    async def render(self, layout_json: str, data_json: str, assets: dict[str, bytes]) -> bytes:
-        """The PDF; RateLimited when every process stays busy for WAIT_SECONDS, RenderFailed
-        (409 render_failed) naming the limit or the problem, Unavailable when the process died."""
+    @contextlib.asynccontextmanager
+    async def slot(self):
+        """A render process for one preview, held while its images are fetched and it renders
+        (so no more previews hold images in memory than there are processes); RateLimited when
+        every process stays busy for WAIT_SECONDS."""
         try:
             await asyncio.wait_for(self.free.acquire(), WAIT_SECONDS)
         except TimeoutError:
             raise errors.RateLimited("every preview render process is busy; retry in a moment",
                                      retry_after=WAIT_SECONDS) from None
         try:
+            yield
+        finally:
+            self.free.release()
+
+    async def render(self, layout_json: str, data_json: str, assets: dict[str, bytes]) -> bytes:
+        """The PDF (call it holding a slot); RenderFailed (409 render_failed) naming the limit or
+        the problem, Unavailable when the process died."""
+        try:
             return await self.pool.render(layout_json, data_json, assets)
         except RenderFailed as exc:
             raise errors.RenderFailed(f"the preview failed: {exc}") from None
         except RenderCrashed as exc:
             raise errors.Unavailable(f"the preview failed: {exc}; retry") from None
-        finally:
-            self.free.release()
 
     def close(self) -> None:
         self.pool.close()
+
+
+def check_asset_bytes(total: int) -> None:
+    """Refuses a preview whose images are over MAX_ASSET_BYTES together (a layout may show up
+    to 2,000 of up to 5 MiB each: too much to hold in the gateway)."""
+    if total > MAX_ASSET_BYTES:
+        raise errors.RenderFailed(
+            f"the images this version shows are over {MAX_ASSET_BYTES // 2**20} MiB together, "
+            "more than a preview holds; render it (publish it or pin its number) instead")

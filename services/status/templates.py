@@ -186,7 +186,8 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
         async with self.pool.connection() as conn:
             template = await self._template(conn, request.project_id, request.slug)
             cur = await conn.execute("SELECT manifest::text AS manifest, published_at "
-                                     "FROM template_versions WHERE template_id = %s AND number = %s",
+                                     "FROM template_versions "
+                                     "WHERE template_id = %s AND number = %s",
                                      (template["id"], request.number))
             row = await cur.fetchone()
         if row is None:

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from craftkit.v1 import templates_pb2
-from services.gateway import requests, views
+from services.gateway import previews, requests, views
 from services.gateway.auth import caller
 from services.gateway.routes import RPC_TIMEOUT, api, dumps, read_json
 from services.gateway.state import state
@@ -73,15 +73,20 @@ async def preview_version(request: Request) -> Response:
     gateway, project = state(request), caller(request).project_id
     gateway.preview_limiter.take(project)
     data = requests.preview_request(await read_json(request))
-    prepared = await gateway.backends.templates.PrepareVersionPreview(templates_pb2.PrepareVersionPreviewRequest(
-        project_id=project, slug=request.path_params["slug"],
-        number=request.path_params["number"], data_json=dumps(data)), timeout=RPC_TIMEOUT)
-    assets = {}
-    for name in prepared.asset_names:
-        asset = await gateway.backends.templates.GetAssetData(templates_pb2.GetAssetDataRequest(
-            template_id=prepared.template_id, project_id=project, name=name), timeout=RPC_TIMEOUT)
-        assets[name] = asset.data
-    pdf = await gateway.previews.render(prepared.layout_json, prepared.data_json, assets)
+    prepared = await gateway.backends.templates.PrepareVersionPreview(
+        templates_pb2.PrepareVersionPreviewRequest(
+            project_id=project, slug=request.path_params["slug"],
+            number=request.path_params["number"], data_json=dumps(data)), timeout=RPC_TIMEOUT)
+    async with gateway.previews.slot():
+        assets, total = {}, 0
+        for name in prepared.asset_names:
+            asset = await gateway.backends.templates.GetAssetData(
+                templates_pb2.GetAssetDataRequest(template_id=prepared.template_id,
+                                                  project_id=project, name=name),
+                timeout=RPC_TIMEOUT)
+            assets[name], total = asset.data, total + len(asset.data)
+            previews.check_asset_bytes(total)
+        pdf = await gateway.previews.render(prepared.layout_json, prepared.data_json, assets)
     return Response(pdf, media_type="application/pdf", headers={
         "content-disposition": 'inline; filename="preview.pdf"', "cache-control": "no-store"})
 
