@@ -170,6 +170,16 @@ def test_a_retry_replays_the_first_response_and_creates_nothing(api, receiver):
     assert webhook_ids(api) == [first.json()["id"]]
 
 
+def test_a_new_api_key_is_shown_once_and_replayed_to_a_retry(api):
+    key, body = str(uuid.uuid4()), {"name": "partner", "scopes": ["download"]}
+    first = post(api, "/v1/keys", key, body)
+    assert first.status_code == 201, first.text
+    again = post(api, "/v1/keys", key, body)
+    assert (again.status_code, again.content) == (201, first.content)
+    names = [k["name"] for k in api.http.get("/v1/keys").json()["data"]]
+    assert names.count("partner") == 1
+
+
 def test_a_render_is_replayed_with_its_location(stack, api):
     key = str(uuid.uuid4())
     body = {"data": invoice()}

@@ -47,7 +47,7 @@ async def revoke_key(request: Request) -> JSONResponse:
 
 
 ROUTES = [
-    api("POST", "/v1/keys", create_key, scope="full"),
+    api("POST", "/v1/keys", create_key, scope="full", idempotent=True),
     api("GET", "/v1/keys", list_keys, scope="full"),
     api("DELETE", "/v1/keys/{id}", revoke_key, scope="full"),
 ]
