@@ -209,3 +209,54 @@ class Storage:
             region=env_str("S3_REGION", "us-east-1"),
             public_base_url=os.environ.get("S3_PUBLIC_BASE_URL", "").rstrip("/"),
         )
+
+
+DOWNLOAD_URL_MODES = ("public", "presigned", "none")
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+"""SigV4 presigned URLs live at most 7 days."""
+
+
+@dataclass(frozen=True)
+class Downloads:
+    """What a render's downloadUrl is (GET /v1/renders/{id}, webhooks): craftkit.downloads."""
+
+    mode: str
+    """DOWNLOAD_URL_MODE: `public` (S3_PUBLIC_BASE_URL + "/" + the object key: a permanent URL
+    on a public bucket), `presigned` (a fresh presigned S3 GET at each read and each webhook
+    delivery, valid DOWNLOAD_URL_TTL_SECONDS; the bucket stays private) or `none` (downloadUrl is
+    null: use GET /v1/renders/{id}/download or a share link). Default: public when
+    S3_PUBLIC_BASE_URL is set, else none."""
+    ttl_seconds: int
+    """DOWNLOAD_URL_TTL_SECONDS: how long a presigned downloadUrl works. Default 86400 (1 day),
+    at most 604800 (7 days, SigV4's limit)."""
+    endpoint: str
+    """DOWNLOAD_URL_ENDPOINT: the S3 endpoint as the holders of a presigned downloadUrl reach it
+    (the host is part of the signature, so it must be the public name when S3_ENDPOINT is an
+    in-cluster address). Default S3_ENDPOINT."""
+
+    @classmethod
+    def from_env(cls) -> Downloads:
+        public_base = os.environ.get("S3_PUBLIC_BASE_URL", "")
+        settings = cls(
+            mode=(os.environ.get("DOWNLOAD_URL_MODE") or ("public" if public_base else "none")
+                  ).lower(),
+            ttl_seconds=env_int("DOWNLOAD_URL_TTL_SECONDS", 86400),
+            endpoint=(os.environ.get("DOWNLOAD_URL_ENDPOINT") or os.environ.get("S3_ENDPOINT", "")
+                      ).rstrip("/"))
+        settings.validate(public_base)
+        return settings
+
+    def validate(self, public_base_url: str) -> None:
+        if self.mode not in DOWNLOAD_URL_MODES:
+            raise ConfigError(f"DOWNLOAD_URL_MODE must be one of {', '.join(DOWNLOAD_URL_MODES)}, "
+                              f"got {self.mode!r}")
+        if self.mode == "public" and not public_base_url:
+            raise ConfigError("DOWNLOAD_URL_MODE=public needs S3_PUBLIC_BASE_URL (the bucket's "
+                              "public base); use presigned or none for a private bucket")
+        if not 1 <= self.ttl_seconds <= MAX_PRESIGN_SECONDS:
+            raise ConfigError(f"DOWNLOAD_URL_TTL_SECONDS must be 1 to {MAX_PRESIGN_SECONDS} "
+                              f"(7 days, the longest a presigned URL lives), got {self.ttl_seconds}")
+        if self.mode == "presigned" and not self.endpoint.startswith(("http://", "https://")):
+            raise ConfigError("DOWNLOAD_URL_MODE=presigned needs DOWNLOAD_URL_ENDPOINT or "
+                              "S3_ENDPOINT as an http:// or https:// URL, got "
+                              f"{self.endpoint!r}")

@@ -92,6 +92,11 @@ ALLOWED: dict[str, frozenset[str]] = {
     "/craftkit.v1.IdempotencyService/Begin": _REST,
     "/craftkit.v1.IdempotencyService/Finish": _REST,
     "/craftkit.v1.IdempotencyService/Abandon": _REST,
+    "/craftkit.v1.DownloadService/GetDownload": _REST,
+    "/craftkit.v1.DownloadService/CreateShareLink": _REST,
+    "/craftkit.v1.DownloadService/ListShareLinks": _REST,
+    "/craftkit.v1.DownloadService/RevokeShareLink": _REST,
+    "/craftkit.v1.DownloadService/OpenShareLink": _REST,
     # What a render worker calls (services/render_worker/worker.py).
     "/craftkit.v1.StatusService/StartRender": _WORKER,
     "/craftkit.v1.StatusService/RenewLease": _WORKER,
@@ -108,6 +113,7 @@ UNSCOPED = frozenset({
     "/craftkit.v1.ProjectService/CreateProject",  # makes the project
     "/craftkit.v1.ProjectService/Authenticate",  # finds the project of an API key
     "/craftkit.v1.InboundHookService/ResolveInboundHook",  # finds the project of a hook URL
+    "/craftkit.v1.DownloadService/OpenShareLink",  # finds the render of a share link URL
 })
 """Methods whose request carries no project_id; every other one requires it."""
 

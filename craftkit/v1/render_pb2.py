@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63raftkit/v1/render.proto\x12\x0b\x63raftkit.v1\"W\n\nTransition\x12)\n\x06status\x18\x01 \x01(\x0e\x32\x19.craftkit.v1.RenderStatus\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05\x61t_ms\x18\x03 \x01(\x03\"\xf4\x02\n\x06Render\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x13\n\x0btemplate_id\x18\x03 \x01(\t\x12\x16\n\x0eversion_number\x18\x04 \x01(\x05\x12)\n\x06status\x18\x05 \x01(\x0e\x32\x19.craftkit.v1.RenderStatus\x12\x10\n\x08\x66ilename\x18\x06 \x01(\t\x12\x12\n\nobject_key\x18\x07 \x01(\t\x12\x14\n\x0c\x64ownload_url\x18\x08 \x01(\t\x12\x15\n\rerror_message\x18\t \x01(\t\x12\x15\n\rcreated_at_ms\x18\n \x01(\x03\x12\x17\n\x0f\x63ompleted_at_ms\x18\x0b \x01(\x03\x12\x13\n\x0b\x64uration_ms\x18\x0c \x01(\x03\x12,\n\x0btransitions\x18\r \x03(\x0b\x32\x17.craftkit.v1.Transition\x12\x15\n\rexpired_at_ms\x18\x0e \x01(\x03\x12\x15\n\rtemplate_slug\x18\x0f \x01(\t*\xb8\x01\n\x0cRenderStatus\x12\x1d\n\x19RENDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14RENDER_STATUS_QUEUED\x10\x01\x12\x1b\n\x17RENDER_STATUS_RENDERING\x10\x02\x12\x1b\n\x17RENDER_STATUS_SUCCEEDED\x10\x03\x12\x18\n\x14RENDER_STATUS_FAILED\x10\x04\x12\x1b\n\x17RENDER_STATUS_CANCELLED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63raftkit/v1/render.proto\x12\x0b\x63raftkit.v1\"W\n\nTransition\x12)\n\x06status\x18\x01 \x01(\x0e\x32\x19.craftkit.v1.RenderStatus\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05\x61t_ms\x18\x03 \x01(\x03\"\x98\x03\n\x06Render\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x13\n\x0btemplate_id\x18\x03 \x01(\t\x12\x16\n\x0eversion_number\x18\x04 \x01(\x05\x12)\n\x06status\x18\x05 \x01(\x0e\x32\x19.craftkit.v1.RenderStatus\x12\x10\n\x08\x66ilename\x18\x06 \x01(\t\x12\x12\n\nobject_key\x18\x07 \x01(\t\x12\x14\n\x0c\x64ownload_url\x18\x08 \x01(\t\x12\x15\n\rerror_message\x18\t \x01(\t\x12\x15\n\rcreated_at_ms\x18\n \x01(\x03\x12\x17\n\x0f\x63ompleted_at_ms\x18\x0b \x01(\x03\x12\x13\n\x0b\x64uration_ms\x18\x0c \x01(\x03\x12,\n\x0btransitions\x18\r \x03(\x0b\x32\x17.craftkit.v1.Transition\x12\x15\n\rexpired_at_ms\x18\x0e \x01(\x03\x12\x15\n\rtemplate_slug\x18\x0f \x01(\t\x12\"\n\x1a\x64ownload_url_expires_at_ms\x18\x10 \x01(\x03*\xb8\x01\n\x0cRenderStatus\x12\x1d\n\x19RENDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14RENDER_STATUS_QUEUED\x10\x01\x12\x1b\n\x17RENDER_STATUS_RENDERING\x10\x02\x12\x1b\n\x17RENDER_STATUS_SUCCEEDED\x10\x03\x12\x18\n\x14RENDER_STATUS_FAILED\x10\x04\x12\x1b\n\x17RENDER_STATUS_CANCELLED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'craftkit.v1.render_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RENDERSTATUS']._serialized_start=506
-  _globals['_RENDERSTATUS']._serialized_end=690
+  _globals['_RENDERSTATUS']._serialized_start=542
+  _globals['_RENDERSTATUS']._serialized_end=726
   _globals['_TRANSITION']._serialized_start=41
   _globals['_TRANSITION']._serialized_end=128
   _globals['_RENDER']._serialized_start=131
-  _globals['_RENDER']._serialized_end=503
+  _globals['_RENDER']._serialized_end=539
 # @@protoc_insertion_point(module_scope)

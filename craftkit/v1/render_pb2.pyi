@@ -33,7 +33,7 @@ class Transition(_message.Message):
     def __init__(self, status: _Optional[_Union[RenderStatus, str]] = ..., attempt: _Optional[int] = ..., at_ms: _Optional[int] = ...) -> None: ...
 
 class Render(_message.Message):
-    __slots__ = ("id", "project_id", "template_id", "version_number", "status", "filename", "object_key", "download_url", "error_message", "created_at_ms", "completed_at_ms", "duration_ms", "transitions", "expired_at_ms", "template_slug")
+    __slots__ = ("id", "project_id", "template_id", "version_number", "status", "filename", "object_key", "download_url", "error_message", "created_at_ms", "completed_at_ms", "duration_ms", "transitions", "expired_at_ms", "template_slug", "download_url_expires_at_ms")
     ID_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +49,7 @@ class Render(_message.Message):
     TRANSITIONS_FIELD_NUMBER: _ClassVar[int]
     EXPIRED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_SLUG_FIELD_NUMBER: _ClassVar[int]
+    DOWNLOAD_URL_EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
     id: str
     project_id: str
     template_id: str
@@ -64,4 +65,5 @@ class Render(_message.Message):
     transitions: _containers.RepeatedCompositeFieldContainer[Transition]
     expired_at_ms: int
     template_slug: str
-    def __init__(self, id: _Optional[str] = ..., project_id: _Optional[str] = ..., template_id: _Optional[str] = ..., version_number: _Optional[int] = ..., status: _Optional[_Union[RenderStatus, str]] = ..., filename: _Optional[str] = ..., object_key: _Optional[str] = ..., download_url: _Optional[str] = ..., error_message: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., completed_at_ms: _Optional[int] = ..., duration_ms: _Optional[int] = ..., transitions: _Optional[_Iterable[_Union[Transition, _Mapping]]] = ..., expired_at_ms: _Optional[int] = ..., template_slug: _Optional[str] = ...) -> None: ...
+    download_url_expires_at_ms: int
+    def __init__(self, id: _Optional[str] = ..., project_id: _Optional[str] = ..., template_id: _Optional[str] = ..., version_number: _Optional[int] = ..., status: _Optional[_Union[RenderStatus, str]] = ..., filename: _Optional[str] = ..., object_key: _Optional[str] = ..., download_url: _Optional[str] = ..., error_message: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., completed_at_ms: _Optional[int] = ..., duration_ms: _Optional[int] = ..., transitions: _Optional[_Iterable[_Union[Transition, _Mapping]]] = ..., expired_at_ms: _Optional[int] = ..., template_slug: _Optional[str] = ..., download_url_expires_at_ms: _Optional[int] = ...) -> None: ...

@@ -11,6 +11,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from craftkit import db, errors, messages
+from craftkit.downloads import DownloadUrls
 from craftkit.layout import image_assets
 from craftkit.outbox import Outbox
 from craftkit.renders import COLUMNS, TERMINAL, download_url, to_proto
@@ -77,9 +78,10 @@ class TerminalWaiters:
 class StatusService(status_pb2_grpc.StatusServiceServicer):
     def __init__(self, pool: AsyncConnectionPool, waiters: TerminalWaiters, outbox: Outbox, *,
                  lease_seconds: int, events_topic: str, max_attempts: int = 3,
-                 public_base_url: str = "") -> None:
+                 public_base_url: str = "", urls: DownloadUrls) -> None:
         self.pool = pool
         self.public_base_url = public_base_url
+        self.urls = urls
         self.outbox = outbox
         self.waiters = waiters
         self.lease_seconds = lease_seconds
@@ -102,10 +104,18 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                 history = await cur.fetchall()
         return row, history
 
+    def _shown(self, row: dict, history: list[dict] = ()):
+        """The render as callers see it: downloadUrl as DOWNLOAD_URL_MODE makes it, at this read
+        (a presigned one is fresh each time)."""
+        render = to_proto(row, history)
+        render.download_url, render.download_url_expires_at_ms = self.urls.of(
+            render.object_key, render.download_url)
+        return render
+
     async def GetRender(self, request, context):
         row, history = await self._fetch(request.project_id, request.render_id,
                                          request.include_transitions)
-        return to_proto(row, history)
+        return self._shown(row, history)
 
     async def WaitRender(self, request, context):
         deadline = asyncio.get_running_loop().time() + max(request.timeout_ms, 0) / 1000
@@ -117,7 +127,7 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                 row, _ = await self._fetch(request.project_id, request.render_id)
                 remaining = deadline - asyncio.get_running_loop().time()
                 if row["status"] in TERMINAL or remaining <= 0:
-                    return to_proto(row)
+                    return self._shown(row)
                 # While the listener is down, fall back to re-reading every 200 ms.
                 step = remaining if self.waiters.listening.is_set() else min(remaining, 0.2)
                 try:
@@ -125,7 +135,7 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                 except asyncio.TimeoutError:
                     continue
                 if finished is not None:  # recorded here: the row came with the wake-up
-                    return to_proto(finished)
+                    return self._shown(finished)
         finally:
             self.waiters.unregister(render_id, future)
 
@@ -244,7 +254,8 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
         async with self.pool.connection() as conn:
             row = await self._finish(conn, FINISH, rid, request.project_id, request.attempt,
                                      request.succeeded, error=error_message,
-                                     key=request.object_key, url=request.download_url)
+                                     key=request.object_key,
+                                     url=self.urls.stored(request.download_url))
             if row is None:
                 await self._superseded(conn, request, rid)
         return to_proto(row)
@@ -265,11 +276,11 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
 
     async def _finish(self, conn, statement: str, rid: uuid.UUID, project_id: str, attempt: int,
                       succeeded: bool, *, error: str | None, key: str = "",
-                      url: str = "") -> dict | None:
+                      url: str | None = None) -> dict | None:
         """Runs FINISH (or GIVE_UP) and announces the event; None when the attempt is not current."""
         cur = await conn.execute(statement, {
             "status": "succeeded" if succeeded else "failed", "key": key or None,
-            "url": url or None, "error": error, "id": rid, "project": project_id,
+            "url": url, "error": error, "id": rid, "project": project_id,
             "attempt": attempt,
             "topic": self.events_topic, "lease": self.lease_seconds})
         row = await cur.fetchone()

@@ -1,5 +1,5 @@
-"""The status server: StatusService, TemplateService, ProjectService and InboundHookService over
-one PostgreSQL pool, plus the outbox relay for the completion events (render.events) it records."""
+"""The status server: StatusService, TemplateService, ProjectService, InboundHookService and
+DownloadService over one PostgreSQL pool, plus the outbox relay for the completion events (render.events) it records."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import asyncio
 import logging
 
 from craftkit import db, kafka
+from craftkit.downloads import DownloadUrls, Presigner
 from craftkit.outbox import Outbox
 from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
-from craftkit.v1 import (idempotency_pb2_grpc, inbound_pb2_grpc, projects_pb2_grpc,
-                         status_pb2_grpc, templates_pb2_grpc)
+from craftkit.v1 import (downloads_pb2_grpc, idempotency_pb2_grpc, inbound_pb2_grpc,
+                         projects_pb2_grpc, status_pb2_grpc, templates_pb2_grpc)
 from services.status import idempotency
+from services.status.downloads import DownloadService
 from services.status.inbound import InboundHookService
 from services.status.projects import ProjectService
 from services.status.renders import StatusService, TerminalWaiters
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 
 SERVICES = ["craftkit.v1.StatusService", "craftkit.v1.TemplateService",
             "craftkit.v1.ProjectService", "craftkit.v1.InboundHookService",
-            "craftkit.v1.IdempotencyService"]
+            "craftkit.v1.IdempotencyService", "craftkit.v1.DownloadService"]
 
 
 async def serve(settings: Settings) -> None:
@@ -38,7 +40,8 @@ async def serve(settings: Settings) -> None:
     status_pb2_grpc.add_StatusServiceServicer_to_server(
         StatusService(pool, waiters, outbox, lease_seconds=settings.lease_seconds,
                       max_attempts=settings.max_attempts,
-                      public_base_url=settings.public_base_url,
+                      public_base_url=settings.storage.public_base_url,
+                      urls=DownloadUrls(settings.downloads, settings.storage),
                       events_topic=settings.kafka.events_topic), server)
     templates_pb2_grpc.add_TemplateServiceServicer_to_server(
         TemplateService(pool, max_asset_pixels=settings.max_asset_pixels), server)
@@ -46,6 +49,8 @@ async def serve(settings: Settings) -> None:
     inbound_pb2_grpc.add_InboundHookServiceServicer_to_server(InboundHookService(pool), server)
     idempotency_pb2_grpc.add_IdempotencyServiceServicer_to_server(idempotency.IdempotencyService(
         pool, retention_seconds=settings.idempotency_retention_seconds), server)
+    downloads_pb2_grpc.add_DownloadServiceServicer_to_server(
+        DownloadService(pool, Presigner(settings.storage, settings.storage.endpoint)), server)
     tasks = []
     try:
         await server.start()

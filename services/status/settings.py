@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from craftkit.config import Database, Kafka, env_int, env_str
+from craftkit.config import Database, Downloads, Kafka, Storage, env_int, env_str
 from craftkit.internal_auth import ServerSecurity
 
 
@@ -28,9 +28,13 @@ class Settings:
     """MAX_ASSET_PIXELS: an uploaded image with more pixels is refused (invalid_asset). A render
     decodes an image at about 10 bytes per pixel (40 MP: about 400 MiB), so keep the worker's
     memory per render above that, or lower this."""
-    public_base_url: str
-    """S3_PUBLIC_BASE_URL: as the workers have it. A finished render's downloadUrl must be this
-    + "/" + its object key (empty: no downloadUrl); FinishRender refuses any other."""
+    storage: Storage
+    """S3_*: the bucket the workers store PDFs in. Status never calls S3: it signs URLs of its
+    objects (the gateway's download streams, share links, presigned downloadUrls), and a finished
+    render's URL must be S3_PUBLIC_BASE_URL + "/" + its object key (FinishRender refuses any
+    other)."""
+    downloads: Downloads
+    """DOWNLOAD_URL_MODE, DOWNLOAD_URL_TTL_SECONDS, DOWNLOAD_URL_ENDPOINT: what downloadUrl is."""
     idempotency_retention_seconds: int
     """IDEMPOTENCY_RETENTION_SECONDS: how long a POST's response is kept for replay to the same
     Idempotency-Key (counted from the first request); after it the key is free again. Default
@@ -46,6 +50,7 @@ class Settings:
             lease_seconds=env_int("RENDER_LEASE_SECONDS", 30),
             max_attempts=env_int("RENDER_MAX_ATTEMPTS", 3),
             max_asset_pixels=env_int("MAX_ASSET_PIXELS", 40_000_000),
-            public_base_url=env_str("S3_PUBLIC_BASE_URL", "").rstrip("/"),
+            storage=Storage.from_env(),
+            downloads=Downloads.from_env(),
             idempotency_retention_seconds=env_int("IDEMPOTENCY_RETENTION_SECONDS", 86400),
         )

@@ -16,19 +16,20 @@ from craftkit.config import ConfigError
 from craftkit.internal_auth import (ADMIN, ALLOWED, GATEWAY, RENDER_WORKER, UNSCOPED,
                                     TokenDirectory, TokenFile, bearer, check_project_id,
                                     digest_line)
-from craftkit.v1 import (enqueue_pb2, idempotency_pb2, inbound_pb2, projects_pb2, status_pb2,
-                         templates_pb2, webhooks_pb2)
+from craftkit.v1 import (downloads_pb2, enqueue_pb2, idempotency_pb2, inbound_pb2,
+                         projects_pb2, status_pb2, templates_pb2, webhooks_pb2)
 from craftkit.errors import InvalidRequest
 
 ROOT = Path(__file__).parents[2]
-MODULES = (enqueue_pb2, idempotency_pb2, inbound_pb2, projects_pb2, status_pb2, templates_pb2,
-           webhooks_pb2)
+MODULES = (downloads_pb2, enqueue_pb2, idempotency_pb2, inbound_pb2, projects_pb2, status_pb2,
+           templates_pb2, webhooks_pb2)
 METHODS = {f"/{service.full_name}/{method.name}": method
            for module in MODULES for service in module.DESCRIPTOR.services_by_name.values()
            for method in service.methods}
 STUBS = {"status": "StatusService", "enqueue": "EnqueueService", "templates": "TemplateService",
          "projects": "ProjectService", "inbound": "InboundHookService",
-         "webhooks": "WebhookService", "idempotency": "IdempotencyService"}
+         "webhooks": "WebhookService", "idempotency": "IdempotencyService",
+         "downloads": "DownloadService"}
 
 
 def called(path: str) -> set[str]:
