@@ -33,6 +33,7 @@ import httpx
 from psycopg_pool import AsyncConnectionPool
 
 from craftkit import db
+from craftkit.downloads import DownloadUrls
 from craftkit.retry import RetryPolicy
 from services.webhooks import signing, targets
 from services.webhooks.settings import Settings
@@ -75,7 +76,8 @@ SET next_attempt_at = clock_timestamp() + %(lease)s * interval '1 second'
 FROM due, webhook_endpoints w
 WHERE d.id = due.id AND w.id = d.endpoint_id
 RETURNING d.id, d.endpoint_id, d.event, d.payload, d.attempts, d.give_up_at, w.url, w.secret,
-          CASE WHEN w.previous_until > clock_timestamp() THEN w.previous_secret END AS previous
+          CASE WHEN w.previous_until > clock_timestamp() THEN w.previous_secret END AS previous,
+          (SELECT r.object_key FROM renders r WHERE r.id = d.render_id) AS object_key
 """
 
 # Outcomes are written in batches: one statement records every attempt of the batch, moves each
@@ -138,6 +140,7 @@ class Deliverer:
     def __init__(self, pool: AsyncConnectionPool, settings: Settings) -> None:
         self.pool = pool
         self.settings = settings
+        self.urls = DownloadUrls(settings.downloads, settings.storage)
         self.client = targets.pinned_client(timeout=settings.timeout_seconds,
                                             connections=settings.concurrency)
         self.in_flight: Counter = Counter()
@@ -228,11 +231,22 @@ class Deliverer:
                 del self.in_flight[row["endpoint_id"]]
             self.wake()
 
+    def body(self, row: dict) -> bytes:
+        """The payload as this attempt sends it: downloadUrl as DOWNLOAD_URL_MODE makes it now
+        (a presigned URL signed for this attempt, so a retry a day later still carries a working
+        one); in public mode, as recorded."""
+        if self.urls.mode == "public" or not row["object_key"]:
+            return bytes(row["payload"])
+        event = json.loads(row["payload"])
+        event["downloadUrl"] = self.urls.of(row["object_key"], "")[0] or None
+        return signing.payload(event)
+
     async def send(self, row: dict) -> int:
+        body = self.body(row)
         sent = signing.headers(
             event=row["event"], delivery_id=str(row["id"]), timestamp=int(time.time()),
-            body=row["payload"], secret=row["secret"], previous_secret=row["previous"])
-        response = await targets.post(self.client, row["url"], content=row["payload"],
+            body=body, secret=row["secret"], previous_secret=row["previous"])
+        response = await targets.post(self.client, row["url"], content=body,
                                       headers=sent, allow_private=self.settings.allow_private_targets)
         return response.status_code
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from craftkit.config import Database, Kafka, env_float, env_int, env_str
+from craftkit.config import Database, Downloads, Kafka, Storage, env_float, env_int, env_str
 from craftkit.internal_auth import ServerSecurity
 
 
@@ -38,6 +38,12 @@ class Settings:
     for WEBHOOK_BREAKER_PAUSE_SECONDS, then tried again. Defaults 6 h and 1 h."""
     breaker_pause_seconds: float
     stall_after_seconds: float
+    downloads: Downloads
+    """DOWNLOAD_URL_MODE, DOWNLOAD_URL_TTL_SECONDS, DOWNLOAD_URL_ENDPOINT: the downloadUrl a
+    webhook carries; in presigned mode a fresh one is signed for each attempt."""
+    storage: Storage | None
+    """S3_*: the bucket and credentials presigned downloadUrls are signed with (read in presigned
+    mode only; webhooks never calls S3)."""
     """WEBHOOKS_STALL_AFTER_SECONDS: health turns NOT_SERVING when completion events wait in
     Kafka and the consumer has taken none for this long (a wedged consumer shows as not ready
     instead of looking healthy). Default 60."""
@@ -59,4 +65,6 @@ class Settings:
             breaker_after_seconds=env_float("WEBHOOK_BREAKER_AFTER_SECONDS", 6 * 3600.0),
             breaker_pause_seconds=env_float("WEBHOOK_BREAKER_PAUSE_SECONDS", 3600.0),
             stall_after_seconds=env_float("WEBHOOKS_STALL_AFTER_SECONDS", 60.0),
+            downloads=(downloads := Downloads.from_env()),
+            storage=Storage.from_env() if downloads.mode == "presigned" else None,
         )

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import trustme
 
-from services.webhooks import targets
+from services.webhooks import signing, targets
 from services.webhooks.deliveries import Deliverer, backoff
 from services.webhooks.settings import Settings
 from services.webhooks.signing import headers, payload
@@ -264,7 +264,7 @@ async def test_tls_to_the_pinned_address_checks_the_certificate_for_the_hostname
 # --- any failure in a delivery is a failed attempt ------------------------------------------
 
 def settings(**overrides) -> Settings:
-    from craftkit.config import Database, Kafka
+    from craftkit.config import Database, Downloads, Kafka
     from craftkit.internal_auth import ServerSecurity
     values = dict(
         database=Database("postgresql://unused", 1),
@@ -272,7 +272,7 @@ def settings(**overrides) -> Settings:
         listen="127.0.0.1:0", security=ServerSecurity("/unused", "", "", ""), group="g", allow_private_targets=True, timeout_seconds=2,
         retry_base_seconds=10, retry_cap_seconds=3600, give_up_seconds=3600, per_endpoint=4,
         concurrency=64, breaker_after_seconds=60, breaker_pause_seconds=60,
-        stall_after_seconds=60)
+        stall_after_seconds=60, downloads=Downloads("public", 86400, ""), storage=None)
     values.update(overrides)
     return Settings(**values)
 
@@ -280,7 +280,7 @@ def settings(**overrides) -> Settings:
 def row(url: str, **overrides) -> dict:
     return {"id": uuid.uuid4(), "endpoint_id": uuid.uuid4(), "event": "render.succeeded",
             "payload": b"{}", "attempts": 2, "url": url, "secret": "whsec_x", "previous": None,
-            **overrides}
+            "object_key": None, **overrides}
 
 
 @pytest.mark.parametrize("url, extra, error", [
@@ -305,4 +305,38 @@ async def test_any_failure_is_a_recorded_attempt_and_releases_the_slot(url, extr
     assert error in recorded and len(recorded) < 400
     assert 0.8 * 40 <= delay <= 1.2 * 40  # the third attempt's place on the schedule
     assert not deliverer.in_flight
+    await deliverer.client.aclose()
+
+
+# --- downloadUrl as DOWNLOAD_URL_MODE makes it at each attempt --------------------------------
+
+RECORDED = signing.payload({"event": "render.succeeded", "renderId": "r", "status": "succeeded",
+                            "downloadUrl": "https://files.example.com/b/renders/r/a.pdf"})
+
+
+@pytest.mark.parametrize("mode, object_key, expected", [
+    ("public", "renders/r/a.pdf", "https://files.example.com/b/renders/r/a.pdf"),
+    ("none", "renders/r/a.pdf", None),
+    ("presigned", None, "https://files.example.com/b/renders/r/a.pdf"),  # a failed render: as is
+])
+async def test_the_body_keeps_or_drops_the_recorded_download_url(mode, object_key, expected):
+    from craftkit.config import Downloads, Storage
+    storage = Storage("http://s3.internal:9000", "ak", "sk", "pdfs", "us-east-1", "")
+    deliverer = Deliverer(pool=None, settings=settings(
+        downloads=Downloads(mode, 60, "https://s3.example.com"), storage=storage))
+    body = deliverer.body(row("http://x/", payload=RECORDED, object_key=object_key))
+    assert json.loads(body)["downloadUrl"] == expected
+    await deliverer.client.aclose()
+
+
+async def test_presigned_mode_signs_a_fresh_public_url_for_each_attempt():
+    from craftkit.config import Downloads, Storage
+    storage = Storage("http://s3.internal:9000", "ak", "sk", "pdfs", "us-east-1", "")
+    deliverer = Deliverer(pool=None, settings=settings(
+        downloads=Downloads("presigned", 60, "https://s3.example.com"), storage=storage))
+    body = json.loads(deliverer.body(row("http://x/", payload=RECORDED,
+                                         object_key="renders/r/a.pdf")))
+    assert body["downloadUrl"].startswith("https://s3.example.com/pdfs/renders/r/a.pdf?")
+    assert "X-Amz-Expires=60" in body["downloadUrl"]
+    assert list(body) == list(signing.PAYLOAD_FIELDS)  # the seeds' fields, in their order
     await deliverer.client.aclose()
