@@ -338,10 +338,12 @@ DOCUMENTED_INGRESS = {
     "enqueue": ["app=gateway:7052"],
     "webhooks": ["app=gateway:7054"],
     "render-worker": [], "admin-console": [], "craftkit-migrate": [], "s3-setup": [],
-    "minio": ["app=render-worker:9000", "app=s3-setup:9000", "ingress-nginx/*:9000"],
+    "minio": ["app=render-worker:9000", "app=gateway:9000", "app=s3-setup:9000",
+              "ingress-nginx/*:9000"],
 }
 DOCUMENTED_EGRESS = {
-    "gateway": [DNS, "app=status:7051", "app=enqueue:7052", "app=webhooks:7054"],
+    "gateway": [DNS, "app=status:7051", "app=enqueue:7052", "app=webhooks:7054",
+                "app=minio:9000"],
     "status": [DNS, PG, *KAFKA],
     "enqueue": [DNS, PG, *KAFKA],
     "webhooks": [DNS, PG, *KAFKA, "public addresses:any"],
@@ -619,12 +621,13 @@ SECRETS = {
                       "craftkit-internal-tokens:render-worker", "craftkit-s3:*",
                       "craftkit-services:password"],
     "admin-console": ["craftkit-grpc-tls:ca.crt", "craftkit-internal-tokens:admin"],
-    **{server: ["craftkit-cluster-ca-cert:ca.crt", "craftkit-db-app:uri", "craftkit-grpc-tls:*",
-                *[f"craftkit-internal-token-digests:{key}" for key in keys],
-                "craftkit-services:password"]
-       for server, keys in {"status": ["admin", "gateway", "render-worker"],
-                            "enqueue": ["admin", "gateway"],
-                            "webhooks": ["admin", "gateway"]}.items()},
+    **{server: sorted(["craftkit-cluster-ca-cert:ca.crt", "craftkit-db-app:uri",
+                       "craftkit-grpc-tls:*", "craftkit-services:password", *extra,
+                       *[f"craftkit-internal-token-digests:{key}" for key in keys]])
+       for server, keys, extra in (
+           ("status", ["admin", "gateway", "render-worker"], ["craftkit-s3:*"]),  # presigning
+           ("enqueue", ["admin", "gateway"], []),
+           ("webhooks", ["admin", "gateway"], ["craftkit-s3:*"]))},
     "craftkit-migrate": ["craftkit-db-app:uri"],
     "minio": ["craftkit-minio-root:*"],
     "s3-setup": ["craftkit-minio-root:*", "craftkit-s3:*"],
