@@ -16,6 +16,12 @@ from minio import Minio
 
 from craftkit.config import Downloads, Storage
 
+DEFAULT_LINK_SECONDS = 7 * 24 * 3600
+MAX_LINK_SECONDS = 90 * 24 * 3600
+MAX_DOWNLOADS = 1_000_000
+"""A share link's terms: expiresIn 1 s to 90 days (default 7), maxDownloads 1 to a million or
+unlimited. Checked by the gateway (the field names in 400s) and by DownloadService."""
+
 STREAM_URL_SECONDS = 60
 """How long the URL the gateway streams from works: enough to start the GET, too short to matter
 if it leaked (it only ever travels between two of our processes)."""

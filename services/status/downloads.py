@@ -18,13 +18,10 @@ from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
 from craftkit import errors
-from craftkit.downloads import STREAM_URL_SECONDS, Presigner
+from craftkit.downloads import (DEFAULT_LINK_SECONDS, MAX_DOWNLOADS, MAX_LINK_SECONDS,
+                                STREAM_URL_SECONDS, Presigner)
 from craftkit.timefmt import ms
 from craftkit.v1 import downloads_pb2, downloads_pb2_grpc
-
-DEFAULT_LINK_SECONDS = 7 * 24 * 3600
-MAX_LINK_SECONDS = 90 * 24 * 3600
-MAX_DOWNLOADS = 1_000_000
 
 LINK_COLUMNS = ("id, render_id, expires_at, coalesce(max_downloads, 0) AS max_downloads, "
                 "downloads, created_at, revoked_at")
