@@ -20,14 +20,16 @@ from starlette.routing import BaseRoute, Mount
 
 from services.gateway import errors
 from services.gateway.auth import ApiKeys
-from services.gateway.routes import ApiRoute, health, hooks, keys, renders, templates, webhooks
+from services.gateway.routes import (ApiRoute, health, hooks, keys, renders, share_links,
+                                     templates, webhooks)
 from services.gateway.settings import Settings
 from services.gateway.state import running
 
-PUBLIC_ROUTES: list[BaseRoute] = [*health.PUBLIC_ROUTES, *hooks.PUBLIC_ROUTES]
+PUBLIC_ROUTES: list[BaseRoute] = [*health.PUBLIC_ROUTES, *hooks.PUBLIC_ROUTES,
+                                  *share_links.PUBLIC_ROUTES]
 """Routes that take no API key (an Authorization header there is not looked at)."""
-API_ROUTES: list[ApiRoute] = [*renders.ROUTES, *templates.ROUTES, *hooks.ROUTES,
-                              *webhooks.ROUTES, *keys.ROUTES]
+API_ROUTES: list[ApiRoute] = [*renders.ROUTES, *share_links.ROUTES, *templates.ROUTES,
+                              *hooks.ROUTES, *webhooks.ROUTES, *keys.ROUTES]
 """Routes that need an API key, each with the scope it needs."""
 
 

@@ -9,6 +9,7 @@ import re
 from starlette.requests import ClientDisconnect, Request
 
 from craftkit import errors, inputs
+from craftkit.downloads import MAX_DOWNLOADS, MAX_LINK_SECONDS
 from services.gateway.auth import SCOPES
 
 INT32_MAX = 2**31 - 1
@@ -17,7 +18,7 @@ MAX_CHARS = {"slug": 63, "name": inputs.MAX_NAME_LENGTH,
              "url": 2048, "token": 200}
 """Maximum lengths of the string fields and path parameters the gateway forwards."""
 RANGES = {"versionNumber": (1, INT32_MAX), "number": (1, INT32_MAX), "overlapSeconds": (0, 604800),
-          "limit": (1, 200)}
+          "limit": (1, 200), "expiresIn": (1, MAX_LINK_SECONDS), "maxDownloads": (1, MAX_DOWNLOADS)}
 """Allowed ranges of the integers clients send (the protobuf fields are int32)."""
 MAX_EVENTS = 16
 BAD_HOOK_URL = ("this inbound hook URL is not valid (unknown, revoked, or its signature does not "
@@ -178,6 +179,15 @@ def key_request(body: object) -> dict:
     return {"name": body.get("name", ""), "scopes": scopes}
 
 
+def share_link_request(body: object) -> tuple[int, int]:
+    """(expiresIn or 0 for the default, maxDownloads or 0 for no limit) from
+    `{expiresIn?, maxDownloads?}`; maxDownloads null also means no limit."""
+    if isinstance(body, dict) and "maxDownloads" in body and body["maxDownloads"] is None:
+        body = {k: v for k, v in body.items() if k != "maxDownloads"}
+    body = _shape(body, {"expiresIn": int, "maxDownloads": int}, set(), "the request body")
+    return body.get("expiresIn", 0), body.get("maxDownloads", 0)
+
+
 def rotate_request(body: object) -> dict:
     return _shape(body, {"overlapSeconds": int}, set(), "the request body")
 
@@ -195,16 +205,20 @@ def limit_param(value: str) -> int:
 
 def check_path(params: dict[str, object]) -> None:
     """Checks (and normalises, for ids) a route's path parameters before any handler sees them.
-    A segment that cannot name anything here is 404: an `id` or `delivery` that is not a UUID,
-    a `hook` id or `token` of the wrong shape (401, like any unknown hook URL). One of the right
+    A segment that cannot name anything here is 404: an `id`, `delivery` or share `link` that is
+    not a UUID, a `share` token of the wrong shape; a `hook` id or `token` of the wrong shape is
+    401, like any unknown hook URL. One of the right
     kind out of range is 400 invalid_request naming it: a version `number` of 0 or 2**31 and
     more, a slug or asset name too long or with control characters (inputs.check_text).
     Non-digit numbers never reach here: the route does not match, so they are 404 too."""
     for name, value in params.items():
         if name == "number":
             params[name] = _version_number(value)
-        elif name in ("id", "delivery"):
+        elif name in ("id", "delivery", "link"):
             params[name] = _uuid(value, name)
+        elif name == "share":
+            if len(value) > MAX_CHARS["token"] or inputs.CONTROL.search(value):
+                raise errors.NotFound("no such share link")
         elif name in ("hook", "token"):
             if len(value) > MAX_CHARS["token"] or inputs.CONTROL.search(value) or (
                     name == "hook" and inputs.canonical_uuid(value) is None):
@@ -228,7 +242,8 @@ def _version_number(value: str) -> int:
 def _uuid(value: str, name: str) -> str:
     normal = inputs.canonical_uuid(value)
     if normal is None:
-        raise errors.NotFound(f"no {'delivery' if name == 'delivery' else 'resource'} with id "
+        what = {"delivery": "delivery", "link": "share link"}.get(name, "resource")
+        raise errors.NotFound(f"no {what} with id "
                               f"{errors.shorten(value)} (ids are UUIDs)")
     return normal
 

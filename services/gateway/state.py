@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import httpx
 from grpc_health.v1 import health_pb2_grpc
 from starlette.requests import HTTPConnection
 
 from craftkit.service import channel
-from craftkit.v1 import (enqueue_pb2_grpc, idempotency_pb2_grpc, inbound_pb2_grpc,
-                         projects_pb2_grpc, status_pb2_grpc, templates_pb2_grpc, webhooks_pb2_grpc)
+from craftkit.v1 import (downloads_pb2_grpc, enqueue_pb2_grpc, idempotency_pb2_grpc,
+                         inbound_pb2_grpc, projects_pb2_grpc, status_pb2_grpc,
+                         templates_pb2_grpc, webhooks_pb2_grpc)
+from services.gateway import downloads
 from services.gateway.auth import KeyCache
 from services.gateway.limits import RateLimiter
 from services.gateway.previews import Previews
@@ -28,28 +32,44 @@ class Backends:
     inbound: inbound_pb2_grpc.InboundHookServiceStub
     webhooks: webhooks_pb2_grpc.WebhookServiceStub
     idempotency: idempotency_pb2_grpc.IdempotencyServiceStub
+    downloads: downloads_pb2_grpc.DownloadServiceStub
     health: dict[str, health_pb2_grpc.HealthStub]
 
 
 class TerminalRenders:
     """The GET body of renders that are terminal. Those never change (the database refuses it),
-    so they are served from memory: an LRU of `size` entries keyed by project and render."""
+    so they are served from memory: an LRU of `size` entries keyed by project and render. A body
+    whose downloadUrl expires (DOWNLOAD_URL_MODE=presigned) is served only for the first tenth
+    of that URL's life, so every downloadUrl handed out has at least 90 % of its life left."""
+
+    FRESH_SHARE = 0.1
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.entries: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self.entries: OrderedDict[tuple[str, str], tuple[bytes, float]] = OrderedDict()
 
     def get(self, project: str, render_id: str) -> bytes | None:
-        body = self.entries.get((project, render_id))
-        if body is not None:
-            self.entries.move_to_end((project, render_id))
-        return body
+        entry = self.entries.get((project, render_id))
+        if entry is None:
+            return None
+        if entry[1] <= time.monotonic():
+            del self.entries[(project, render_id)]
+            return None
+        self.entries.move_to_end((project, render_id))
+        return entry[0]
 
-    def put(self, project: str, render_id: str, body: bytes) -> None:
-        if self.size > 0:
-            self.entries[(project, render_id)] = body
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
+    def put(self, project: str, render_id: str, body: bytes, url_expires_at_ms: int = 0) -> None:
+        """Keeps `body`; `url_expires_at_ms` (epoch ms, 0: never) is when its downloadUrl stops
+        working."""
+        if self.size <= 0:
+            return
+        good_until = float("inf")
+        if url_expires_at_ms:
+            life = url_expires_at_ms / 1000 - time.time()
+            good_until = time.monotonic() + max(0.0, life) * self.FRESH_SHARE
+        self.entries[(project, render_id)] = (body, good_until)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -67,6 +87,8 @@ class State:
     """The render processes of previews (services.gateway.previews)."""
     preview_limiter: RateLimiter
     """Previews per project."""
+    http: httpx.AsyncClient
+    """Fetches PDFs from S3 for the download streams (services.gateway.downloads)."""
 
 
 def state(request: HTTPConnection) -> State:
@@ -87,6 +109,7 @@ async def running(settings: Settings):
         inbound=inbound_pb2_grpc.InboundHookServiceStub(status),
         webhooks=webhooks_pb2_grpc.WebhookServiceStub(webhooks),
         idempotency=idempotency_pb2_grpc.IdempotencyServiceStub(status),
+        downloads=downloads_pb2_grpc.DownloadServiceStub(status),
         health={"status": health_pb2_grpc.HealthStub(status),
                 "enqueue": health_pb2_grpc.HealthStub(enqueue),
                 "webhooks": health_pb2_grpc.HealthStub(webhooks)})
@@ -94,6 +117,7 @@ async def running(settings: Settings):
                            "failed authentications a second from this address")
     previews = Previews(settings.preview_processes, settings.render_limits,
                         settings.render_memory_limit_mb)
+    http = downloads.client()
     try:
         yield State(
             settings=settings, backends=backends,
@@ -102,8 +126,10 @@ async def running(settings: Settings):
             failures=failures, terminal=TerminalRenders(settings.render_cache_size),
             previews=previews,
             preview_limiter=RateLimiter(settings.preview_rate_per_second, settings.preview_burst,
-                                        "previews a second for this project"))
+                                        "previews a second for this project"),
+            http=http)
     finally:
+        await http.aclose()
         previews.close()
         for open_channel in (status, enqueue, webhooks):
             await open_channel.close()

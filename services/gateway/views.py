@@ -91,3 +91,15 @@ def delivery(d) -> dict:
             "attempts": [{"number": a.number, "statusCode": a.status_code or None,
                           "error": a.error or None, "durationMs": a.duration_ms,
                           "at": iso(a.at_ms)} for a in d.attempts]}
+
+
+def share_link(link, base: str) -> dict:
+    """A share link; `url` only when minted (the token is the credential, stored hashed)."""
+    body = {"id": link.id, "expiresAt": iso(link.expires_at_ms),
+            "maxDownloads": link.max_downloads or None, "downloads": link.downloads,
+            "createdAt": iso(link.created_at_ms)}
+    if link.token:
+        body["url"] = f"{base}/s/{link.token}"
+    else:
+        body["revokedAt"] = iso(link.revoked_at_ms)
+    return body

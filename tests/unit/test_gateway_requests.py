@@ -7,8 +7,8 @@ from craftkit.timefmt import iso
 from services.gateway.limits import RateLimiter
 from services.gateway.requests import (check_json, check_path, inbound_hook_request,
                                        key_request, limit_param, preview_request,
-                                       render_request, rotate_request, template_request,
-                                       webhook_request)
+                                       render_request, rotate_request, share_link_request,
+                                       template_request, webhook_request)
 
 
 def test_a_full_render_request():
@@ -207,3 +207,30 @@ def test_a_key_request_defaults_to_a_full_unnamed_key():
 def test_a_key_request_names_the_allowed_scopes(body):
     with pytest.raises(errors.InvalidRequest, match="full, render, download"):
         key_request(body)
+
+
+@pytest.mark.parametrize("body, terms", [
+    ({}, (0, 0)), ({"maxDownloads": None}, (0, 0)),
+    ({"expiresIn": 60, "maxDownloads": 3}, (60, 3)),
+])
+def test_share_link_terms(body, terms):
+    assert share_link_request(body) == terms
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"expiresIn": 0}, "expiresIn"), ({"expiresIn": 90 * 86400 + 1}, "expiresIn"),
+    ({"expiresIn": "7d"}, "expiresIn"), ({"maxDownloads": 0}, "maxDownloads"),
+    ({"maxDownloads": 2**40}, "maxDownloads"), ({"maxDownloads": False}, "maxDownloads"),
+    ({"url": "x"}, "url"),
+])
+def test_bad_share_link_terms_name_the_field(body, field):
+    with pytest.raises(errors.InvalidRequest) as caught:
+        share_link_request(body)
+    assert field in caught.value.field_errors
+
+
+@pytest.mark.parametrize("params", [{"link": "nope"}, {"share": "x" * 201},
+                                    {"share": "abc\ndef"}])
+def test_share_link_path_segments_that_name_nothing_are_404(params):
+    with pytest.raises(errors.NotFound):
+        check_path(params)

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from craftkit.renders import STATUS_NAME, TERMINAL
-from craftkit.v1 import enqueue_pb2, render_pb2, status_pb2
-from services.gateway import requests, views
+from craftkit.v1 import downloads_pb2, enqueue_pb2, render_pb2, status_pb2
+from services.gateway import downloads, requests, views
 from services.gateway.auth import caller
 from services.gateway.routes import RPC_TIMEOUT, api, dumps, read_json
 from services.gateway.state import State, state
@@ -38,8 +38,17 @@ async def get_render(request: Request) -> Response:
             timeout=RPC_TIMEOUT)
         body = dumps(views.render(render, gateway.settings.public_base_url)).encode()
         if STATUS_NAME[render.status] in TERMINAL:
-            gateway.terminal.put(project, render_id, body)
+            gateway.terminal.put(project, render_id, body, render.download_url_expires_at_ms)
     return Response(body, media_type="application/json")
+
+
+async def download(request: Request) -> Response:
+    """The render's PDF, streamed from S3 (services.gateway.downloads)."""
+    gateway = state(request)
+    found = await gateway.backends.downloads.GetDownload(downloads_pb2.GetDownloadRequest(
+        project_id=caller(request).project_id, render_id=request.path_params["id"]),
+        timeout=RPC_TIMEOUT)
+    return await downloads.stream(request, gateway.http, found.url, found.filename)
 
 
 async def enqueue(gateway: State, project: str, slug: str, data: dict, version: int,
@@ -79,4 +88,5 @@ async def wait(gateway: State, project: str, render: render_pb2.Render) -> rende
 ROUTES = [
     api("POST", "/v1/templates/{slug}/render", render_template, scope="render", idempotent=True),
     api("GET", "/v1/renders/{id}", get_render, scope="download"),
+    api("GET", "/v1/renders/{id}/download", download, scope="download"),
 ]

@@ -1,0 +1,116 @@
+"""Streaming a render's PDF from S3 to the client: the URL comes presigned from the status service
+(DownloadService; the gateway holds no S3 credentials), the bytes pass through chunk by chunk
+(never the whole PDF in memory), and conditional and range requests go to S3 as they came.
+
+    client  GET /v1/renders/{id}/download | GET /s/{token}
+            Range, If-None-Match                  -> forwarded to S3
+            If-Range                              -> If-Match (an ETag) or If-Unmodified-Since
+                                                     (a date) beside the Range; S3's 412 means
+                                                     "changed": asked again without either
+    S3      200, 206, 304, 416                    -> passed on, with Content-Length,
+                                                     Content-Range, ETag, Accept-Ranges,
+                                                     Last-Modified
+            anything else, or no answer           -> 503 unavailable (never S3's XML)
+
+S3 does not implement If-Range (AWS documents no such header for GetObject), hence the
+translation. HEAD asks S3 with the same GET (the URL is signed for GET only) and passes on the
+headers without reading the body.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import quote
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from craftkit import errors
+
+log = logging.getLogger(__name__)
+
+FORWARDED = ("range", "if-none-match")
+PASSED_STATUSES = frozenset({200, 206, 304, 416})
+PASSED_HEADERS = ("content-length", "content-range", "etag", "accept-ranges", "last-modified")
+CHUNK_BYTES = 64 * 1024
+_NOT_TOKEN = re.compile(r'[^\x20-\x7e]|["\\%]')
+
+
+def client() -> httpx.AsyncClient:
+    """The one HTTP client the gateway fetches from S3 with: a bounded pool, and timeouts on
+    every step (a read timeout is per chunk, so a long download is fine while bytes flow)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(connect=3.0, read=20.0, write=10.0, pool=5.0),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        follow_redirects=False)
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with the filename twice, as RFC 6266 advises: an ASCII fallback (anything
+    else, quotes, backslashes and percent signs as `_`) and the exact name in RFC 5987 encoding.
+    Both are built from printable ASCII only, so no filename can end the header or add one."""
+    fallback = _NOT_TOKEN.sub("_", filename) or "download.pdf"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+class Proxied(StreamingResponse):
+    """S3's body passed on chunk by chunk; the upstream response is closed however the stream
+    ends (finished, the client gone, an error)."""
+
+    def __init__(self, upstream: httpx.Response, headers: dict[str, str]) -> None:
+        super().__init__(upstream.aiter_raw(CHUNK_BYTES), status_code=upstream.status_code,
+                         headers=headers)
+        self.upstream = upstream
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.upstream.aclose()
+
+
+def s3_headers(request: Request) -> dict[str, str]:
+    """What the GET to S3 carries of the client's request (If-Range made S3's way)."""
+    sent = {name: request.headers[name] for name in FORWARDED if name in request.headers}
+    validator = request.headers.get("if-range", "").strip()
+    if "range" in sent and validator:
+        is_etag = validator.startswith(('"', "W/"))
+        sent["if-match" if is_etag else "if-unmodified-since"] = validator
+    return sent
+
+
+async def fetch(http: httpx.AsyncClient, url: str, sent: dict[str, str]) -> httpx.Response:
+    """S3's answer to a GET of `url`, its body not yet read; with an If-Range translated, a 412
+    (the PDF is not the one the client has a part of) is asked again for the whole file."""
+    try:
+        upstream = await http.send(http.build_request("GET", url, headers=sent), stream=True)
+        if upstream.status_code == 412 and ("if-match" in sent or "if-unmodified-since" in sent):
+            await upstream.aclose()
+            whole = {k: v for k, v in sent.items()
+                     if k not in ("range", "if-match", "if-unmodified-since")}
+            upstream = await http.send(http.build_request("GET", url, headers=whole), stream=True)
+    except httpx.HTTPError as exc:
+        log.warning("S3 unreachable for a download: %s: %s", type(exc).__name__, exc)
+        raise errors.Unavailable("the PDF store is unreachable; retry with backoff") from None
+    return upstream
+
+
+async def stream(request: Request, http: httpx.AsyncClient, url: str, filename: str) -> Response:
+    """The client's answer for the PDF at presigned `url`."""
+    upstream = await fetch(http, url, s3_headers(request))
+    if upstream.status_code not in PASSED_STATUSES:
+        await upstream.aclose()
+        log.warning("S3 answered %d to a download of %s", upstream.status_code, filename)
+        raise errors.Unavailable("the PDF store did not answer as expected; retry with backoff")
+    headers = {name: upstream.headers[name] for name in PASSED_HEADERS if name in upstream.headers}
+    headers.update({"content-type": "application/pdf",
+                    "content-disposition": content_disposition(filename),
+                    "cache-control": "private, no-cache", "x-content-type-options": "nosniff"})
+    if request.method == "HEAD" or upstream.status_code in (304, 416):
+        await upstream.aclose()  # no body to pass on (S3's 416 body is its XML)
+        if upstream.status_code == 416:
+            headers["content-length"] = "0"
+        return Response(status_code=upstream.status_code, headers=headers)
+    return Proxied(upstream, headers)
