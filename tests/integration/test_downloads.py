@@ -3,20 +3,24 @@ the real status service, PostgreSQL and S3."""
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import unquote
 
 import grpc
 import httpx
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 from uuid6 import uuid7
 
 from craftkit import errors
-from craftkit.devstack import BUCKET
+from craftkit.devstack import BUCKET, Infra, Stack
 from craftkit.v1 import downloads_pb2 as D
 from craftkit.v1 import downloads_pb2_grpc
-from tests.integration.conftest import eventually, invoice, new_api, s3
+from tests.integration.conftest import FAST_RECOVERY, eventually, invoice, new_api, s3
 
 
 @pytest.fixture
@@ -40,16 +44,16 @@ def stored_pdf(stack, render_id: str, filename: str = "invoice.pdf") -> bytes:
         response.release_conn()
 
 
-def render_row(stack, project_id: str, status: str) -> str:
+def render_row(stack, project_id: str, status: str, filename: str = "invoice.pdf") -> str:
     """A render of the project's invoice template recorded `status` and left there: never
     published to Kafka ("infinity": the sweeper never finds it stale), so no worker takes it."""
     render_id = str(uuid7())
     with psycopg.connect(stack.infra.database_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO renders (id, project_id, template_id, version_number, data, filename, "
-            "status, published_at) SELECT %s, project_id, id, published_version, '{}', "
-            "'invoice.pdf', %s, 'infinity' FROM templates WHERE project_id = %s "
-            "AND slug = 'invoice'", (render_id, status, project_id))
+            "status, published_at) SELECT %s, project_id, id, published_version, '{}', %s, %s, "
+            "'infinity' FROM templates WHERE project_id = %s AND slug = 'invoice'",
+            (render_id, filename, status, project_id))
     return render_id
 
 
@@ -188,3 +192,241 @@ def test_revoking_another_renders_link_is_not_found(stack, api, downloads):
             project_id=api.project_id, render_id=second, link_id=lid), timeout=10)) == (
             grpc.StatusCode.NOT_FOUND, "not_found")
     open_link(downloads, link.token)  # still good
+
+
+# --- DOWNLOAD_URL_MODE=presigned --------------------------------------------------------------
+
+PRESIGNED_TTL = 3
+
+
+@pytest.fixture(scope="module")
+def presigned(stack, tmp_path_factory):
+    """A second set of the five services started with DOWNLOAD_URL_MODE=presigned and a 3 s TTL,
+    on a database of its own (on the same PostgreSQL server), topics and consumer groups of its
+    own (on the same broker) and the same S3, with no public base: a private bucket's setup."""
+    database = f"presigned_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(stack.infra.database_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    infra = Infra(tmp_path_factory.mktemp("presigned"),
+                  database_url=make_conninfo(stack.infra.database_url, dbname=database),
+                  kafka_bootstrap=stack.infra.kafka_bootstrap,
+                  s3_endpoint=stack.infra.s3_endpoint).start()
+    second = Stack(infra, env_overrides={
+        **FAST_RECOVERY, "DOWNLOAD_URL_MODE": "presigned",
+        "DOWNLOAD_URL_TTL_SECONDS": str(PRESIGNED_TTL), "S3_PUBLIC_BASE_URL": "",
+        "KAFKA_JOBS_TOPIC": f"{database}.jobs", "KAFKA_EVENTS_TOPIC": f"{database}.events",
+        "WORKER_GROUP": f"{database}-workers", "WEBHOOKS_GROUP": f"{database}-webhooks"})
+    try:
+        second.start()
+        api = new_api(second)
+        yield api
+        api.close()
+    finally:
+        second.stop()
+        with psycopg.connect(stack.infra.database_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
+
+
+def test_presigned_download_urls_work_expire_and_are_fresh_at_each_get(presigned):
+    created = presigned.render(invoice()).json()
+    assert created["downloadUrl"] is None
+    presigned.wait(created["id"])
+    first = presigned.http.get(created["pollUrl"]).json()["downloadUrl"]
+    assert "X-Amz-Signature=" in first and f"X-Amz-Expires={PRESIGNED_TTL}" in first
+    pdf = httpx.get(first, timeout=10)  # no key, no header: the URL is the credential
+    assert pdf.status_code == 200
+    assert pdf.content == stored_pdf(presigned.stack, created["id"])
+    eventually(lambda: httpx.get(first, timeout=10).status_code == 403, timeout=30,
+               what="the presigned URL expiring")
+
+    # The gateway's cache of finished renders never hands out a URL past its life.
+    again = presigned.http.get(created["pollUrl"]).json()["downloadUrl"]
+    assert again != first and httpx.get(again, timeout=10).status_code == 200
+
+
+def test_webhooks_carry_a_presigned_download_url(presigned, receiver):
+    hook = presigned.http.post("/v1/webhooks", json={"url": f"{receiver.base}/presigned"})
+    assert hook.status_code == 201
+    created = presigned.render(invoice()).json()
+    [delivery] = eventually(lambda: receiver.at("/presigned"), timeout=60, what="the webhook")
+    url = json.loads(delivery.body)["downloadUrl"]
+    assert "X-Amz-Signature=" in url
+    assert httpx.get(url, timeout=10).content == stored_pdf(presigned.stack, created["id"])
+
+
+# --- REST: GET /v1/renders/{id}/download ------------------------------------------------------
+
+def test_download_streams_the_stored_pdf_with_its_headers(stack, api):
+    render_id = succeeded(api)
+    response = api.http.get(f"/v1/renders/{render_id}/download")
+    stored = stored_pdf(stack, render_id)
+    assert response.status_code == 200 and response.content == stored
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-length"] == str(len(stored))
+    assert response.headers["accept-ranges"] == "bytes" and response.headers["etag"]
+    assert response.headers["content-disposition"] == (
+        "attachment; filename=\"invoice.pdf\"; filename*=UTF-8''invoice.pdf")
+
+
+def test_a_range_request_gets_206_with_those_bytes(stack, api):
+    render_id = succeeded(api)
+    stored = stored_pdf(stack, render_id)
+    path = f"/v1/renders/{render_id}/download"
+    middle = api.http.get(path, headers={"range": "bytes=100-199"})
+    assert middle.status_code == 206 and middle.content == stored[100:200]
+    assert middle.headers["content-range"] == f"bytes 100-199/{len(stored)}"
+    assert middle.headers["content-length"] == "100"
+    tail = api.http.get(path, headers={"range": "bytes=-50"})
+    assert tail.status_code == 206 and tail.content == stored[-50:]
+    outside = api.http.get(path, headers={"range": f"bytes={len(stored) + 10}-"})
+    assert outside.status_code == 416 and outside.content == b""
+
+
+def test_if_none_match_with_the_etag_is_304_and_if_range_is_honoured(stack, api):
+    render_id = succeeded(api)
+    path = f"/v1/renders/{render_id}/download"
+    etag = api.http.get(path).headers["etag"]
+    cached = api.http.get(path, headers={"if-none-match": etag})
+    assert cached.status_code == 304 and cached.content == b""
+    assert cached.headers["etag"] == etag
+    changed = api.http.get(path, headers={"if-none-match": '"something-else"'})
+    assert changed.status_code == 200 and changed.content == stored_pdf(stack, render_id)
+    # If-Range: the range while the client's part is of this file, else the whole file.
+    part = api.http.get(path, headers={"range": "bytes=0-9", "if-range": etag})
+    assert part.status_code == 206 and part.content == stored_pdf(stack, render_id)[:10]
+    whole = api.http.get(path, headers={"range": "bytes=0-9", "if-range": '"stale"'})
+    assert whole.status_code == 200 and whole.content == stored_pdf(stack, render_id)
+
+
+def test_head_answers_the_headers_alone(stack, api):
+    render_id = succeeded(api)
+    response = api.http.head(f"/v1/renders/{render_id}/download")
+    assert response.status_code == 200 and response.content == b""
+    assert response.headers["content-length"] == str(len(stored_pdf(stack, render_id)))
+    assert response.headers["content-type"] == "application/pdf"
+
+
+@pytest.mark.parametrize("status, code", [("queued", "render_not_ready"),
+                                          ("rendering", "render_not_ready"),
+                                          ("failed", "render_failed")])
+def test_a_render_without_a_pdf_is_409(stack, api, status, code):
+    render_id = render_row(stack, api.project_id, status)
+    response = api.http.get(f"/v1/renders/{render_id}/download")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == code and status in response.json()["error"]["message"]
+
+
+def test_another_projects_render_is_404_and_no_key_is_401(stack, api):
+    render_id = succeeded(api)
+    other = new_api(stack)
+    try:
+        assert other.http.get(f"/v1/renders/{render_id}/download").status_code == 404
+        assert other.http.post(f"/v1/renders/{render_id}/share-links", json={}).status_code == 404
+        assert other.http.get(f"/v1/renders/{render_id}/share-links").status_code == 404
+    finally:
+        other.close()
+    assert httpx.get(f"{stack.base_url}/v1/renders/{render_id}/download").status_code == 401
+
+
+def succeeded_row(stack, project_id: str, filename: str, content: bytes) -> str:
+    """A succeeded render whose PDF is `content` at renders/<id>/<filename>, recorded directly:
+    names the render path refuses (a newline) still cannot break the download's headers."""
+    render_id = render_row(stack, project_id, "queued", filename)
+    key = f"renders/{render_id}/{filename}"
+    s3(stack).put_object(BUCKET, key, io.BytesIO(content), len(content),
+                         content_type="application/pdf")
+    with psycopg.connect(stack.infra.database_url, autocommit=True) as conn:
+        conn.execute("UPDATE renders SET status = 'rendering', attempt = 1 WHERE id = %s",
+                     (render_id,))
+        conn.execute("UPDATE renders SET status = 'succeeded', object_key = %s, completed_at = "
+                     "now(), duration_ms = 1 WHERE id = %s", (key, render_id))
+    return render_id
+
+
+@pytest.mark.parametrize("filename", [
+    'Rechnung "März" 2026.pdf', "請求書.pdf", 'x.pdf"\r\nSet-Cookie: a=b; "',
+    "a%22b\\c;d,e.pdf"])
+def test_filenames_reach_the_client_exactly_and_inject_nothing(stack, api, filename):
+    render_id = succeeded_row(stack, api.project_id, filename, b"%PDF-1.4 test")
+    response = api.http.get(f"/v1/renders/{render_id}/download")
+    assert response.status_code == 200 and response.content == b"%PDF-1.4 test"
+    assert "set-cookie" not in response.headers
+    disposition = response.headers["content-disposition"]
+    assert disposition.isascii() and "\r" not in disposition and "\n" not in disposition
+    encoded = disposition.split("filename*=UTF-8''", 1)[1]
+    assert unquote(encoded) == filename
+
+
+def test_an_s3_failure_is_503_never_s3s_answer(stack, api):
+    render_id = succeeded_row(stack, api.project_id, "gone.pdf", b"%PDF")
+    s3(stack).remove_object(BUCKET, f"renders/{render_id}/gone.pdf")
+    response = api.http.get(f"/v1/renders/{render_id}/download")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"
+
+
+# --- REST: share links ------------------------------------------------------------------------
+
+def share(api, render_id: str, **body) -> dict:
+    response = api.http.post(f"/v1/renders/{render_id}/share-links", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_share_link_downloads_without_a_key_until_its_downloads_run_out(stack, api):
+    render_id = succeeded(api)
+    link = share(api, render_id, maxDownloads=2)
+    assert set(link) == {"id", "url", "expiresAt", "maxDownloads", "downloads", "createdAt"}
+    assert link["url"].startswith(f"{stack.base_url}/s/") and link["maxDownloads"] == 2
+    assert link["downloads"] == 0
+    stored = stored_pdf(stack, render_id)
+    for _ in range(2):
+        opened = httpx.get(link["url"], timeout=10)  # no Authorization header
+        assert opened.status_code == 200 and opened.content == stored
+        assert opened.headers["content-type"] == "application/pdf"
+    third = httpx.get(link["url"], timeout=10)
+    assert third.status_code == 410 and third.headers["content-type"] == "application/json"
+    assert third.json()["error"]["code"] == "link_expired"
+    [listed] = api.http.get(f"/v1/renders/{render_id}/share-links").json()["links"]
+    assert listed["downloads"] == 2 and "url" not in listed
+
+
+def test_a_revoked_share_link_is_410(stack, api):
+    render_id = succeeded(api)
+    link = share(api, render_id)
+    assert link["maxDownloads"] is None
+    revoked = api.http.delete(f"/v1/renders/{render_id}/share-links/{link['id']}")
+    assert revoked.status_code == 200 and revoked.json()["revokedAt"]
+    response = httpx.get(link["url"], timeout=10)
+    assert response.status_code == 410 and response.json()["error"]["code"] == "link_expired"
+
+
+def test_a_share_link_expires(stack, api):
+    link = share(api, succeeded(api), expiresIn=1)
+    eventually(lambda: httpx.get(link["url"], timeout=10).status_code == 410, timeout=15,
+               what="the 1 s link expiring")
+
+
+def test_an_unknown_share_link_is_404(stack):
+    response = httpx.get(f"{stack.base_url}/s/{'A' * 43}", timeout=10)
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"expiresIn": 0}, "expiresIn"), ({"expiresIn": 90 * 86400 + 1}, "expiresIn"),
+    ({"expiresIn": "7d"}, "expiresIn"), ({"expiresIn": 1.5}, "expiresIn"),
+    ({"maxDownloads": 0}, "maxDownloads"), ({"maxDownloads": 2**40}, "maxDownloads"),
+    ({"maxDownloads": True}, "maxDownloads"), ({"expires": 60}, "expires"),
+])
+def test_bad_share_link_terms_are_400_naming_the_field(stack, api, body, field):
+    render_id = succeeded(api)
+    response = api.http.post(f"/v1/renders/{render_id}/share-links", json=body)
+    assert response.status_code == 400, response.text
+    assert field in response.json()["error"]["issues"]["fieldErrors"]
+    assert api.http.get(f"/v1/renders/{render_id}/share-links").json()["links"] == []
+
+
+def test_no_share_link_for_a_render_without_a_pdf(stack, api):
+    render_id = render_row(stack, api.project_id, "queued")
+    response = api.http.post(f"/v1/renders/{render_id}/share-links", json={})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "render_not_ready"
