@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote
 
 import grpc
 import httpx
+import psutil
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
@@ -430,3 +432,26 @@ def test_no_share_link_for_a_render_without_a_pdf(stack, api):
     render_id = render_row(stack, api.project_id, "queued")
     response = api.http.post(f"/v1/renders/{render_id}/share-links", json={})
     assert response.status_code == 409 and response.json()["error"]["code"] == "render_not_ready"
+
+
+def test_a_large_pdf_streams_through_without_the_gateway_holding_it(stack, api):
+    """A 48 MiB object, read by a client that stops after its first chunk: a gateway that
+    buffered whole would hold it all by then; one that streams holds what the sockets buffer."""
+    size = 48 * 1024 * 1024
+    render_id = succeeded_row(stack, api.project_id, "big.pdf", b"%PDF" + b"\0" * (size - 4))
+    gateway = psutil.Process(stack.processes["gateway"].pid)
+    before = gateway.memory_info().rss
+    with api.http.stream("GET", f"/v1/renders/{render_id}/download") as response:
+        assert response.status_code == 200 and response.headers["content-length"] == str(size)
+        chunks = response.iter_raw(64 * 1024)
+        assert next(chunks).startswith(b"%PDF")
+        # Watch the gateway's memory for a second while the client reads nothing more: a
+        # buffering gateway reads the rest from S3 meanwhile (an observation window for
+        # something that must not happen, not a wait for a step).
+        grown = 0
+        for _ in range(20):
+            grown = max(grown, gateway.memory_info().rss - before)
+            time.sleep(0.05)
+        assert grown < size // 2, f"the gateway grew by {grown} bytes"
+        received = 64 * 1024 + sum(len(chunk) for chunk in chunks)
+    assert received == size
