@@ -712,3 +712,24 @@ def test_public_reads_reach_only_the_public_prefix(rendered):
     env = config(rendered["overlays/production"])
     assert paths == [f"/{env['S3_BUCKET']}/renders/"]
     assert env["S3_PUBLIC_BASE_URL"] == f"https://{ingress['rules'][0]['host']}/{env['S3_BUCKET']}"
+
+
+@pytest.mark.parametrize("directory", APPS)
+def test_status_and_webhooks_make_the_same_download_urls(rendered, directory, monkeypatch):
+    """downloadUrl in GET /v1/renders/{id} (status) and in webhooks (webhooks) comes from the
+    same settings, and both pods hold the S3 credentials presigned mode signs with."""
+    from craftkit.config import Downloads
+    objects = rendered[directory]
+    settings = []
+    for name in ("status", "webhooks"):
+        for key in ("DOWNLOAD_URL_MODE", "DOWNLOAD_URL_TTL_SECONDS", "DOWNLOAD_URL_ENDPOINT",
+                    "S3_PUBLIC_BASE_URL", "S3_ENDPOINT"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in environment(objects, name).items():
+            monkeypatch.setenv(key, value)
+        settings.append(Downloads.from_env())
+        [container] = named(objects, "Deployment", name)["spec"]["template"]["spec"]["containers"]
+        refs = [re.sub(r"-[a-z0-9]{10}$", "", e["secretRef"]["name"])
+                for e in container["envFrom"] if "secretRef" in e]
+        assert "craftkit-s3" in refs
+    assert settings[0] == settings[1] and settings[0].mode == "public"
