@@ -3,7 +3,7 @@
 (never the whole PDF in memory), and conditional and range requests go to S3 as they came.
 
     client  GET /v1/renders/{id}/download | GET /s/{token}
-            Range, If-None-Match                  -> forwarded to S3
+            Range (one range), If-None-Match      -> forwarded to S3
             If-Range                              -> If-Match (an ETag) or If-Unmodified-Since
                                                      (a date) beside the Range; S3's 412 means
                                                      "changed": asked again without either
@@ -72,8 +72,12 @@ class Proxied(StreamingResponse):
 
 
 def s3_headers(request: Request) -> dict[str, str]:
-    """What the GET to S3 carries of the client's request (If-Range made S3's way)."""
+    """What the GET to S3 carries of the client's request (If-Range made S3's way). A request
+    for several ranges is answered whole (RFC 9110 lets a server ignore Range): S3's answer to
+    one would be multipart/byteranges, not the application/pdf this route promises."""
     sent = {name: request.headers[name] for name in FORWARDED if name in request.headers}
+    if "," in sent.get("range", ""):
+        del sent["range"]
     validator = request.headers.get("if-range", "").strip()
     if "range" in sent and validator:
         is_etag = validator.startswith(('"', "W/"))

@@ -39,6 +39,7 @@ def request(headers: dict[str, str]) -> Request:
     ({"range": "bytes=0-9", "if-range": "Tue, 24 Nov 2026 02:00:00 GMT"},
      {"range": "bytes=0-9", "if-unmodified-since": "Tue, 24 Nov 2026 02:00:00 GMT"}),
     ({"if-range": '"e"'}, {}),  # If-Range without a Range means nothing
+    ({"range": "bytes=0-1,5-9", "if-range": '"e"'}, {}),  # several ranges: the whole file
 ])
 def test_s3_gets_the_conditions_and_never_the_clients_credentials(sent, expected):
     assert s3_headers(request(sent)) == expected
