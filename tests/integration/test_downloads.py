@@ -455,3 +455,23 @@ def test_a_large_pdf_streams_through_without_the_gateway_holding_it(stack, api):
         assert grown < size // 2, f"the gateway grew by {grown} bytes"
         received = 64 * 1024 + sum(len(chunk) for chunk in chunks)
     assert received == size
+
+
+def test_a_client_going_away_mid_download_closes_the_gateways_s3_connection(stack, api):
+    size = 48 * 1024 * 1024
+    render_id = succeeded_row(stack, api.project_id, "abandoned.pdf", b"%PDF" + b"\0" * (size - 4))
+    gateway = psutil.Process(stack.processes["gateway"].pid)
+    s3_port = int(stack.infra.s3_endpoint.rsplit(":", 1)[1])
+
+    def to_s3() -> int:
+        return sum(1 for c in gateway.net_connections("tcp")
+                   if c.raddr and c.raddr.port == s3_port and c.status == psutil.CONN_ESTABLISHED)
+
+    with httpx.Client(base_url=stack.base_url, headers={"authorization": f"Bearer {api.key}"},
+                      timeout=30) as client:
+        with client.stream("GET", f"/v1/renders/{render_id}/download") as response:
+            assert response.status_code == 200
+            next(response.iter_raw(64 * 1024))
+            streaming = to_s3()
+    # The client's connection is closed with 48 MiB unread: the gateway lets S3's go too.
+    eventually(lambda: to_s3() < streaming, timeout=10, what="the S3 connection closed")
