@@ -255,7 +255,8 @@ class Downloads:
                               "public base); use presigned or none for a private bucket")
         if not 1 <= self.ttl_seconds <= MAX_PRESIGN_SECONDS:
             raise ConfigError(f"DOWNLOAD_URL_TTL_SECONDS must be 1 to {MAX_PRESIGN_SECONDS} "
-                              f"(7 days, the longest a presigned URL lives), got {self.ttl_seconds}")
+                              "(7 days, the longest a presigned URL lives), got "
+                              f"{self.ttl_seconds}")
         if self.mode == "presigned" and not self.endpoint.startswith(("http://", "https://")):
             raise ConfigError("DOWNLOAD_URL_MODE=presigned needs DOWNLOAD_URL_ENDPOINT or "
                               "S3_ENDPOINT as an http:// or https:// URL, got "

@@ -38,7 +38,8 @@ class Presigner:
                             region=storage.region)
 
     def url(self, key: str, seconds: int) -> str:
-        return self.client.presigned_get_object(self.bucket, key, expires=timedelta(seconds=seconds))
+        return self.client.presigned_get_object(self.bucket, key,
+                                                expires=timedelta(seconds=seconds))
 
 
 class DownloadUrls:

@@ -1,5 +1,6 @@
 """The status server: StatusService, TemplateService, ProjectService, InboundHookService and
-DownloadService over one PostgreSQL pool, plus the outbox relay for the completion events (render.events) it records."""
+DownloadService over one PostgreSQL pool, plus the outbox relay for the completion events
+(render.events) it records."""
 
 from __future__ import annotations
 

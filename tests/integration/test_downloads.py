@@ -315,7 +315,8 @@ def test_a_render_without_a_pdf_is_409(stack, api, status, code):
     render_id = render_row(stack, api.project_id, status)
     response = api.http.get(f"/v1/renders/{render_id}/download")
     assert response.status_code == 409
-    assert response.json()["error"]["code"] == code and status in response.json()["error"]["message"]
+    error = response.json()["error"]
+    assert error["code"] == code and status in error["message"]
 
 
 def test_another_projects_render_is_404_and_no_key_is_401(stack, api):
