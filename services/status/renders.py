@@ -108,8 +108,9 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
         """The render as callers see it: downloadUrl as DOWNLOAD_URL_MODE makes it, at this read
         (a presigned one is fresh each time)."""
         render = to_proto(row, history)
+        pdf = "" if render.expired_at_ms else render.object_key  # retention deleted it
         render.download_url, render.download_url_expires_at_ms = self.urls.of(
-            render.object_key, render.download_url)
+            pdf, render.download_url)
         return render
 
     async def GetRender(self, request, context):
