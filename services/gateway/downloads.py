@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from craftkit import errors
+from craftkit.v1 import downloads_pb2
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +102,18 @@ async def fetch(http: httpx.AsyncClient, url: str, sent: dict[str, str]) -> http
     return upstream
 
 
-async def stream(request: Request, http: httpx.AsyncClient, url: str, filename: str) -> Response:
-    """The client's answer for the PDF at presigned `url`."""
-    upstream = await fetch(http, url, s3_headers(request))
+async def stream(request: Request, http: httpx.AsyncClient,
+                 download: downloads_pb2.Download) -> Response:
+    """The client's answer for the PDF DownloadService presigned."""
+    upstream = await fetch(http, download.url, s3_headers(request))
     if upstream.status_code not in PASSED_STATUSES:
         await upstream.aclose()
-        log.warning("S3 answered %d to a download of %s", upstream.status_code, filename)
+        log.warning("S3 answered %d to a download of render %s", upstream.status_code,
+                    download.render_id)
         raise errors.Unavailable("the PDF store did not answer as expected; retry with backoff")
     headers = {name: upstream.headers[name] for name in PASSED_HEADERS if name in upstream.headers}
     headers.update({"content-type": "application/pdf",
-                    "content-disposition": content_disposition(filename),
+                    "content-disposition": content_disposition(download.filename),
                     "cache-control": "private, no-cache", "x-content-type-options": "nosniff"})
     if request.method == "HEAD" or upstream.status_code in (304, 416):
         await upstream.aclose()  # no body to pass on (S3's 416 body is its XML)
