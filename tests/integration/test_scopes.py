@@ -60,11 +60,12 @@ class Owner:
         webhook = http.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/owner",
                                                   "events": ["render.failed"]}).json()
         hook = http.post(f"/v1/templates/{self.slug}/inbound-hooks", json={}).json()
+        link = http.post(f"/v1/renders/{render['id']}/share-links", json={}).json()
         self.keys = {scope: http.post("/v1/keys", json={"name": scope, "scopes": [scope]}).json()
                      for scope in SCOPES}
         victim = http.post("/v1/keys", json={"name": "victim"}).json()
         self.ids = {"renders": render["id"], "webhooks": webhook["id"], "keys": victim["id"],
-                    "inbound-hooks": hook["id"]}
+                    "inbound-hooks": hook["id"], "share-links": link["id"]}
 
     def url(self, path: str) -> str:
         """`path` with this project's objects in it: {id} is the object of the collection
@@ -77,7 +78,7 @@ class Owner:
                 parts[i] = "1"
             elif part == "{name}":
                 parts[i] = "logo.png"
-            elif part == "{id}":
+            elif part in ("{id}", "{link}"):
                 parts[i] = self.ids.get(parts[i - 1], str(uuid.uuid4()))
             elif part.startswith("{"):
                 parts[i] = str(uuid.uuid4())
