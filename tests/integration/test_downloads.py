@@ -394,6 +394,16 @@ def test_a_share_link_downloads_without_a_key_until_its_downloads_run_out(stack,
     assert listed["downloads"] == 2 and "url" not in listed
 
 
+def test_a_share_link_post_retried_with_its_idempotency_key_makes_one_link(api):
+    render_id = succeeded(api)
+    url = f"/v1/renders/{render_id}/share-links"
+    first, again = (api.http.post(url, json={"maxDownloads": 3},
+                                  headers={"idempotency-key": "share-once"}) for _ in range(2))
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert [link["id"] for link in api.http.get(url).json()["links"]] == [first.json()["id"]]
+
+
 def test_a_revoked_share_link_is_410(stack, api):
     render_id = succeeded(api)
     link = share(api, render_id)

@@ -55,7 +55,8 @@ PUBLIC_ROUTES = [
     public("GET", "/s/{share}", open_share_link),
 ]
 ROUTES = [
-    api("POST", "/v1/renders/{id}/share-links", create_share_link, scope="render"),
+    api("POST", "/v1/renders/{id}/share-links", create_share_link, scope="render",
+        idempotent=True),
     api("GET", "/v1/renders/{id}/share-links", list_share_links, scope="render"),
     api("DELETE", "/v1/renders/{id}/share-links/{link}", revoke_share_link, scope="render"),
 ]
