@@ -69,10 +69,14 @@ def idempotent(endpoint):
 
     @functools.wraps(endpoint)
     async def keyed(request: Request) -> Response:
-        key = request.headers.get(HEADER)
-        if key is None:
+        keys = request.headers.getlist(HEADER)
+        if not keys:
             return await endpoint(request)
-        return await _keyed(request, endpoint, inputs.check_idempotency_key(key))
+        if len(keys) > 1:  # a proxy in front may have read another one than we would
+            raise errors.InvalidRequest(
+                f"send one Idempotency-Key header, not {len(keys)}",
+                field_errors={"Idempotency-Key": ["Send one header"]})
+        return await _keyed(request, endpoint, inputs.check_idempotency_key(keys[0]))
     return keyed
 
 

@@ -180,6 +180,16 @@ def test_a_new_api_key_is_shown_once_and_replayed_to_a_retry(api):
     assert names.count("partner") == 1
 
 
+def test_two_idempotency_key_headers_are_refused_and_nothing_is_made(stack, api):
+    """A proxy in front may read the last header where the gateway read the first."""
+    first = api.http.post("/v1/templates/invoice/render", json={"data": invoice()},
+                          headers=[("idempotency-key", str(uuid.uuid4())),
+                                   ("idempotency-key", str(uuid.uuid4()))])
+    assert first.status_code == 400, first.text
+    assert "one Idempotency-Key" in first.json()["error"]["message"]
+    assert renders_of(stack, api.project_id) == 0
+
+
 def test_a_render_is_replayed_with_its_location(stack, api):
     key = str(uuid.uuid4())
     body = {"data": invoice()}
