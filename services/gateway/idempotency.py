@@ -14,6 +14,12 @@ body" means those bytes). The same key with another fingerprint is 422 idempoten
 key whose first request still runs is 409 idempotency_key_in_use (retry after it finishes). A
 reservation holds for the longest a request can take here (LEASE_MARGIN_SECONDS past the sync
 wait): if its gateway dies, the same request may take the key over after that, never sooner.
+
+What is stored is sealed with the key itself (seal): the status service holds a hash of the key
+(storage_key) and the body encrypted (AES-GCM) under another hash of it. A stored response may
+show a secret that is otherwise kept only hashed (a new API key, an inbound hook's token); the
+database (its backups, a replica) must not hold it readable for 24 h. Only a client that has the
+key can replay, so the body is as safe as the key is hard to guess (a UUID is).
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ import asyncio
 import functools
 import hashlib
 import logging
+import os
 
 import grpc
+from Crypto.Cipher import AES
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -59,8 +67,35 @@ def stored(response: Response) -> bool:
             and isinstance(getattr(response, "body", None), bytes))
 
 
-def replay(saved: idempotency_pb2.StoredResponse) -> Response:
-    return Response(saved.body, status_code=saved.status,
+def storage_key(key: str) -> str:
+    """What the status service stores for `key`: a hash (64 hex digits, itself a valid key)."""
+    return hashlib.sha256(b"craftkit idempotency key\0" + key.encode()).hexdigest()
+
+
+NONCE_BYTES, TAG_BYTES = 12, 16
+
+
+def _cipher(key: str, nonce: bytes):
+    secret = hashlib.sha256(b"craftkit idempotency body\0" + key.encode()).digest()
+    return AES.new(secret, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
+
+
+def seal(key: str, body: bytes) -> bytes:
+    """`body` encrypted under `key`: a fresh nonce, the AES-GCM ciphertext, its tag."""
+    nonce = os.urandom(NONCE_BYTES)
+    ciphertext, tag = _cipher(key, nonce).encrypt_and_digest(body)
+    return nonce + ciphertext + tag
+
+
+def unseal(key: str, sealed: bytes) -> bytes:
+    """The body `seal` encrypted; ValueError if it was not sealed under `key`."""
+    nonce, ciphertext, tag = (sealed[:NONCE_BYTES], sealed[NONCE_BYTES:-TAG_BYTES],
+                              sealed[-TAG_BYTES:])
+    return _cipher(key, nonce).decrypt_and_verify(ciphertext, tag)
+
+
+def replay(saved: idempotency_pb2.StoredResponse, key: str) -> Response:
+    return Response(unseal(key, saved.body), status_code=saved.status,
                     headers={**saved.headers, REPLAYED: "true"})
 
 
@@ -80,8 +115,8 @@ def idempotent(endpoint):
     return keyed
 
 
-async def _keyed(request: Request, endpoint, key: str) -> Response:
-    gateway, project = state(request), caller(request).project_id
+async def _keyed(request: Request, endpoint, header: str) -> Response:
+    gateway, project, key = state(request), caller(request).project_id, storage_key(header)
     body = await requests.read_body(request, gateway.settings.max_body_bytes)
     request._body = body  # Starlette's own cache: the endpoint reads the same bytes again
     backends = gateway.backends
@@ -89,7 +124,7 @@ async def _keyed(request: Request, endpoint, key: str) -> Response:
         project_id=project, key=key, fingerprint=fingerprint(request, body),
         lease_ms=lease_ms(gateway.settings.sync_timeout_seconds)), timeout=RPC_TIMEOUT)
     if begun.outcome == Outcome.REPLAY:
-        return replay(begun.response)
+        return replay(begun.response, header)
     if begun.outcome == Outcome.REUSED:
         raise errors.IdempotencyKeyReused(
             "this Idempotency-Key was used with another request (method, path or body) in the "
@@ -105,7 +140,7 @@ async def _keyed(request: Request, endpoint, key: str) -> Response:
         _forget(backends, ref, "the request failed")
         raise
     if stored(response):
-        await _finish(backends, ref, response)
+        await _finish(backends, ref, response, seal(header, response.body))
     else:  # freed before answering, so the client's retry finds the key free
         await _abandon(backends, ref, f"answered {response.status_code}")
     return response
@@ -122,7 +157,7 @@ async def _answer(request: Request, endpoint) -> Response:
         return await answers.rpc_error(request, exc)
 
 
-async def _finish(backends: Backends, ref: dict, response: Response) -> None:
+async def _finish(backends: Backends, ref: dict, response: Response, sealed: bytes) -> None:
     """Stores the response. If that fails the response is still answered; the key stays held
     until its lease runs out, then a retry runs again (the render dedupe still catches a
     retried render)."""
@@ -130,7 +165,7 @@ async def _finish(backends: Backends, ref: dict, response: Response) -> None:
     try:
         await backends.idempotency.Finish(idempotency_pb2.FinishRequest(
             **ref, response=idempotency_pb2.StoredResponse(
-                status=response.status_code, body=response.body, headers=headers)),
+                status=response.status_code, body=sealed, headers=headers)),
             timeout=RPC_TIMEOUT)
     except grpc.aio.AioRpcError as exc:
         log.warning("Idempotency-Key response not stored (%s: %s); the key is held until its "

@@ -180,6 +180,23 @@ def test_a_new_api_key_is_shown_once_and_replayed_to_a_retry(api):
     assert names.count("partner") == 1
 
 
+def test_a_stored_response_keeps_no_secret_readable_in_the_database(stack, api):
+    """API keys and inbound hook tokens are stored only hashed; the response that shows one
+    must not keep it in clear for 24 h beside them (a backup or a read replica would hold live
+    keys). Neither the Idempotency-Key nor the body is readable in the row."""
+    key = str(uuid.uuid4())
+    made = post(api, "/v1/keys", key, {"name": "partner", "scopes": ["full"]})
+    assert made.status_code == 201, made.text
+    secret = made.json()["key"]
+    with psycopg.connect(stack.infra.database_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT key, body FROM idempotency_keys WHERE project_id = %s",
+                            (api.project_id,)).fetchall()
+    assert len(rows) == 1
+    assert rows[0][0] != key and secret.encode() not in bytes(rows[0][1])
+    again = post(api, "/v1/keys", key, {"name": "partner", "scopes": ["full"]})
+    assert (again.status_code, again.json()["key"]) == (201, secret)
+
+
 def test_two_idempotency_key_headers_are_refused_and_nothing_is_made(stack, api):
     """A proxy in front may read the last header where the gateway read the first."""
     first = api.http.post("/v1/templates/invoice/render", json={"data": invoice()},

@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from craftkit.v1 import idempotency_pb2
-from services.gateway.idempotency import fingerprint, lease_ms, replay, stored
+from services.gateway.idempotency import (fingerprint, lease_ms, replay, seal, storage_key,
+                                          stored, unseal)
 
 
 def request(method: str = "POST", path: str = "/v1/templates", query: str = "") -> Request:
@@ -39,8 +40,8 @@ def test_a_streamed_answer_is_not_stored():
 
 def test_a_replay_repeats_status_body_and_kept_headers_and_says_so():
     answer = replay(idempotency_pb2.StoredResponse(
-        status=202, body=b'{"id":"r"}', headers={"content-type": "application/json",
-                                                 "location": "/v1/renders/r"}))
+        status=202, body=seal("k1", b'{"id":"r"}'),
+        headers={"content-type": "application/json", "location": "/v1/renders/r"}), "k1")
     assert isinstance(answer, Response)
     assert (answer.status_code, answer.body) == (202, b'{"id":"r"}')
     assert answer.headers["location"] == "/v1/renders/r"
@@ -49,3 +50,13 @@ def test_a_replay_repeats_status_body_and_kept_headers_and_says_so():
 
 def test_a_reservation_outlasts_the_longest_request():
     assert lease_ms(30) > (30 + 2 * 10) * 1000
+
+
+def test_a_stored_body_opens_only_with_its_key_and_the_key_is_stored_hashed():
+    sealed = seal("key-1", b'{"key":"ck_secret"}')
+    assert b"ck_secret" not in sealed and sealed != seal("key-1", b'{"key":"ck_secret"}')
+    assert unseal("key-1", sealed) == b'{"key":"ck_secret"}'
+    with pytest.raises(ValueError, match="MAC check failed"):
+        unseal("key-2", sealed)
+    assert storage_key("key-1") == storage_key("key-1") != storage_key("Key-1")
+    assert "key-1" not in storage_key("key-1") and len(storage_key("key-1")) == 64
