@@ -71,7 +71,7 @@ class IdempotencyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Finish(self, request, context):
-        """Stores the response for replay. FAILED_PRECONDITION (conflict) when the reservation is no
+        """Stores the response for replay (its body as the gateway sealed it). FAILED_PRECONDITION (conflict) when the reservation is no
         longer this caller's (its lease ran out and another request took the key over).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
