@@ -24,8 +24,11 @@ WAIT_SECONDS = 1.0
 """How long a preview waits for a free render process before 429."""
 RECYCLE_AFTER = 500
 """Previews after which a render process is replaced."""
-MAX_ASSET_BYTES = 64 * 2**20
-"""The images one preview may show, together."""
+MAX_ASSET_BYTES = 16 * 2**20
+"""The images one preview may show, together. They pass through this process (gRPC buffers, the
+dict, the pickle to the render process) and it keeps ~6 times their size afterwards: 64 MiB took
+the gateway from 76 to 265 MiB, over its pod's budget beside the preview process (see
+deploy/k8s/base/gateway.yaml); 16 MiB keeps it near 170 MiB."""
 
 
 class Previews:

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import threading
 import uuid
+from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 import pytest
 from PIL import Image
 
 from craftkit.demo import sample
+from services.gateway.previews import MAX_ASSET_BYTES
 from tests.integration.conftest import eventually, invoice, new_api, pdf_text
 
 SPEC = sample("invoice")
@@ -183,3 +187,55 @@ def test_previews_have_a_rate_limit_of_their_own(stack, api):
         assert int(limited.headers["retry-after"]) >= 1
         rendered = http.post("/v1/templates/invoice/render", json={"data": invoice()})
         assert rendered.status_code == 202, rendered.text  # renders are not held back
+
+
+def noise_png(side: int) -> bytes:
+    """An image that does not compress: its PNG is about as big as its pixels."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def pod_memory_limit() -> int:
+    """The gateway container's memory limit in deploy/k8s (bytes)."""
+    manifest = (Path(__file__).parents[2] / "deploy/k8s/base/gateway.yaml").read_text()
+    (mebibytes,) = re.findall(r"limits: \{cpu: \"\d+\", memory: (\d+)Mi\}", manifest)
+    return int(mebibytes) * 2**20
+
+
+def config_value(name: str) -> str:
+    config = (Path(__file__).parents[2] / "deploy/k8s/base/config.env").read_text()
+    (value,) = re.findall(rf"^{name}=(\S+)$", config, flags=re.MULTILINE)
+    return value
+
+
+def test_previews_of_images_at_the_cap_keep_the_gateway_pod_under_its_memory_limit(stack, api):
+    """With production's settings, a preview's images (as many as previews.MAX_ASSET_BYTES
+    allows) pass through the gateway process: what it keeps afterwards, plus the preview process
+    at its memory limit, must fit the pod's limit, or one tenant's previews get the gateway pod
+    (every project's requests) OOM-killed."""
+    image = noise_png(1200)
+    names = [f"n{i}.png" for i in range(MAX_ASSET_BYTES // len(image))]
+    assert api.http.post("/v1/templates", json={"slug": "photos"}).status_code == 201
+    for name in names:
+        uploaded = api.http.put(f"/v1/templates/photos/assets/{name}", content=image)
+        assert uploaded.status_code == 201, uploaded.text
+    number = draft(api, {"manifest": {"fields": {}}, "layout": {"body": [
+        {"type": "image", "asset": name, "width": 300} for name in names]}}, "photos")
+    limit_mb = int(config_value("RENDER_MEMORY_LIMIT_MB"))
+    with stack.extra("gateway", {"RENDER_MEMORY_LIMIT_MB": str(limit_mb),
+                                 "PREVIEW_PROCESSES": "1"}) as address, \
+            client(f"http://{address}", api) as http:
+        port = int(address.rsplit(":", 1)[1])
+        (gateway,) = [psutil.Process(c.pid) for c in psutil.net_connections("tcp")
+                      if c.status == psutil.CONN_LISTEN and c.laddr.port == port]
+        assert preview(http, "invoice", 1, invoice()).status_code == 200  # starts the process
+        idle = sum(p.memory_info().rss for p in gateway.children(recursive=True))
+        for _ in range(3):
+            shown = preview(http, "photos", number, {})
+            assert shown.status_code == 200, shown.text
+        kept = gateway.memory_info().rss
+    # The preview process may grow to its idle size plus the limit (RLIMIT_AS), never more.
+    assert kept + idle + limit_mb * 2**20 < pod_memory_limit(), (
+        f"gateway {kept >> 20} MiB + idle children {idle >> 20} MiB + {limit_mb} MiB > "
+        f"{pod_memory_limit() >> 20} MiB")

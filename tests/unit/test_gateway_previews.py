@@ -18,7 +18,7 @@ ROWS = {**INVOICE["example"], "items": INVOICE["example"]["items"] * 5}
 
 def test_images_over_the_bound_are_refused_saying_so():
     check_asset_bytes(MAX_ASSET_BYTES)
-    with pytest.raises(errors.RenderFailed, match="64 MiB"):
+    with pytest.raises(errors.RenderFailed, match="16 MiB"):
         check_asset_bytes(MAX_ASSET_BYTES + 1)
 
 
