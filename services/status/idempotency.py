@@ -26,8 +26,10 @@ from craftkit.v1 import idempotency_pb2, idempotency_pb2_grpc
 log = logging.getLogger(__name__)
 
 MIN_LEASE_MS, MAX_LEASE_MS = 1_000, 600_000
-MAX_STORED_BODY = 1024 * 1024
-"""A stored response body is JSON of a few KB; more is a caller's bug."""
+MAX_STORED_BODY = 4 * 1024 * 1024
+"""Most stored bodies are JSON of a few KB, but a new version's 201 echoes its manifest and layout:
+up to MAX_TEMPLATE_JSON (512 Ki) characters, up to 4 bytes each in UTF-8. A body refused here is
+not replayed and its key is taken over by a retry once the lease ends: the request runs twice."""
 SWEEP_EVERY_SECONDS = 60.0
 SWEEP_BATCH = 1000
 Outcome = idempotency_pb2.BeginResponse

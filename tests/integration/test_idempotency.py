@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import signal
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -205,6 +206,35 @@ def test_two_idempotency_key_headers_are_refused_and_nothing_is_made(stack, api)
     assert first.status_code == 400, first.text
     assert "one Idempotency-Key" in first.json()["error"]["message"]
     assert renders_of(stack, api.project_id) == 0
+
+
+def largest_version(limit: int = 1024 * 1024) -> bytes:
+    """A version whose body is `limit` bytes of JSON (MAX_BODY_BYTES), mostly 3-byte characters:
+    its 201 echoes all of it, plus the version's own fields."""
+    def body(tail: str) -> bytes:
+        blocks = [{"type": "text", "text": "中" * 10_000} for _ in range(34)]
+        blocks.append({"type": "text", "text": tail})
+        return json.dumps({"manifest": {"fields": {}}, "layout": {"body": blocks}},
+                          separators=(",", ":"), ensure_ascii=False).encode()
+    room = limit - len(body(""))
+    return body("中" * (room // 3) + "x" * (room % 3))
+
+
+def test_the_largest_response_is_replayed_and_nothing_is_made_twice(api):
+    """A version at the body limit answers more than 1 MiB: it was not stored, the key stayed
+    held (409) until its lease ran out, and then the retry made a second version."""
+    assert api.http.post("/v1/templates", json={"slug": "big"}).status_code == 201
+    key, body = str(uuid.uuid4()), largest_version()
+    headers = {"idempotency-key": key, "content-type": "application/json"}
+    first = api.http.post("/v1/templates/big/versions", content=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert len(first.content) > 1024 * 1024
+    again = api.http.post("/v1/templates/big/versions", content=body, headers=headers)
+    assert (again.status_code, again.headers.get("idempotent-replayed")) == (201, "true"), \
+        again.text[:200]
+    assert again.content == first.content
+    versions = api.http.get("/v1/templates/big").json()["versions"]
+    assert [v["number"] for v in versions] == [1]
 
 
 def test_a_render_is_replayed_with_its_location(stack, api):
