@@ -34,6 +34,26 @@ class RateLimiter:
             raise errors.RateLimited(f"over {self.rate:g} {self.what}; back off with jitter and "
                                      f"retry in {wait:.2f}s", retry_after=wait)
 
+    def spend(self, key: str, amount: float) -> None:
+        """Spends `amount` tokens at once, going into debt if need be (a cost known only
+        afterwards, like the seconds a preview took): `key` is refused until it is repaid."""
+        if self.rate <= 0:
+            return
+        now = time.monotonic()
+        tokens, last = self.buckets.pop(key, (self.burst, now))
+        self.buckets[key] = (min(self.burst, tokens + (now - last) * self.rate) - amount, now)
+        if len(self.buckets) > self.size:
+            del self.buckets[next(iter(self.buckets))]
+
+    @contextlib.asynccontextmanager
+    async def spending(self, key: str):
+        """Spends the seconds the block takes (however it ends)."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.spend(key, time.monotonic() - started)
+
     def check(self, key: str) -> None:
         """Raises RateLimited if `key` has no token left, spending none."""
         tokens, last = self.buckets.get(key, (self.burst, 0.0))

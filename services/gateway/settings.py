@@ -74,6 +74,14 @@ class Settings:
     RATE_LIMIT_PER_SECOND); bursts up to PREVIEW_BURST. 0 turns the limit off. Default 1."""
     preview_burst: int
     """PREVIEW_BURST. Default 10."""
+    preview_seconds_per_second: float
+    """PREVIEW_SECONDS_PER_SECOND: the share of one preview process a project may keep busy,
+    sustained (seconds of rendering per second), so one project's slow previews cannot hold
+    every other project's at 429; a project past its PREVIEW_SECONDS_BURST gets 429 until it is
+    back within budget. 0 turns the budget off. Default 0.25."""
+    preview_seconds_burst: int
+    """PREVIEW_SECONDS_BURST: seconds of preview rendering a project may use at once. Default 15
+    (a one-page preview takes about 10 ms)."""
     render_limits: Limits
     """RENDER_MAX_PAGES, RENDER_MAX_ROWS, RENDER_TIME_LIMIT_SECONDS: the workers' limits, which
     previews keep too (a version that previews also renders)."""
@@ -113,6 +121,8 @@ class Settings:
             preview_processes=env_int("PREVIEW_PROCESSES", 1),
             preview_rate_per_second=env_float("PREVIEW_RATE_PER_SECOND", 1.0),
             preview_burst=env_int("PREVIEW_BURST", 10),
+            preview_seconds_per_second=env_float("PREVIEW_SECONDS_PER_SECOND", 0.25),
+            preview_seconds_burst=env_int("PREVIEW_SECONDS_BURST", 15),
             render_limits=Limits.from_env(),
             render_memory_limit_mb=env_int("RENDER_MEMORY_LIMIT_MB", 512),
         )

@@ -87,6 +87,8 @@ class State:
     """The render processes of previews (services.gateway.previews)."""
     preview_limiter: RateLimiter
     """Previews per project."""
+    preview_time: RateLimiter
+    """Seconds of preview rendering per project (each preview spends what it took)."""
     http: httpx.AsyncClient
     """Fetches PDFs from S3 for the download streams (services.gateway.downloads)."""
 
@@ -127,6 +129,9 @@ async def running(settings: Settings):
             previews=previews,
             preview_limiter=RateLimiter(settings.preview_rate_per_second, settings.preview_burst,
                                         "previews a second for this project"),
+            preview_time=RateLimiter(settings.preview_seconds_per_second,
+                                     settings.preview_seconds_burst,
+                                     "seconds of preview rendering a second for this project"),
             http=http)
     finally:
         await http.aclose()

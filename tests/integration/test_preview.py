@@ -189,6 +189,23 @@ def test_previews_have_a_rate_limit_of_their_own(stack, api):
         assert rendered.status_code == 202, rendered.text  # renders are not held back
 
 
+def test_a_project_past_its_preview_time_waits_while_others_still_preview(stack, api):
+    """PREVIEW_SECONDS_*: one project's slow previews cannot keep the process from the rest."""
+    number = template(api, "nested", NESTED)
+    budget = {**LIMITS, "PREVIEW_SECONDS_PER_SECOND": "0.001", "PREVIEW_SECONDS_BURST": "2"}
+    other = new_api(stack)
+    with stack.extra("gateway", budget) as address, client(f"http://{address}", api) as http, \
+            client(f"http://{address}", other) as other_http:
+        slow = preview(http, "nested", number, {"rows": list(range(300))})
+        assert slow.status_code == 409, slow.text  # it held the process 3 s: over its 2
+        held = preview(http, "invoice", 1, invoice())
+        assert held.status_code == 429 and held.json()["error"]["code"] == "rate_limited"
+        assert "seconds of preview rendering" in held.json()["error"]["message"]
+        fine = preview(other_http, "invoice", 1, invoice())
+        assert fine.status_code == 200 and fine.content.startswith(b"%PDF")
+    other.close()
+
+
 def noise_png(side: int) -> bytes:
     """An image that does not compress: its PNG is about as big as its pixels."""
     out = io.BytesIO()

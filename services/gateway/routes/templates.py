@@ -72,12 +72,13 @@ async def preview_version(request: Request) -> Response:
     """Any version, published or not, rendered at once (services/gateway/previews.py)."""
     gateway, project = state(request), caller(request).project_id
     gateway.preview_limiter.take(project)
+    gateway.preview_time.check(project)
     data = requests.preview_request(await read_json(request))
     prepared = await gateway.backends.templates.PrepareVersionPreview(
         templates_pb2.PrepareVersionPreviewRequest(
             project_id=project, slug=request.path_params["slug"],
             number=request.path_params["number"], data_json=dumps(data)), timeout=RPC_TIMEOUT)
-    async with gateway.previews.slot():
+    async with gateway.previews.slot(), gateway.preview_time.spending(project):
         assets, total = {}, 0
         for name in prepared.asset_names:
             asset = await gateway.backends.templates.GetAssetData(
