@@ -1,0 +1,184 @@
+"""Cancelling a queued render, against a stack whose jobs wait: its render worker is not running,
+so a render stays queued until a test claims it (StartRender, as a worker would) or cancels it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import grpc
+import psycopg
+import pytest
+
+from craftkit import errors, service
+from craftkit.devstack import SERVICES, Infra, Stack
+from craftkit.v1 import render_pb2 as S
+from craftkit.v1 import status_pb2, status_pb2_grpc
+from tests.integration.conftest import FAST_RECOVERY, eventually, invoice, new_api
+
+
+@pytest.fixture(scope="module")
+def idle(tmp_path_factory):
+    """Every service but the render worker: jobs wait in Kafka, renders stay queued."""
+    stack = Stack(Infra(tmp_path_factory.mktemp("idle")).start(), env_overrides=FAST_RECOVERY)
+    names = [name for name in SERVICES if name != "render_worker"]
+    try:
+        for name in names:
+            stack.start_service(name)
+        stack.wait_ready(names=names)
+        yield stack
+    finally:
+        stack.stop()
+        stack.infra.stop()
+
+
+@pytest.fixture
+def api(idle):
+    api = new_api(idle)
+    yield api
+    api.close()
+
+
+def queued(api, **options) -> str:
+    response = api.render(invoice(), **options)
+    assert response.status_code == 202, response.text
+    return response.json()["id"]
+
+
+def cancel(api, render_id: str) -> S.Render:
+    return api.status.CancelRender(status_pb2.CancelRenderRequest(
+        project_id=api.project_id, render_id=render_id), timeout=10)
+
+
+def refusal(call) -> errors.ApiError:
+    with pytest.raises(grpc.RpcError) as raised:
+        call()
+    return errors.from_rpc_error(raised.value)
+
+
+def claim(api, render_id: str) -> status_pb2.StartRenderResponse:
+    return api.status.StartRender(status_pb2.StartRenderRequest(
+        project_id=api.project_id, render_id=render_id, worker_id="test"), timeout=10)
+
+
+def test_a_queued_render_is_cancelled_terminal_and_never_claimed(api):
+    render_id = queued(api)
+    render = cancel(api, render_id)
+    assert render.status == S.RENDER_STATUS_CANCELLED
+    assert render.completed_at_ms >= render.created_at_ms > 0
+    assert render.duration_ms >= 0 and render.template_slug == "invoice"
+    history = api.grpc_render(render_id)
+    assert [t.status for t in history.transitions] == [S.RENDER_STATUS_QUEUED,
+                                                       S.RENDER_STATUS_CANCELLED]
+    # The worker that gets the job later is told the render is terminal: it skips it.
+    refused = refusal(lambda: claim(api, render_id))
+    assert refused.code == "conflict" and "cancelled" in refused.message
+    # Terminal for waiters too: WaitRender answers at once.
+    waited = api.status.WaitRender(status_pb2.WaitRenderRequest(
+        project_id=api.project_id, render_id=render_id, timeout_ms=60_000), timeout=5)
+    assert waited.status == S.RENDER_STATUS_CANCELLED
+
+
+def test_rendering_and_terminal_renders_are_not_cancellable_naming_their_status(api):
+    rendering = queued(api)
+    claim(api, rendering)
+    refused = refusal(lambda: cancel(api, rendering))
+    assert refused.code == "not_cancellable" and errors.http_status(refused) == 409
+    assert "is rendering" in refused.message
+
+    done = queued(api)
+    cancel(api, done)
+    refused = refusal(lambda: cancel(api, done))
+    assert refused.code == "not_cancellable" and "is cancelled" in refused.message
+    assert api.grpc_render(rendering).status == S.RENDER_STATUS_RENDERING
+
+
+def test_another_projects_render_is_not_found_and_stays_queued(idle, api):
+    render_id = queued(api)
+    other = new_api(idle)
+    try:
+        refused = refusal(lambda: cancel(other, render_id))
+        assert refused.code == "not_found"
+    finally:
+        other.close()
+    assert api.grpc_render(render_id).status == S.RENDER_STATUS_QUEUED
+    assert refusal(lambda: cancel(api, str(uuid.uuid4()))).code == "not_found"
+
+
+def test_the_same_post_after_a_cancel_is_a_new_render(api):
+    """The content dedupe hands back the first render of identical requests; once that one is
+    cancelled, the same request means "render it after all": a new render."""
+    data = invoice()
+    first = api.render(data).json()
+    assert api.render(data).json()["id"] == first["id"]  # deduplicated while queued
+    cancel(api, first["id"])
+    again = api.render(data).json()
+    assert again["id"] != first["id"] and again["status"] == "queued"
+    assert api.render(data).json()["id"] == again["id"]  # and that one is deduplicated in turn
+
+
+async def test_a_cancel_racing_a_claim_ends_in_exactly_one_of_them_100_times(idle, api):
+    ids = [queued(api) for _ in range(100)]
+    channel = service.channel(idle.address("status"), idle.admin)
+    stub = status_pb2_grpc.StatusServiceStub(channel)
+
+    async def outcome(call) -> str:
+        try:
+            await call
+        except grpc.aio.AioRpcError as exc:
+            return errors.from_rpc_error(exc).code
+        return "ok"
+
+    async def race(render_id: str) -> tuple[str, str]:
+        return tuple(await asyncio.gather(
+            outcome(stub.StartRender(status_pb2.StartRenderRequest(
+                project_id=api.project_id, render_id=render_id, worker_id="racer"), timeout=10)),
+            outcome(stub.CancelRender(status_pb2.CancelRenderRequest(
+                project_id=api.project_id, render_id=render_id), timeout=10))))
+
+    try:
+        results = [await race(render_id) for render_id in ids]
+    finally:
+        await channel.close()
+    for render_id, (started, cancelled) in zip(ids, results):
+        assert (started, cancelled) in (("ok", "not_cancellable"), ("conflict", "ok")), render_id
+        render = api.grpc_render(render_id)
+        expected = S.RENDER_STATUS_RENDERING if started == "ok" else S.RENDER_STATUS_CANCELLED
+        assert [t.status for t in render.transitions] == [S.RENDER_STATUS_QUEUED, expected]
+    print("claims won:", sum(r[0] == "ok" for r in results), "cancels won:",
+          sum(r[1] == "ok" for r in results))
+
+
+def test_render_cancelled_reaches_subscribed_endpoints_only(api, receiver):
+    def endpoint(path: str, **extra) -> dict:
+        response = api.http.post("/v1/webhooks", json={"url": f"{receiver.base}{path}", **extra})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    subscribed = endpoint("/cancelled", events=["render.cancelled"])
+    default = endpoint("/default")
+    assert default["events"] == ["render.failed", "render.succeeded"]
+    render = cancel(api, queued(api))
+
+    [received] = eventually(lambda: receiver.at("/cancelled"), what="the render.cancelled webhook")
+    body = json.loads(received.body)
+    assert received.headers["x-craftkit-event"] == "render.cancelled"
+    assert body["event"] == "render.cancelled" and body["status"] == "cancelled"
+    assert body["renderId"] == render.id and body["downloadUrl"] is None
+    assert body["completedAt"] is not None
+    # Deliveries to every endpoint of an event are recorded in one statement: the default
+    # endpoint would have its own by now.
+    log = api.http.get(f"/v1/webhooks/{default['id']}/deliveries").json()["deliveries"]
+    assert log == [] and receiver.at("/default") == []
+    assert subscribed["events"] == ["render.cancelled"]
+
+
+def test_the_database_refuses_any_other_change_to_a_cancelled_render(idle, api):
+    render_id = queued(api)
+    cancel(api, render_id)
+    with psycopg.connect(idle.infra.database_url, autocommit=True) as conn:
+        for change in ("status = 'queued'", "error_message = 'x'", "completed_at = now()",
+                       "data = '{}'", "expired_at = now()"):
+            with pytest.raises(psycopg.errors.IntegrityConstraintViolation):
+                conn.execute(f"UPDATE renders SET {change} WHERE id = %s", (render_id,))
