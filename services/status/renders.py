@@ -117,32 +117,24 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
 
     async def ListRenders(self, request, context):
         limit = cursor.page_size(request.limit, 20, 100)
-        conditions, params = ["project_id = %(project)s"], {"project": request.project_id,
-                                                             "limit": limit + 1}
+        params: dict = {"project": request.project_id, "limit": limit + 1}
         if request.status != render_pb2.RENDER_STATUS_UNSPECIFIED:
             if request.status not in STATUS_NAME:
                 raise errors.InvalidRequest(f"status {request.status} is not a render status",
                                             field_errors={"status": ["Unknown status"]})
-            conditions.append("status = %(status)s")
             params["status"] = STATUS_NAME[request.status]
         if request.created_after_ms:
-            conditions.append("created_at > %(after)s")
             params["after"] = cursor.moment(request.created_after_ms, "created_after_ms")
         if request.created_before_ms:
-            conditions.append("created_at < %(before)s")
             params["before"] = cursor.moment(request.created_before_ms, "created_before_ms")
         if request.cursor:
             params["at"], params["last"] = cursor.decode(request.cursor, cursor.millis,
                                                          cursor.uuid_part)
-            conditions.append("(created_at, id) < (%(at)s, %(last)s)")
         async with self.pool.connection() as conn:
             if request.template_slug:
                 params["template"] = await self._template_id(conn, request.project_id,
                                                              request.template_slug)
-                conditions.append("template_id = %(template)s")
-            cur = await conn.execute(
-                f"SELECT {COLUMNS}, {TEMPLATE_SLUG} FROM renders WHERE {' AND '.join(conditions)} "
-                "ORDER BY created_at DESC, id DESC LIMIT %(limit)s", params)
+            cur = await conn.execute(list_query(params), params)
             rows = await cur.fetchall()
         page, more = rows[:limit], len(rows) > limit
         next_cursor = cursor.encode(ms(page[-1]["created_at"]), page[-1]["id"]) if more else ""
@@ -398,6 +390,26 @@ FROM done, event
 
 
 FINISH = _finish_statement()
+
+# ListRenders: each filter present in the parameters adds its condition. Every combination has
+# an index of (project_id, [template_id,] [status,] created_at, id) (migration 0008), read
+# backwards from the cursor: `limit` rows, no sort, whatever the project's size.
+LIST_FILTERS = {
+    "status": "status = %(status)s",
+    "template": "template_id = %(template)s",
+    "after": "created_at > %(after)s",
+    "before": "created_at < %(before)s",
+    "at": "(created_at, id) < (%(at)s, %(last)s)",
+}
+
+
+def list_query(params: dict) -> str:
+    """The ListRenders query for `params` (project and limit, plus any of LIST_FILTERS)."""
+    conditions = ["project_id = %(project)s"]
+    conditions += [sql for name, sql in LIST_FILTERS.items() if name in params]
+    return (f"SELECT {COLUMNS}, {TEMPLATE_SLUG} FROM renders WHERE {' AND '.join(conditions)} "
+            "ORDER BY created_at DESC, id DESC LIMIT %(limit)s")
+
 
 # queued -> cancelled and its render.cancelled event in one statement, as FINISH does.
 CANCEL = f"""

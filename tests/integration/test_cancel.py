@@ -1,5 +1,5 @@
-"""Cancelling a queued render, against a stack whose jobs wait: its render worker is not running,
-so a render stays queued until a test claims it (StartRender, as a worker would) or cancels it."""
+"""Cancelling a queued render, against a stack whose jobs wait (`idle`: no render worker runs), so
+a render stays queued until a test claims it (StartRender, as a worker would) or cancels it."""
 
 from __future__ import annotations
 
@@ -8,29 +8,12 @@ import json
 import uuid
 
 import grpc
-import psycopg
 import pytest
 
 from craftkit import errors, service
-from craftkit.devstack import SERVICES, Infra, Stack
 from craftkit.v1 import render_pb2 as S
 from craftkit.v1 import status_pb2, status_pb2_grpc
-from tests.integration.conftest import FAST_RECOVERY, eventually, invoice, new_api
-
-
-@pytest.fixture(scope="module")
-def idle(tmp_path_factory):
-    """Every service but the render worker: jobs wait in Kafka, renders stay queued."""
-    stack = Stack(Infra(tmp_path_factory.mktemp("idle")).start(), env_overrides=FAST_RECOVERY)
-    names = [name for name in SERVICES if name != "render_worker"]
-    try:
-        for name in names:
-            stack.start_service(name)
-        stack.wait_ready(names=names)
-        yield stack
-    finally:
-        stack.stop()
-        stack.infra.stop()
+from tests.integration.conftest import eventually, invoice, new_api
 
 
 @pytest.fixture
@@ -173,12 +156,3 @@ def test_render_cancelled_reaches_subscribed_endpoints_only(api, receiver):
     assert log == [] and receiver.at("/default") == []
     assert subscribed["events"] == ["render.cancelled"]
 
-
-def test_the_database_refuses_any_other_change_to_a_cancelled_render(idle, api):
-    render_id = queued(api)
-    cancel(api, render_id)
-    with psycopg.connect(idle.infra.database_url, autocommit=True) as conn:
-        for change in ("status = 'queued'", "error_message = 'x'", "completed_at = now()",
-                       "data = '{}'", "expired_at = now()"):
-            with pytest.raises(psycopg.errors.IntegrityConstraintViolation):
-                conn.execute(f"UPDATE renders SET {change} WHERE id = %s", (render_id,))
