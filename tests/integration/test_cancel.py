@@ -156,3 +156,25 @@ def test_render_cancelled_reaches_subscribed_endpoints_only(api, receiver):
     assert log == [] and receiver.at("/default") == []
     assert subscribed["events"] == ["render.cancelled"]
 
+
+
+def test_rest_cancel_answers_the_cancelled_render_then_409_naming_its_status(api):
+    render_id = queued(api)
+    response = api.http.post(f"/v1/renders/{render_id}/cancel")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == render_id and body["status"] == "cancelled"
+    assert body["completedAt"] and body["downloadUrl"] is None and body["expiredAt"] is None
+    assert body["templateSlug"] == "invoice"
+    assert api.http.get(f"/v1/renders/{render_id}").json()["status"] == "cancelled"
+
+    again = api.http.post(f"/v1/renders/{render_id}/cancel")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "not_cancellable"
+    assert "is cancelled" in again.json()["error"]["message"]
+
+    rendering = queued(api)
+    claim(api, rendering)
+    refused = api.http.post(f"/v1/renders/{rendering}/cancel")
+    assert refused.status_code == 409 and "is rendering" in refused.json()["error"]["message"]
+    assert api.http.post(f"/v1/renders/{uuid.uuid4()}/cancel").status_code == 404

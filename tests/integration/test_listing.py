@@ -18,7 +18,7 @@ from craftkit import cursor, db, demo, errors
 from craftkit.v1 import render_pb2 as S
 from craftkit.v1 import status_pb2
 from services.status.renders import list_query
-from tests.integration.conftest import invoice, new_api
+from tests.integration.conftest import eventually, invoice, new_api
 
 
 @pytest.fixture
@@ -137,6 +137,84 @@ def test_limit_defaults_to_20(api):
     page = listing(api)
     assert len(page.renders) == 20 and page.next_cursor
     assert [r.id for r in listing(api, cursor=page.next_cursor).renders] == [ids[0]]
+
+
+def rest_pages(api, path: str, key: str, **query) -> list[dict]:
+    items, after = [], None
+    while True:
+        params = {**query, **({"cursor": after} if after else {})}
+        response = api.http.get(path, params=params)
+        assert response.status_code == 200, response.text
+        items += response.json()[key]
+        after = response.json()["nextCursor"]
+        if after is None:
+            return items
+
+
+def test_rest_listing_pages_filters_and_shows_renders_as_get_does(api):
+    ids = [post(api) for _ in range(5)]
+    receipt = post(api, "receipt")
+    api.http.post(f"/v1/renders/{ids[0]}/cancel")
+    first = api.http.get("/v1/renders", params={"limit": 2}).json()
+    assert [r["id"] for r in first["data"]] == [receipt, ids[4]] and first["nextCursor"]
+    assert first["data"][1] == api.http.get(f"/v1/renders/{ids[4]}").json()
+    assert [r["id"] for r in rest_pages(api, "/v1/renders", "data", limit=2)] == [
+        receipt, *ids[::-1]]
+    assert [r["id"] for r in rest_pages(api, "/v1/renders", "data", status="cancelled")] == [
+        ids[0]]
+    assert [r["id"] for r in rest_pages(api, "/v1/renders", "data", template="receipt")] == [
+        receipt]
+    created = {r["id"]: r["createdAt"] for r in first["data"]}
+    after = rest_pages(api, "/v1/renders", "data", createdAfter=created[ids[4]])
+    assert [r["id"] for r in after] == [receipt]
+    before = rest_pages(api, "/v1/renders", "data", createdBefore=created[ids[4]],
+                        status="queued", template="invoice")
+    assert [r["id"] for r in before] == ids[1:4][::-1]
+
+
+@pytest.mark.parametrize("query, parameter", [
+    ({"status": "processing"}, "status"),
+    ({"status": ""}, "status"),
+    ({"template": ""}, "template"),
+    ({"template": "x" * 64}, "template"),
+    ({"createdAfter": "yesterday"}, "createdAfter"),
+    ({"createdAfter": "2026-06-05T10:00:00"}, "createdAfter"),  # no time zone
+    ({"createdBefore": "1969-12-31T00:00:00Z"}, "createdBefore"),
+    ({"limit": "0"}, "limit"),
+    ({"limit": "101"}, "limit"),
+    ({"limit": "１２"}, "limit"),
+    ({"cursor": "not a cursor"}, "cursor"),
+    ({"cursor": cursor.encode("forged", 1)}, "cursor"),
+])
+def test_rest_bad_query_values_are_400_naming_the_parameter(api, query, parameter):
+    response = api.http.get("/v1/renders", params=query)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and parameter in error["issues"]["fieldErrors"]
+
+
+def test_templates_webhooks_and_deliveries_page_with_the_same_cursors(api, receiver):
+    slugs = [t["slug"] for t in rest_pages(api, "/v1/templates", "templates", limit=2)]
+    assert slugs == sorted(demo.SAMPLES)
+    for n in range(3):
+        created = api.http.post("/v1/webhooks", json={"url": f"{receiver.base}/{n}",
+                                                      "events": ["render.cancelled"]})
+        assert created.status_code == 201, created.text
+    hooks = rest_pages(api, "/v1/webhooks", "webhooks", limit=2)
+    assert [h["url"] for h in hooks] == [f"{receiver.base}/{n}" for n in range(3)]
+    cancelled = [post(api) for _ in range(3)]
+    for render_id in cancelled:
+        api.http.post(f"/v1/renders/{render_id}/cancel")
+    path = f"/v1/webhooks/{hooks[0]['id']}/deliveries"
+    eventually(lambda: len(api.http.get(path).json()["deliveries"]) == 3, what="3 deliveries")
+    # Deliveries recorded in one batch share a createdAt: their ids order them within it.
+    whole = api.http.get(path, params={"limit": 200}).json()
+    assert whole["nextCursor"] is None
+    assert [d["id"] for d in rest_pages(api, path, "deliveries", limit=2)] == [
+        d["id"] for d in whole["deliveries"]]
+    assert sorted(d["renderId"] for d in whole["deliveries"]) == sorted(cancelled)
+    bad = api.http.get("/v1/webhooks", params={"cursor": cursor.encode("x")})
+    assert bad.status_code == 400 and "cursor" in bad.json()["error"]["issues"]["fieldErrors"]
 
 
 @pytest.fixture(scope="module")
