@@ -48,6 +48,9 @@ def test_an_expired_render_keeps_its_row_without_pdf_data_or_url(short_lived):
     assert expired.object_key == done.object_key and expired.duration_ms == done.duration_ms
     stored = row(api.stack, created["id"])
     assert stored["data"] == {} and stored["download_url"] is None
+    shown = api.http.get(created["pollUrl"]).json()
+    assert shown["status"] == "succeeded" and shown["downloadUrl"] is None
+    assert shown["expiredAt"] is not None and shown["expiredAt"] >= shown["completedAt"]
     # The transition history is the render's, untouched.
     assert [t.status for t in expired.transitions] == [
         S.RENDER_STATUS_QUEUED, S.RENDER_STATUS_RENDERING, S.RENDER_STATUS_SUCCEEDED]

@@ -39,7 +39,8 @@ async def get_render(request: Request) -> Response:
             timeout=RPC_TIMEOUT)
         body = dumps(views.render(render, gateway.settings.public_base_url)).encode()
         if STATUS_NAME[render.status] in TERMINAL:
-            gateway.terminal.put(project, render_id, body, render.download_url_expires_at_ms)
+            gateway.terminal.put(project, render_id, body, render.download_url_expires_at_ms,
+                                 expired=render.expired_at_ms > 0)
     return Response(body, media_type="application/json")
 
 
