@@ -4,8 +4,11 @@ a render stays queued until a test claims it (StartRender, as a worker would) or
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import threading
 import uuid
+from pathlib import Path
 
 import grpc
 import pytest
@@ -13,7 +16,7 @@ import pytest
 from craftkit import errors, service
 from craftkit.v1 import render_pb2 as S
 from craftkit.v1 import status_pb2, status_pb2_grpc
-from tests.integration.conftest import eventually, invoice, new_api
+from tests.integration.conftest import eventually, invoice, new_api, objects
 
 
 @pytest.fixture
@@ -178,3 +181,51 @@ def test_rest_cancel_answers_the_cancelled_render_then_409_naming_its_status(api
     refused = api.http.post(f"/v1/renders/{rendering}/cancel")
     assert refused.status_code == 409 and "is rendering" in refused.json()["error"]["message"]
     assert api.http.post(f"/v1/renders/{uuid.uuid4()}/cancel").status_code == 404
+
+
+def test_a_sync_request_waiting_on_a_render_that_gets_cancelled_answers_200_cancelled(api):
+    data = invoice()
+    answer: list = []
+    waiting = threading.Thread(target=lambda: answer.append(api.render(data, sync=True)))
+    waiting.start()
+    try:
+        # The project's only render is the one the waiting request made.
+        [render] = eventually(lambda: api.status.ListRenders(status_pb2.ListRendersRequest(
+            project_id=api.project_id), timeout=10).renders, what="the render being made")
+        render_id = render.id
+        cancel(api, render_id)
+    finally:
+        waiting.join(timeout=30)
+    [response] = answer
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == render_id and response.json()["status"] == "cancelled"
+
+
+@contextlib.contextmanager
+def worker_running(stack):
+    """The idle stack's render worker, running for the block only."""
+    stack.start_service("render_worker")
+    try:
+        stack.wait_ready(names=["render_worker"])
+        yield
+    finally:
+        stack.kill_service("render_worker")
+
+
+def test_a_worker_that_gets_a_cancelled_renders_job_drops_it_without_rendering(idle, api):
+    cancelled = [queued(api) for _ in range(3)]
+    for render_id in cancelled:
+        cancel(api, render_id)
+    log = Path(idle.infra.log("render_worker"))
+    with worker_running(idle):
+        for render_id in cancelled:  # the jobs are in Kafka: the worker reads and drops them
+            eventually(lambda r=render_id: log.exists()
+                       and f"render {r} is already cancelled" in log.read_text(),
+                       what=f"the worker dropping {render_id}")
+        done = api.wait(queued(api))  # it renders other jobs meanwhile
+        assert done.status == S.RENDER_STATUS_SUCCEEDED
+    for render_id in cancelled:
+        render = api.grpc_render(render_id)
+        assert [t.status for t in render.transitions] == [S.RENDER_STATUS_QUEUED,
+                                                          S.RENDER_STATUS_CANCELLED]
+        assert objects(idle, render_id) == []
