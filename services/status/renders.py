@@ -117,19 +117,7 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
 
     async def ListRenders(self, request, context):
         limit = cursor.page_size(request.limit, 20, 100)
-        params: dict = {"project": request.project_id, "limit": limit + 1}
-        if request.status != render_pb2.RENDER_STATUS_UNSPECIFIED:
-            if request.status not in STATUS_NAME:
-                raise errors.InvalidRequest(f"status {request.status} is not a render status",
-                                            field_errors={"status": ["Unknown status"]})
-            params["status"] = STATUS_NAME[request.status]
-        if request.created_after_ms:
-            params["after"] = cursor.moment(request.created_after_ms, "created_after_ms")
-        if request.created_before_ms:
-            params["before"] = cursor.moment(request.created_before_ms, "created_before_ms")
-        if request.cursor:
-            params["at"], params["last"] = cursor.decode(request.cursor, cursor.millis,
-                                                         cursor.uuid_part)
+        params = {"project": request.project_id, "limit": limit + 1, **list_filters(request)}
         async with self.pool.connection() as conn:
             if request.template_slug:
                 params["template"] = await self._template_id(conn, request.project_id,
@@ -391,6 +379,9 @@ FROM done, event
 
 FINISH = _finish_statement()
 
+# Failing a render whose last allowed attempt's lease ran out (no worker renewed it meanwhile).
+GIVE_UP = _finish_statement("AND started_at < clock_timestamp() - %(lease)s * interval '1 second'")
+
 # ListRenders: each filter present in the parameters adds its condition. Every combination has
 # an index of (project_id, [template_id,] [status,] created_at, id) (migration 0008), read
 # backwards from the cursor: `limit` rows, no sort, whatever the project's size.
@@ -401,6 +392,25 @@ LIST_FILTERS = {
     "before": "created_at < %(before)s",
     "at": "(created_at, id) < (%(at)s, %(last)s)",
 }
+
+
+def list_filters(request: status_pb2.ListRendersRequest) -> dict:
+    """The query parameters of the request's filters (the names of LIST_FILTERS), checked; the
+    template's id is looked up separately."""
+    params: dict = {}
+    if request.status != render_pb2.RENDER_STATUS_UNSPECIFIED:
+        if request.status not in STATUS_NAME:
+            raise errors.InvalidRequest(f"status {request.status} is not a render status",
+                                        field_errors={"status": ["Unknown status"]})
+        params["status"] = STATUS_NAME[request.status]
+    if request.created_after_ms:
+        params["after"] = cursor.moment(request.created_after_ms, "created_after_ms")
+    if request.created_before_ms:
+        params["before"] = cursor.moment(request.created_before_ms, "created_before_ms")
+    if request.cursor:
+        params["at"], params["last"] = cursor.decode(request.cursor, cursor.millis,
+                                                     cursor.uuid_part)
+    return params
 
 
 def list_query(params: dict) -> str:
@@ -426,5 +436,3 @@ done AS (
 SELECT done.*, event.id AS outbox_id, event.key AS event_key, event.payload AS event_payload
 FROM done, event
 """
-# Failing a render whose last allowed attempt's lease ran out (no worker renewed it meanwhile).
-GIVE_UP = _finish_statement("AND started_at < clock_timestamp() - %(lease)s * interval '1 second'")
