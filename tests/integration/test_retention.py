@@ -3,12 +3,18 @@ row stays readable, marked expired; the database allows exactly that change to a
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
 
-from craftkit.devstack import Infra, Stack
+from craftkit import db
+from craftkit.config import Database, Storage
+from craftkit.devstack import BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, Infra, Stack
 from craftkit.v1 import render_pb2 as S
 from craftkit.v1 import status_pb2
+from services.render_worker.storage import PdfStore
+from services.status.retention import Retention
 from tests.integration.conftest import FAST_RECOVERY, eventually, invoice, new_api, objects
 
 # 0.00002 days is 1.7 s: fractional days are the setting's own unit, no test-only knob.
@@ -115,3 +121,33 @@ def test_the_database_allows_retention_once_and_only_on_terminal_renders(idle):
             conn.execute(expire, (terminal,))  # once: expired_at never moves
         with pytest.raises(psycopg.errors.IntegrityConstraintViolation):
             conn.execute("DELETE FROM renders WHERE id = %s", (terminal,))
+
+
+async def test_replicas_running_retention_at_once_share_the_work_without_clashing(idle):
+    """Two status replicas' retention loops, on the same database at the same moment: each
+    batch skips the rows the other holds, so every render expires once and neither pass fails
+    (a second UPDATE of an expired row would be refused by the guard)."""
+    api = new_api(idle)
+    try:
+        for _ in range(24):
+            finished(api, api.render(invoice()).json()["id"])
+    finally:
+        api.close()
+    store = PdfStore(Storage(endpoint=idle.infra.s3_endpoint, access_key=S3_ACCESS_KEY,
+                             secret_key=S3_SECRET_KEY, bucket=BUCKET, region="us-east-1",
+                             public_base_url=""))
+    pools = [db.pool(Database(idle.infra.database_url, pool_size=2)) for _ in range(2)]
+    for pool in pools:
+        await pool.open()
+    try:
+        replicas = [Retention(pool, store, days=0, batch=5) for pool in pools]
+        with psycopg.connect(idle.infra.database_url) as conn:
+            due = conn.execute("SELECT count(*) FROM renders WHERE completed_at IS NOT NULL "
+                               "AND expired_at IS NULL").fetchone()[0]
+        expired = 0
+        while counts := [n for n in await asyncio.gather(*(r.expire() for r in replicas)) if n]:
+            expired += sum(counts)
+        assert expired == due >= 24
+    finally:
+        for pool in pools:
+            await pool.close()
