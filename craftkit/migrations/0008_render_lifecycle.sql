@@ -40,18 +40,22 @@ END $$;
 -- GET /v1/renders: newest first, keyset on (created_at, id), one index per filter combination the
 -- API offers, so every page is an index range read of `limit` rows whatever the project's size
 -- (createdAfter/createdBefore narrow the created_at range of the same indexes).
-CREATE INDEX renders_by_project ON renders (project_id, created_at, id);
-CREATE INDEX renders_by_status ON renders (project_id, status, created_at, id);
-CREATE INDEX renders_by_template ON renders (project_id, template_id, created_at, id);
-CREATE INDEX renders_by_template_status ON renders (project_id, template_id, status, created_at, id);
+-- IF NOT EXISTS: on a large table an operator may build them first, without blocking writes
+-- (CREATE INDEX CONCURRENTLY with these names and columns); this migration then only checks.
+CREATE INDEX IF NOT EXISTS renders_by_project ON renders (project_id, created_at, id);
+CREATE INDEX IF NOT EXISTS renders_by_status ON renders (project_id, status, created_at, id);
+CREATE INDEX IF NOT EXISTS renders_by_template ON renders (project_id, template_id, created_at, id);
+CREATE INDEX IF NOT EXISTS renders_by_template_status
+    ON renders (project_id, template_id, status, created_at, id);
 
 -- Retention reads the oldest terminal renders not expired yet; expired ones leave this index.
-CREATE INDEX renders_to_expire ON renders (completed_at)
+CREATE INDEX IF NOT EXISTS renders_to_expire ON renders (completed_at)
     WHERE expired_at IS NULL AND completed_at IS NOT NULL;
 
 -- The keyset orders of the other lists: webhook endpoints oldest first, deliveries newest first
 -- (templates page by slug on the (project_id, slug) unique index).
-CREATE INDEX webhook_endpoints_page ON webhook_endpoints (project_id, created_at, id)
+CREATE INDEX IF NOT EXISTS webhook_endpoints_page ON webhook_endpoints (project_id, created_at, id)
     WHERE deleted_at IS NULL;
-DROP INDEX webhook_deliveries_endpoint;
-CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, created_at, id);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_page
+    ON webhook_deliveries (endpoint_id, created_at, id);
+DROP INDEX webhook_deliveries_endpoint;  -- (endpoint_id, created_at DESC): the one above covers it
