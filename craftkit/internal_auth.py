@@ -64,6 +64,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     # What the REST gateway calls (services/gateway/).
     "/craftkit.v1.StatusService/GetRender": _REST,
     "/craftkit.v1.StatusService/WaitRender": _REST,
+    "/craftkit.v1.StatusService/CancelRender": _REST,
+    "/craftkit.v1.StatusService/ListRenders": _REST,
     "/craftkit.v1.EnqueueService/EnqueueRender": _REST,
     "/craftkit.v1.ProjectService/Authenticate": _REST,
     "/craftkit.v1.TemplateService/CreateTemplate": _REST,

@@ -8,7 +8,10 @@ from craftkit.timefmt import ms
 from craftkit.v1 import render_pb2
 
 COLUMNS = ("id, project_id, template_id, version_number, status::text AS status, filename, "
-           "object_key, download_url, error_message, created_at, completed_at, duration_ms")
+           "object_key, download_url, error_message, created_at, completed_at, duration_ms, "
+           "expired_at")
+# The template's slug, for reads that show it (a primary-key lookup per row).
+TEMPLATE_SLUG = "(SELECT slug FROM templates WHERE templates.id = renders.template_id) AS template_slug"
 
 STATUS = {
     "queued": render_pb2.RENDER_STATUS_QUEUED,
@@ -47,6 +50,8 @@ def to_proto(row: dict, transitions: list[dict] = ()) -> render_pb2.Render:
         created_at_ms=ms(row["created_at"]),
         completed_at_ms=ms(row["completed_at"]),
         duration_ms=-1 if row["duration_ms"] is None else row["duration_ms"],
+        expired_at_ms=ms(row.get("expired_at")),
+        template_slug=row.get("template_slug") or "",
         transitions=[render_pb2.Transition(status=STATUS[t["status"]], attempt=t["attempt"],
                                            at_ms=ms(t["at"])) for t in transitions],
     )

@@ -106,3 +106,37 @@ class FinishRenderRequest(_message.Message):
     error_message: str
     project_id: str
     def __init__(self, render_id: _Optional[str] = ..., attempt: _Optional[int] = ..., succeeded: _Optional[bool] = ..., object_key: _Optional[str] = ..., download_url: _Optional[str] = ..., error_message: _Optional[str] = ..., project_id: _Optional[str] = ...) -> None: ...
+
+class CancelRenderRequest(_message.Message):
+    __slots__ = ("project_id", "render_id")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    RENDER_ID_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    render_id: str
+    def __init__(self, project_id: _Optional[str] = ..., render_id: _Optional[str] = ...) -> None: ...
+
+class ListRendersRequest(_message.Message):
+    __slots__ = ("project_id", "status", "template_slug", "created_after_ms", "created_before_ms", "limit", "cursor")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_SLUG_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_MS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    status: _render_pb2.RenderStatus
+    template_slug: str
+    created_after_ms: int
+    created_before_ms: int
+    limit: int
+    cursor: str
+    def __init__(self, project_id: _Optional[str] = ..., status: _Optional[_Union[_render_pb2.RenderStatus, str]] = ..., template_slug: _Optional[str] = ..., created_after_ms: _Optional[int] = ..., created_before_ms: _Optional[int] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class ListRendersResponse(_message.Message):
+    __slots__ = ("renders", "next_cursor")
+    RENDERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    renders: _containers.RepeatedCompositeFieldContainer[_render_pb2.Render]
+    next_cursor: str
+    def __init__(self, renders: _Optional[_Iterable[_Union[_render_pb2.Render, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...

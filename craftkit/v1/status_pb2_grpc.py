@@ -69,6 +69,16 @@ class StatusServiceStub:
                 request_serializer=craftkit_dot_v1_dot_status__pb2.FinishRenderRequest.SerializeToString,
                 response_deserializer=craftkit_dot_v1_dot_render__pb2.Render.FromString,
                 _registered_method=True)
+        self.CancelRender = channel.unary_unary(
+                '/craftkit.v1.StatusService/CancelRender',
+                request_serializer=craftkit_dot_v1_dot_status__pb2.CancelRenderRequest.SerializeToString,
+                response_deserializer=craftkit_dot_v1_dot_render__pb2.Render.FromString,
+                _registered_method=True)
+        self.ListRenders = channel.unary_unary(
+                '/craftkit.v1.StatusService/ListRenders',
+                request_serializer=craftkit_dot_v1_dot_status__pb2.ListRendersRequest.SerializeToString,
+                response_deserializer=craftkit_dot_v1_dot_status__pb2.ListRendersResponse.FromString,
+                _registered_method=True)
 
 
 class StatusServiceServicer:
@@ -129,6 +139,25 @@ class StatusServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelRender(self, request, context):
+        """Transition queued -> cancelled, with its render.cancelled event, atomically; the worker that
+        gets the job later finds it terminal and skips it. A cancel and a claim (StartRender) at the
+        same moment end in exactly one of the two. FAILED_PRECONDITION (not_cancellable, naming the
+        status) when the render is rendering or terminal; NOT_FOUND when not the project's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRenders(self, request, context):
+        """The project's renders, newest first (created_at, then id, descending), filtered, a page at a
+        time. INVALID_ARGUMENT (invalid_request) for a cursor this service did not make or a limit
+        over 100; NOT_FOUND (template_not_found) for a template_slug the project does not have.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StatusServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -161,6 +190,16 @@ def add_StatusServiceServicer_to_server(servicer, server):
                     servicer.FinishRender,
                     request_deserializer=craftkit_dot_v1_dot_status__pb2.FinishRenderRequest.FromString,
                     response_serializer=craftkit_dot_v1_dot_render__pb2.Render.SerializeToString,
+            ),
+            'CancelRender': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelRender,
+                    request_deserializer=craftkit_dot_v1_dot_status__pb2.CancelRenderRequest.FromString,
+                    response_serializer=craftkit_dot_v1_dot_render__pb2.Render.SerializeToString,
+            ),
+            'ListRenders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRenders,
+                    request_deserializer=craftkit_dot_v1_dot_status__pb2.ListRendersRequest.FromString,
+                    response_serializer=craftkit_dot_v1_dot_status__pb2.ListRendersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -329,6 +368,60 @@ class StatusService:
             '/craftkit.v1.StatusService/FinishRender',
             craftkit_dot_v1_dot_status__pb2.FinishRenderRequest.SerializeToString,
             craftkit_dot_v1_dot_render__pb2.Render.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelRender(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/craftkit.v1.StatusService/CancelRender',
+            craftkit_dot_v1_dot_status__pb2.CancelRenderRequest.SerializeToString,
+            craftkit_dot_v1_dot_render__pb2.Render.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRenders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/craftkit.v1.StatusService/ListRenders',
+            craftkit_dot_v1_dot_status__pb2.ListRendersRequest.SerializeToString,
+            craftkit_dot_v1_dot_status__pb2.ListRendersResponse.FromString,
             options,
             channel_credentials,
             insecure,

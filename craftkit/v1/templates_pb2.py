@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63raftkit/v1/templates.proto\x12\x0b\x63raftkit.v1\"\x90\x01\n\x0fTemplateVersion\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x15\n\rmanifest_json\x18\x02 \x01(\t\x12\x13\n\x0blayout_json\x18\x03 \x01(\t\x12\x11\n\tpublished\x18\x04 \x01(\x08\x12\x15\n\rcreated_at_ms\x18\x05 \x01(\x03\x12\x17\n\x0fpublished_at_ms\x18\x06 \x01(\x03\"\xc2\x01\n\x08Template\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0c\n\x04slug\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x18\n\x10\x64\x65\x66\x61ult_filename\x18\x05 \x01(\t\x12\x19\n\x11published_version\x18\x06 \x01(\x05\x12\x15\n\rcreated_at_ms\x18\x07 \x01(\x03\x12.\n\x08versions\x18\x08 \x03(\x0b\x32\x1c.craftkit.v1.TemplateVersion\"a\n\x15\x43reateTemplateRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x18\n\x10\x64\x65\x66\x61ult_filename\x18\x04 \x01(\t\"6\n\x12GetTemplateRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\"*\n\x14ListTemplatesRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\"A\n\x15ListTemplatesResponse\x12(\n\ttemplates\x18\x01 \x03(\x0b\x32\x15.craftkit.v1.Template\"a\n\x11\x41\x64\x64VersionRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x15\n\rmanifest_json\x18\x03 \x01(\t\x12\x13\n\x0blayout_json\x18\x04 \x01(\t\"I\n\x15PublishVersionRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\x05\"a\n\x17GetVersionSchemaRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\x05\x12\x14\n\x0c\x61pi_base_url\x18\x04 \x01(\t\"X\n\rVersionSchema\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x13\n\x0bschema_json\x18\x02 \x01(\t\x12\x14\n\x0c\x65xample_json\x18\x03 \x01(\t\x12\x0c\n\x04\x63url\x18\x04 \x01(\t\"\x7f\n\x05\x41sset\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\r\n\x05width\x18\x05 \x01(\x05\x12\x0e\n\x06height\x18\x06 \x01(\x05\x12\x15\n\rcreated_at_ms\x18\x07 \x01(\x03\"O\n\x0fPutAssetRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"5\n\x11ListAssetsRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\"8\n\x12ListAssetsResponse\x12\"\n\x06\x61ssets\x18\x01 \x03(\x0b\x32\x12.craftkit.v1.Asset\"L\n\x13GetAssetDataRequest\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nproject_id\x18\x03 \x01(\t\"7\n\tAssetData\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"c\n\x1cPrepareVersionPreviewRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\x05\x12\x11\n\tdata_json\x18\x04 \x01(\t\"b\n\x0eVersionPreview\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12\x13\n\x0blayout_json\x18\x02 \x01(\t\x12\x11\n\tdata_json\x18\x03 \x01(\t\x12\x13\n\x0b\x61sset_names\x18\x04 \x03(\t2\xa4\x06\n\x0fTemplateService\x12K\n\x0e\x43reateTemplate\x12\".craftkit.v1.CreateTemplateRequest\x1a\x15.craftkit.v1.Template\x12\x45\n\x0bGetTemplate\x12\x1f.craftkit.v1.GetTemplateRequest\x1a\x15.craftkit.v1.Template\x12V\n\rListTemplates\x12!.craftkit.v1.ListTemplatesRequest\x1a\".craftkit.v1.ListTemplatesResponse\x12J\n\nAddVersion\x12\x1e.craftkit.v1.AddVersionRequest\x1a\x1c.craftkit.v1.TemplateVersion\x12K\n\x0ePublishVersion\x12\".craftkit.v1.PublishVersionRequest\x1a\x15.craftkit.v1.Template\x12T\n\x10GetVersionSchema\x12$.craftkit.v1.GetVersionSchemaRequest\x1a\x1a.craftkit.v1.VersionSchema\x12<\n\x08PutAsset\x12\x1c.craftkit.v1.PutAssetRequest\x1a\x12.craftkit.v1.Asset\x12M\n\nListAssets\x12\x1e.craftkit.v1.ListAssetsRequest\x1a\x1f.craftkit.v1.ListAssetsResponse\x12H\n\x0cGetAssetData\x12 .craftkit.v1.GetAssetDataRequest\x1a\x16.craftkit.v1.AssetData\x12_\n\x15PrepareVersionPreview\x12).craftkit.v1.PrepareVersionPreviewRequest\x1a\x1b.craftkit.v1.VersionPreviewb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63raftkit/v1/templates.proto\x12\x0b\x63raftkit.v1\"\x90\x01\n\x0fTemplateVersion\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x15\n\rmanifest_json\x18\x02 \x01(\t\x12\x13\n\x0blayout_json\x18\x03 \x01(\t\x12\x11\n\tpublished\x18\x04 \x01(\x08\x12\x15\n\rcreated_at_ms\x18\x05 \x01(\x03\x12\x17\n\x0fpublished_at_ms\x18\x06 \x01(\x03\"\xc2\x01\n\x08Template\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0c\n\x04slug\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x18\n\x10\x64\x65\x66\x61ult_filename\x18\x05 \x01(\t\x12\x19\n\x11published_version\x18\x06 \x01(\x05\x12\x15\n\rcreated_at_ms\x18\x07 \x01(\x03\x12.\n\x08versions\x18\x08 \x03(\x0b\x32\x1c.craftkit.v1.TemplateVersion\"a\n\x15\x43reateTemplateRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x18\n\x10\x64\x65\x66\x61ult_filename\x18\x04 \x01(\t\"6\n\x12GetTemplateRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\"I\n\x14ListTemplatesRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"V\n\x15ListTemplatesResponse\x12(\n\ttemplates\x18\x01 \x03(\x0b\x32\x15.craftkit.v1.Template\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"a\n\x11\x41\x64\x64VersionRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x15\n\rmanifest_json\x18\x03 \x01(\t\x12\x13\n\x0blayout_json\x18\x04 \x01(\t\"I\n\x15PublishVersionRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\x05\"a\n\x17GetVersionSchemaRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\x05\x12\x14\n\x0c\x61pi_base_url\x18\x04 \x01(\t\"X\n\rVersionSchema\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x13\n\x0bschema_json\x18\x02 \x01(\t\x12\x14\n\x0c\x65xample_json\x18\x03 \x01(\t\x12\x0c\n\x04\x63url\x18\x04 \x01(\t\"\x7f\n\x05\x41sset\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\r\n\x05width\x18\x05 \x01(\x05\x12\x0e\n\x06height\x18\x06 \x01(\x05\x12\x15\n\rcreated_at_ms\x18\x07 \x01(\x03\"O\n\x0fPutAssetRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"5\n\x11ListAssetsRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\"8\n\x12ListAssetsResponse\x12\"\n\x06\x61ssets\x18\x01 \x03(\x0b\x32\x12.craftkit.v1.Asset\"L\n\x13GetAssetDataRequest\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nproject_id\x18\x03 \x01(\t\"7\n\tAssetData\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"c\n\x1cPrepareVersionPreviewRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\x05\x12\x11\n\tdata_json\x18\x04 \x01(\t\"b\n\x0eVersionPreview\x12\x13\n\x0btemplate_id\x18\x01 \x01(\t\x12\x13\n\x0blayout_json\x18\x02 \x01(\t\x12\x11\n\tdata_json\x18\x03 \x01(\t\x12\x13\n\x0b\x61sset_names\x18\x04 \x03(\t2\xa4\x06\n\x0fTemplateService\x12K\n\x0e\x43reateTemplate\x12\".craftkit.v1.CreateTemplateRequest\x1a\x15.craftkit.v1.Template\x12\x45\n\x0bGetTemplate\x12\x1f.craftkit.v1.GetTemplateRequest\x1a\x15.craftkit.v1.Template\x12V\n\rListTemplates\x12!.craftkit.v1.ListTemplatesRequest\x1a\".craftkit.v1.ListTemplatesResponse\x12J\n\nAddVersion\x12\x1e.craftkit.v1.AddVersionRequest\x1a\x1c.craftkit.v1.TemplateVersion\x12K\n\x0ePublishVersion\x12\".craftkit.v1.PublishVersionRequest\x1a\x15.craftkit.v1.Template\x12T\n\x10GetVersionSchema\x12$.craftkit.v1.GetVersionSchemaRequest\x1a\x1a.craftkit.v1.VersionSchema\x12<\n\x08PutAsset\x12\x1c.craftkit.v1.PutAssetRequest\x1a\x12.craftkit.v1.Asset\x12M\n\nListAssets\x12\x1e.craftkit.v1.ListAssetsRequest\x1a\x1f.craftkit.v1.ListAssetsResponse\x12H\n\x0cGetAssetData\x12 .craftkit.v1.GetAssetDataRequest\x1a\x16.craftkit.v1.AssetData\x12_\n\x15PrepareVersionPreview\x12).craftkit.v1.PrepareVersionPreviewRequest\x1a\x1b.craftkit.v1.VersionPreviewb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,33 +40,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETTEMPLATEREQUEST']._serialized_start=487
   _globals['_GETTEMPLATEREQUEST']._serialized_end=541
   _globals['_LISTTEMPLATESREQUEST']._serialized_start=543
-  _globals['_LISTTEMPLATESREQUEST']._serialized_end=585
-  _globals['_LISTTEMPLATESRESPONSE']._serialized_start=587
-  _globals['_LISTTEMPLATESRESPONSE']._serialized_end=652
-  _globals['_ADDVERSIONREQUEST']._serialized_start=654
-  _globals['_ADDVERSIONREQUEST']._serialized_end=751
-  _globals['_PUBLISHVERSIONREQUEST']._serialized_start=753
-  _globals['_PUBLISHVERSIONREQUEST']._serialized_end=826
-  _globals['_GETVERSIONSCHEMAREQUEST']._serialized_start=828
-  _globals['_GETVERSIONSCHEMAREQUEST']._serialized_end=925
-  _globals['_VERSIONSCHEMA']._serialized_start=927
-  _globals['_VERSIONSCHEMA']._serialized_end=1015
-  _globals['_ASSET']._serialized_start=1017
-  _globals['_ASSET']._serialized_end=1144
-  _globals['_PUTASSETREQUEST']._serialized_start=1146
-  _globals['_PUTASSETREQUEST']._serialized_end=1225
-  _globals['_LISTASSETSREQUEST']._serialized_start=1227
-  _globals['_LISTASSETSREQUEST']._serialized_end=1280
-  _globals['_LISTASSETSRESPONSE']._serialized_start=1282
-  _globals['_LISTASSETSRESPONSE']._serialized_end=1338
-  _globals['_GETASSETDATAREQUEST']._serialized_start=1340
-  _globals['_GETASSETDATAREQUEST']._serialized_end=1416
-  _globals['_ASSETDATA']._serialized_start=1418
-  _globals['_ASSETDATA']._serialized_end=1473
-  _globals['_PREPAREVERSIONPREVIEWREQUEST']._serialized_start=1475
-  _globals['_PREPAREVERSIONPREVIEWREQUEST']._serialized_end=1574
-  _globals['_VERSIONPREVIEW']._serialized_start=1576
-  _globals['_VERSIONPREVIEW']._serialized_end=1674
-  _globals['_TEMPLATESERVICE']._serialized_start=1677
-  _globals['_TEMPLATESERVICE']._serialized_end=2481
+  _globals['_LISTTEMPLATESREQUEST']._serialized_end=616
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_start=618
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_end=704
+  _globals['_ADDVERSIONREQUEST']._serialized_start=706
+  _globals['_ADDVERSIONREQUEST']._serialized_end=803
+  _globals['_PUBLISHVERSIONREQUEST']._serialized_start=805
+  _globals['_PUBLISHVERSIONREQUEST']._serialized_end=878
+  _globals['_GETVERSIONSCHEMAREQUEST']._serialized_start=880
+  _globals['_GETVERSIONSCHEMAREQUEST']._serialized_end=977
+  _globals['_VERSIONSCHEMA']._serialized_start=979
+  _globals['_VERSIONSCHEMA']._serialized_end=1067
+  _globals['_ASSET']._serialized_start=1069
+  _globals['_ASSET']._serialized_end=1196
+  _globals['_PUTASSETREQUEST']._serialized_start=1198
+  _globals['_PUTASSETREQUEST']._serialized_end=1277
+  _globals['_LISTASSETSREQUEST']._serialized_start=1279
+  _globals['_LISTASSETSREQUEST']._serialized_end=1332
+  _globals['_LISTASSETSRESPONSE']._serialized_start=1334
+  _globals['_LISTASSETSRESPONSE']._serialized_end=1390
+  _globals['_GETASSETDATAREQUEST']._serialized_start=1392
+  _globals['_GETASSETDATAREQUEST']._serialized_end=1468
+  _globals['_ASSETDATA']._serialized_start=1470
+  _globals['_ASSETDATA']._serialized_end=1525
+  _globals['_PREPAREVERSIONPREVIEWREQUEST']._serialized_start=1527
+  _globals['_PREPAREVERSIONPREVIEWREQUEST']._serialized_end=1626
+  _globals['_VERSIONPREVIEW']._serialized_start=1628
+  _globals['_VERSIONPREVIEW']._serialized_end=1726
+  _globals['_TEMPLATESERVICE']._serialized_start=1729
+  _globals['_TEMPLATESERVICE']._serialized_end=2533
 # @@protoc_insertion_point(module_scope)

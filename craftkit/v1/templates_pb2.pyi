@@ -63,16 +63,22 @@ class GetTemplateRequest(_message.Message):
     def __init__(self, project_id: _Optional[str] = ..., slug: _Optional[str] = ...) -> None: ...
 
 class ListTemplatesRequest(_message.Message):
-    __slots__ = ("project_id",)
+    __slots__ = ("project_id", "limit", "cursor")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
     project_id: str
-    def __init__(self, project_id: _Optional[str] = ...) -> None: ...
+    limit: int
+    cursor: str
+    def __init__(self, project_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class ListTemplatesResponse(_message.Message):
-    __slots__ = ("templates",)
+    __slots__ = ("templates", "next_cursor")
     TEMPLATES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
     templates: _containers.RepeatedCompositeFieldContainer[Template]
-    def __init__(self, templates: _Optional[_Iterable[_Union[Template, _Mapping]]] = ...) -> None: ...
+    next_cursor: str
+    def __init__(self, templates: _Optional[_Iterable[_Union[Template, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
 
 class AddVersionRequest(_message.Message):
     __slots__ = ("project_id", "slug", "manifest_json", "layout_json")

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63raftkit/v1/webhooks.proto\x12\x0b\x63raftkit.v1\"\x84\x01\n\x08\x45ndpoint\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0e\n\x06\x65vents\x18\x03 \x03(\t\x12\x0e\n\x06secret\x18\x04 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x05 \x01(\x08\x12\x15\n\rcreated_at_ms\x18\x06 \x01(\x03\x12\x17\n\x0fpaused_until_ms\x18\x07 \x01(\x03\"H\n\x15\x43reateEndpointRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0e\n\x06\x65vents\x18\x03 \x03(\t\"*\n\x14ListEndpointsRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\"A\n\x15ListEndpointsResponse\x12(\n\tendpoints\x18\x01 \x03(\x0b\x32\x15.craftkit.v1.Endpoint\"6\n\x0b\x45ndpointRef\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\"\xa8\x01\n\x15UpdateEndpointRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x0f\n\x07has_url\x18\x03 \x01(\x08\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\x12\n\nhas_events\x18\x05 \x01(\x08\x12\x0e\n\x06\x65vents\x18\x06 \x03(\t\x12\x13\n\x0bhas_enabled\x18\x07 \x01(\x08\x12\x0f\n\x07\x65nabled\x18\x08 \x01(\x08\"W\n\x13RotateSecretRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x17\n\x0foverlap_seconds\x18\x03 \x01(\x05\"a\n\x07\x41ttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x13\n\x0bstatus_code\x18\x02 \x01(\x05\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x04 \x01(\x05\x12\r\n\x05\x61t_ms\x18\x05 \x01(\x03\"\xb8\x01\n\x08\x44\x65livery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x11\n\trender_id\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12&\n\x08\x61ttempts\x18\x06 \x03(\x0b\x32\x14.craftkit.v1.Attempt\x12\x1a\n\x12next_attempt_at_ms\x18\x07 \x01(\x03\x12\x15\n\rcreated_at_ms\x18\x08 \x01(\x03\"O\n\x15ListDeliveriesRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"C\n\x16ListDeliveriesResponse\x12)\n\ndeliveries\x18\x01 \x03(\x0b\x32\x15.craftkit.v1.Delivery\"P\n\x10RedeliverRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65livery_id\x18\x03 \x01(\t2\xac\x04\n\x0eWebhookService\x12K\n\x0e\x43reateEndpoint\x12\".craftkit.v1.CreateEndpointRequest\x1a\x15.craftkit.v1.Endpoint\x12V\n\rListEndpoints\x12!.craftkit.v1.ListEndpointsRequest\x1a\".craftkit.v1.ListEndpointsResponse\x12K\n\x0eUpdateEndpoint\x12\".craftkit.v1.UpdateEndpointRequest\x1a\x15.craftkit.v1.Endpoint\x12\x41\n\x0e\x44\x65leteEndpoint\x12\x18.craftkit.v1.EndpointRef\x1a\x15.craftkit.v1.Endpoint\x12G\n\x0cRotateSecret\x12 .craftkit.v1.RotateSecretRequest\x1a\x15.craftkit.v1.Endpoint\x12Y\n\x0eListDeliveries\x12\".craftkit.v1.ListDeliveriesRequest\x1a#.craftkit.v1.ListDeliveriesResponse\x12\x41\n\tRedeliver\x12\x1d.craftkit.v1.RedeliverRequest\x1a\x15.craftkit.v1.Deliveryb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63raftkit/v1/webhooks.proto\x12\x0b\x63raftkit.v1\"\x84\x01\n\x08\x45ndpoint\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0e\n\x06\x65vents\x18\x03 \x03(\t\x12\x0e\n\x06secret\x18\x04 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x05 \x01(\x08\x12\x15\n\rcreated_at_ms\x18\x06 \x01(\x03\x12\x17\n\x0fpaused_until_ms\x18\x07 \x01(\x03\"H\n\x15\x43reateEndpointRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0e\n\x06\x65vents\x18\x03 \x03(\t\"I\n\x14ListEndpointsRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"V\n\x15ListEndpointsResponse\x12(\n\tendpoints\x18\x01 \x03(\x0b\x32\x15.craftkit.v1.Endpoint\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"6\n\x0b\x45ndpointRef\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\"\xa8\x01\n\x15UpdateEndpointRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x0f\n\x07has_url\x18\x03 \x01(\x08\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\x12\n\nhas_events\x18\x05 \x01(\x08\x12\x0e\n\x06\x65vents\x18\x06 \x03(\t\x12\x13\n\x0bhas_enabled\x18\x07 \x01(\x08\x12\x0f\n\x07\x65nabled\x18\x08 \x01(\x08\"W\n\x13RotateSecretRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x17\n\x0foverlap_seconds\x18\x03 \x01(\x05\"a\n\x07\x41ttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x13\n\x0bstatus_code\x18\x02 \x01(\x05\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x04 \x01(\x05\x12\r\n\x05\x61t_ms\x18\x05 \x01(\x03\"\xb8\x01\n\x08\x44\x65livery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12\x11\n\trender_id\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12&\n\x08\x61ttempts\x18\x06 \x03(\x0b\x32\x14.craftkit.v1.Attempt\x12\x1a\n\x12next_attempt_at_ms\x18\x07 \x01(\x03\x12\x15\n\rcreated_at_ms\x18\x08 \x01(\x03\"_\n\x15ListDeliveriesRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x04 \x01(\t\"X\n\x16ListDeliveriesResponse\x12)\n\ndeliveries\x18\x01 \x03(\x0b\x32\x15.craftkit.v1.Delivery\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"P\n\x10RedeliverRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65livery_id\x18\x03 \x01(\t2\xac\x04\n\x0eWebhookService\x12K\n\x0e\x43reateEndpoint\x12\".craftkit.v1.CreateEndpointRequest\x1a\x15.craftkit.v1.Endpoint\x12V\n\rListEndpoints\x12!.craftkit.v1.ListEndpointsRequest\x1a\".craftkit.v1.ListEndpointsResponse\x12K\n\x0eUpdateEndpoint\x12\".craftkit.v1.UpdateEndpointRequest\x1a\x15.craftkit.v1.Endpoint\x12\x41\n\x0e\x44\x65leteEndpoint\x12\x18.craftkit.v1.EndpointRef\x1a\x15.craftkit.v1.Endpoint\x12G\n\x0cRotateSecret\x12 .craftkit.v1.RotateSecretRequest\x1a\x15.craftkit.v1.Endpoint\x12Y\n\x0eListDeliveries\x12\".craftkit.v1.ListDeliveriesRequest\x1a#.craftkit.v1.ListDeliveriesResponse\x12\x41\n\tRedeliver\x12\x1d.craftkit.v1.RedeliverRequest\x1a\x15.craftkit.v1.Deliveryb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,25 +36,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEENDPOINTREQUEST']._serialized_start=178
   _globals['_CREATEENDPOINTREQUEST']._serialized_end=250
   _globals['_LISTENDPOINTSREQUEST']._serialized_start=252
-  _globals['_LISTENDPOINTSREQUEST']._serialized_end=294
-  _globals['_LISTENDPOINTSRESPONSE']._serialized_start=296
-  _globals['_LISTENDPOINTSRESPONSE']._serialized_end=361
-  _globals['_ENDPOINTREF']._serialized_start=363
-  _globals['_ENDPOINTREF']._serialized_end=417
-  _globals['_UPDATEENDPOINTREQUEST']._serialized_start=420
-  _globals['_UPDATEENDPOINTREQUEST']._serialized_end=588
-  _globals['_ROTATESECRETREQUEST']._serialized_start=590
-  _globals['_ROTATESECRETREQUEST']._serialized_end=677
-  _globals['_ATTEMPT']._serialized_start=679
-  _globals['_ATTEMPT']._serialized_end=776
-  _globals['_DELIVERY']._serialized_start=779
-  _globals['_DELIVERY']._serialized_end=963
-  _globals['_LISTDELIVERIESREQUEST']._serialized_start=965
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1044
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1046
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1113
-  _globals['_REDELIVERREQUEST']._serialized_start=1115
-  _globals['_REDELIVERREQUEST']._serialized_end=1195
-  _globals['_WEBHOOKSERVICE']._serialized_start=1198
-  _globals['_WEBHOOKSERVICE']._serialized_end=1754
+  _globals['_LISTENDPOINTSREQUEST']._serialized_end=325
+  _globals['_LISTENDPOINTSRESPONSE']._serialized_start=327
+  _globals['_LISTENDPOINTSRESPONSE']._serialized_end=413
+  _globals['_ENDPOINTREF']._serialized_start=415
+  _globals['_ENDPOINTREF']._serialized_end=469
+  _globals['_UPDATEENDPOINTREQUEST']._serialized_start=472
+  _globals['_UPDATEENDPOINTREQUEST']._serialized_end=640
+  _globals['_ROTATESECRETREQUEST']._serialized_start=642
+  _globals['_ROTATESECRETREQUEST']._serialized_end=729
+  _globals['_ATTEMPT']._serialized_start=731
+  _globals['_ATTEMPT']._serialized_end=828
+  _globals['_DELIVERY']._serialized_start=831
+  _globals['_DELIVERY']._serialized_end=1015
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=1017
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=1112
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=1114
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=1202
+  _globals['_REDELIVERREQUEST']._serialized_start=1204
+  _globals['_REDELIVERREQUEST']._serialized_end=1284
+  _globals['_WEBHOOKSERVICE']._serialized_start=1287
+  _globals['_WEBHOOKSERVICE']._serialized_end=1843
 # @@protoc_insertion_point(module_scope)

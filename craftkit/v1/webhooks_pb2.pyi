@@ -35,16 +35,22 @@ class CreateEndpointRequest(_message.Message):
     def __init__(self, project_id: _Optional[str] = ..., url: _Optional[str] = ..., events: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListEndpointsRequest(_message.Message):
-    __slots__ = ("project_id",)
+    __slots__ = ("project_id", "limit", "cursor")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
     project_id: str
-    def __init__(self, project_id: _Optional[str] = ...) -> None: ...
+    limit: int
+    cursor: str
+    def __init__(self, project_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class ListEndpointsResponse(_message.Message):
-    __slots__ = ("endpoints",)
+    __slots__ = ("endpoints", "next_cursor")
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
     endpoints: _containers.RepeatedCompositeFieldContainer[Endpoint]
-    def __init__(self, endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ...) -> None: ...
+    next_cursor: str
+    def __init__(self, endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
 
 class EndpointRef(_message.Message):
     __slots__ = ("project_id", "endpoint_id")
@@ -119,20 +125,24 @@ class Delivery(_message.Message):
     def __init__(self, id: _Optional[str] = ..., endpoint_id: _Optional[str] = ..., event: _Optional[str] = ..., render_id: _Optional[str] = ..., status: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., next_attempt_at_ms: _Optional[int] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
 
 class ListDeliveriesRequest(_message.Message):
-    __slots__ = ("project_id", "endpoint_id", "limit")
+    __slots__ = ("project_id", "endpoint_id", "limit", "cursor")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_ID_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
     project_id: str
     endpoint_id: str
     limit: int
-    def __init__(self, project_id: _Optional[str] = ..., endpoint_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+    cursor: str
+    def __init__(self, project_id: _Optional[str] = ..., endpoint_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class ListDeliveriesResponse(_message.Message):
-    __slots__ = ("deliveries",)
+    __slots__ = ("deliveries", "next_cursor")
     DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
     deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
-    def __init__(self, deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ...) -> None: ...
+    next_cursor: str
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
 
 class RedeliverRequest(_message.Message):
     __slots__ = ("project_id", "endpoint_id", "delivery_id")

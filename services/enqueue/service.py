@@ -20,6 +20,8 @@ from services.status.templates import (check_filename, compiled, known_template,
 log = logging.getLogger(__name__)
 
 # One round trip: claim the dedupe key (or find it unexpired), insert the render and its job.
+# A key whose render was cancelled is free again: asking for the same render after cancelling it
+# means rendering it now, not being handed the cancelled one.
 ENQUEUE = f"""
 WITH dedupe AS (
     INSERT INTO render_dedupe (project_id, dedupe_key, render_id, expires_at)
@@ -27,6 +29,8 @@ WITH dedupe AS (
     ON CONFLICT (project_id, dedupe_key) DO UPDATE
         SET render_id = EXCLUDED.render_id, expires_at = EXCLUDED.expires_at
         WHERE render_dedupe.expires_at < clock_timestamp()
+           OR EXISTS (SELECT 1 FROM renders c WHERE c.id = render_dedupe.render_id
+                      AND c.status = 'cancelled')
     RETURNING render_id
 ), render AS (
     INSERT INTO renders (id, project_id, template_id, version_number, data, filename)

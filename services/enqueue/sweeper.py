@@ -44,7 +44,7 @@ WITH candidates AS (
     SELECT r.id FROM renders r
     WHERE r.completed_at > clock_timestamp() - %(window)s * interval '1 second'
       AND r.completed_at < clock_timestamp() - %(after)s * interval '1 second'
-      AND r.status IN ('succeeded', 'failed')
+      AND r.status IN ('succeeded', 'failed', 'cancelled')
       AND NOT EXISTS (SELECT 1 FROM webhook_events e WHERE e.render_id = r.id)
       AND NOT EXISTS (SELECT 1 FROM event_sweeps s
                       WHERE s.render_id = r.id AND s.next_sweep_at > clock_timestamp())

@@ -4,11 +4,14 @@ a client sends reaches protobuf, SQL or a gRPC error unchecked."""
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import datetime, timedelta, timezone
 
+from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 
-from craftkit import errors, inputs
+from craftkit import errors, inputs, renders
 from craftkit.downloads import MAX_DOWNLOADS, MAX_LINK_SECONDS
 from services.gateway.auth import SCOPES
 
@@ -27,6 +30,9 @@ MAX_LISTED_KEYS = 20
 """Unrecognized keys named in one error, so a body of 100,000 keys gets a short answer."""
 
 _INTEGER = re.compile("-?[0-9]+").fullmatch
+_CURSOR = re.compile("[A-Za-z0-9_-]*").fullmatch
+MAX_CURSOR_CHARS = 512
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -192,15 +198,69 @@ def rotate_request(body: object) -> dict:
     return _shape(body, {"overlapSeconds": int}, set(), "the request body")
 
 
-def limit_param(value: str) -> int:
+def limit_param(value: str, high: int = RANGES["limit"][1]) -> int:
     """The `limit` query parameter: ASCII digits only (str.isdigit also passes "²" and "١")."""
-    low, high = RANGES["limit"]
+    low = RANGES["limit"][0]
     if not (value.isascii() and value.isdigit() and len(value) <= 10
             and low <= int(value) <= high):
         raise errors.InvalidRequest(f"limit must be a whole number from {low} to {high}, not "
                                     f"{errors.shorten(value)}",
                                     field_errors={"limit": [f"Must be from {low} to {high}"]})
     return int(value)
+
+
+def page_params(query: QueryParams, maximum: int) -> tuple[int, str]:
+    """`limit` (0 when absent: the list's default) and `cursor` (empty: the first page). A cursor
+    is unpadded base64url made by the list itself; its content is checked where it is read."""
+    limit = limit_param(query["limit"], maximum) if "limit" in query else 0
+    cursor = query.get("cursor", "")
+    if len(cursor) > MAX_CURSOR_CHARS or not _CURSOR(cursor):
+        raise errors.InvalidRequest("cursor is not one this list gave: pass nextCursor from the "
+                                    "previous page unchanged",
+                                    field_errors={"cursor": ["Invalid cursor"]})
+    return limit, cursor
+
+
+def renders_query(query: QueryParams) -> dict:
+    """The filters of GET /v1/renders, as ListRendersRequest fields: `status` (one of the five),
+    `template` (a slug), `createdAfter` and `createdBefore` (ISO 8601 with a time zone, as the
+    API shows times; both exclusive), `limit` (1 to 100, default 20) and `cursor`."""
+    limit, cursor = page_params(query, 100)
+    fields: dict = {"limit": limit, "cursor": cursor}
+    if "status" in query:
+        if query["status"] not in renders.STATUS:
+            raise errors.InvalidRequest(
+                f"status must be one of {', '.join(renders.STATUS)}, not "
+                f"{errors.shorten(query['status'])}", field_errors={"status": ["Unknown status"]})
+        fields["status"] = renders.STATUS[query["status"]]
+    if "template" in query:
+        fields["template_slug"] = inputs.check_text(query["template"], "template",
+                                                    limit=MAX_CHARS["slug"], required=True)
+    for name, field, rounding in (("createdAfter", "created_after_ms", math.floor),
+                                  ("createdBefore", "created_before_ms", math.ceil)):
+        if name in query:
+            fields[field] = _epoch_ms(query[name], name, rounding)
+    return fields
+
+
+def _epoch_ms(value: str, name: str, rounding) -> int:
+    """An ISO 8601 time with its zone, in epoch ms (rounded so that a bound between two
+    milliseconds keeps its meaning: after rounds down, before rounds up)."""
+    example = "2026-06-05T10:00:00.000Z"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise errors.InvalidRequest(
+            f"{name} must be an ISO 8601 time like {example}, not {errors.shorten(value)}",
+            field_errors={name: ["Invalid ISO 8601 time"]}) from None
+    if moment.tzinfo is None:
+        raise errors.InvalidRequest(f"{name} needs a time zone: end it with Z, like {example}",
+                                    field_errors={name: ["Missing time zone"]})
+    epoch_ms = rounding((moment - EPOCH) / timedelta(milliseconds=1))
+    if epoch_ms <= 0:
+        raise errors.InvalidRequest(f"{name} must be after 1970-01-01T00:00:00.000Z",
+                                    field_errors={name: ["Out of range"]})
+    return epoch_ms
 
 
 def check_path(params: dict[str, object]) -> None:

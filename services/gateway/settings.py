@@ -47,8 +47,12 @@ class Settings:
     key in use (one small indexed read, and a last-use write at most once a second per key).
     Default 5."""
     render_cache_size: int
-    """RENDER_CACHE_SIZE: terminal renders whose GET body each gateway keeps in memory (they never
-    change); 0 turns the cache off. Default 10000."""
+    """RENDER_CACHE_SIZE: terminal renders whose GET body each gateway keeps in memory; 0 turns
+    the cache off. Default 10000."""
+    render_cache_seconds: float
+    """RENDER_CACHE_SECONDS: how long a terminal render's GET body is served from that cache
+    before it is read again: the only later change, retention expiring it, shows within this
+    time. 0 turns the cache off. Default 60."""
     workers: int
     """GATEWAY_WORKERS: uvicorn worker processes."""
     header_timeout_seconds: float
@@ -113,6 +117,7 @@ class Settings:
             rate_limit_burst=env_int("RATE_LIMIT_BURST", 400),
             key_cache_seconds=env_float("KEY_CACHE_SECONDS", 5.0),
             render_cache_size=env_int("RENDER_CACHE_SIZE", 10000),
+            render_cache_seconds=env_float("RENDER_CACHE_SECONDS", 60.0),
             workers=env_int("GATEWAY_WORKERS", 1),
             header_timeout_seconds=env_float("HEADER_TIMEOUT_SECONDS", 5.0),
             body_timeout_seconds=env_float("BODY_TIMEOUT_SECONDS", 8.0),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -37,15 +38,17 @@ class Backends:
 
 
 class TerminalRenders:
-    """The GET body of renders that are terminal. Those never change (the database refuses it),
-    so they are served from memory: an LRU of `size` entries keyed by project and render. A body
-    whose downloadUrl expires (DOWNLOAD_URL_MODE=presigned) is served only for the first tenth
-    of that URL's life, so every downloadUrl handed out has at least 90 % of its life left."""
+    """The GET body of renders that are terminal, served from memory: an LRU of `size` entries
+    keyed by project and render. A terminal render changes once more at most, when retention
+    expires it (downloadUrl null, expiredAt set), so an entry is kept `ttl` seconds, and one
+    already expired for as long as the LRU keeps it. A body whose downloadUrl expires
+    (DOWNLOAD_URL_MODE=presigned) is served only for the first tenth of that URL's life, so
+    every downloadUrl handed out has at least 90 % of its life left."""
 
     FRESH_SHARE = 0.1
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, ttl: float = 60.0) -> None:
+        self.size, self.ttl = size, ttl
         self.entries: OrderedDict[tuple[str, str], tuple[bytes, float]] = OrderedDict()
 
     def get(self, project: str, render_id: str) -> bytes | None:
@@ -58,15 +61,16 @@ class TerminalRenders:
         self.entries.move_to_end((project, render_id))
         return entry[0]
 
-    def put(self, project: str, render_id: str, body: bytes, url_expires_at_ms: int = 0) -> None:
+    def put(self, project: str, render_id: str, body: bytes, url_expires_at_ms: int = 0, *,
+            expired: bool = False) -> None:
         """Keeps `body`; `url_expires_at_ms` (epoch ms, 0: never) is when its downloadUrl stops
-        working."""
-        if self.size <= 0:
+        working; `expired`: retention has run on the render, nothing about it changes now."""
+        if self.size <= 0 or self.ttl <= 0:
             return
-        good_until = float("inf")
+        good_until = math.inf if expired else time.monotonic() + self.ttl
         if url_expires_at_ms:
             life = url_expires_at_ms / 1000 - time.time()
-            good_until = time.monotonic() + max(0.0, life) * self.FRESH_SHARE
+            good_until = min(good_until, time.monotonic() + max(0.0, life) * self.FRESH_SHARE)
         self.entries[(project, render_id)] = (body, good_until)
         while len(self.entries) > self.size:
             self.entries.popitem(last=False)
@@ -125,7 +129,8 @@ async def running(settings: Settings):
             settings=settings, backends=backends,
             keys=KeyCache(backends.projects, settings.key_cache_seconds, failures),
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
-            failures=failures, terminal=TerminalRenders(settings.render_cache_size),
+            failures=failures, terminal=TerminalRenders(settings.render_cache_size,
+                                                          settings.render_cache_seconds),
             previews=previews,
             preview_limiter=RateLimiter(settings.preview_rate_per_second, settings.preview_burst,
                                         "previews a second for this project"),

@@ -22,11 +22,14 @@ def render_created(render: render_pb2.Render, base: str) -> dict:
 
 
 def render(render: render_pb2.Render, base: str) -> dict:
-    """GET /v1/renders/{id}."""
+    """GET /v1/renders/{id} (and each render of GET /v1/renders): the seeds' fields, then
+    templateSlug and expiredAt (set once retention deleted the PDF and the data)."""
     return {
         **render_created(render, base),
         "completedAt": iso(render.completed_at_ms),
         "durationMs": None if render.duration_ms < 0 else render.duration_ms,
+        "templateSlug": render.template_slug or None,
+        "expiredAt": iso(render.expired_at_ms),
     }
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 from minio.error import InvalidResponseError, S3Error
 
 from craftkit import renders
@@ -73,6 +74,24 @@ class PdfStore:
     def _put(self, key: str, pdf: bytes) -> None:
         self.client.put_object(self.settings.bucket, key, io.BytesIO(pdf), len(pdf),
                                content_type="application/pdf")
+
+    def remove(self, keys: list[str]) -> None:
+        """Deletes the objects (one multi-object request per 1,000 keys). A key already gone
+        counts as deleted, and so does a bucket that is gone; anything else S3 refuses raises
+        StoreError."""
+        for start in range(0, len(keys), 1000):
+            chunk = [DeleteObject(key) for key in keys[start:start + 1000]]
+            try:
+                failed = [e for e in self.client.remove_objects(self.settings.bucket, chunk)
+                          if e.code not in ("NoSuchKey", "NoSuchBucket")]
+            except S3Error as exc:
+                if exc.code == "NoSuchBucket":
+                    continue
+                raise StoreError(f"S3 answered {exc.code}: {exc.message}", permanent=False) from None
+            if failed:
+                raise StoreError(f"S3 could not delete {len(failed)} object(s), e.g. "
+                                 f"{failed[0].name}: {failed[0].code} {failed[0].message}",
+                                 permanent=False)
 
     def download_url(self, key: str) -> str:
         return renders.download_url(self.settings.public_base_url, key)

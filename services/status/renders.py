@@ -10,12 +10,14 @@ import uuid
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from craftkit import db, errors, messages
+from craftkit import cursor, db, errors, messages
 from craftkit.downloads import DownloadUrls
 from craftkit.layout import image_assets
 from craftkit.outbox import Outbox
-from craftkit.renders import COLUMNS, TERMINAL, download_url, to_proto
-from craftkit.v1 import status_pb2, status_pb2_grpc
+from craftkit.renders import COLUMNS, STATUS_NAME, TEMPLATE_SLUG, TERMINAL, download_url, to_proto
+from craftkit.timefmt import ms
+from craftkit.v1 import render_pb2, status_pb2, status_pb2_grpc
+from services.status.templates import known_template, not_found
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +90,59 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
         self.events_topic = events_topic
         self.max_attempts = max_attempts
 
+    async def CancelRender(self, request, context):
+        """One conditional UPDATE (status = 'queued') with its event: PostgreSQL serialises it
+        with StartRender's claim on the row, and the one that comes second finds the status
+        changed and changes nothing."""
+        rid = parse_id(request.render_id)
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(CANCEL, {"id": rid, "project": request.project_id,
+                                              "topic": self.events_topic})
+            row = await cur.fetchone()
+            if row is None:
+                cur = await conn.execute("SELECT status::text AS status FROM renders "
+                                         "WHERE id = %s AND project_id = %s",
+                                         (rid, request.project_id))
+                current = await cur.fetchone()
+                if current is None:
+                    raise errors.NotFound(f"no render with id {request.render_id!r} in this project")
+                raise errors.NotCancellable(
+                    f"render {request.render_id} is {current['status']}; only a queued render "
+                    "can be cancelled")
+        self.outbox.publish(row["outbox_id"], self.events_topic, row["event_key"],
+                            row["event_payload"])
+        self.waiters.finished(str(rid), row)
+        log.info("render %s cancelled", request.render_id)
+        return self._shown(row)
+
+    async def ListRenders(self, request, context):
+        limit = cursor.page_size(request.limit, 20, 100)
+        params = {"project": request.project_id, "limit": limit + 1, **list_filters(request)}
+        async with self.pool.connection() as conn:
+            if request.template_slug:
+                params["template"] = await self._template_id(conn, request.project_id,
+                                                             request.template_slug)
+            cur = await conn.execute(list_query(params), params)
+            rows = await cur.fetchall()
+        page, more = rows[:limit], len(rows) > limit
+        next_cursor = cursor.encode(ms(page[-1]["created_at"]), page[-1]["id"]) if more else ""
+        return status_pb2.ListRendersResponse(renders=[self._shown(r) for r in page],
+                                              next_cursor=next_cursor)
+
+    async def _template_id(self, conn, project_id: str, slug: str) -> uuid.UUID:
+        if known_template(project_id, slug):
+            cur = await conn.execute("SELECT id FROM templates WHERE project_id = %s AND slug = %s",
+                                     (project_id, slug))
+            row = await cur.fetchone()
+            if row is not None:
+                return row["id"]
+        raise not_found(slug)
+
     async def _fetch(self, project_id: str, render_id: str, transitions: bool = False):
         rid = parse_id(render_id)
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                f"SELECT {COLUMNS} FROM renders WHERE id = %s AND project_id = %s",
+                f"SELECT {COLUMNS}, {TEMPLATE_SLUG} FROM renders WHERE id = %s AND project_id = %s",
                 (rid, project_id))
             row = await cur.fetchone()
             if row is None:
@@ -328,5 +378,61 @@ FROM done, event
 
 
 FINISH = _finish_statement()
+
 # Failing a render whose last allowed attempt's lease ran out (no worker renewed it meanwhile).
 GIVE_UP = _finish_statement("AND started_at < clock_timestamp() - %(lease)s * interval '1 second'")
+
+# ListRenders: each filter present in the parameters adds its condition. Every combination has
+# an index of (project_id, [template_id,] [status,] created_at, id) (migration 0008), read
+# backwards from the cursor: `limit` rows, no sort, whatever the project's size.
+LIST_FILTERS = {
+    "status": "status = %(status)s",
+    "template": "template_id = %(template)s",
+    "after": "created_at > %(after)s",
+    "before": "created_at < %(before)s",
+    "at": "(created_at, id) < (%(at)s, %(last)s)",
+}
+
+
+def list_filters(request: status_pb2.ListRendersRequest) -> dict:
+    """The query parameters of the request's filters (the names of LIST_FILTERS), checked; the
+    template's id is looked up separately."""
+    params: dict = {}
+    if request.status != render_pb2.RENDER_STATUS_UNSPECIFIED:
+        if request.status not in STATUS_NAME:
+            raise errors.InvalidRequest(f"status {request.status} is not a render status",
+                                        field_errors={"status": ["Unknown status"]})
+        params["status"] = STATUS_NAME[request.status]
+    if request.created_after_ms:
+        params["after"] = cursor.moment(request.created_after_ms, "created_after_ms")
+    if request.created_before_ms:
+        params["before"] = cursor.moment(request.created_before_ms, "created_before_ms")
+    if request.cursor:
+        params["at"], params["last"] = cursor.decode(request.cursor, cursor.millis,
+                                                     cursor.uuid_part)
+    return params
+
+
+def list_query(params: dict) -> str:
+    """The ListRenders query for `params` (project and limit, plus any of LIST_FILTERS)."""
+    conditions = ["project_id = %(project)s"]
+    conditions += [sql for name, sql in LIST_FILTERS.items() if name in params]
+    return (f"SELECT {COLUMNS}, {TEMPLATE_SLUG} FROM renders WHERE {' AND '.join(conditions)} "
+            "ORDER BY created_at DESC, id DESC LIMIT %(limit)s")
+
+
+# queued -> cancelled and its render.cancelled event in one statement, as FINISH does.
+CANCEL = f"""
+WITH now AS (SELECT date_trunc('milliseconds', clock_timestamp()) AS t),
+done AS (
+    UPDATE renders SET status = 'cancelled', completed_at = now.t,
+           duration_ms = round(extract(epoch FROM now.t - created_at) * 1000)
+    FROM now
+    WHERE id = %(id)s AND project_id = %(project)s AND status = 'queued'
+    RETURNING {COLUMNS}, {TEMPLATE_SLUG}
+), event AS (
+    {messages.outbox_insert("topic", messages.EVENT_PAYLOAD, "done")}
+)
+SELECT done.*, event.id AS outbox_id, event.key AS event_key, event.payload AS event_payload
+FROM done, event
+"""

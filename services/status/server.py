@@ -17,7 +17,9 @@ from services.status import idempotency
 from services.status.downloads import DownloadService
 from services.status.inbound import InboundHookService
 from services.status.projects import ProjectService
+from services.render_worker.storage import PdfStore
 from services.status.renders import StatusService, TerminalWaiters
+from services.status.retention import Retention
 from services.status.settings import Settings
 from services.status.templates import TemplateService
 
@@ -66,6 +68,9 @@ async def serve(settings: Settings) -> None:
 
         tasks.append(asyncio.create_task(relay_when_connected()))
         tasks.append(asyncio.create_task(kafka.keep_topics(settings.kafka)))
+        if settings.retention_days > 0:
+            store = PdfStore(settings.storage)
+            tasks.append(asyncio.create_task(Retention(pool, store, settings.retention_days).run()))
         # Every answer comes from PostgreSQL; Kafka only carries completion events, which the
         # outbox holds while it is away. So Kafka down shows as "kafka", not as "" (not ready).
         tasks.append(asyncio.create_task(watch_dependencies(

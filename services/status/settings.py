@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from craftkit.config import Database, Downloads, Kafka, Storage, env_int, env_str
+from craftkit.config import (ConfigError, Database, Downloads, Kafka, Storage, env_float, env_int,
+                             env_str)
 from craftkit.internal_auth import ServerSecurity
 
 
@@ -29,16 +30,20 @@ class Settings:
     decodes an image at about 10 bytes per pixel (40 MP: about 400 MiB), so keep the worker's
     memory per render above that, or lower this."""
     storage: Storage
-    """S3_*: the bucket the workers store PDFs in. Status never calls S3: it signs URLs of its
-    objects (the gateway's download streams, share links, presigned downloadUrls), and a finished
-    render's URL must be S3_PUBLIC_BASE_URL + "/" + its object key (FinishRender refuses any
-    other)."""
+    """S3_*: the bucket the workers store PDFs in. Status signs URLs of its objects (the
+    gateway's download streams, share links, presigned downloadUrls) and, with
+    RENDER_RETENTION_DAYS, deletes the expired ones; a finished render's URL must be
+    S3_PUBLIC_BASE_URL + "/" + its object key (FinishRender refuses any other)."""
     downloads: Downloads
     """DOWNLOAD_URL_MODE, DOWNLOAD_URL_TTL_SECONDS, DOWNLOAD_URL_ENDPOINT: what downloadUrl is."""
     idempotency_retention_seconds: int
     """IDEMPOTENCY_RETENTION_SECONDS: how long a POST's response is kept for replay to the same
     Idempotency-Key (counted from the first request); after it the key is free again. Default
     86400 (24 h, as Stripe)."""
+    retention_days: float = 0.0
+    """RENDER_RETENTION_DAYS: renders that completed longer ago than this lose their PDF (deleted
+    from S3) and their request data; the row stays readable, with expiredAt set and downloadUrl
+    null. Fractions are allowed (0.5 is 12 hours). 0, the default, keeps everything forever."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -53,4 +58,12 @@ class Settings:
             storage=Storage.from_env(),
             downloads=Downloads.from_env(),
             idempotency_retention_seconds=env_int("IDEMPOTENCY_RETENTION_SECONDS", 86400),
+            retention_days=retention_days(),
         )
+
+
+def retention_days() -> float:
+    days = env_float("RENDER_RETENTION_DAYS", 0.0)
+    if not 0 <= days <= 365_000:  # also refuses nan and inf
+        raise ConfigError(f"RENDER_RETENTION_DAYS must be from 0 (off) to 365000 days, got {days}")
+    return days

@@ -19,7 +19,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
-from craftkit import errors, inputs
+from craftkit import cursor, errors, inputs
 from craftkit.layout import image_assets, lint
 from craftkit.manifest import Manifest
 from craftkit.timefmt import ms
@@ -135,13 +135,18 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
             return template_proto(row, await cur.fetchall())
 
     async def ListTemplates(self, request, context):
+        limit = cursor.page_size(request.limit, 100, 100)
+        after = cursor.decode(request.cursor, cursor.text)[0] if request.cursor else ""
         if not inputs.is_uuid(request.project_id):
             return templates_pb2.ListTemplatesResponse()
         async with self.pool.connection() as conn:
-            cur = await conn.execute("SELECT * FROM templates WHERE project_id = %s ORDER BY slug",
-                                     (request.project_id,))
+            cur = await conn.execute("SELECT * FROM templates WHERE project_id = %s AND slug > %s "
+                                     "ORDER BY slug LIMIT %s", (request.project_id, after, limit + 1))
             rows = await cur.fetchall()
-        return templates_pb2.ListTemplatesResponse(templates=[template_proto(r) for r in rows])
+        page = rows[:limit]
+        return templates_pb2.ListTemplatesResponse(
+            templates=[template_proto(r) for r in page],
+            next_cursor=cursor.encode(page[-1]["slug"]) if len(rows) > limit else "")
 
     async def AddVersion(self, request, context):
         size = len(request.manifest_json) + len(request.layout_json)

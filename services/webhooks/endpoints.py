@@ -9,12 +9,15 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
-from craftkit import errors
+from craftkit import cursor, errors
 from craftkit.timefmt import ms
 from craftkit.v1 import webhooks_pb2, webhooks_pb2_grpc
 from services.webhooks.targets import TargetRefused, check_target, check_url
 
-EVENTS = ("render.succeeded", "render.failed")
+EVENTS = ("render.succeeded", "render.failed", "render.cancelled")
+# What an endpoint created without `events` gets: the seeds' two events, which receivers written
+# against the seeds branch on. render.cancelled is only sent to endpoints that list it.
+DEFAULT_EVENTS = ("render.succeeded", "render.failed")
 ENDPOINT_COLUMNS = "id, url, events, enabled, created_at, paused_until"
 
 
@@ -48,12 +51,19 @@ def _uuid(value: str, what: str) -> uuid.UUID:
 
 
 def _events(events) -> list[str]:
-    events = list(events) or list(EVENTS)
+    events = list(events) or list(DEFAULT_EVENTS)
     unknown = sorted(set(events) - set(EVENTS))
     if unknown:
         raise errors.InvalidRequest(f"unknown event(s) {', '.join(unknown)}; events: "
                                     f"{', '.join(EVENTS)}", field_errors={"events": ["Invalid"]})
     return sorted(set(events))
+
+
+def _next(rows: list[dict], limit: int) -> str:
+    """The cursor after a page of `limit` rows, when the query found one more (limit + 1)."""
+    if len(rows) <= limit:
+        return ""
+    return cursor.encode(ms(rows[limit - 1]["created_at"]), rows[limit - 1]["id"])
 
 
 class WebhookService(webhooks_pb2_grpc.WebhookServiceServicer):
@@ -97,12 +107,21 @@ class WebhookService(webhooks_pb2_grpc.WebhookServiceServicer):
             return endpoint_proto(await cur.fetchone(), secret)
 
     async def ListEndpoints(self, request, context):
+        limit = cursor.page_size(request.limit, 100, 100)
+        after = ""
+        params = {"project": request.project_id, "limit": limit + 1}
+        if request.cursor:
+            params["at"], params["last"] = cursor.decode(request.cursor, cursor.millis,
+                                                         cursor.uuid_part)
+            after = "AND (created_at, id) > (%(at)s, %(last)s) "
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE project_id = %s "
-                "AND deleted_at IS NULL ORDER BY created_at", (request.project_id,))
+                f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE project_id = %(project)s "
+                f"AND deleted_at IS NULL {after}ORDER BY created_at, id LIMIT %(limit)s", params)
             rows = await cur.fetchall()
-        return webhooks_pb2.ListEndpointsResponse(endpoints=[endpoint_proto(r) for r in rows])
+        page = rows[:limit]
+        return webhooks_pb2.ListEndpointsResponse(
+            endpoints=[endpoint_proto(r) for r in page], next_cursor=_next(rows, limit))
 
     async def UpdateEndpoint(self, request, context):
         if request.has_url:
@@ -147,13 +166,21 @@ class WebhookService(webhooks_pb2_grpc.WebhookServiceServicer):
             return endpoint_proto(await cur.fetchone(), secret)
 
     async def ListDeliveries(self, request, context):
-        limit = min(max(request.limit or 50, 1), 200)
+        limit = cursor.page_size(request.limit, 50, 200)
+        before = ""
+        params = {"limit": limit + 1}
+        if request.cursor:
+            params["at"], params["last"] = cursor.decode(request.cursor, cursor.millis,
+                                                         cursor.uuid_part)
+            before = "AND (created_at, id) < (%(at)s, %(last)s) "
         async with self.pool.connection() as conn:
             endpoint = await self._endpoint(conn, request.project_id, request.endpoint_id)
+            params["endpoint"] = endpoint["id"]
             cur = await conn.execute(
-                "SELECT * FROM webhook_deliveries WHERE endpoint_id = %s "
-                "ORDER BY created_at DESC LIMIT %s", (endpoint["id"], limit))
+                f"SELECT * FROM webhook_deliveries WHERE endpoint_id = %(endpoint)s {before}"
+                "ORDER BY created_at DESC, id DESC LIMIT %(limit)s", params)
             rows = await cur.fetchall()
+            next_cursor, rows = _next(rows, limit), rows[:limit]
             cur = await conn.execute(
                 "SELECT * FROM webhook_attempts WHERE delivery_id = ANY(%s) "
                 "ORDER BY delivery_id, number", ([r["id"] for r in rows],))
@@ -161,7 +188,8 @@ class WebhookService(webhooks_pb2_grpc.WebhookServiceServicer):
             for attempt in await cur.fetchall():
                 attempts.setdefault(attempt["delivery_id"], []).append(attempt)
         return webhooks_pb2.ListDeliveriesResponse(
-            deliveries=[delivery_proto(r, attempts.get(r["id"], [])) for r in rows])
+            deliveries=[delivery_proto(r, attempts.get(r["id"], [])) for r in rows],
+            next_cursor=next_cursor)
 
     async def Redeliver(self, request, context):
         async with self.pool.connection() as conn, conn.transaction():

@@ -15,7 +15,7 @@ import pytest
 from minio import Minio
 
 from craftkit import demo
-from craftkit.devstack import BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, Infra, Stack
+from craftkit.devstack import BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, SERVICES, Infra, Stack
 from craftkit.v1 import status_pb2, status_pb2_grpc
 from tests.integration import receiver as receivers
 
@@ -39,6 +39,22 @@ def start_stack(workdir: Path) -> Stack:
 def stack(tmp_path_factory):
     stack = start_stack(tmp_path_factory.mktemp("stack"))
     try:
+        yield stack
+    finally:
+        stack.stop()
+        stack.infra.stop()
+
+
+@pytest.fixture(scope="module")
+def idle(tmp_path_factory):
+    """A stack of every service but the render worker: jobs wait in Kafka and renders stay
+    queued until a test claims (StartRender, as a worker would), finishes or cancels them."""
+    stack = Stack(Infra(tmp_path_factory.mktemp("idle")).start(), env_overrides=FAST_RECOVERY)
+    names = [name for name in SERVICES if name != "render_worker"]
+    try:
+        for name in names:
+            stack.start_service(name)
+        stack.wait_ready(names=names)
         yield stack
     finally:
         stack.stop()

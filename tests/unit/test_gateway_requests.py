@@ -1,14 +1,17 @@
 import uuid
 
 import pytest
+from starlette.datastructures import QueryParams
 
 from craftkit import errors, inputs
 from craftkit.timefmt import iso
+from craftkit.v1 import render_pb2
 from services.gateway.limits import RateLimiter
 from services.gateway.requests import (check_json, check_path, inbound_hook_request,
-                                       key_request, limit_param, preview_request,
-                                       render_request, rotate_request, share_link_request,
-                                       template_request, webhook_request)
+                                       key_request, limit_param, page_params,
+                                       preview_request, render_request, renders_query,
+                                       rotate_request, share_link_request, template_request,
+                                       webhook_request)
 
 
 def test_a_full_render_request():
@@ -234,3 +237,42 @@ def test_bad_share_link_terms_name_the_field(body, field):
 def test_share_link_path_segments_that_name_nothing_are_404(params):
     with pytest.raises(errors.NotFound):
         check_path(params)
+
+
+def query(**values) -> QueryParams:
+    return QueryParams(values)
+
+
+def test_renders_query_turns_the_filters_into_list_fields():
+    fields = renders_query(query(status="failed", template="invoice", limit="5", cursor="abc_-1",
+                                 createdAfter="2026-06-05T10:00:00.000Z",
+                                 createdBefore="2026-06-05T12:00:00.000+02:00"))
+    assert fields == {"status": render_pb2.RENDER_STATUS_FAILED, "template_slug": "invoice",
+                      "limit": 5, "cursor": "abc_-1",
+                      "created_after_ms": 1780653600000, "created_before_ms": 1780653600000}
+    assert renders_query(query()) == {"limit": 0, "cursor": ""}
+
+
+def test_time_bounds_between_milliseconds_keep_their_meaning():
+    fields = renders_query(query(createdAfter="2026-06-05T10:00:00.0005Z",
+                                 createdBefore="2026-06-05T10:00:00.0005Z"))
+    assert fields["created_after_ms"] == 1780653600000
+    assert fields["created_before_ms"] == 1780653600001
+
+
+@pytest.mark.parametrize("values, parameter", [
+    ({"status": "processing"}, "status"), ({"template": "a\x01"}, "template"),
+    ({"createdAfter": "2026-13-01T00:00:00Z"}, "createdAfter"),
+    ({"createdBefore": "2026-06-05"}, "createdBefore"),
+    ({"limit": "101"}, "limit"), ({"cursor": "a+b"}, "cursor"), ({"cursor": "a" * 513}, "cursor"),
+])
+def test_renders_query_refuses_bad_values_naming_them(values, parameter):
+    with pytest.raises(errors.InvalidRequest) as caught:
+        renders_query(query(**values))
+    assert parameter in caught.value.field_errors
+
+
+def test_page_params_take_each_lists_maximum():
+    assert page_params(query(limit="200"), 200) == (200, "")
+    with pytest.raises(errors.InvalidRequest):
+        page_params(query(limit="101"), 100)

@@ -13,7 +13,8 @@ import httpx
 import pytest
 import trustme
 
-from services.webhooks import signing, targets
+from craftkit import errors
+from services.webhooks import endpoints, signing, targets
 from services.webhooks.deliveries import Deliverer, backoff
 from services.webhooks.settings import Settings
 from services.webhooks.signing import headers, payload
@@ -340,3 +341,12 @@ async def test_presigned_mode_signs_a_fresh_public_url_for_each_attempt():
     assert "X-Amz-Expires=60" in body["downloadUrl"]
     assert list(body) == list(signing.PAYLOAD_FIELDS)  # the seeds' fields, in their order
     await deliverer.client.aclose()
+
+
+def test_render_cancelled_is_an_event_to_list_not_a_default_one():
+    assert endpoints._events([]) == ["render.failed", "render.succeeded"]  # the seeds' two
+    assert endpoints._events(["render.cancelled", "render.failed"]) == [
+        "render.cancelled", "render.failed"]
+    with pytest.raises(errors.InvalidRequest) as refused:
+        endpoints._events(["render.expired"])
+    assert "render.cancelled" in refused.value.message

@@ -1,4 +1,5 @@
-"""Renders: enqueue one from a template (async, or sync up to SYNC_TIMEOUT_SECONDS) and read it."""
+"""Renders: enqueue one from a template (async, or sync up to SYNC_TIMEOUT_SECONDS), read it,
+list them a page at a time, cancel a queued one."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ async def get_render(request: Request) -> Response:
             timeout=RPC_TIMEOUT)
         body = dumps(views.render(render, gateway.settings.public_base_url)).encode()
         if STATUS_NAME[render.status] in TERMINAL:
-            gateway.terminal.put(project, render_id, body, render.download_url_expires_at_ms)
+            gateway.terminal.put(project, render_id, body, render.download_url_expires_at_ms,
+                                 expired=render.expired_at_ms > 0)
     return Response(body, media_type="application/json")
 
 
@@ -49,6 +51,25 @@ async def download(request: Request) -> Response:
         project_id=caller(request).project_id, render_id=request.path_params["id"]),
         timeout=RPC_TIMEOUT)
     return await downloads.stream(request, gateway.http, found)
+
+
+async def list_renders(request: Request) -> JSONResponse:
+    """GET /v1/renders: `{data: [renders as GET shows them], nextCursor}`, newest first."""
+    gateway, project = state(request), caller(request).project_id
+    reply = await gateway.backends.status.ListRenders(status_pb2.ListRendersRequest(
+        project_id=project, **requests.renders_query(request.query_params)), timeout=RPC_TIMEOUT)
+    base = gateway.settings.public_base_url
+    return JSONResponse({"data": [views.render(r, base) for r in reply.renders],
+                         "nextCursor": reply.next_cursor or None})
+
+
+async def cancel_render(request: Request) -> JSONResponse:
+    """POST /v1/renders/{id}/cancel: 200 with the cancelled render; 409 not_cancellable once it
+    is rendering or terminal."""
+    gateway, project = state(request), caller(request).project_id
+    render = await gateway.backends.status.CancelRender(status_pb2.CancelRenderRequest(
+        project_id=project, render_id=request.path_params["id"]), timeout=RPC_TIMEOUT)
+    return JSONResponse(views.render(render, gateway.settings.public_base_url))
 
 
 async def enqueue(gateway: State, project: str, slug: str, data: dict, version: int,
@@ -63,6 +84,7 @@ async def enqueue(gateway: State, project: str, slug: str, data: dict, version: 
         render = await wait(gateway, project, render)
     base = gateway.settings.public_base_url
     if sync and STATUS_NAME[render.status] in TERMINAL:
+        render.template_slug = render.template_slug or slug  # the wait's answer may not join it
         return JSONResponse(views.render(render, base))
     body = views.render_created(render, base)
     return JSONResponse(body, status_code=202, headers={"location": body["pollUrl"]})
@@ -87,6 +109,8 @@ async def wait(gateway: State, project: str, render: render_pb2.Render) -> rende
 
 ROUTES = [
     api("POST", "/v1/templates/{slug}/render", render_template, scope="render", idempotent=True),
+    api("GET", "/v1/renders", list_renders, scope="download"),
     api("GET", "/v1/renders/{id}", get_render, scope="download"),
     api("GET", "/v1/renders/{id}/download", download, scope="download"),
+    api("POST", "/v1/renders/{id}/cancel", cancel_render, scope="render"),
 ]

@@ -24,11 +24,14 @@ async def create_template(request: Request) -> JSONResponse:
 
 
 async def list_templates(request: Request) -> JSONResponse:
+    """By slug, `limit` (1 to 100, default 100) at a time; nextCursor is null on the last page."""
+    limit, cursor = requests.page_params(request.query_params, 100)
     reply = await state(request).backends.templates.ListTemplates(
-        templates_pb2.ListTemplatesRequest(project_id=caller(request).project_id),
-        timeout=RPC_TIMEOUT)
+        templates_pb2.ListTemplatesRequest(project_id=caller(request).project_id, limit=limit,
+                                           cursor=cursor), timeout=RPC_TIMEOUT)
     return JSONResponse({"templates": [views.template(t, with_versions=False)
-                                       for t in reply.templates]})
+                                       for t in reply.templates],
+                         "nextCursor": reply.next_cursor or None})
 
 
 async def get_template(request: Request) -> JSONResponse:

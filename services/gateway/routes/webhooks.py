@@ -22,10 +22,13 @@ async def create_webhook(request: Request) -> JSONResponse:
 
 
 async def list_webhooks(request: Request) -> JSONResponse:
+    """Oldest first, `limit` (1 to 100, default 100) at a time; nextCursor null on the last page."""
+    limit, cursor = requests.page_params(request.query_params, 100)
     reply = await state(request).backends.webhooks.ListEndpoints(
-        webhooks_pb2.ListEndpointsRequest(project_id=caller(request).project_id),
-        timeout=RPC_TIMEOUT)
-    return JSONResponse({"webhooks": [views.endpoint(e) for e in reply.endpoints]})
+        webhooks_pb2.ListEndpointsRequest(project_id=caller(request).project_id, limit=limit,
+                                          cursor=cursor), timeout=RPC_TIMEOUT)
+    return JSONResponse({"webhooks": [views.endpoint(e) for e in reply.endpoints],
+                         "nextCursor": reply.next_cursor or None})
 
 
 async def update_webhook(request: Request) -> JSONResponse:
@@ -59,12 +62,14 @@ async def rotate_webhook_secret(request: Request) -> JSONResponse:
 
 
 async def list_deliveries(request: Request) -> JSONResponse:
-    limit = requests.limit_param(request.query_params.get("limit", "50"))
+    """Newest first, `limit` (1 to 200, default 50) at a time; nextCursor null on the last page."""
+    limit, cursor = requests.page_params(request.query_params, 200)
     reply = await state(request).backends.webhooks.ListDeliveries(
         webhooks_pb2.ListDeliveriesRequest(project_id=caller(request).project_id,
-                                           endpoint_id=request.path_params["id"], limit=limit),
-        timeout=RPC_TIMEOUT)
-    return JSONResponse({"deliveries": [views.delivery(d) for d in reply.deliveries]})
+                                           endpoint_id=request.path_params["id"], limit=limit,
+                                           cursor=cursor), timeout=RPC_TIMEOUT)
+    return JSONResponse({"deliveries": [views.delivery(d) for d in reply.deliveries],
+                         "nextCursor": reply.next_cursor or None})
 
 
 async def redeliver(request: Request) -> JSONResponse:

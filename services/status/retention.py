@@ -1,0 +1,79 @@
+"""Retention (RENDER_RETENTION_DAYS): renders that completed longer ago lose their PDF and their
+request data; the row stays readable forever (the seeds promise it), with expired_at set and
+downloadUrl null.
+
+Each pass takes a bounded batch of the oldest terminal renders not expired yet, FOR UPDATE SKIP
+LOCKED (so any number of status replicas run it at once, each on other rows), deletes their PDFs
+from S3 (an object already gone is fine), and only then marks them expired, in the same
+transaction: a crash or an S3 failure in between leaves the rows as they were, to be taken again.
+The database guard allows exactly this change on a terminal row (migration 0008).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from psycopg_pool import AsyncConnectionPool
+
+from craftkit.retry import RetryPolicy
+from services.render_worker.storage import PdfStore
+
+log = logging.getLogger(__name__)
+
+DUE = """
+SELECT id, object_key FROM renders
+WHERE expired_at IS NULL AND completed_at IS NOT NULL
+  AND completed_at < clock_timestamp() - %(seconds)s * interval '1 second'
+ORDER BY completed_at LIMIT %(batch)s
+FOR UPDATE SKIP LOCKED
+"""
+
+EXPIRE = """
+UPDATE renders SET expired_at = date_trunc('milliseconds', clock_timestamp()), data = '{}',
+       download_url = NULL
+WHERE id = ANY(%s)
+"""
+
+
+class Retention:
+    def __init__(self, pool: AsyncConnectionPool, store: PdfStore, days: float,
+                 batch: int = 100) -> None:
+        self.pool = pool
+        self.store = store
+        self.seconds = days * 86400
+        self.batch = batch
+        # Look a few times per retention period, at least every minute.
+        self.interval = min(60.0, max(0.2, self.seconds / 4))
+
+    async def run(self) -> None:
+        """Forever: batches back to back while there are full ones, then a pause."""
+        retry = RetryPolicy(initial=self.interval, maximum=60.0)
+        failures = 0
+        while True:
+            wait = self.interval
+            try:
+                while await self.expire() == self.batch:
+                    pass
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - S3 or PostgreSQL away: try again later
+                failures += 1
+                wait = retry.delay(failures)
+                log.warning("retention: %s; retrying in %.1fs", exc, wait)
+            await asyncio.sleep(wait)
+
+    async def expire(self) -> int:
+        """One batch; returns how many renders expired."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(DUE, {"seconds": self.seconds, "batch": self.batch})
+            rows = await cur.fetchall()
+            if not rows:
+                return 0
+            keys = [r["object_key"] for r in rows if r["object_key"]]
+            if keys:
+                await asyncio.to_thread(self.store.remove, keys)
+            await conn.execute(EXPIRE, ([r["id"] for r in rows],))
+        log.info("retention: %d render(s) expired (%d PDF(s) deleted)", len(rows), len(keys))
+        return len(rows)
