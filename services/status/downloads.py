@@ -34,6 +34,7 @@ WITH opened AS (
     WHERE s.token_sha256 = %s AND s.revoked_at IS NULL AND s.expires_at > clock_timestamp()
       AND (s.max_downloads IS NULL OR s.downloads < s.max_downloads)
       AND r.id = s.render_id AND r.status = 'succeeded' AND r.object_key IS NOT NULL
+      AND r.expired_at IS NULL
     RETURNING r.id, r.status::text AS status, r.object_key, r.filename
 )
 SELECT * FROM opened
@@ -60,7 +61,7 @@ def check_downloadable(render_id: str, row: dict) -> None:
                                     "has succeeded (poll GET /v1/renders/{id})")
     if status != "succeeded":
         raise errors.RenderFailed(f"render {render_id} is {status}: it has no PDF")
-    if not row["object_key"]:
+    if row["expired_at"] is not None or not row["object_key"]:
         raise errors.RenderExpired(f"render {render_id}'s PDF has been deleted "
                                    "(RENDER_RETENTION_DAYS)")
 
@@ -99,7 +100,7 @@ class DownloadService(downloads_pb2_grpc.DownloadServiceServicer):
 
     async def _render(self, conn, project_id: str, render_id: str) -> dict:
         cur = await conn.execute(
-            "SELECT id, status::text AS status, object_key, filename FROM renders "
+            "SELECT id, status::text AS status, object_key, filename, expired_at FROM renders "
             "WHERE id = %s AND project_id = %s", (parse_uuid(render_id, "render"), project_id))
         row = await cur.fetchone()
         if row is None:

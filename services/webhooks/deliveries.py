@@ -77,7 +77,8 @@ FROM due, webhook_endpoints w
 WHERE d.id = due.id AND w.id = d.endpoint_id
 RETURNING d.id, d.endpoint_id, d.event, d.payload, d.attempts, d.give_up_at, w.url, w.secret,
           CASE WHEN w.previous_until > clock_timestamp() THEN w.previous_secret END AS previous,
-          (SELECT r.object_key FROM renders r WHERE r.id = d.render_id) AS object_key
+          (SELECT r.object_key FROM renders r WHERE r.id = d.render_id
+           AND r.expired_at IS NULL) AS object_key
 """
 
 # Outcomes are written in batches: one statement records every attempt of the batch, moves each

@@ -488,3 +488,19 @@ def test_a_client_going_away_mid_download_closes_the_gateways_s3_connection(stac
             assert streaming >= 1
     # The client's connection is closed with most of 48 MiB unread: the gateway lets S3's go too.
     eventually(lambda: to_s3() < streaming, timeout=10, what="the S3 connection closed")
+
+
+def test_an_expired_render_is_410_on_download_and_on_its_share_links(stack, api, downloads):
+    render_id = succeeded(api)
+    link = share(api, render_id)
+    assert httpx.get(link["url"], timeout=10).status_code == 200
+    with psycopg.connect(stack.infra.database_url) as conn:  # what retention does to the row
+        conn.execute("UPDATE renders SET expired_at = clock_timestamp(), data = '{}', "
+                     "download_url = NULL WHERE id = %s", (render_id,))
+    download = api.http.get(f"/v1/renders/{render_id}/download")
+    assert download.status_code == 410, download.text
+    assert download.json()["error"]["code"] == "render_expired"
+    opened = httpx.get(link["url"], timeout=10)
+    assert opened.status_code == 410 and opened.json()["error"]["code"] == "link_expired"
+    refused = api.http.post(f"/v1/renders/{render_id}/share-links", json={})
+    assert refused.status_code == 410 and refused.json()["error"]["code"] == "render_expired"
