@@ -338,13 +338,13 @@ DOCUMENTED_INGRESS = {
     "enqueue": ["app=gateway:7052"],
     "webhooks": ["app=gateway:7054"],
     "render-worker": [], "admin-console": [], "craftkit-migrate": [], "s3-setup": [],
-    "minio": ["app=render-worker:9000", "app=gateway:9000", "app=s3-setup:9000",
+    "minio": ["app=render-worker:9000", "app=gateway:9000", "app=status:9000", "app=s3-setup:9000",
               "ingress-nginx/*:9000"],
 }
 DOCUMENTED_EGRESS = {
     "gateway": [DNS, "app=status:7051", "app=enqueue:7052", "app=webhooks:7054",
                 "app=minio:9000"],
-    "status": [DNS, PG, *KAFKA],
+    "status": [DNS, PG, *KAFKA, "app=minio:9000"],
     "enqueue": [DNS, PG, *KAFKA],
     "webhooks": [DNS, PG, *KAFKA, "public addresses:any"],
     "render-worker": [DNS, *KAFKA, "app=status:7051", "app=minio:9000"],
