@@ -9,7 +9,9 @@ Pipeline, for the 1-page seed invoice:
   - sustained renders/s, POST -> succeeded, at several concurrency levels (sync mode: each client
     posts the next render as soon as the previous one is terminal),
   - p50/p99 POST -> succeeded latency at a steady 50 renders/s (open loop),
-  - GET /v1/renders/{id} requests/s.
+  - GET /v1/renders/{id} requests/s,
+  - GET /v1/renders/{id}/download requests/s and MiB/s (the PDF streamed from S3),
+  - GET /v1/renders (one page of 20) requests/s.
 
 Webhooks: deliveries/s to a local receiver, and the delay from a render's terminal state to its
 delivery (p50/p99).
@@ -150,25 +152,28 @@ async def open_loop(port: int, key: str, rate: float, seconds: float) -> list[fl
     return latencies
 
 
-async def get_load(port: int, key: str, render_id: str, concurrency: int, seconds: float) -> float:
-    count = 0
+async def get_load(port: int, key: str, path: str, concurrency: int,
+                   seconds: float) -> tuple[float, float]:
+    """GETs of `path` by `concurrency` keep-alive clients: (requests/s, body bytes/s)."""
+    count = size = 0
     deadline = time.perf_counter() + seconds
 
     async def client() -> None:
-        nonlocal count
+        nonlocal count, size
         conn = Connection("127.0.0.1", port, {"authorization": f"Bearer {key}"})
         try:
             while time.perf_counter() < deadline:
-                status, _ = await conn.request("GET", f"/v1/renders/{render_id}")
+                status, body = await conn.request("GET", path)
                 if status != 200:
-                    raise RuntimeError(f"GET answered {status}")
-                count += 1
+                    raise RuntimeError(f"GET {path} answered {status}")
+                count, size = count + 1, size + len(body)
         finally:
             conn.close()
 
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(concurrency)))
-    return count / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return count / elapsed, size / elapsed
 
 
 async def pipeline(stack: Stack, key: str, seconds: float, levels: list[int]) -> list[str]:
@@ -187,14 +192,21 @@ async def pipeline(stack: Stack, key: str, seconds: float, levels: list[int]) ->
     _, body = await conn.json("POST", "/v1/templates/invoice/render",
                               {"data": invoice(-1), "options": {"sync": True}})
     conn.close()
+    render = f"/v1/renders/{body['id']}"
     for concurrency in (16, 64):
-        rps = await get_load(port, key, body["id"], concurrency, seconds)
+        rps, _ = await get_load(port, key, render, concurrency, seconds)
         lines.append(f"  GET /v1/renders/{{id}}, {concurrency} clients: {rps:7.0f} req/s "
                      "(a finished render, served from the gateway's cache)")
     with stack.extra("gateway", {"RENDER_CACHE_SIZE": "0"}) as address:
-        rps = await get_load(int(address.rsplit(":", 1)[1]), key, body["id"], 64, seconds)
+        rps, _ = await get_load(int(address.rsplit(":", 1)[1]), key, render, 64, seconds)
     lines.append(f"  GET /v1/renders/{{id}}, 64 clients: {rps:7.0f} req/s "
                  "(cache off: every GET asks the status service and PostgreSQL)")
+    rps, rate = await get_load(port, key, f"{render}/download", 16, seconds)
+    lines.append(f"  GET /v1/renders/{{id}}/download, 16 clients: {rps:7.0f} req/s "
+                 f"({rate / 2**20:.1f} MiB/s of PDF streamed from S3 through the gateway)")
+    rps, _ = await get_load(port, key, "/v1/renders?limit=20&status=succeeded", 16, seconds)
+    lines.append(f"  GET /v1/renders?limit=20&status=succeeded, 16 clients: {rps:7.0f} req/s "
+                 "(a page of the project's renders, newest first)")
     return lines
 
 
