@@ -62,6 +62,22 @@ def test_an_expired_render_keeps_its_row_without_pdf_data_or_url(short_lived):
         S.RENDER_STATUS_QUEUED, S.RENDER_STATUS_RENDERING, S.RENDER_STATUS_SUCCEEDED]
 
 
+def test_the_same_request_after_expiry_renders_again(short_lived):
+    """The dedupe hands back the first request's render only while its PDF exists: an expired
+    one has none to give (RENDER_RETENTION_DAYS shorter than DEDUPE_WINDOW_SECONDS made every
+    identical request within the window a render with downloadUrl null and downloads 410)."""
+    api = short_lived
+    data = invoice("Asked Twice Ltd")
+    first = api.render(data, sync=True).json()
+    assert first["status"] == "succeeded", first
+    eventually(lambda: api.grpc_render(first["id"]).expired_at_ms, what="the render expiring")
+
+    again = api.render(data, sync=True).json()
+    assert again["id"] != first["id"] and again["status"] == "succeeded", again
+    assert again["expiredAt"] is None and again["downloadUrl"]
+    assert api.http.get(f"/v1/renders/{again['id']}/download").status_code == 200
+
+
 def test_failed_renders_lose_their_data_too(short_lived):
     api = short_lived
     data = invoice()
