@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 # One round trip: claim the dedupe key (or find it unexpired), insert the render and its job.
 # A key whose render was cancelled is free again: asking for the same render after cancelling it
-# means rendering it now, not being handed the cancelled one.
+# means rendering it now, not being handed the cancelled one. So is one whose render expired
+# (RENDER_RETENTION_DAYS): its PDF is gone, and handing it back would answer with no PDF.
 ENQUEUE = f"""
 WITH dedupe AS (
     INSERT INTO render_dedupe (project_id, dedupe_key, render_id, expires_at)
@@ -30,7 +31,7 @@ WITH dedupe AS (
         SET render_id = EXCLUDED.render_id, expires_at = EXCLUDED.expires_at
         WHERE render_dedupe.expires_at < clock_timestamp()
            OR EXISTS (SELECT 1 FROM renders c WHERE c.id = render_dedupe.render_id
-                      AND c.status = 'cancelled')
+                      AND (c.status = 'cancelled' OR c.expired_at IS NOT NULL))
     RETURNING render_id
 ), render AS (
     INSERT INTO renders (id, project_id, template_id, version_number, data, filename)
