@@ -264,6 +264,9 @@ def test_time_bounds_between_milliseconds_keep_their_meaning():
     ({"status": "processing"}, "status"), ({"template": "a\x01"}, "template"),
     ({"createdAfter": "2026-13-01T00:00:00Z"}, "createdAfter"),
     ({"createdBefore": "2026-06-05"}, "createdBefore"),
+    # Past what the list takes (year 10000 once in UTC, or rounded up): named as the API names it.
+    ({"createdBefore": "9999-12-31T23:59:59-14:00"}, "createdBefore"),
+    ({"createdAfter": "9999-12-31T23:59:59.9999999Z"}, "createdAfter"),
     ({"limit": "101"}, "limit"), ({"cursor": "a+b"}, "cursor"), ({"cursor": "a" * 513}, "cursor"),
 ])
 def test_renders_query_refuses_bad_values_naming_them(values, parameter):
