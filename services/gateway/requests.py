@@ -12,6 +12,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 
 from craftkit import errors, inputs, renders
+from craftkit import cursor as cursors
 from craftkit.downloads import MAX_DOWNLOADS, MAX_LINK_SECONDS
 from services.gateway.auth import SCOPES
 
@@ -260,6 +261,7 @@ def _epoch_ms(value: str, name: str, rounding) -> int:
     if epoch_ms <= 0:
         raise errors.InvalidRequest(f"{name} must be after 1970-01-01T00:00:00.000Z",
                                     field_errors={name: ["Out of range"]})
+    cursors.moment(epoch_ms, name)  # up to year 9999 in UTC, as the status service takes it
     return epoch_ms
 
 
