@@ -4,8 +4,8 @@ downloadUrl null.
 
 Each pass takes a bounded batch of the oldest terminal renders not expired yet, FOR UPDATE SKIP
 LOCKED (so any number of status replicas run it at once, each on other rows), deletes their PDFs
-from S3 (an object already gone is fine), and only then marks them expired, in the same
-transaction: a crash or an S3 failure in between leaves the rows as they were, to be taken again.
+from S3 (an object already gone is fine), and only then marks them expired and deletes their
+dedupe rows (a hash of the data), in the same transaction: a crash or an S3 failure in between leaves the rows as they were, to be taken again.
 The database guard allows exactly this change on a terminal row (migration 0008).
 """
 
@@ -34,6 +34,9 @@ UPDATE renders SET expired_at = date_trunc('milliseconds', clock_timestamp()), d
        download_url = NULL
 WHERE id = ANY(%s)
 """
+
+# The dedupe row holds a hash of the data (with template, version and filename): it goes too.
+FORGET = "DELETE FROM render_dedupe WHERE render_id = ANY(%s)"
 
 
 class Retention:
@@ -74,6 +77,8 @@ class Retention:
             keys = [r["object_key"] for r in rows if r["object_key"]]
             if keys:
                 await asyncio.to_thread(self.store.remove, keys)
-            await conn.execute(EXPIRE, ([r["id"] for r in rows],))
+            ids = [r["id"] for r in rows]
+            await conn.execute(EXPIRE, (ids,))
+            await conn.execute(FORGET, (ids,))
         log.info("retention: %d render(s) expired (%d PDF(s) deleted)", len(rows), len(keys))
         return len(rows)

@@ -54,6 +54,9 @@ def test_an_expired_render_keeps_its_row_without_pdf_data_or_url(short_lived):
     assert expired.object_key == done.object_key and expired.duration_ms == done.duration_ms
     stored = row(api.stack, created["id"])
     assert stored["data"] == {} and stored["download_url"] is None
+    with psycopg.connect(api.stack.infra.database_url) as conn:  # nor a hash of the data
+        assert conn.execute("SELECT count(*) FROM render_dedupe WHERE render_id = %s",
+                            (created["id"],)).fetchone() == (0,)
     shown = api.http.get(created["pollUrl"]).json()
     assert shown["status"] == "succeeded" and shown["downloadUrl"] is None
     assert shown["expiredAt"] is not None and shown["expiredAt"] >= shown["completedAt"]
