@@ -300,6 +300,19 @@ def test_if_none_match_with_the_etag_is_304_and_if_range_is_honoured(stack, api)
     assert whole.status_code == 200 and whole.content == stored_pdf(stack, render_id)
 
 
+@pytest.mark.parametrize("headers", [
+    {"range": b"bytes=0-\xff"}, {"if-none-match": b'"\xe9"'},
+    {"range": b"bytes=0-9", "if-range": b"\xe9t\xe9"}, {"range": b"bytes=0-9", "if-range": b"junk"},
+    {"range": b"bytes=0-9", "if-range": b"Tue, 99 Foo 2026 25:61:61 GMT"}])
+def test_malformed_conditional_or_range_headers_get_the_whole_pdf(stack, api, headers):
+    """A Range or validator no server could parse (non-ASCII bytes, an If-Range neither an ETag
+    nor a date) is ignored as RFC 9110 says: the whole PDF, never a 500 or a 503 to retry."""
+    render_id = succeeded(api)
+    response = api.http.get(f"/v1/renders/{render_id}/download", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.content == stored_pdf(stack, render_id)
+
+
 def test_head_answers_the_headers_alone(stack, api):
     render_id = succeeded(api)
     response = api.http.head(f"/v1/renders/{render_id}/download")
