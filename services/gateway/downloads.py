@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 import httpx
@@ -76,14 +77,36 @@ def s3_headers(request: Request) -> dict[str, str]:
     """What the GET to S3 carries of the client's request (If-Range made S3's way). A request
     for several ranges is answered whole (RFC 9110 lets a server ignore Range): S3's answer to
     one would be multipart/byteranges, not the application/pdf this route promises."""
-    sent = {name: request.headers[name] for name in FORWARDED if name in request.headers}
+    sent = {name: request.headers[name] for name in FORWARDED
+            if _parsable(request.headers.get(name, ""))}
     if "," in sent.get("range", ""):
         del sent["range"]
     validator = request.headers.get("if-range", "").strip()
     if "range" in sent and validator:
-        is_etag = validator.startswith(('"', "W/"))
-        sent["if-match" if is_etag else "if-unmodified-since"] = validator
+        if validator.startswith(('"', "W/")) and _parsable(validator):
+            sent["if-match"] = validator
+        elif _http_date(validator):
+            sent["if-unmodified-since"] = validator
+        else:  # a validator that cannot match: RFC 9110 13.1.5, ignore the Range
+            del sent["range"]
     return sent
+
+
+def _parsable(value: str) -> bool:
+    """Whether a header value can be a range or an ETag list at all: printable ASCII (the
+    grammar's), so that it can go to S3 (httpx sends ASCII only; a Latin-1 byte was a 500)."""
+    return bool(value) and value.isascii() and value.isprintable()
+
+
+def _http_date(value: str) -> bool:
+    """Whether `value` is an HTTP-date: S3 refuses a malformed If-Unmodified-Since with an error
+    that would read as S3 failing (503), when it is the client's junk to ignore."""
+    if not _parsable(value):
+        return False
+    try:
+        return parsedate_to_datetime(value) is not None
+    except (TypeError, ValueError):
+        return False
 
 
 async def fetch(http: httpx.AsyncClient, url: str, sent: dict[str, str]) -> httpx.Response:
