@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -517,3 +518,41 @@ def test_an_expired_render_is_410_on_download_and_on_its_share_links(stack, api,
     assert opened.status_code == 410 and opened.json()["error"]["code"] == "link_expired"
     refused = api.http.post(f"/v1/renders/{render_id}/share-links", json={})
     assert refused.status_code == 410 and refused.json()["error"]["code"] == "render_expired"
+
+
+def test_one_projects_stalled_downloads_leave_other_projects_downloading(stack, api):
+    """Clients that open downloads of a large PDF and never read hold a gateway-to-S3 connection
+    each: one project's stalled streams are capped (429 beyond DOWNLOAD_STREAMS_PER_PROJECT, 20
+    by default), so they cannot take the whole pool and turn every project's download into 503."""
+    size = 16 * 1024 * 1024
+    render_id = succeeded_row(stack, api.project_id, "stall.pdf", b"%PDF" + b"\0" * (size - 4))
+    host, port = stack.base_url.split("://", 1)[1].rsplit(":", 1)
+    request = (f"GET /v1/renders/{render_id}/download HTTP/1.1\r\nHost: {host}\r\n"
+               f"Authorization: Bearer {api.key}\r\n\r\n").encode()
+    stalled = []
+    try:
+        for _ in range(20):
+            client = socket.socket()
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.connect((host, int(port)))
+            client.sendall(request)
+            assert client.recv(12) == b"HTTP/1.1 200"  # streaming, and never read further
+            stalled.append(client)
+        one_more = api.http.get(f"/v1/renders/{render_id}/download")
+        assert one_more.status_code == 429, one_more.status_code
+        assert one_more.json()["error"]["code"] == "rate_limited"
+        assert "retry-after" in one_more.headers
+        other = new_api(stack)
+        try:
+            other_id = succeeded(other)
+            response = other.http.get(f"/v1/renders/{other_id}/download")
+            assert response.status_code == 200
+            assert response.content == stored_pdf(stack, other_id)
+        finally:
+            other.close()
+    finally:
+        for client in stalled:
+            client.close()
+    # The stalled clients gone, their project downloads again.
+    eventually(lambda: api.http.head(f"/v1/renders/{render_id}/download").status_code == 200,
+               timeout=15, what="the project's streams released")
