@@ -19,8 +19,10 @@ headers without reading the body.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
@@ -30,6 +32,7 @@ from starlette.responses import Response, StreamingResponse
 
 from craftkit import errors
 from craftkit.v1 import downloads_pb2
+from services.gateway.limits import Streams
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +61,21 @@ def content_disposition(filename: str) -> str:
 
 
 class Proxied(StreamingResponse):
-    """S3's body passed on chunk by chunk; the upstream response is closed however the stream
-    ends (finished, the client gone, an error)."""
+    """S3's body passed on chunk by chunk; the upstream response is closed, and `done` called
+    (the project's stream counted out), however the stream ends (finished, the client gone, an
+    error)."""
 
-    def __init__(self, upstream: httpx.Response, headers: dict[str, str]) -> None:
+    def __init__(self, upstream: httpx.Response, headers: dict[str, str],
+                 done: Callable[[], None]) -> None:
         super().__init__(upstream.aiter_raw(CHUNK_BYTES), status_code=upstream.status_code,
                          headers=headers)
-        self.upstream = upstream
+        self.upstream, self.done = upstream, done
 
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
+            self.done()
             await self.upstream.aclose()
 
 
@@ -125,9 +131,24 @@ async def fetch(http: httpx.AsyncClient, url: str, sent: dict[str, str]) -> http
     return upstream
 
 
-async def stream(request: Request, http: httpx.AsyncClient,
+async def stream(request: Request, http: httpx.AsyncClient, streams: Streams,
                  download: downloads_pb2.Download) -> Response:
-    """The client's answer for the PDF DownloadService presigned."""
+    """The client's answer for the PDF DownloadService presigned, counted in `streams` (429 when
+    the project has too many in progress) until its last byte is sent or the client leaves."""
+    streams.enter(download.project_id)
+    leave = functools.partial(streams.leave, download.project_id)
+    try:
+        response = await _stream(request, http, download, leave)
+    except BaseException:
+        leave()
+        raise
+    if not isinstance(response, Proxied):
+        leave()
+    return response
+
+
+async def _stream(request: Request, http: httpx.AsyncClient, download: downloads_pb2.Download,
+                  done: Callable[[], None]) -> Response:
     upstream = await fetch(http, download.url, s3_headers(request))
     if upstream.status_code not in PASSED_STATUSES:
         await upstream.aclose()
@@ -143,4 +164,4 @@ async def stream(request: Request, http: httpx.AsyncClient,
         if upstream.status_code == 416:
             headers["content-length"] = "0"
         return Response(status_code=upstream.status_code, headers=headers)
-    return Proxied(upstream, headers)
+    return Proxied(upstream, headers, done)
