@@ -529,6 +529,8 @@ def test_one_projects_stalled_downloads_leave_other_projects_downloading(stack, 
     host, port = stack.base_url.split("://", 1)[1].rsplit(":", 1)
     request = (f"GET /v1/renders/{render_id}/download HTTP/1.1\r\nHost: {host}\r\n"
                f"Authorization: Bearer {api.key}\r\n\r\n").encode()
+    other = new_api(stack)
+    other_id = succeeded(other)
     stalled = []
     try:
         for _ in range(20):
@@ -542,17 +544,46 @@ def test_one_projects_stalled_downloads_leave_other_projects_downloading(stack, 
         assert one_more.status_code == 429, one_more.status_code
         assert one_more.json()["error"]["code"] == "rate_limited"
         assert "retry-after" in one_more.headers
-        other = new_api(stack)
-        try:
-            other_id = succeeded(other)
-            response = other.http.get(f"/v1/renders/{other_id}/download")
-            assert response.status_code == 200
-            assert response.content == stored_pdf(stack, other_id)
-        finally:
-            other.close()
+        response = other.http.get(f"/v1/renders/{other_id}/download")
+        assert response.status_code == 200
+        assert response.content == stored_pdf(stack, other_id)
     finally:
+        other.close()
         for client in stalled:
             client.close()
     # The stalled clients gone, their project downloads again.
     eventually(lambda: api.http.head(f"/v1/renders/{render_id}/download").status_code == 200,
                timeout=15, what="the project's streams released")
+
+
+def test_a_client_that_stops_reading_is_dropped_and_frees_its_s3_connection(stack, api):
+    """A client that accepts no byte for DOWNLOAD_STALL_SECONDS (10 s in these tests) is cut off:
+    it cannot hold a connection to S3, nor one of its project's streams, for as long as it likes
+    (a share link's holder, with no key, could otherwise block the project's downloads)."""
+    size = 16 * 1024 * 1024
+    render_id = succeeded_row(stack, api.project_id, "idle.pdf", b"%PDF" + b"\0" * (size - 4))
+    gateway = psutil.Process(stack.processes["gateway"].pid)
+    s3_port = int(stack.infra.s3_endpoint.rsplit(":", 1)[1])
+    host, port = stack.base_url.split("://", 1)[1].rsplit(":", 1)
+
+    def to_s3() -> int:
+        return sum(1 for c in gateway.net_connections("tcp")
+                   if c.raddr and c.raddr.port == s3_port and c.status == psutil.CONN_ESTABLISHED)
+
+    idle = socket.socket()
+    idle.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        idle.connect((host, int(port)))
+        idle.sendall((f"GET /v1/renders/{render_id}/download HTTP/1.1\r\nHost: {host}\r\n"
+                      f"Authorization: Bearer {api.key}\r\n\r\n").encode())
+        assert idle.recv(12) == b"HTTP/1.1 200"
+        streaming = to_s3()
+        assert streaming >= 1
+        eventually(lambda: to_s3() < streaming, timeout=40, what="the idle client dropped")
+        idle.settimeout(10)
+        received = 12
+        while chunk := idle.recv(1 << 20):  # what the buffers held, then the close
+            received += len(chunk)
+        assert received < size
+    finally:
+        idle.close()
