@@ -19,11 +19,13 @@ headers without reading the body.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
@@ -32,7 +34,9 @@ from starlette.responses import Response, StreamingResponse
 
 from craftkit import errors
 from craftkit.v1 import downloads_pb2
-from services.gateway.limits import Streams
+
+if TYPE_CHECKING:
+    from services.gateway.state import State
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +70,30 @@ class Proxied(StreamingResponse):
     error)."""
 
     def __init__(self, upstream: httpx.Response, headers: dict[str, str],
-                 done: Callable[[], None]) -> None:
+                 done: Callable[[], None], stall_seconds: float) -> None:
         super().__init__(upstream.aiter_raw(CHUNK_BYTES), status_code=upstream.status_code,
                          headers=headers)
-        self.upstream, self.done = upstream, done
+        self.upstream, self.done, self.stall_seconds = upstream, done, stall_seconds
 
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except TimeoutError:
+            # uvicorn closes the connection of a response left unfinished (and says so).
+            log.warning("a download client accepted no data for %gs; dropped",
+                        self.stall_seconds)
         finally:
             self.done()
             await self.upstream.aclose()
+
+    async def stream_response(self, send) -> None:
+        """Each chunk must be taken by the client within `stall_seconds` (uvicorn's send waits
+        while the client's socket is full): a client that stops reading would otherwise hold
+        its S3 connection, and one of its project's streams, for as long as it stays connected."""
+        async def send_in_time(message) -> None:
+            async with asyncio.timeout(self.stall_seconds or None):
+                await send(message)
+        await super().stream_response(send_in_time)
 
 
 def s3_headers(request: Request) -> dict[str, str]:
@@ -131,14 +148,14 @@ async def fetch(http: httpx.AsyncClient, url: str, sent: dict[str, str]) -> http
     return upstream
 
 
-async def stream(request: Request, http: httpx.AsyncClient, streams: Streams,
-                 download: downloads_pb2.Download) -> Response:
+async def stream(request: Request, gateway: State, download: downloads_pb2.Download) -> Response:
     """The client's answer for the PDF DownloadService presigned, counted in `streams` (429 when
     the project has too many in progress) until its last byte is sent or the client leaves."""
+    streams = gateway.streams
     streams.enter(download.project_id)
     leave = functools.partial(streams.leave, download.project_id)
     try:
-        response = await _stream(request, http, download, leave)
+        response = await _stream(request, gateway, download, leave)
     except BaseException:
         leave()
         raise
@@ -147,9 +164,9 @@ async def stream(request: Request, http: httpx.AsyncClient, streams: Streams,
     return response
 
 
-async def _stream(request: Request, http: httpx.AsyncClient, download: downloads_pb2.Download,
+async def _stream(request: Request, gateway: State, download: downloads_pb2.Download,
                   done: Callable[[], None]) -> Response:
-    upstream = await fetch(http, download.url, s3_headers(request))
+    upstream = await fetch(gateway.http, download.url, s3_headers(request))
     if upstream.status_code not in PASSED_STATUSES:
         await upstream.aclose()
         log.warning("S3 answered %d to a download of render %s", upstream.status_code,
@@ -164,4 +181,4 @@ async def _stream(request: Request, http: httpx.AsyncClient, download: downloads
         if upstream.status_code == 416:
             headers["content-length"] = "0"
         return Response(status_code=upstream.status_code, headers=headers)
-    return Proxied(upstream, headers, done)
+    return Proxied(upstream, headers, done, gateway.settings.download_stall_seconds)
