@@ -152,8 +152,9 @@ async def stream(request: Request, gateway: State, download: downloads_pb2.Downl
     """The client's answer for the PDF DownloadService presigned, counted in `streams` (429 when
     the project has too many in progress) until its last byte is sent or the client leaves."""
     streams = gateway.streams
-    streams.enter(download.project_id)
-    leave = functools.partial(streams.leave, download.project_id)
+    owner = download.project_id or download.render_id  # a status older than project_id: per render
+    streams.enter(owner)
+    leave = functools.partial(streams.leave, owner)
     try:
         response = await _stream(request, gateway, download, leave)
     except BaseException:
