@@ -587,3 +587,27 @@ def test_a_client_that_stops_reading_is_dropped_and_frees_its_s3_connection(stac
         assert received < size
     finally:
         idle.close()
+
+
+def test_stalled_share_link_openers_leave_the_projects_own_downloads_alone(stack, api):
+    """A share link's holders (anyone, no key) have their own DOWNLOAD_STREAMS_PER_PROJECT: 20
+    of them stalled get the 21st a 429, and the project's keyed downloads still stream."""
+    size = 16 * 1024 * 1024
+    render_id = succeeded_row(stack, api.project_id, "shared.pdf", b"%PDF" + b"\0" * (size - 4))
+    token = share(api, render_id)["url"].rsplit("/", 1)[1]
+    host, port = stack.base_url.split("://", 1)[1].rsplit(":", 1)
+    stalled = []
+    try:
+        for _ in range(20):
+            client = socket.socket()
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.connect((host, int(port)))
+            client.sendall(f"GET /s/{token} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            assert client.recv(12) == b"HTTP/1.1 200"
+            stalled.append(client)
+        assert httpx.get(f"{stack.base_url}/s/{token}", timeout=10).status_code == 429
+        own = api.http.head(f"/v1/renders/{render_id}/download")
+        assert own.status_code == 200, own.text
+    finally:
+        for client in stalled:
+            client.close()
