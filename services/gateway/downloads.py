@@ -148,11 +148,15 @@ async def fetch(http: httpx.AsyncClient, url: str, sent: dict[str, str]) -> http
     return upstream
 
 
-async def stream(request: Request, gateway: State, download: downloads_pb2.Download) -> Response:
-    """The client's answer for the PDF DownloadService presigned, counted in `streams` (429 when
-    the project has too many in progress) until its last byte is sent or the client leaves."""
+async def stream(request: Request, gateway: State, download: downloads_pb2.Download,
+                 shared: bool = False) -> Response:
+    """The client's answer for the PDF DownloadService presigned, counted in `gateway.streams`
+    (429 when too many are in progress) until its last byte is sent or the client leaves. A
+    project's share links (`shared`: anyone holding one) count apart from its keyed downloads,
+    so a leaked link's holders cannot block the project's own."""
     streams = gateway.streams
     owner = download.project_id or download.render_id  # a status older than project_id: per render
+    owner += " share-links" if shared else ""
     streams.enter(owner)
     leave = functools.partial(streams.leave, owner)
     try:

@@ -54,8 +54,8 @@ class Settings:
     before it is read again: the only later change, retention expiring it, shows within this
     time. 0 turns the cache off. Default 60."""
     download_streams_per_project: int
-    """DOWNLOAD_STREAMS_PER_PROJECT: downloads (the stream and share links) of one project in
-    progress at once per gateway process; more get 429. The S3 client's pool has 200
+    """DOWNLOAD_STREAMS_PER_PROJECT: downloads of one project in progress at once per gateway
+    process, and as many again through its share links; more get 429. The S3 client's pool has 200
     connections, so a project's stalled readers cannot starve the others'. 0: no cap. Default 20."""
     download_stall_seconds: float
     """DOWNLOAD_STALL_SECONDS: a download's client that takes no data this long (its socket
