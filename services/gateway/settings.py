@@ -55,8 +55,9 @@ class Settings:
     time. 0 turns the cache off. Default 60."""
     download_streams_per_project: int
     """DOWNLOAD_STREAMS_PER_PROJECT: downloads of one project in progress at once per gateway
-    process, and as many again through its share links; more get 429. The S3 client's pool has 200
-    connections, so a project's stalled readers cannot starve the others'. 0: no cap. Default 20."""
+    process, and as many again through its share links; more get 429. The S3 client's pool
+    has 200 connections, so a project's stalled readers cannot starve the others'. 0: no cap.
+    Default 20."""
     download_stall_seconds: float
     """DOWNLOAD_STALL_SECONDS: a download's client that takes no data this long (its socket
     full) is disconnected, freeing its S3 connection and its project's stream. 0: never.
