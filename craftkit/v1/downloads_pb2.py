@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63raftkit/v1/downloads.proto\x12\x0b\x63raftkit.v1\";\n\x12GetDownloadRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\"<\n\x08\x44ownload\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x11\n\trender_id\x18\x03 \x01(\t\"\xa8\x01\n\tShareLink\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x15\n\rexpires_at_ms\x18\x04 \x01(\x03\x12\x15\n\rmax_downloads\x18\x05 \x01(\x05\x12\x11\n\tdownloads\x18\x06 \x01(\x05\x12\x15\n\rcreated_at_ms\x18\x07 \x01(\x03\x12\x15\n\rrevoked_at_ms\x18\x08 \x01(\x03\"r\n\x16\x43reateShareLinkRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x03 \x01(\x03\x12\x15\n\rmax_downloads\x18\x04 \x01(\x05\">\n\x15ListShareLinksRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\"?\n\x16ListShareLinksResponse\x12%\n\x05links\x18\x01 \x03(\x0b\x32\x16.craftkit.v1.ShareLink\"P\n\x16RevokeShareLinkRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\x12\x0f\n\x07link_id\x18\x03 \x01(\t\"%\n\x14OpenShareLinkRequest\x12\r\n\x05token\x18\x01 \x01(\t2\x9e\x03\n\x0f\x44ownloadService\x12\x45\n\x0bGetDownload\x12\x1f.craftkit.v1.GetDownloadRequest\x1a\x15.craftkit.v1.Download\x12N\n\x0f\x43reateShareLink\x12#.craftkit.v1.CreateShareLinkRequest\x1a\x16.craftkit.v1.ShareLink\x12Y\n\x0eListShareLinks\x12\".craftkit.v1.ListShareLinksRequest\x1a#.craftkit.v1.ListShareLinksResponse\x12N\n\x0fRevokeShareLink\x12#.craftkit.v1.RevokeShareLinkRequest\x1a\x16.craftkit.v1.ShareLink\x12I\n\rOpenShareLink\x12!.craftkit.v1.OpenShareLinkRequest\x1a\x15.craftkit.v1.Downloadb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63raftkit/v1/downloads.proto\x12\x0b\x63raftkit.v1\";\n\x12GetDownloadRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\"P\n\x08\x44ownload\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x11\n\trender_id\x18\x03 \x01(\t\x12\x12\n\nproject_id\x18\x04 \x01(\t\"\xa8\x01\n\tShareLink\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x15\n\rexpires_at_ms\x18\x04 \x01(\x03\x12\x15\n\rmax_downloads\x18\x05 \x01(\x05\x12\x11\n\tdownloads\x18\x06 \x01(\x05\x12\x15\n\rcreated_at_ms\x18\x07 \x01(\x03\x12\x15\n\rrevoked_at_ms\x18\x08 \x01(\x03\"r\n\x16\x43reateShareLinkRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x03 \x01(\x03\x12\x15\n\rmax_downloads\x18\x04 \x01(\x05\">\n\x15ListShareLinksRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\"?\n\x16ListShareLinksResponse\x12%\n\x05links\x18\x01 \x03(\x0b\x32\x16.craftkit.v1.ShareLink\"P\n\x16RevokeShareLinkRequest\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x11\n\trender_id\x18\x02 \x01(\t\x12\x0f\n\x07link_id\x18\x03 \x01(\t\"%\n\x14OpenShareLinkRequest\x12\r\n\x05token\x18\x01 \x01(\t2\x9e\x03\n\x0f\x44ownloadService\x12\x45\n\x0bGetDownload\x12\x1f.craftkit.v1.GetDownloadRequest\x1a\x15.craftkit.v1.Download\x12N\n\x0f\x43reateShareLink\x12#.craftkit.v1.CreateShareLinkRequest\x1a\x16.craftkit.v1.ShareLink\x12Y\n\x0eListShareLinks\x12\".craftkit.v1.ListShareLinksRequest\x1a#.craftkit.v1.ListShareLinksResponse\x12N\n\x0fRevokeShareLink\x12#.craftkit.v1.RevokeShareLinkRequest\x1a\x16.craftkit.v1.ShareLink\x12I\n\rOpenShareLink\x12!.craftkit.v1.OpenShareLinkRequest\x1a\x15.craftkit.v1.Downloadb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,19 +34,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETDOWNLOADREQUEST']._serialized_start=44
   _globals['_GETDOWNLOADREQUEST']._serialized_end=103
   _globals['_DOWNLOAD']._serialized_start=105
-  _globals['_DOWNLOAD']._serialized_end=165
-  _globals['_SHARELINK']._serialized_start=168
-  _globals['_SHARELINK']._serialized_end=336
-  _globals['_CREATESHARELINKREQUEST']._serialized_start=338
-  _globals['_CREATESHARELINKREQUEST']._serialized_end=452
-  _globals['_LISTSHARELINKSREQUEST']._serialized_start=454
-  _globals['_LISTSHARELINKSREQUEST']._serialized_end=516
-  _globals['_LISTSHARELINKSRESPONSE']._serialized_start=518
-  _globals['_LISTSHARELINKSRESPONSE']._serialized_end=581
-  _globals['_REVOKESHARELINKREQUEST']._serialized_start=583
-  _globals['_REVOKESHARELINKREQUEST']._serialized_end=663
-  _globals['_OPENSHARELINKREQUEST']._serialized_start=665
-  _globals['_OPENSHARELINKREQUEST']._serialized_end=702
-  _globals['_DOWNLOADSERVICE']._serialized_start=705
-  _globals['_DOWNLOADSERVICE']._serialized_end=1119
+  _globals['_DOWNLOAD']._serialized_end=185
+  _globals['_SHARELINK']._serialized_start=188
+  _globals['_SHARELINK']._serialized_end=356
+  _globals['_CREATESHARELINKREQUEST']._serialized_start=358
+  _globals['_CREATESHARELINKREQUEST']._serialized_end=472
+  _globals['_LISTSHARELINKSREQUEST']._serialized_start=474
+  _globals['_LISTSHARELINKSREQUEST']._serialized_end=536
+  _globals['_LISTSHARELINKSRESPONSE']._serialized_start=538
+  _globals['_LISTSHARELINKSRESPONSE']._serialized_end=601
+  _globals['_REVOKESHARELINKREQUEST']._serialized_start=603
+  _globals['_REVOKESHARELINKREQUEST']._serialized_end=683
+  _globals['_OPENSHARELINKREQUEST']._serialized_start=685
+  _globals['_OPENSHARELINKREQUEST']._serialized_end=722
+  _globals['_DOWNLOADSERVICE']._serialized_start=725
+  _globals['_DOWNLOADSERVICE']._serialized_end=1139
 # @@protoc_insertion_point(module_scope)

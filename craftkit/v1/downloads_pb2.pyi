@@ -15,14 +15,16 @@ class GetDownloadRequest(_message.Message):
     def __init__(self, project_id: _Optional[str] = ..., render_id: _Optional[str] = ...) -> None: ...
 
 class Download(_message.Message):
-    __slots__ = ("url", "filename", "render_id")
+    __slots__ = ("url", "filename", "render_id", "project_id")
     URL_FIELD_NUMBER: _ClassVar[int]
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     RENDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     url: str
     filename: str
     render_id: str
-    def __init__(self, url: _Optional[str] = ..., filename: _Optional[str] = ..., render_id: _Optional[str] = ...) -> None: ...
+    project_id: str
+    def __init__(self, url: _Optional[str] = ..., filename: _Optional[str] = ..., render_id: _Optional[str] = ..., project_id: _Optional[str] = ...) -> None: ...
 
 class ShareLink(_message.Message):
     __slots__ = ("id", "render_id", "token", "expires_at_ms", "max_downloads", "downloads", "created_at_ms", "revoked_at_ms")

@@ -19,8 +19,13 @@ headers without reading the body.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import re
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
@@ -29,6 +34,9 @@ from starlette.responses import Response, StreamingResponse
 
 from craftkit import errors
 from craftkit.v1 import downloads_pb2
+
+if TYPE_CHECKING:
+    from services.gateway.state import State
 
 log = logging.getLogger(__name__)
 
@@ -57,33 +65,71 @@ def content_disposition(filename: str) -> str:
 
 
 class Proxied(StreamingResponse):
-    """S3's body passed on chunk by chunk; the upstream response is closed however the stream
-    ends (finished, the client gone, an error)."""
+    """S3's body passed on chunk by chunk; the upstream response is closed, and `done` called
+    (the project's stream counted out), however the stream ends (finished, the client gone, an
+    error)."""
 
-    def __init__(self, upstream: httpx.Response, headers: dict[str, str]) -> None:
+    def __init__(self, upstream: httpx.Response, headers: dict[str, str],
+                 done: Callable[[], None], stall_seconds: float) -> None:
         super().__init__(upstream.aiter_raw(CHUNK_BYTES), status_code=upstream.status_code,
                          headers=headers)
-        self.upstream = upstream
+        self.upstream, self.done, self.stall_seconds = upstream, done, stall_seconds
 
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except TimeoutError:
+            # uvicorn closes the connection of a response left unfinished (and says so).
+            log.warning("a download client accepted no data for %gs; dropped",
+                        self.stall_seconds)
         finally:
+            self.done()
             await self.upstream.aclose()
+
+    async def stream_response(self, send) -> None:
+        """Each chunk must be taken by the client within `stall_seconds` (uvicorn's send waits
+        while the client's socket is full): a client that stops reading would otherwise hold
+        its S3 connection, and one of its project's streams, for as long as it stays connected."""
+        async def send_in_time(message) -> None:
+            async with asyncio.timeout(self.stall_seconds or None):
+                await send(message)
+        await super().stream_response(send_in_time)
 
 
 def s3_headers(request: Request) -> dict[str, str]:
     """What the GET to S3 carries of the client's request (If-Range made S3's way). A request
     for several ranges is answered whole (RFC 9110 lets a server ignore Range): S3's answer to
     one would be multipart/byteranges, not the application/pdf this route promises."""
-    sent = {name: request.headers[name] for name in FORWARDED if name in request.headers}
+    sent = {name: request.headers[name] for name in FORWARDED
+            if _parsable(request.headers.get(name, ""))}
     if "," in sent.get("range", ""):
         del sent["range"]
     validator = request.headers.get("if-range", "").strip()
     if "range" in sent and validator:
-        is_etag = validator.startswith(('"', "W/"))
-        sent["if-match" if is_etag else "if-unmodified-since"] = validator
+        if validator.startswith(('"', "W/")) and _parsable(validator):
+            sent["if-match"] = validator
+        elif _http_date(validator):
+            sent["if-unmodified-since"] = validator
+        else:  # a validator that cannot match: RFC 9110 13.1.5, ignore the Range
+            del sent["range"]
     return sent
+
+
+def _parsable(value: str) -> bool:
+    """Whether a header value can be a range or an ETag list at all: printable ASCII (the
+    grammar's), so that it can go to S3 (httpx sends ASCII only; a Latin-1 byte was a 500)."""
+    return bool(value) and value.isascii() and value.isprintable()
+
+
+def _http_date(value: str) -> bool:
+    """Whether `value` is an HTTP-date: S3 refuses a malformed If-Unmodified-Since with an error
+    that would read as S3 failing (503), when it is the client's junk to ignore."""
+    if not _parsable(value):
+        return False
+    try:
+        return parsedate_to_datetime(value) is not None
+    except (TypeError, ValueError):
+        return False
 
 
 async def fetch(http: httpx.AsyncClient, url: str, sent: dict[str, str]) -> httpx.Response:
@@ -102,10 +148,30 @@ async def fetch(http: httpx.AsyncClient, url: str, sent: dict[str, str]) -> http
     return upstream
 
 
-async def stream(request: Request, http: httpx.AsyncClient,
-                 download: downloads_pb2.Download) -> Response:
-    """The client's answer for the PDF DownloadService presigned."""
-    upstream = await fetch(http, download.url, s3_headers(request))
+async def stream(request: Request, gateway: State, download: downloads_pb2.Download,
+                 shared: bool = False) -> Response:
+    """The client's answer for the PDF DownloadService presigned, counted in `gateway.streams`
+    (429 when too many are in progress) until its last byte is sent or the client leaves. A
+    project's share links (`shared`: anyone holding one) count apart from its keyed downloads,
+    so a leaked link's holders cannot block the project's own."""
+    streams = gateway.streams
+    owner = download.project_id or download.render_id  # a status older than project_id: per render
+    owner += " share-links" if shared else ""
+    streams.enter(owner)
+    leave = functools.partial(streams.leave, owner)
+    try:
+        response = await _stream(request, gateway, download, leave)
+    except BaseException:
+        leave()
+        raise
+    if not isinstance(response, Proxied):
+        leave()
+    return response
+
+
+async def _stream(request: Request, gateway: State, download: downloads_pb2.Download,
+                  done: Callable[[], None]) -> Response:
+    upstream = await fetch(gateway.http, download.url, s3_headers(request))
     if upstream.status_code not in PASSED_STATUSES:
         await upstream.aclose()
         log.warning("S3 answered %d to a download of render %s", upstream.status_code,
@@ -120,4 +186,4 @@ async def stream(request: Request, http: httpx.AsyncClient,
         if upstream.status_code == 416:
             headers["content-length"] = "0"
         return Response(status_code=upstream.status_code, headers=headers)
-    return Proxied(upstream, headers)
+    return Proxied(upstream, headers, done, gateway.settings.download_stall_seconds)

@@ -71,3 +71,29 @@ class RateLimiter:
                 with contextlib.suppress(errors.RateLimited):
                     self.take(key)
             raise
+
+
+class Streams:
+    """Download streams open per project in this gateway process. Each holds one connection of
+    the S3 client's pool for as long as its client takes to read: a client that stops reading
+    holds it until it goes away. Capping each project keeps one project's stalled clients (or a
+    share link's) from taking the whole pool and every other project's downloads with it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open: dict[str, int] = {}
+
+    def enter(self, project: str) -> None:
+        """Counts a stream for `project`, or raises RateLimited when it has `limit` open."""
+        count = self.open.get(project, 0)
+        if self.limit > 0 and count >= self.limit:
+            raise errors.RateLimited(
+                f"this project has {count} downloads in progress on this server, the most "
+                "DOWNLOAD_STREAMS_PER_PROJECT allows; retry when one has finished",
+                retry_after=1)
+        self.open[project] = count + 1
+
+    def leave(self, project: str) -> None:
+        count = self.open.pop(project, 1) - 1
+        if count > 0:
+            self.open[project] = count

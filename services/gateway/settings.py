@@ -53,6 +53,15 @@ class Settings:
     """RENDER_CACHE_SECONDS: how long a terminal render's GET body is served from that cache
     before it is read again: the only later change, retention expiring it, shows within this
     time. 0 turns the cache off. Default 60."""
+    download_streams_per_project: int
+    """DOWNLOAD_STREAMS_PER_PROJECT: downloads of one project in progress at once per gateway
+    process, and as many again through its share links; more get 429. The S3 client's pool
+    has 200 connections, so a project's stalled readers cannot starve the others'. 0: no cap.
+    Default 20."""
+    download_stall_seconds: float
+    """DOWNLOAD_STALL_SECONDS: a download's client that takes no data this long (its socket
+    full) is disconnected, freeing its S3 connection and its project's stream. 0: never.
+    Default 30."""
     workers: int
     """GATEWAY_WORKERS: uvicorn worker processes."""
     header_timeout_seconds: float
@@ -118,6 +127,8 @@ class Settings:
             key_cache_seconds=env_float("KEY_CACHE_SECONDS", 5.0),
             render_cache_size=env_int("RENDER_CACHE_SIZE", 10000),
             render_cache_seconds=env_float("RENDER_CACHE_SECONDS", 60.0),
+            download_streams_per_project=env_int("DOWNLOAD_STREAMS_PER_PROJECT", 20),
+            download_stall_seconds=env_float("DOWNLOAD_STALL_SECONDS", 30.0),
             workers=env_int("GATEWAY_WORKERS", 1),
             header_timeout_seconds=env_float("HEADER_TIMEOUT_SECONDS", 5.0),
             body_timeout_seconds=env_float("BODY_TIMEOUT_SECONDS", 8.0),

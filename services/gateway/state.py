@@ -19,7 +19,7 @@ from craftkit.v1 import (downloads_pb2_grpc, enqueue_pb2_grpc, idempotency_pb2_g
                          templates_pb2_grpc, webhooks_pb2_grpc)
 from services.gateway import downloads
 from services.gateway.auth import KeyCache
-from services.gateway.limits import RateLimiter
+from services.gateway.limits import RateLimiter, Streams
 from services.gateway.previews import Previews
 from services.gateway.settings import Settings
 
@@ -95,6 +95,8 @@ class State:
     """Seconds of preview rendering per project (each preview spends what it took)."""
     http: httpx.AsyncClient
     """Fetches PDFs from S3 for the download streams (services.gateway.downloads)."""
+    streams: Streams
+    """Download streams in progress per project."""
 
 
 def state(request: HTTPConnection) -> State:
@@ -137,7 +139,7 @@ async def running(settings: Settings):
             preview_time=RateLimiter(settings.preview_seconds_per_second,
                                      settings.preview_seconds_burst,
                                      "seconds of preview rendering a second for this project"),
-            http=http)
+            http=http, streams=Streams(settings.download_streams_per_project))
     finally:
         await http.aclose()
         previews.close()

@@ -35,7 +35,7 @@ WITH opened AS (
       AND (s.max_downloads IS NULL OR s.downloads < s.max_downloads)
       AND r.id = s.render_id AND r.status = 'succeeded' AND r.object_key IS NOT NULL
       AND r.expired_at IS NULL
-    RETURNING r.id, r.status::text AS status, r.object_key, r.filename
+    RETURNING r.id, r.project_id, r.status::text AS status, r.object_key, r.filename
 )
 SELECT * FROM opened
 """
@@ -96,11 +96,13 @@ class DownloadService(downloads_pb2_grpc.DownloadServiceServicer):
 
     def _download(self, row: dict) -> downloads_pb2.Download:
         return downloads_pb2.Download(url=self.presigner.url(row["object_key"], STREAM_URL_SECONDS),
-                                      filename=row["filename"], render_id=str(row["id"]))
+                                      filename=row["filename"], render_id=str(row["id"]),
+                                      project_id=str(row["project_id"]))
 
     async def _render(self, conn, project_id: str, render_id: str) -> dict:
         cur = await conn.execute(
-            "SELECT id, status::text AS status, object_key, filename, expired_at FROM renders "
+            "SELECT id, project_id, status::text AS status, object_key, filename, expired_at "
+            "FROM renders "
             "WHERE id = %s AND project_id = %s", (parse_uuid(render_id, "render"), project_id))
         row = await cur.fetchone()
         if row is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -300,6 +301,19 @@ def test_if_none_match_with_the_etag_is_304_and_if_range_is_honoured(stack, api)
     assert whole.status_code == 200 and whole.content == stored_pdf(stack, render_id)
 
 
+@pytest.mark.parametrize("headers", [
+    {"range": b"bytes=0-\xff"}, {"if-none-match": b'"\xe9"'},
+    {"range": b"bytes=0-9", "if-range": b"\xe9t\xe9"}, {"range": b"bytes=0-9", "if-range": b"junk"},
+    {"range": b"bytes=0-9", "if-range": b"Tue, 99 Foo 2026 25:61:61 GMT"}])
+def test_malformed_conditional_or_range_headers_get_the_whole_pdf(stack, api, headers):
+    """A Range or validator no server could parse (non-ASCII bytes, an If-Range neither an ETag
+    nor a date) is ignored as RFC 9110 says: the whole PDF, never a 500 or a 503 to retry."""
+    render_id = succeeded(api)
+    response = api.http.get(f"/v1/renders/{render_id}/download", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.content == stored_pdf(stack, render_id)
+
+
 def test_head_answers_the_headers_alone(stack, api):
     render_id = succeeded(api)
     response = api.http.head(f"/v1/renders/{render_id}/download")
@@ -504,3 +518,96 @@ def test_an_expired_render_is_410_on_download_and_on_its_share_links(stack, api,
     assert opened.status_code == 410 and opened.json()["error"]["code"] == "link_expired"
     refused = api.http.post(f"/v1/renders/{render_id}/share-links", json={})
     assert refused.status_code == 410 and refused.json()["error"]["code"] == "render_expired"
+
+
+def test_one_projects_stalled_downloads_leave_other_projects_downloading(stack, api):
+    """Clients that open downloads of a large PDF and never read hold a gateway-to-S3 connection
+    each: one project's stalled streams are capped (429 beyond DOWNLOAD_STREAMS_PER_PROJECT, 20
+    by default), so they cannot take the whole pool and turn every project's download into 503."""
+    size = 16 * 1024 * 1024
+    render_id = succeeded_row(stack, api.project_id, "stall.pdf", b"%PDF" + b"\0" * (size - 4))
+    host, port = stack.base_url.split("://", 1)[1].rsplit(":", 1)
+    request = (f"GET /v1/renders/{render_id}/download HTTP/1.1\r\nHost: {host}\r\n"
+               f"Authorization: Bearer {api.key}\r\n\r\n").encode()
+    other = new_api(stack)
+    other_id = succeeded(other)
+    stalled = []
+    try:
+        for _ in range(20):
+            client = socket.socket()
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.connect((host, int(port)))
+            client.sendall(request)
+            assert client.recv(12) == b"HTTP/1.1 200"  # streaming, and never read further
+            stalled.append(client)
+        one_more = api.http.get(f"/v1/renders/{render_id}/download")
+        assert one_more.status_code == 429, one_more.status_code
+        assert one_more.json()["error"]["code"] == "rate_limited"
+        assert "retry-after" in one_more.headers
+        response = other.http.get(f"/v1/renders/{other_id}/download")
+        assert response.status_code == 200
+        assert response.content == stored_pdf(stack, other_id)
+    finally:
+        other.close()
+        for client in stalled:
+            client.close()
+    # The stalled clients gone, their project downloads again.
+    eventually(lambda: api.http.head(f"/v1/renders/{render_id}/download").status_code == 200,
+               timeout=15, what="the project's streams released")
+
+
+def test_a_client_that_stops_reading_is_dropped_and_frees_its_s3_connection(stack, api):
+    """A client that accepts no byte for DOWNLOAD_STALL_SECONDS (10 s in these tests) is cut off:
+    it cannot hold a connection to S3, nor one of its project's streams, for as long as it likes
+    (a share link's holder, with no key, could otherwise block the project's downloads)."""
+    size = 16 * 1024 * 1024
+    render_id = succeeded_row(stack, api.project_id, "idle.pdf", b"%PDF" + b"\0" * (size - 4))
+    gateway = psutil.Process(stack.processes["gateway"].pid)
+    s3_port = int(stack.infra.s3_endpoint.rsplit(":", 1)[1])
+    host, port = stack.base_url.split("://", 1)[1].rsplit(":", 1)
+
+    def to_s3() -> int:
+        return sum(1 for c in gateway.net_connections("tcp")
+                   if c.raddr and c.raddr.port == s3_port and c.status == psutil.CONN_ESTABLISHED)
+
+    idle = socket.socket()
+    idle.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        idle.connect((host, int(port)))
+        idle.sendall((f"GET /v1/renders/{render_id}/download HTTP/1.1\r\nHost: {host}\r\n"
+                      f"Authorization: Bearer {api.key}\r\n\r\n").encode())
+        assert idle.recv(12) == b"HTTP/1.1 200"
+        streaming = to_s3()
+        assert streaming >= 1
+        eventually(lambda: to_s3() < streaming, timeout=40, what="the idle client dropped")
+        idle.settimeout(10)
+        received = 12
+        while chunk := idle.recv(1 << 20):  # what the buffers held, then the close
+            received += len(chunk)
+        assert received < size
+    finally:
+        idle.close()
+
+
+def test_stalled_share_link_openers_leave_the_projects_own_downloads_alone(stack, api):
+    """A share link's holders (anyone, no key) have their own DOWNLOAD_STREAMS_PER_PROJECT: 20
+    of them stalled get the 21st a 429, and the project's keyed downloads still stream."""
+    size = 16 * 1024 * 1024
+    render_id = succeeded_row(stack, api.project_id, "shared.pdf", b"%PDF" + b"\0" * (size - 4))
+    token = share(api, render_id)["url"].rsplit("/", 1)[1]
+    host, port = stack.base_url.split("://", 1)[1].rsplit(":", 1)
+    stalled = []
+    try:
+        for _ in range(20):
+            client = socket.socket()
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            client.connect((host, int(port)))
+            client.sendall(f"GET /s/{token} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            assert client.recv(12) == b"HTTP/1.1 200"
+            stalled.append(client)
+        assert httpx.get(f"{stack.base_url}/s/{token}", timeout=10).status_code == 429
+        own = api.http.head(f"/v1/renders/{render_id}/download")
+        assert own.status_code == 200, own.text
+    finally:
+        for client in stalled:
+            client.close()

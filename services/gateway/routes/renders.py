@@ -50,7 +50,7 @@ async def download(request: Request) -> Response:
     found = await gateway.backends.downloads.GetDownload(downloads_pb2.GetDownloadRequest(
         project_id=caller(request).project_id, render_id=request.path_params["id"]),
         timeout=RPC_TIMEOUT)
-    return await downloads.stream(request, gateway.http, found)
+    return await downloads.stream(request, gateway, found)
 
 
 async def list_renders(request: Request) -> JSONResponse:

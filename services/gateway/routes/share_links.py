@@ -48,7 +48,7 @@ async def open_share_link(request: Request) -> Response:
         found = await gateway.backends.downloads.OpenShareLink(
             downloads_pb2.OpenShareLinkRequest(token=request.path_params["share"]),
             timeout=RPC_TIMEOUT)
-    return await downloads.stream(request, gateway.http, found)
+    return await downloads.stream(request, gateway, found, shared=True)
 
 
 PUBLIC_ROUTES = [
