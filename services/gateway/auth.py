@@ -9,6 +9,7 @@ everything, including templates, webhooks and keys. Each route names the scope i
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ SCOPES = ("full", "render", "download")
 GRANTS = {"full": frozenset(SCOPES), "render": frozenset({"render", "download"}),
           "download": frozenset({"download"})}
 """What each scope a key holds allows."""
+UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+"""Authenticate errors that say nothing about the key: the service could not be asked."""
 NO_KEY = "send your API key as 'Authorization: Bearer ck_live_…'"
 
 
@@ -71,11 +74,17 @@ class KeyCache:
     """Bearer key -> Caller, asking the project service once per KEY_CACHE_SECONDS (so a revoked
     key stops working within that time). Lookups that fail cost the client address a token of
     `failures`, so unknown keys cannot hammer the database: with none left the address gets 429
-    without a lookup."""
+    without a lookup.
+
+    While the project service cannot be reached (a restart, a rollout), a key verified within
+    the last `stale` seconds (KEY_STALE_SECONDS) is still accepted, so a status outage does not
+    turn every request into a 503: stale-if-error. A revocation made just before such an outage
+    takes effect when the service answers again (at most `stale` seconds later)."""
 
     def __init__(self, projects: projects_pb2_grpc.ProjectServiceStub, ttl: float,
-                 failures: RateLimiter, size: int = 10_000) -> None:
+                 failures: RateLimiter, size: int = 10_000, stale: float = 0.0) -> None:
         self.projects, self.ttl, self.failures, self.size = projects, ttl, failures, size
+        self.stale = stale
         self.entries: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
         self.forgotten = 0
         """How many times forget ran: a lookup that overlapped one does not cache its answer,
@@ -91,9 +100,15 @@ class KeyCache:
         if hit and hit[1] > now:
             return hit[0]
         forgotten = self.forgotten
-        async with self.failures.failing(address, grpc.StatusCode.UNAUTHENTICATED):
-            project = await self.projects.Authenticate(
-                projects_pb2.AuthenticateRequest(key_sha256=digest), timeout=RPC_TIMEOUT)
+        try:
+            async with self.failures.failing(address, grpc.StatusCode.UNAUTHENTICATED):
+                project = await self.projects.Authenticate(
+                    projects_pb2.AuthenticateRequest(key_sha256=digest), timeout=RPC_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            verified_at = hit[1] - self.ttl if hit else -math.inf
+            if exc.code() in UNREACHABLE and time.monotonic() < verified_at + self.stale:
+                return hit[0]
+            raise
         # Keys made before scopes existed have none: they are full keys.
         who = Caller(project.id, project.key_id, frozenset(project.scopes or ["full"]))
         if forgotten != self.forgotten:

@@ -46,6 +46,10 @@ class Settings:
     gateway process that answers DELETE /v1/keys/{id} forgets it at once. Each gateway process asks once per this time per
     key in use (one small indexed read, and a last-use write at most once a second per key).
     Default 5."""
+    key_stale_seconds: float
+    """KEY_STALE_SECONDS: while the status service cannot be reached, a key verified within this
+    long is still accepted (stale-if-error), so a status restart is not a 503 for every request.
+    0 turns it off. Default 60."""
     render_cache_size: int
     """RENDER_CACHE_SIZE: terminal renders whose GET body each gateway keeps in memory; 0 turns
     the cache off. Default 10000."""
@@ -125,6 +129,7 @@ class Settings:
             rate_limit_per_second=env_float("RATE_LIMIT_PER_SECOND", 200.0),
             rate_limit_burst=env_int("RATE_LIMIT_BURST", 400),
             key_cache_seconds=env_float("KEY_CACHE_SECONDS", 5.0),
+            key_stale_seconds=env_float("KEY_STALE_SECONDS", 60.0),
             render_cache_size=env_int("RENDER_CACHE_SIZE", 10000),
             render_cache_seconds=env_float("RENDER_CACHE_SECONDS", 60.0),
             download_streams_per_project=env_int("DOWNLOAD_STREAMS_PER_PROJECT", 20),

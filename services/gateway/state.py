@@ -129,7 +129,8 @@ async def running(settings: Settings):
     try:
         yield State(
             settings=settings, backends=backends,
-            keys=KeyCache(backends.projects, settings.key_cache_seconds, failures),
+            keys=KeyCache(backends.projects, settings.key_cache_seconds, failures,
+                          stale=settings.key_stale_seconds),
             limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
             failures=failures, terminal=TerminalRenders(settings.render_cache_size,
                                                           settings.render_cache_seconds),

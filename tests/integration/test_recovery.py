@@ -10,6 +10,7 @@ import shutil
 import signal
 import uuid
 
+import httpx
 import psutil
 import psycopg
 import pytest
@@ -268,3 +269,26 @@ def test_a_render_that_cannot_be_stored_gives_up_after_max_attempts(chaos):
     assert chaos.wait(created["id"], timeout=60).status == S.RENDER_STATUS_SUCCEEDED
     assert len(objects(stack, created["id"])) == 1
     public_bucket(infra.s3_endpoint, BUCKET)  # the dev stack's anonymous read, for other tests
+
+
+def test_while_status_is_down_keys_verified_just_before_still_enqueue(chaos):
+    """KEY_STALE_SECONDS: a status restart is not a 503 for every request (KEY_CACHE_SECONDS 0
+    here, so every request asks status and only the stale-if-error rule can answer)."""
+    stack = chaos.stack
+    body = {"data": invoice()}
+    with stack.extra("gateway", {"KEY_CACHE_SECONDS": "0", "KEY_STALE_SECONDS": "60"}) as address, \
+            httpx.Client(base_url=f"http://{address}", timeout=30) as http:
+        known = {"authorization": f"Bearer {chaos.key}"}
+        assert http.post("/v1/templates/invoice/render", json=body, headers=known).status_code \
+            == 202
+        stack.kill_service("status")
+        try:
+            accepted = http.post("/v1/templates/invoice/render", json={"data": invoice()},
+                                 headers=known)
+            assert accepted.status_code == 202, accepted.text
+            never_seen = http.post("/v1/templates/invoice/render", json=body,
+                                   headers={"authorization": "Bearer ck_live_never_verified"})
+            assert never_seen.status_code == 503, never_seen.text
+        finally:
+            stack.start_service("status")
+    assert chaos.wait(accepted.json()["id"]).status == S.RENDER_STATUS_SUCCEEDED
