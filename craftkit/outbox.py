@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from psycopg_pool import AsyncConnectionPool
 
 from craftkit.kafka import Sends
-from craftkit.retry import RetryPolicy
+from craftkit.retry import RetryPolicy, drain_forever
 
 log = logging.getLogger(__name__)
 
@@ -74,21 +74,8 @@ class Outbox:
 
     async def run(self) -> None:
         """The relay loop, forever."""
-        retry = RetryPolicy(initial=self.interval, maximum=10.0)
-        failures = 0
-        while True:
-            wait = self.interval
-            try:
-                while await self.relay():
-                    pass
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any failure: report, back off, try again
-                failures += 1
-                wait = retry.delay(failures)
-                log.warning("outbox relay: %s; retrying in %.1fs", exc, wait)
-            await asyncio.sleep(wait)
+        await drain_forever(self.relay, self.interval,
+                            RetryPolicy(initial=self.interval, maximum=10.0), "outbox relay")
 
     async def relay(self) -> int:
         """Sends one batch of rows the fast path left behind; returns how many."""

@@ -65,6 +65,27 @@ class RetryPolicy:
                 await asyncio.sleep(wait)
 
 
+async def drain_forever(step: Callable[[], Awaitable[object]], interval: float,
+                        policy: RetryPolicy, what: str) -> None:
+    """Forever: `step()` back to back while it answers something true (more to do), then a pause of
+    `interval`. A failure is logged and waits as `policy` says, longer while failures repeat
+    (the outbox relay, retention)."""
+    failures = 0
+    while True:
+        wait = interval
+        try:
+            while await step():
+                pass
+            failures = 0
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure: report, back off, try again
+            failures += 1
+            wait = policy.delay(failures)
+            log.warning("%s: %s; retrying in %.1fs", what, exc, wait)
+        await asyncio.sleep(wait)
+
+
 def errors_of(*types: type[BaseException]) -> Callable[[BaseException], bool]:
     """A `retriable` that accepts errors of these types."""
     return lambda exc: isinstance(exc, types)

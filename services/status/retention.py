@@ -16,7 +16,7 @@ import logging
 
 from psycopg_pool import AsyncConnectionPool
 
-from craftkit.retry import RetryPolicy
+from craftkit.retry import RetryPolicy, drain_forever
 from services.render_worker.storage import PdfStore
 
 log = logging.getLogger(__name__)
@@ -51,21 +51,10 @@ class Retention:
 
     async def run(self) -> None:
         """Forever: batches back to back while there are full ones, then a pause."""
-        retry = RetryPolicy(initial=self.interval, maximum=60.0)
-        failures = 0
-        while True:
-            wait = self.interval
-            try:
-                while await self.expire() == self.batch:
-                    pass
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - S3 or PostgreSQL away: try again later
-                failures += 1
-                wait = retry.delay(failures)
-                log.warning("retention: %s; retrying in %.1fs", exc, wait)
-            await asyncio.sleep(wait)
+        async def full_batch() -> bool:
+            return await self.expire() == self.batch
+        await drain_forever(full_batch, self.interval,
+                            RetryPolicy(initial=self.interval, maximum=60.0), "retention")
 
     async def expire(self) -> int:
         """One batch; returns how many renders expired."""
