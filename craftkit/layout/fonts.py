@@ -72,3 +72,26 @@ def choose(choice: str, texts: list[str]) -> Family:
 
 def _name(char: str) -> str:
     return f"{char!r} (U+{ord(char):04X} {unicodedata.name(char, 'unnamed')})"
+
+
+# The interface the rest of the layout uses for text in several fonts (issue 10). Blocks and table
+# cells ask `covered` whether a text can take the fast path (measured with stringWidth, drawn as a
+# plain string); everything else goes through a Paragraph whose markup `fallback_markup` made.
+
+def covered(text: str, font_name: str) -> bool:
+    """True when `font_name` alone draws every character of `text`, left to right and with no
+    shaping, so the text can be measured with stringWidth and drawn as a plain string."""
+    from reportlab.pdfbase import pdfmetrics
+
+    font = pdfmetrics.getFont(font_name)
+    glyphs = getattr(font.face, "charToGlyph", None)
+    if glyphs is None:  # a standard PDF font: WinAnsi
+        return _latin1_enough(text)
+    return all(ord(c) in glyphs or c in "\n\t " for c in text)
+
+
+def fallback_markup(markup: str, font_name: str) -> str:
+    """ReportLab paragraph markup in which every run of characters `font_name` cannot draw is
+    wrapped in `<font face="…">` of the first font of the fallback chain that can, and
+    right-to-left runs are shaped and ordered. (Until the fallback chain lands: unchanged.)"""
+    return markup
