@@ -77,15 +77,18 @@ class Api:
         return self.http.post(f"/v1/templates/{slug}/render", json=body)
 
     def wait(self, render_id: str, timeout: float = 60):
-        """The render once terminal (WaitRender blocks server-side; no polling here)."""
+        """The render once terminal (WaitRender blocks server-side; no polling here). Waits for
+        the channel too: after a test restarts status, the channel may still be in its reconnect
+        backoff, where a call without wait_for_ready fails at once with UNAVAILABLE."""
         self.status.WaitRender(status_pb2.WaitRenderRequest(
             project_id=self.project_id, render_id=render_id, timeout_ms=int(timeout * 1000)),
-            timeout=timeout + 5)
+            timeout=timeout + 5, wait_for_ready=True)
         return self.grpc_render(render_id)
 
     def grpc_render(self, render_id: str):
         return self.status.GetRender(status_pb2.GetRenderRequest(
-            project_id=self.project_id, render_id=render_id, include_transitions=True), timeout=10)
+            project_id=self.project_id, render_id=render_id, include_transitions=True), timeout=10,
+            wait_for_ready=True)
 
     def close(self) -> None:
         self.http.close()
