@@ -1,8 +1,11 @@
 """Text in layouts: `{{path | filter:arg}}` placeholders, locale-aware formatters (babel), and the
-inline markup of text blocks (`**bold**`, `*italic*`, `[label](https://…)`).
+inline markup of text blocks, table cells and totals (`**bold**`, `*italic*`, `[label](https://…)`).
 
 Values from the data are always text: they are escaped after the markup of the template is
-applied, so data can never inject markup.
+applied, so data can never inject markup. A link's URL may come from the data
+(`[Pay now]({{payUrl}})`); it becomes a link only when it is an http, https or mailto URL, else
+the label shows as plain text (a `javascript:` or relative URL is never clickable, and one bad
+URL in a customer's record does not cost the whole document).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, unescape
 
 # `{{ path | filter }}`; the spaces inside are stripped in code: a lazy group between `\s*`s
 # backtracks cubically on an unclosed `{{` followed by spaces (2,000 of them took 8 s).
@@ -19,7 +22,9 @@ PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")  # fullmatch: who
 FILTER = re.compile(r"([a-z]+)(?::(.*))?")
 # Inline markup. No group can run past the next opening mark (`[`, `*`), so each scan from a
 # mark ends at the next one and a paragraph is read in linear time, however many marks it has.
-LINK = re.compile(r"\[([^\[\]]+)\]\(((?:https?://|mailto:)[^)\s\[]+)\)")
+# A link's target starts with a scheme or with a placeholder (\ue000: a value held aside).
+LINK = re.compile(r"\[([^\[\]]+)\]\(((?:https?://|mailto:|\ue000)[^)\s\[]*)\)")
+SAFE_URL = re.compile(r"(?:https?://|mailto:)[^\s\x00-\x1f\x7f\"<>\\]+", re.IGNORECASE)
 BOLD = re.compile(r"\*\*(.+?)\*\*")
 ITALIC = re.compile(r"(?<![*\w])\*(?!\s)([^*]+?)(?<!\s)\*(?![*\w])")
 DATE_STYLES = ("short", "medium", "long", "full")
@@ -152,21 +157,41 @@ def interpolate(template: str, scope: dict, locale: str = "en_US") -> str:
     return PLACEHOLDER.sub(lambda m: evaluate(m.group(1).strip(), scope, locale), template)
 
 
-def markup(template: str, scope: dict, locale: str = "en_US") -> str:
-    """ReportLab paragraph markup: the template's inline markup applied, values escaped."""
-    values: list[str] = []
+class Markup(str):
+    """ReportLab paragraph markup (escaped text with tags), as opposed to a plain str."""
+
+
+HELD = re.compile("\ue000(\\d+)\ue001")
+
+
+def markup(template: str, scope: dict, locale: str = "en_US") -> Markup:
+    """ReportLab paragraph markup: the template's inline markup applied, values escaped, line
+    breaks (the template's and the data's) kept."""
+    raw: list[str] = []
 
     def hold(match: re.Match) -> str:
-        values.append(escape(evaluate(match.group(1).strip(), scope, locale)))
-        return f"\ue000{len(values) - 1}\ue001"
+        raw.append(evaluate(match.group(1).strip(), scope, locale))
+        return f"\ue000{len(raw) - 1}\ue001"
 
-    text = escape(PLACEHOLDER.sub(hold, template))
-    text = LINK.sub(lambda m: f'<link href="{m.group(2)}" color="#1a56db"><u>{m.group(1)}</u></link>',
-                    text)
+    def link(match: re.Match) -> str:
+        url = HELD.sub(lambda m: raw[int(m.group(1))], unescape(match.group(2))).strip()
+        if not SAFE_URL.fullmatch(url):
+            return match.group(1)  # not a URL a reader may follow: the label, as plain text
+        raw.append(url)  # held aside, so the bold and italic marks never look inside it
+        return f'<link href="\ue000{len(raw) - 1}\ue001" color="#1a56db"><u>{match.group(1)}</u></link>'
+
+    text = LINK.sub(link, escape(PLACEHOLDER.sub(hold, template)))
     text = BOLD.sub(r"<b>\1</b>", text)
     text = ITALIC.sub(r"<i>\1</i>", text)
-    text = text.replace("\n", "<br/>")
-    return re.sub("\ue000(\\d+)\ue001", lambda m: values[int(m.group(1))], text)
+    text = HELD.sub(lambda m: escape(raw[int(m.group(1))], {'"': "&quot;"}), text)
+    return Markup(text.replace("\n", "<br/>"))
+
+
+def has_markup(template: str) -> bool:
+    """Whether a template uses inline markup (bold, italic, links): its cells then need a
+    Paragraph; without, they are plain strings (the fast path of long tables)."""
+    bare = PLACEHOLDER.sub("\ue0000\ue001", template)
+    return bool(LINK.search(bare) or BOLD.search(bare) or ITALIC.search(bare))
 
 
 def placeholders(template: str) -> list[str]:
