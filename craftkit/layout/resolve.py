@@ -53,9 +53,13 @@ class Resolver:
                 raise RenderError(f"the tables have more than {self.limits.max_rows} rows "
                                   "(the row limit of this deployment); split the document")
             name, columns = block.get("as", "item"), block["columns"]
-            cells = [[self._plain(c["text"], {**scope, name: row}) for c in columns]
+            # A column whose template has markup gives Paragraph markup, the others plain text
+            # (the fast path: most cells of a long table are plain).
+            kinds = [self._markup if text.has_markup(c["text"]) else self._plain for c in columns]
+            cells = [[cell(c["text"], {**scope, name: row}) for cell, c in zip(kinds, columns)]
                      for row in rows]
-            totals = [self._plain(t, scope) for t in block["totals"]] if "totals" in block else None
+            totals = ([self._markup(t, scope) if text.has_markup(t) else self._plain(t, scope)
+                       for t in block["totals"]] if "totals" in block else None)
             headers = [c.get("header", "") for c in columns]
             self.texts.extend(headers)
             return [{**block, "headers": headers, "cells": cells, "footer": totals}]
@@ -86,7 +90,8 @@ def texts_of(blocks: list[dict]) -> list[str]:
     for block in blocks:
         if "markup" in block:
             out.append(unescape(TAG.sub("", block["markup"])))
-        out.extend(c for row in block.get("cells", []) for c in row)
+        out.extend(unescape(TAG.sub("", c)) if isinstance(c, text.Markup) else c
+                   for row in [*block.get("cells", []), block.get("footer") or []] for c in row)
         for inner in [block.get("blocks", [])] + [c["blocks"] for c in block.get("columns", [])
                                                    if isinstance(c, dict) and "blocks" in c]:
             out.extend(texts_of(inner))
