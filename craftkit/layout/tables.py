@@ -39,6 +39,7 @@ from craftkit.layout.text import Markup
 
 PADDING = 3  # top and bottom, points
 GUTTER = 12  # between two columns' text, points (half on each side); none at the outer edges
+BLEED = 4  # backgrounds and rules reach this far past the text edges, into the margins
 FONT_SIZE = 10
 LEADING = 12
 PARAGRAPH_ALIGN = {"LEFT": TA_LEFT, "CENTER": TA_CENTER, "RIGHT": TA_RIGHT}
@@ -347,4 +348,23 @@ class TableStream(Flowable):
         if len(data) - 1 > body_end:
             style += [("FONT", (0, -1), (-1, -1), look.bold_font, FONT_SIZE, LEADING),
                       ("LINEABOVE", (0, -1), (-1, -1), 0.75, colors.black)]
-        return Table(data, colWidths=m.widths, rowHeights=heights, style=TableStyle(style))
+        return _Table(data, colWidths=m.widths, rowHeights=heights, style=TableStyle(style))
+
+
+class _Table(Table):
+    """A Table whose backgrounds and rules bleed BLEED points past its outer text edges, so the
+    header's shading does not end flush with its first and last letters."""
+
+    def _bled(self, draw) -> None:
+        columns = self._colpositions
+        self._colpositions = [columns[0] - BLEED, *columns[1:-1], columns[-1] + BLEED]
+        try:
+            draw()
+        finally:
+            self._colpositions = columns
+
+    def _drawBkgrnd(self):
+        self._bled(super()._drawBkgrnd)
+
+    def _drawLines(self):
+        self._bled(super()._drawLines)
