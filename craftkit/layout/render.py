@@ -100,7 +100,9 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
                     creator="Craftkit", title=meta.get("title", ""), author=meta.get("author", ""),
                     subject=meta.get("subject", ""), keywords=meta.get("keywords", ""),
                     encrypt=_encryption(password))
-    frame = Frame(left, bottom, size[0] - left - right, size[1] - top - bottom, id="body")
+    # No padding: the body's edges are the content box's, as the header's and footer's are.
+    frame = Frame(left, bottom, size[0] - left - right, size[1] - top - bottom, id="body",
+                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])
     story = flowables(body, styles)
     try:
@@ -108,9 +110,9 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
     except RenderError:
         raise RenderError(doc.failure) from None  # ReportLab rewrites messages on the way out
     except LayoutError as exc:
-        raise RenderError("a table row or block is taller than a page and cannot be split across "
-                          "pages; shorten the data that fills it (for example fewer lines in one "
-                          "cell)") from exc
+        raise RenderError("a block (an image, a code, or columns side by side) is taller than a "
+                          "page and cannot be split across pages; make it smaller or shorten the "
+                          "data that fills it") from exc
     return out.getvalue()
 
 
