@@ -1,20 +1,40 @@
-"""Step 3 of a render: resolved blocks become ReportLab flowables."""
+"""Step 3 of a render: resolved blocks become ReportLab flowables.
+
+Spacing comes from one scale (SPACE): the named steps a layout may use wherever it takes a length
+for space (`spacer.height`, `columns.gap`, any block's `spaceAfter`), and the defaults after
+paragraphs, headings, tables and columns. Paragraphs never leave one line alone at the top or the
+bottom of a page (widows and orphans); a block with `keepWithNext` (headings and titles by
+default) goes to the page where the first piece of the next block goes.
+"""
 
 from __future__ import annotations
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_LEFT, TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.platypus import (CondPageBreak, Flowable, KeepTogether, PageBreak, Paragraph,
+from reportlab.platypus import (Flowable, KeepTogether, PageBreak, Paragraph,
                                 Spacer, Table, TableStyle)
 
 from craftkit.layout import fonts
 from craftkit.layout.codes import barcode, image, qr
 from craftkit.layout.errors import RenderError
+from craftkit.layout.lint import SPACE
 from craftkit.layout.tables import Columns, Look, TableStream
 
 ALIGN = {"left": TA_LEFT, "center": TA_CENTER, "right": TA_RIGHT, "justify": TA_JUSTIFY}
-HEADING_SIZES = {0: 20, 1: 16, 2: 13, 3: 11}
+# Title (level 0) and heading levels: (font size, space before, space after). The space before
+# is dropped at the top of a page.
+HEADINGS = {0: (20, 0, SPACE["md"]), 1: (16, SPACE["lg"], SPACE["sm"]),
+            2: (13, SPACE["md"], SPACE["xs"]), 3: (11, SPACE["sm"], SPACE["xs"])}
+# Space after a block when it does not set `spaceAfter`.
+SPACE_AFTER = {"text": SPACE["xs"], "table": SPACE["md"], "columns": SPACE["sm"]}
+
+
+def space(value: float | str | None, default: float = 0) -> float:
+    """Points for a length of space: a number, or a step of the scale ("md")."""
+    if value is None:
+        return default
+    return SPACE[value] if isinstance(value, str) else value
 
 
 class Styles:
@@ -26,46 +46,68 @@ class Styles:
         self._cache: dict = {}
 
     def paragraph(self, size: float = 10, align: str = "left", bold: bool = False,
-                  italic: bool = False, color: str = "#000000") -> ParagraphStyle:
-        key = (size, align, bold, italic, color)
+                  italic: bool = False, color: str = "#000000",
+                  space_before: float = 0, space_after: float = 0) -> ParagraphStyle:
+        key = (size, align, bold, italic, color, space_before, space_after)
         if key not in self._cache:
             f = self.family
             name = ((f.bold_italic if italic else f.bold) if bold else
                     (f.italic if italic else f.regular))
             self._cache[key] = ParagraphStyle(
                 f"p{len(self._cache)}", fontName=name, fontSize=size, leading=size * 1.25,
-                alignment=ALIGN[align], textColor=colors.HexColor(color), spaceAfter=size * 0.4)
+                alignment=ALIGN[align], textColor=colors.HexColor(color),
+                spaceBefore=space_before, spaceAfter=space_after, allowWidows=0, allowOrphans=0)
         return self._cache[key]
 
 
 def flowables(blocks: list[dict], styles: Styles) -> list[Flowable]:
-    out: list[Flowable] = []
-    for block in blocks:
-        out.extend(_flowable(block, styles))
-    return out
+    """The flowables of `blocks`, each block that keeps with the next joined to it."""
+    backwards: list[Flowable] = []
+    for block in reversed(blocks):
+        items = _flowable(block, styles)
+        if items and block["type"] != "pagebreak":
+            # Through __dict__: ReportLab's Drawing (codes) refuses attributes it does not know.
+            items[-1].__dict__["spaceAfter"] = _space_after(block)
+        keep = block.get("keepWithNext", block["type"] in ("title", "heading"))
+        if keep and items and backwards and not isinstance(backwards[-1], PageBreak):
+            following = backwards.pop()
+            while isinstance(following, Spacer) and backwards:  # a spacer keeps what follows
+                following = KeepWithNext(following, backwards.pop())
+            items[-1] = KeepWithNext(items[-1], following)
+        backwards.extend(reversed(items))
+    return backwards[::-1]
+
+
+def _space_after(block: dict) -> float:
+    """The space after a block: its `spaceAfter`, else the default of its kind."""
+    if block["type"] in ("title", "heading"):
+        default = HEADINGS[0 if block["type"] == "title" else block.get("level", 1)][2]
+    else:
+        default = SPACE_AFTER.get(block["type"], 0)
+    return space(block.get("spaceAfter"), default)
 
 
 def _flowable(block: dict, styles: Styles) -> list[Flowable]:
     kind = block["type"]
     if kind in ("title", "heading"):
         level = 0 if kind == "title" else block.get("level", 1)
-        style = styles.paragraph(HEADING_SIZES[level],
-                                 block.get("align", "center" if level == 0 else "left"), True)
-        return [CondPageBreak(style.fontSize * 4), Paragraph(block["markup"], style)]
+        size, before, _ = HEADINGS[level]
+        style = styles.paragraph(size, block.get("align", "center" if level == 0 else "left"),
+                                 True, space_before=before, space_after=_space_after(block))
+        return [Paragraph(block["markup"], style)]
     if kind == "text":
         style = styles.paragraph(block.get("size", 10), block.get("align", "left"),
                                  block.get("bold", False), block.get("italic", False),
-                                 block.get("color", "#000000"))
+                                 block.get("color", "#000000"), space_after=_space_after(block))
         return [Paragraph(block["markup"], style)]
     if kind == "table":
         look = Look(font=styles.family.regular, bold_font=styles.family.bold,
                     zebra=block.get("zebra", False))
         columns = Columns(widths=[c.get("width") for c in block["columns"]],
                           aligns=[c.get("align", "left").upper() for c in block["columns"]])
-        return [TableStream(block["headers"], block["cells"], columns, look, block["footer"]),
-                Spacer(0, 8)]
+        return [TableStream(block["headers"], block["cells"], columns, look, block["footer"])]
     if kind == "spacer":
-        return [Spacer(0, block.get("height", 12))]
+        return [Spacer(0, space(block.get("height"), SPACE["md"]))]
     if kind == "pagebreak":
         return [PageBreak()]
     if kind == "rule":
@@ -74,7 +116,7 @@ def _flowable(block: dict, styles: Styles) -> list[Flowable]:
         return [KeepTogether(flowables(block["blocks"], styles))]
     if kind == "columns":
         cells = [flowables(c["blocks"], styles) for c in block["columns"]]
-        gap = block.get("gap", 12)
+        gap = space(block.get("gap"), SPACE["md"])
         table = Table([cells], colWidths=[c.get("width") for c in block["columns"]],
                       style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                         ("LEFTPADDING", (0, 0), (-1, -1), 0),
@@ -82,7 +124,7 @@ def _flowable(block: dict, styles: Styles) -> list[Flowable]:
                                         ("RIGHTPADDING", (-1, 0), (-1, -1), 0),
                                         ("TOPPADDING", (0, 0), (-1, -1), 0),
                                         ("BOTTOMPADDING", (0, 0), (-1, -1), 0)]))
-        return [table, Spacer(0, 6)]
+        return [table]
     if kind == "qr":
         return [qr(block["value"], block.get("size", 96), block.get("align", "left"))]
     if kind == "barcode":
@@ -90,6 +132,43 @@ def _flowable(block: dict, styles: Styles) -> list[Flowable]:
     if kind == "image":
         return [image(block, styles.assets)]
     raise RenderError(f"unknown block type {kind!r}")
+
+
+class KeepWithNext(Flowable):
+    """`first` never ends a page: it goes where the first piece of `next` goes. (ReportLab's own
+    keepWithNext wraps both in a KeepTogether, which moves a heading to the next page whenever
+    the block after it, say a long table, is taller than the space left.)"""
+
+    def __init__(self, first: Flowable, next: Flowable) -> None:
+        super().__init__()
+        self.first, self.next = first, next
+        self.spaceBefore = first.getSpaceBefore()
+        self.spaceAfter = next.getSpaceAfter()
+
+    def _head(self, available_width, available_height) -> float:
+        """The height `first` takes with the space between it and `next`."""
+        self.sizes = [self.first.wrap(available_width, available_height)]
+        return self.sizes[0][1] + self.first.getSpaceAfter() + self.next.getSpaceBefore()
+
+    def wrap(self, available_width, available_height):
+        head = self._head(available_width, available_height)
+        self.sizes.append(self.next.wrap(available_width, max(available_height - head, 0)))
+        self.width, self.height = available_width, head + self.sizes[1][1]
+        return self.width, self.height
+
+    def split(self, available_width, available_height):
+        head = self._head(available_width, available_height)
+        parts = self.next.split(available_width, available_height - head) \
+            if head < available_height else []
+        if parts:
+            return [self.first, *parts]
+        at_top = getattr(getattr(self, "_frame", None), "_atTop", False)
+        return [self.first, self.next] if at_top else []
+
+    def draw(self):
+        (width, height), (next_width, _) = self.sizes
+        self.first.drawOn(self.canv, 0, self.height - height, _sW=self.width - width)
+        self.next.drawOn(self.canv, 0, 0, _sW=self.width - next_width)
 
 
 class _Rule(Flowable):

@@ -21,6 +21,7 @@ PAGE_SIZES = {"A4": (595.2756, 841.8898), "A5": (419.5276, 595.2756), "A6": (297
 ALIGNS = ("left", "center", "right")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # matched with fullmatch, like every name here
 COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
+SPACE = {"xs": 4, "sm": 8, "md": 12, "lg": 20, "xl": 32}  # the spacing scale, points
 MAX_BLOCKS = 2000  # blocks and table columns, all nesting levels together
 MAX_NESTING = 16  # keep, columns, if and each inside one another
 MAX_TEXT_LENGTH = 10_000  # characters of one text, cell, value or metadata entry
@@ -211,8 +212,33 @@ def _blocks(ctx: Context, blocks: object, where: str, required: bool = False) ->
             ctx.problem(f"{at}.type", f"must be one of {', '.join(BLOCKS)}")
             continue
         allowed, check = BLOCKS[block["type"]]
-        unknown(ctx, block, {"type", *allowed}, at)
+        flows = block["type"] not in ("if", "each", "pagebreak")
+        unknown(ctx, block, {"type", *allowed, *(FLOW_KEYS if flows else ())}, at)
         check(ctx, block, at)
+        if flows:
+            _flow(ctx, block, at)
+
+
+# Keys every block that takes room on the page may have (docs/layout.md, Spacing).
+FLOW_KEYS = {"spaceAfter", "keepWithNext"}
+
+
+def space(ctx: Context, block: dict, key: str, where: str, high: float) -> None:
+    """A length of space: points from 0 to `high`, or a step of the spacing scale."""
+    if key not in block:
+        return
+    value = block[key]
+    if isinstance(value, str) and value in SPACE:
+        return
+    if not (number(value) and 0 <= value <= high):
+        ctx.problem(f"{where}.{key}", f"must be points from 0 to {high:g} or a step of the "
+                                      f"spacing scale: {', '.join(SPACE)}")
+
+
+def _flow(ctx: Context, block: dict, where: str) -> None:
+    space(ctx, block, "spaceAfter", where, 200)
+    if not isinstance(block.get("keepWithNext", False), bool):
+        ctx.problem(f"{where}.keepWithNext", "Expected boolean")
 
 
 def _source(ctx: Context, block: dict, where: str) -> tuple[str, str] | None:
@@ -306,7 +332,7 @@ def _table(ctx, block, where):
 
 
 def _spacer(ctx, block, where):
-    in_range(ctx, block, "height", where, 0, 800)
+    space(ctx, block, "height", where, 800)
 
 
 def _nothing(ctx, block, where):
@@ -335,7 +361,7 @@ def _columns(ctx, block, where):
         if "width" in column and not (number(column["width"]) and column["width"] > 0):
             ctx.problem(f"{at}.width", "must be a positive number of points")
         _blocks(ctx.inner(nest=True), column.get("blocks"), f"{at}.blocks", required=True)
-    in_range(ctx, block, "gap", where, 0, 100)
+    space(ctx, block, "gap", where, 100)
 
 
 def _if(ctx, block, where):

@@ -75,11 +75,15 @@ def test_table_rows_bind_to_their_own_name():
     assert "Widget for Acme Corp" in text_of(render_pdf(layout, INVOICE["example"]))[0]
 
 
-def test_a_row_taller_than_a_page_fails_with_a_message_that_says_what_to_fix():
+def test_a_block_taller_than_a_page_fails_with_a_message_that_says_what_to_fix():
+    from PIL import Image
+
     from craftkit.layout import RenderError
-    data = {**INVOICE["example"], "items": [{"name": "line\n" * 300, "qty": 1, "price": 1}]}
-    with pytest.raises(RenderError, match="taller than a page.*shorten the data"):
-        render_pdf(INVOICE["layout"], data)
+    png = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(png, "PNG")
+    layout = {"body": [{"type": "image", "asset": "logo", "height": 2000}]}
+    with pytest.raises(RenderError, match="taller than a page.*cannot be split"):
+        render_pdf(layout, INVOICE["example"], assets={"logo": png.getvalue()})
 
 
 # ------------------------------------------------------------------------------ bounded checks
