@@ -217,3 +217,110 @@ def test_the_first_minimal_layout_still_lints_and_renders():
     content = text(pypdf.PdfReader(io.BytesIO(render_pdf(first, manifest.validate(seed)))))
     for expected in ("Invoice", "Bill to: Acme Corp", "Widget", "9.99", "Total: 49.95"):
         assert expected in content
+
+
+# -------------------------------------------------------------- links, grid, flow across pages
+
+import pdfplumber  # noqa: E402
+
+LINKS = Manifest.parse({"fields": {"url": {"type": "string"}, "lines": {"type": "array"},
+                                   "lines[].url": {"type": "string"}}})
+
+
+def link_targets(layout: dict, data: dict) -> tuple[list[str], str]:
+    lint(layout, LINKS)
+    reader = pypdf.PdfReader(io.BytesIO(render_pdf(layout, data)))
+    uris = [annotation.get_object()["/A"]["/URI"] for page in reader.pages
+            for annotation in page.get("/Annots", [])]
+    return uris, text(reader)
+
+
+def test_links_take_their_url_from_data_only_when_it_is_http_https_or_mailto():
+    layout = body({"type": "text", "text": "[{{url}}]({{url}}) and [Pay now]({{url}})"},
+                  {"type": "table", "source": "lines", "as": "line",
+                   "columns": [{"header": "Link", "text": "[open]({{line.url}})"}]})
+    good = "https://pay.example.com/i/42?a=1&b=**2**"
+    uris, shown = link_targets(layout, {"url": good, "lines": [{"url": "mailto:a@example.com"}]})
+    assert uris == [good, good, "mailto:a@example.com"]
+    assert good in shown and "Pay now" in shown
+    for bad in ("javascript:alert(1)", "data:text/html,x", "/pay/42", 'https://x" onclick="y'):
+        uris, shown = link_targets(layout, {"url": bad, "lines": [{"url": bad}]})
+        assert uris == [], bad
+        assert "Pay now" in shown and "open" in shown and "](" not in shown
+
+
+def positions(layout: dict, data: dict = DATA) -> list[list[dict]]:
+    lint(layout, MANIFEST)
+    with pdfplumber.open(io.BytesIO(render_pdf(layout, data))) as document:
+        return [page.extract_words(extra_attrs=["fontname", "size"]) for page in document.pages]
+
+
+def test_header_footer_and_body_share_the_content_box():
+    layout = body({"type": "text", "text": "body-left"},
+                  {"type": "text", "text": "body-right", "align": "right"},
+                  header=[{"type": "text", "text": "head-left"},
+                          {"type": "text", "text": "head-right", "align": "right"}],
+                  footer=[{"type": "text", "text": "foot-left"},
+                          {"type": "text", "text": "foot-right", "align": "right"}],
+                  page={"margin": {"top": 60, "right": 40, "bottom": 60, "left": 70}})
+    found = {w["text"]: w for w in positions(layout)[0]}
+    for part in ("body", "head", "foot"):
+        assert found[f"{part}-left"]["x0"] == pytest.approx(70, abs=0.5), part
+        assert found[f"{part}-right"]["x1"] == pytest.approx(595.2756 - 40, abs=0.5), part
+
+
+def test_a_paragraph_split_over_two_pages_leaves_no_line_alone():
+    paragraph = " ".join(f"w{i:03d}" for i in range(160))  # about 12 lines
+    for filler in range(580, 744, 6):
+        pages = positions(body({"type": "spacer", "height": filler},
+                               {"type": "text", "text": paragraph}))
+        counts = [len({round(w["top"]) for w in page if w["text"].startswith("w")})
+                  for page in pages]
+        assert all(count == 0 or count >= 2 for count in counts), (filler, counts)
+        assert [w["text"] for page in pages for w in page] == paragraph.split()
+
+
+@pytest.mark.parametrize("following", [
+    {"type": "text", "text": "first line of the next block\nsecond line"},
+    {"type": "table", "source": "lines", "as": "line",
+     "columns": [{"header": "Label", "text": "{{line.label}}"}]},
+])
+def test_a_heading_is_never_the_last_thing_on_a_page(following):
+    for filler in range(640, 745, 5):
+        pages = positions(body({"type": "spacer", "height": filler},
+                               {"type": "heading", "text": "Heading"}, following))
+        page = next(p for p in pages if any(w["text"] == "Heading" for w in p))
+        assert page[-1]["text"] != "Heading", filler
+
+
+def test_keep_with_next_is_settable_on_any_block():
+    for filler in range(640, 745, 5):
+        pages = positions(body({"type": "spacer", "height": filler},
+                               {"type": "text", "text": "Caption", "keepWithNext": True},
+                               {"type": "text", "text": "one\ntwo\nthree"}))
+        page = next(p for p in pages if any(w["text"] == "Caption" for w in p))
+        assert page[-1]["text"] != "Caption", filler
+
+
+def test_spacing_takes_points_or_a_step_of_the_scale():
+    def gap(height) -> float:
+        found = {w["text"]: w for w in positions(body(
+            {"type": "text", "text": "above", "spaceAfter": 0},
+            {"type": "spacer", "height": height}, {"type": "text", "text": "below"}))[0]}
+        return found["below"]["top"] - found["above"]["top"]
+    assert gap("xl") - gap("xs") == pytest.approx(32 - 4, abs=0.1)
+    assert gap("md") == pytest.approx(gap(12), abs=0.1)
+
+
+@pytest.mark.parametrize("block, where, message", [
+    ({"type": "spacer", "height": "huge"}, "layout.body.0.height", "xs, sm, md, lg, xl"),
+    ({"type": "text", "text": "x", "spaceAfter": -1}, "layout.body.0.spaceAfter", "from 0 to 200"),
+    ({"type": "text", "text": "x", "keepWithNext": "yes"}, "layout.body.0.keepWithNext", "boolean"),
+    ({"type": "columns", "gap": "wide", "columns": [{"blocks": [{"type": "text", "text": "x"}]}]},
+     "layout.body.0.gap", "spacing scale"),
+    ({"type": "pagebreak", "keepWithNext": True}, "layout.body.0", "keepWithNext"),
+])
+def test_lint_names_bad_spacing_and_keep_with_next(block, where, message):
+    with pytest.raises(InvalidTemplate) as caught:
+        lint(body(block), MANIFEST)
+    assert any(message in m for m in caught.value.field_errors[where]), caught.value.field_errors
