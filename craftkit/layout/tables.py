@@ -74,9 +74,11 @@ class Look:
 
 # ------------------------------------------------------------------------------ wrapping text
 
-def wrap_plain(text: str, font: str, size: float, width: float) -> list[str]:
+def wrap_plain(text: str, font: str, size: float, width: float, slack: float = 0) -> list[str]:
     """The lines of `text` in `width` points: greedy at spaces, at the text's own line breaks,
-    and inside a word longer than the width (no hyphen: it is data, often a code or a URL)."""
+    and inside a word longer than the width (no hyphen: it is data, often a code or a URL). A
+    word alone on its line may reach `slack` points into the gutter before it breaks ("Qty" in a
+    narrow column stays whole, as it did before cells wrapped)."""
     lines: list[str] = []
     for part in text.split("\n"):
         if stringWidth(part, font, size) <= width:
@@ -91,7 +93,7 @@ def wrap_plain(text: str, font: str, size: float, width: float) -> list[str]:
                 continue
             if line:
                 lines.append(line)
-            if wide > width:
+            if wide > width + slack:
                 *pieces, word = _break_word(word, font, size, width)
                 lines.extend(pieces)
                 wide = stringWidth(word, font, size)
@@ -118,8 +120,11 @@ class _Cells:
 
     def __init__(self, look: Look, columns: Columns, widths: list[float]) -> None:
         self.look, self.columns = look, columns
-        self.inner = [max(w - left - right, 1.0)
-                      for w, (left, right) in zip(widths, columns.paddings())]
+        paddings = columns.paddings()
+        self.inner = [max(w - left - right, 1.0) for w, (left, right) in zip(widths, paddings)]
+        # How far a word may grow into the gutter on the side its alignment pushes it to.
+        self.slack = [{"LEFT": right, "RIGHT": left}.get(align, 2 * min(left, right))
+                      for (left, right), align in zip(paddings, columns.aligns)]
         self._styles: dict = {}
 
     def row(self, cells: list[str], bold: bool = False) -> tuple[list, int]:
@@ -128,7 +133,7 @@ class _Cells:
         laid, lines = [], 1
         for index, cell in enumerate(cells):
             if type(cell) is str and fonts.covered(cell, font):
-                wrapped = wrap_plain(cell, font, FONT_SIZE, self.inner[index])
+                wrapped = wrap_plain(cell, font, FONT_SIZE, self.inner[index], self.slack[index])
                 laid.append("\n".join(wrapped))
                 lines = max(lines, len(wrapped))
             else:

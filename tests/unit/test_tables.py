@@ -195,3 +195,9 @@ def test_wrap_plain_keeps_every_character_and_fits_the_width():
     assert all(stringWidth(line, "Helvetica", 10) <= 100 for line in lines)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "").replace("\n", "")
     assert "" in lines  # the empty line between the two paragraphs
+
+
+def test_a_short_word_a_little_wider_than_a_narrow_column_stays_whole():
+    """The receipt's 28 pt Qty column: "Qty" reaches into the gutter rather than break."""
+    assert wrap_plain("Qty", "Helvetica-Bold", 10, 16, slack=6) == ["Qty"]
+    assert wrap_plain("Qty", "Helvetica-Bold", 10, 16) == ["Qt", "y"]
