@@ -124,6 +124,13 @@ def invoice(name: str | None = None, rows: int = 1) -> dict:
             "total": round(49.95 * rows, 2)}
 
 
+def unrenderable_invoice() -> dict:
+    """An invoice body the manifest accepts but the render fails: more table rows than
+    RENDER_MAX_ROWS (10,000 in these tests). (A row taller than a page no longer fails: it
+    splits across pages.)"""
+    return invoice(rows=10_001)
+
+
 def s3(stack: Stack) -> Minio:
     endpoint = stack.infra.s3_endpoint.split("://", 1)[1]
     return Minio(endpoint, access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False,

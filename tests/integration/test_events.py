@@ -18,7 +18,8 @@ from craftkit import kafka
 from craftkit.config import Kafka
 from craftkit.devstack import Infra, Stack
 from craftkit.v1 import render_pb2 as S
-from tests.integration.conftest import FAST_RECOVERY, eventually, invoice, new_api, objects
+from tests.integration.conftest import (FAST_RECOVERY, eventually, invoice, new_api, objects,
+                                        unrenderable_invoice)
 
 
 def recorded_event(stack, render_id: str) -> dict | None:
@@ -29,22 +30,18 @@ def recorded_event(stack, render_id: str) -> dict | None:
 
 
 def test_a_render_that_cannot_be_laid_out_fails_with_a_useful_message(api):
-    data = invoice()
-    data["items"][0]["name"] = "line\n" * 300  # one table row taller than a page
-    created = api.render(data).json()
+    created = api.render(unrenderable_invoice()).json()
     assert api.wait(created["id"]).status == S.RENDER_STATUS_FAILED
     body = api.http.get(created["pollUrl"]).json()
     assert body["status"] == "failed" and body["downloadUrl"] is None
-    assert "taller than a page" in body["errorMessage"]
+    assert "more than 10000 rows" in body["errorMessage"]
     assert body["completedAt"] and body["durationMs"] is not None
     assert objects(api.stack, created["id"]) == []
 
 
 def test_each_completion_reaches_the_webhooks_service_with_the_seed_payload(api):
     ok = api.render(invoice(), sync=True).json()
-    bad_data = invoice()
-    bad_data["items"][0]["name"] = "line\n" * 300
-    bad = api.render(bad_data, sync=True).json()
+    bad = api.render(unrenderable_invoice(), sync=True).json()
 
     event = eventually(lambda: recorded_event(api.stack, ok["id"]), what="succeeded event")
     template_id = api.http.get("/v1/templates/invoice").json()["id"]

@@ -15,7 +15,8 @@ from craftkit.v1 import render_pb2 as S
 from craftkit.v1 import status_pb2
 from services.render_worker.storage import PdfStore
 from services.status.retention import Retention
-from tests.integration.conftest import FAST_RECOVERY, eventually, invoice, new_api, objects
+from tests.integration.conftest import (FAST_RECOVERY, eventually, invoice, new_api, objects,
+                                        unrenderable_invoice)
 
 # 0.00002 days is 1.7 s: fractional days are the setting's own unit, no test-only knob.
 RETENTION = {**FAST_RECOVERY, "RENDER_RETENTION_DAYS": "0.00002"}
@@ -83,9 +84,7 @@ def test_the_same_request_after_expiry_renders_again(short_lived):
 
 def test_failed_renders_lose_their_data_too(short_lived):
     api = short_lived
-    data = invoice()
-    data["items"][0]["name"] = "line\n" * 300  # a row taller than a page: the render fails
-    failed = api.render(data, sync=True).json()
+    failed = api.render(unrenderable_invoice(), sync=True).json()
     assert failed["status"] == "failed"
     eventually(lambda: api.grpc_render(failed["id"]).expired_at_ms, what="the render expiring")
     stored = row(api.stack, failed["id"])

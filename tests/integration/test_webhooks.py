@@ -19,7 +19,7 @@ from aiokafka.structs import TopicPartition
 from craftkit import service
 from craftkit.devstack import health
 from craftkit.v1 import webhooks_pb2, webhooks_pb2_grpc
-from tests.integration.conftest import eventually, invoice, new_api
+from tests.integration.conftest import eventually, invoice, new_api, unrenderable_invoice
 
 SEED_FIELDS = ["event", "renderId", "templateId", "status", "downloadUrl", "errorMessage",
                "createdAt", "completedAt"]
@@ -47,9 +47,7 @@ def statuses(api, endpoint_id: str) -> list[str]:
 
 
 def failing_render(api) -> dict:
-    data = invoice()
-    data["items"][0]["name"] = "line\n" * 300  # a row taller than a page
-    return api.render(data, sync=True).json()
+    return api.render(unrenderable_invoice(), sync=True).json()
 
 
 def test_succeeded_and_failed_renders_each_deliver_once_signed(api, receiver):
