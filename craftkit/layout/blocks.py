@@ -20,22 +20,39 @@ HEADING_SIZES = {0: 20, 1: 16, 2: 13, 3: 11}
 class Styles:
     """What flowables are made with: the font family, paragraph styles, the images."""
 
-    def __init__(self, family: fonts.Family, assets: dict[str, bytes]) -> None:
+    def __init__(self, family: fonts.Family, assets: dict[str, bytes],
+                 direction: str = "auto") -> None:
         self.family = family
         self.assets = assets
+        self.direction = direction  # the layout's: auto, ltr or rtl
         self._cache: dict = {}
 
     def paragraph(self, size: float = 10, align: str = "left", bold: bool = False,
-                  italic: bool = False, color: str = "#000000") -> ParagraphStyle:
-        key = (size, align, bold, italic, color)
+                  italic: bool = False, color: str = "#000000", shaping: bool = False,
+                  family: fonts.Family | None = None) -> ParagraphStyle:
+        key = (size, align, bold, italic, color, shaping, family)
         if key not in self._cache:
-            f = self.family
-            name = ((f.bold_italic if italic else f.bold) if bold else
-                    (f.italic if italic else f.regular))
+            name = (family or self.family).style(bold, italic)
             self._cache[key] = ParagraphStyle(
                 f"p{len(self._cache)}", fontName=name, fontSize=size, leading=size * 1.25,
-                alignment=ALIGN[align], textColor=colors.HexColor(color), spaceAfter=size * 0.4)
+                alignment=ALIGN[align], textColor=colors.HexColor(color), spaceAfter=size * 0.4,
+                shaping=int(shaping))
         return self._cache[key]
+
+    def text(self, block: dict, markup: str, size: float, align: str | None = None,
+             bold: bool = False, italic: bool = False, color: str = "#000000") -> Paragraph:
+        """A Paragraph of `markup` in the block's family, with every run its font cannot draw
+        in a fallback font; right-to-left paragraphs shaped, ordered and right-aligned unless
+        the block says otherwise."""
+        family = fonts.family(block["font"]) if "font" in block else self.family
+        direction = block.get("direction", self.direction)
+        base = family.style(bold, italic)
+        if not fonts.covered(markup, base):
+            markup = fonts.fallback_markup(markup, base, direction)
+        right_to_left = direction == "rtl" or (direction == "auto" and fonts.rtl(markup))
+        style = self.paragraph(size, align or ("right" if right_to_left else "left"), bold,
+                               italic, color, fonts.shaping(markup), family)
+        return Paragraph(markup, style)
 
 
 def flowables(blocks: list[dict], styles: Styles) -> list[Flowable]:
@@ -49,17 +66,17 @@ def _flowable(block: dict, styles: Styles) -> list[Flowable]:
     kind = block["type"]
     if kind in ("title", "heading"):
         level = 0 if kind == "title" else block.get("level", 1)
-        style = styles.paragraph(HEADING_SIZES[level],
-                                 block.get("align", "center" if level == 0 else "left"), True)
-        return [CondPageBreak(style.fontSize * 4), Paragraph(block["markup"], style)]
+        size = HEADING_SIZES[level]
+        paragraph = styles.text(block, block["markup"], size,
+                                block.get("align", "center" if level == 0 else None), bold=True)
+        return [CondPageBreak(size * 4), paragraph]
     if kind == "text":
-        style = styles.paragraph(block.get("size", 10), block.get("align", "left"),
-                                 block.get("bold", False), block.get("italic", False),
-                                 block.get("color", "#000000"))
-        return [Paragraph(block["markup"], style)]
+        return [styles.text(block, block["markup"], block.get("size", 10), block.get("align"),
+                            block.get("bold", False), block.get("italic", False),
+                            block.get("color", "#000000"))]
     if kind == "table":
-        look = Look(font=styles.family.regular, bold_font=styles.family.bold,
-                    zebra=block.get("zebra", False))
+        family = fonts.family(block["font"]) if "font" in block else styles.family
+        look = Look(font=family.regular, bold_font=family.bold, zebra=block.get("zebra", False))
         columns = Columns(widths=[c.get("width") for c in block["columns"]],
                           aligns=[c.get("align", "left").upper() for c in block["columns"]])
         return [TableStream(block["headers"], block["cells"], columns, look, block["footer"]),

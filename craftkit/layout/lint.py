@@ -76,10 +76,9 @@ def lint(layout: object, manifest: Manifest, assets: set[str] = frozenset()) -> 
                               field_errors={"layout": ["Expected object"]})
     ctx = Context(manifest.paths(), set(assets))
     unknown(ctx, layout, {"page", "body", "header", "footer", "watermark", "metadata", "locale",
-                          "font", "protect"}, "layout")
+                          "font", "direction", "protect"}, "layout")
     _page(ctx, layout.get("page", {}))
-    if layout.get("font", "auto") not in fonts.CHOICES:
-        ctx.problem("layout.font", f"must be one of {', '.join(fonts.CHOICES)}")
+    _font(ctx, layout, "layout")
     locale = layout.get("locale", "en_US")
     from babel import Locale, UnknownLocaleError
     try:
@@ -113,6 +112,14 @@ def lint(layout: object, manifest: Manifest, assets: set[str] = frozenset()) -> 
 
 
 # ------------------------------------------------------------------------------------- helpers
+
+def _font(ctx: Context, obj: dict, where: str) -> None:
+    """`font` names a family (the old values stay valid); `direction` is auto, ltr or rtl."""
+    if "font" in obj and obj["font"] not in fonts.CHOICES:
+        ctx.problem(f"{where}.font", f"must be one of {', '.join(fonts.CHOICES)}")
+    if "direction" in obj and obj["direction"] not in fonts.DIRECTIONS:
+        ctx.problem(f"{where}.direction", f"must be one of {', '.join(fonts.DIRECTIONS)}")
+
 
 def unknown(ctx: Context, obj: dict, allowed: set[str], where: str) -> None:
     extra = sorted(set(obj) - allowed)
@@ -212,6 +219,7 @@ def _blocks(ctx: Context, blocks: object, where: str, required: bool = False) ->
             continue
         allowed, check = BLOCKS[block["type"]]
         unknown(ctx, block, {"type", *allowed}, at)
+        _font(ctx, block, at)
         check(ctx, block, at)
 
 
@@ -401,10 +409,10 @@ def image_assets(layout: dict) -> set[str]:
 
 
 BLOCKS: dict[str, tuple[set[str], Callable]] = {
-    "title": ({"text", "align"}, _title),
-    "heading": ({"text", "level", "align"}, _heading),
-    "text": ({"text", "align", "size", "bold", "italic", "color"}, _text),
-    "table": ({"source", "as", "columns", "zebra", "totals"}, _table),
+    "title": ({"text", "align", "font", "direction"}, _title),
+    "heading": ({"text", "level", "align", "font", "direction"}, _heading),
+    "text": ({"text", "align", "size", "bold", "italic", "color", "font", "direction"}, _text),
+    "table": ({"source", "as", "columns", "zebra", "totals", "font"}, _table),
     "spacer": ({"height"}, _spacer),
     "rule": ({"thickness"}, _rule),
     "pagebreak": (set(), _nothing),
