@@ -47,9 +47,9 @@ class Styles:
         family = fonts.family(block["font"]) if "font" in block else self.family
         direction = block.get("direction", self.direction)
         base = family.style(bold, italic)
+        right_to_left = direction == "rtl" or (direction == "auto" and fonts.rtl(markup))
         if not fonts.covered(markup, base):
             markup = fonts.fallback_markup(markup, base, direction)
-        right_to_left = direction == "rtl" or (direction == "auto" and fonts.rtl(markup))
         style = self.paragraph(size, align or ("right" if right_to_left else "left"), bold,
                                italic, color, fonts.shaping(markup), family)
         return Paragraph(markup, style)

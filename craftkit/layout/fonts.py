@@ -138,6 +138,7 @@ def _coverage(font_name: str) -> frozenset[int]:
 # NKo, the Indic scripts, Thai, Lao; Arabic presentation forms.
 _SHAPED = re.compile("[\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\ufb1d-\ufdff\ufe70-\ufefc]")
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+_TAG = re.compile(r"<[^>]*>")
 _TOKEN = re.compile(r"(<[^>]*>|&#?\w+;)")
 _NEUTRAL = set("ZPSN")  # spaces, punctuation, symbols, digits: they stay in the run they are in
 
@@ -156,8 +157,9 @@ def shaping(markup: str) -> bool:
 
 
 def rtl(text: str) -> bool:
-    """True when the paragraph's first strong character is right-to-left (Unicode's rule P2)."""
-    return bool(_RTL.search(text)) and get_base_level(text) == 1
+    """True when the paragraph's first strong character (markup tags aside) is right-to-left
+    (Unicode's rule P2)."""
+    return bool(_RTL.search(text)) and get_base_level(_TAG.sub("", text)) == 1
 
 
 def fallback_markup(markup: str, font_name: str, direction: str = "auto") -> str:

@@ -1,0 +1,113 @@
+"""Fonts per run of text: what a reader of the PDF sees, read back with pdfplumber, pypdf and
+pypdfium2 (which orders right-to-left text back into logical order, as a reader's copy does)."""
+
+from __future__ import annotations
+
+import io
+
+import pdfplumber
+import pypdf
+import pypdfium2
+import pytest
+
+from craftkit.errors import InvalidTemplate
+from craftkit.layout import fonts, lint, render_pdf
+from craftkit.manifest import Manifest
+
+MANIFEST = Manifest.parse({"fields": {"name": {"type": "string"}}})
+
+
+def render(*blocks, **layout) -> bytes:
+    layout = {"body": list(blocks), **layout}
+    lint(layout, MANIFEST)
+    return render_pdf(layout, {"name": "x"})
+
+
+def chars(pdf: bytes) -> list[dict]:
+    return pdfplumber.open(io.BytesIO(pdf)).pages[0].chars
+
+
+def font_of(char: dict) -> str:
+    return char["fontname"].split("+", 1)[1]  # the subset prefix (AAAAAA+) aside
+
+
+def logical_text(pdf: bytes) -> str:
+    return pypdfium2.PdfDocument(pdf)[0].get_textpage().get_text_range()
+
+
+def test_one_non_latin_character_changes_the_font_of_no_other_text():
+    pdf = render({"type": "text", "text": "Kovács Ödön"},
+                 {"type": "text", "text": "Őrség Kft 株 and שלום in one line"},
+                 {"type": "title", "text": "Invoice"})
+    drawn = chars(pdf)
+    assert {font_of(c) for c in drawn if c["text"] == "株"} == {"NotoSansCJKtc-Regular"}
+    assert {font_of(c) for c in drawn if c["text"] in "שלום"} == {"DejaVuSans"}
+    others = {font_of(c) for c in drawn if c["text"] not in "株שלום" and c["size"] == 10}
+    assert others == {"Lato-Regular"}
+    assert {font_of(c) for c in drawn if c["size"] == 20} == {"Lato-Bold"}
+
+
+def test_every_font_of_a_mixed_script_document_is_embedded():
+    pdf = render({"type": "title", "text": "Invoice فاتورة 123"},
+                 {"type": "text", "text": "Ωμέγα Привет 株式会社 שלום नमस्ते ภาษาไทย **bold** *it*"},
+                 {"type": "text", "text": "Serif Őrség", "font": "serif"},
+                 {"type": "text", "text": "Mono 0123", "font": "mono"},
+                 header=[{"type": "text", "text": "東京 {{page}}/{{pages}}"}],
+                 watermark="ЧЕРНОВИК")
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    used = [f.get_object() for f in reader.pages[0]["/Resources"]["/Font"].values()]
+    names = {str(f["/BaseFont"]).split("+")[-1] for f in used}
+    assert {"Lato-Bold", "Lato-Regular", "NotoSansArabic-Regular", "NotoSansCJKtc-Regular",
+            "DejaVuSans", "NotoSansDevanagari-Regular", "NotoSansThai-Regular",
+            "IBMPlexSerif-Regular", "IBMPlexMono-Regular"} <= names
+    assert all("/FontFile2" in f["/FontDescriptor"] for f in used)
+
+
+@pytest.mark.parametrize("text", ["株式会社 東京都 請求書", "חשבונית מס 2026", "Invoice חשבונית 123",
+                                  "한국어 かな カナ"])
+def test_cjk_and_hebrew_extract_back_in_logical_order(text):
+    assert logical_text(render({"type": "text", "text": text})).strip() == text
+
+
+def test_right_to_left_paragraphs_read_from_the_right_and_align_right():
+    drawn = chars(render({"type": "text", "text": "שלום עולם"},
+                         {"type": "text", "text": "שלום עולם", "direction": "ltr"}))
+    first, second = ([c for c in drawn if c["top"] < 60], [c for c in drawn if c["top"] >= 60])
+    shin = next(c for c in first if c["text"] == "ש")
+    ayin = next(c for c in first if c["text"] == "ע")
+    assert shin["x0"] > ayin["x0"]  # the first word is the rightmost
+    assert max(c["x1"] for c in first) > max(c["x1"] for c in second) + 300  # right-aligned
+
+
+def test_arabic_is_shaped_with_an_arabic_font():
+    drawn = chars(render({"type": "text", "text": "فاتورة"}))
+    assert {font_of(c) for c in drawn} == {"NotoSansArabic-Regular"}
+    # Joined (initial, medial, final) forms are glyphs the shaper picked, outside the font's
+    # character map: ReportLab gives them private-use codes (and so they extract as such).
+    assert any("\ue000" <= c["text"] <= "\uf8ff" for c in drawn)
+
+
+def test_fallback_markup_wraps_only_what_the_font_lacks_and_keeps_the_tags():
+    sans = fonts.family("sans").regular
+    assert fonts.covered("Kovács Őrség Ωμέγα", sans)
+    assert not fonts.covered("株", sans) and not fonts.covered("שלום", sans)
+    assert (fonts.fallback_markup("<b>Őrség 株式</b> &amp; Ж", sans)
+            == '<b>Őrség <font face="NotoSansCJK">株式</font></b> &amp; Ж')
+
+
+def test_families_are_selectable_and_the_old_values_mean_sans():
+    drawn = chars(render({"type": "text", "text": "Serif"}, {"type": "text", "text": "Mono",
+                                                             "font": "mono"}, font="serif"))
+    assert {font_of(c) for c in drawn if c["text"] in "Serif"} == {"IBMPlexSerif-Regular"}
+    assert {font_of(c) for c in drawn if c["text"] in "Mono"} == {"IBMPlexMono-Regular"}
+    for old in ("auto", "Helvetica", "DejaVuSans"):
+        assert {font_of(c) for c in chars(render({"type": "text", "text": "x"}, font=old))} \
+            == {"Lato-Regular"}
+
+
+def test_lint_names_an_unknown_font_or_direction():
+    with pytest.raises(InvalidTemplate) as caught:
+        render({"type": "text", "text": "x", "font": "Comic", "direction": "up"}, font="Arial")
+    problems = caught.value.field_errors
+    assert "layout.font" in problems and "layout.body.0.font" in problems
+    assert "layout.body.0.direction" in problems
