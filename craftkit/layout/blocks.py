@@ -20,12 +20,17 @@ HEADING_SIZES = {0: 20, 1: 16, 2: 13, 3: 11}
 class Styles:
     """What flowables are made with: the font family, paragraph styles, the images."""
 
-    def __init__(self, family: fonts.Family, assets: dict[str, bytes],
-                 direction: str = "auto") -> None:
+    def __init__(self, family: fonts.Family, assets: dict[str, bytes], direction: str = "auto",
+                 uploaded: dict[str, fonts.Family] | None = None) -> None:
         self.family = family
         self.assets = assets
         self.direction = direction  # the layout's: auto, ltr or rtl
+        self.uploaded = uploaded or {}  # the layout's own font families, registered
         self._cache: dict = {}
+
+    def family_of(self, block: dict) -> fonts.Family:
+        """The family a block names with `font`, else the layout's."""
+        return fonts.family(block["font"], self.uploaded) if "font" in block else self.family
 
     def paragraph(self, size: float = 10, align: str = "left", bold: bool = False,
                   italic: bool = False, color: str = "#000000", shaping: bool = False,
@@ -44,7 +49,7 @@ class Styles:
         """A Paragraph of `markup` in the block's family, with every run its font cannot draw
         in a fallback font; right-to-left paragraphs shaped, ordered and right-aligned unless
         the block says otherwise."""
-        family = fonts.family(block["font"]) if "font" in block else self.family
+        family = self.family_of(block)
         direction = block.get("direction", self.direction)
         base = family.style(bold, italic)
         right_to_left = direction == "rtl" or (direction == "auto" and fonts.rtl(markup))
@@ -75,7 +80,7 @@ def _flowable(block: dict, styles: Styles) -> list[Flowable]:
                             block.get("bold", False), block.get("italic", False),
                             block.get("color", "#000000"))]
     if kind == "table":
-        family = fonts.family(block["font"]) if "font" in block else styles.family
+        family = styles.family_of(block)
         look = Look(font=family.regular, bold_font=family.bold, zebra=block.get("zebra", False))
         columns = Columns(widths=[c.get("width") for c in block["columns"]],
                           aligns=[c.get("align", "left").upper() for c in block["columns"]])

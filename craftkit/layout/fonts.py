@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -96,12 +96,16 @@ class MissingGlyph(Exception):
     pass
 
 
-def family(choice: str | None) -> Family:
-    """The family a layout's (or a block's) `font` names; the old values mean sans."""
+def family(choice: str | None, uploaded: dict[str, Family] | None = None) -> Family:
+    """The family a layout's (or a block's) `font` names: one of the layout's uploaded `fonts`,
+    or a built-in family (the old values mean sans)."""
     choice = choice or "sans"
+    if uploaded and choice in uploaded:
+        return uploaded[choice]
     name = ALIASES.get(choice, choice)
     if name not in FAMILIES:
-        raise MissingGlyph(f"unknown font {choice!r}: use one of {', '.join(FAMILY_NAMES)}")
+        raise MissingGlyph(f"unknown font {choice!r}: use one of {', '.join(FAMILY_NAMES)} or "
+                           "a family of the layout's \"fonts\"")
     register(FAMILIES[name])
     return FAMILIES[name]
 
@@ -128,8 +132,13 @@ def register(family: Family) -> frozenset[int]:
 
 def _coverage(font_name: str) -> frozenset[int]:
     known = _BY_FONT.get(font_name)
-    if known is not None:
-        return register(known)
+    return register(known) if known is not None else _uploaded_coverage(font_name)
+
+
+@lru_cache(maxsize=64)
+def _uploaded_coverage(font_name: str) -> frozenset[int]:
+    """An uploaded font's code points (its name is its content's hash: the answer never goes
+    stale)."""
     from reportlab.pdfbase import pdfmetrics
     return frozenset(pdfmetrics.getFont(font_name).face.charToGlyph)
 

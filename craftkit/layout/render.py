@@ -24,7 +24,7 @@ from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
 from reportlab.platypus.doctemplate import LayoutError
 
 from craftkit.config import env_float, env_int
-from craftkit.layout import fonts, text
+from craftkit.layout import fonts, text, uploads
 from craftkit.layout.blocks import Styles, flowables
 from craftkit.layout.errors import RenderError
 from craftkit.layout.lint import PAGE_SIZES
@@ -79,7 +79,13 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
     if password == "":
         raise RenderError("protect.password is empty for this data; give a password")
     try:
-        family = fonts.family(layout.get("font"))
+        uploaded = uploads.families(layout.get("fonts", {}), assets or {})
+    except KeyError as exc:
+        raise RenderError(f"font asset {exc} is missing") from None
+    except Exception as exc:  # noqa: BLE001 - checked at upload; a font that still fails is named
+        raise RenderError(f"an uploaded font cannot be used: {exc}") from None
+    try:
+        family = fonts.family(layout.get("font"), uploaded)
         # Metadata is not drawn: PDF strings take any Unicode, no glyph is needed for it.
         fonts.check([*resolver.texts, (mark or {}).get("text", ""),
                      *texts_of(margins[0]), *texts_of(margins[1])])
@@ -94,7 +100,7 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
     sides = margin if isinstance(margin, dict) else {}
     top, right, bottom, left = (sides.get(s, margin if not sides else 48)
                                 for s in ("top", "right", "bottom", "left"))
-    styles = Styles(family, assets or {}, layout.get("direction", "auto"))
+    styles = Styles(family, assets or {}, layout.get("direction", "auto"), uploaded)
     decorate = _Decorator(layout, data, locale, styles, size, (top, right, bottom, left), mark)
     out = io.BytesIO()
     doc = _Document(out, limits=limits, started=started, pagesize=size, leftMargin=left,
