@@ -1,5 +1,5 @@
 """Converts Noto Sans CJK (cvttf-notosanscjk-regular ships it as a CFF .otf) to TrueType
-outlines once, into craftkit/fonts/generated/: ReportLab embeds TrueType fonts only, and its
+outlines once, into the environment's share/craftkit/ (fonts.CJK_FILE): ReportLab embeds TrueType fonts only, and its
 built-in CJK fonts (STSong-Light, HeiseiMin-W3…) are never embedded, so a viewer without them
 shows other glyphs or none.
 

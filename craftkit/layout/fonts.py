@@ -25,6 +25,7 @@ an invoice is worse than an error the caller can act on.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -36,7 +37,9 @@ from html import unescape as html_unescape
 from bidi import get_base_level
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
-CJK_FILE = FONT_DIR / "generated" / "NotoSansCJKtc-Regular.ttf"
+# Written once by `python -m craftkit.layout.cjk` into the environment (the venv; /opt/venv in
+# the image, at build time), not beside the code: it is built, not source.
+CJK_FILE = Path(sys.prefix) / "share" / "craftkit" / "NotoSansCJKtc-Regular.ttf"
 FAMILY_NAMES = ("sans", "serif", "mono")
 ALIASES = {"auto": "sans", "Helvetica": "sans", "DejaVuSans": "sans"}
 CHOICES = (*FAMILY_NAMES, *ALIASES)
