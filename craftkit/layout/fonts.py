@@ -10,7 +10,7 @@ run around just that text, so one "Ő" or "株" never changes the font of anythi
 | sans (default)      | Lato                      | fontpkg-lato (static TTFs)             |
 | serif               | IBM Plex Serif            | fontpkg-ibm-plex-serif (static TTFs)   |
 | mono                | IBM Plex Mono             | fontpkg-ibm-plex-mono (static TTFs)    |
-| 1 Arabic            | Noto Sans Arabic          | fontpkg-noto-sans-arabic (variable: its default instance, Regular) |
+| 1 Arabic            | IBM Plex Sans Arabic      | fontpkg-ibm-plex-sans-arabic (regular, bold) |
 | 2 Greek, Cyrillic, Hebrew, symbols | DejaVu Sans | craftkit/fonts/ (vendored)         |
 | 3 Devanagari, Thai  | Noto Sans Devanagari/Thai | fontpkg-noto-sans-devanagari/-thai     |
 | 4 CJK               | Noto Sans CJK TC          | cvttf-notosanscjk-regular's CFF .otf, converted once to TrueType by `python -m craftkit.layout.cjk` (ReportLab reads TrueType outlines only) |
@@ -84,7 +84,9 @@ DEJAVU = Family("DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique", "DejaVuSa
                 tuple(FONT_DIR / f"DejaVuSans{s}.ttf"
                       for s in ("", "-Bold", "-Oblique", "-BoldOblique")))
 CHAIN = (
-    _one("NotoSansArabic", *_package("fontpkg_noto_sans_arabic", "NotoSansArabic[wdth,wght].ttf")),
+    Family("IBMPlexSansArabic", "IBMPlexSansArabic-Bold", "IBMPlexSansArabic",
+           "IBMPlexSansArabic-Bold", _package("fontpkg_ibm_plex_sans_arabic", *(
+               f"IBMPlexSansArabic-{s}.ttf" for s in ("Regular", "Bold", "Regular", "Bold")))),
     DEJAVU,
     _one("NotoSansDevanagari",
          *_package("fontpkg_noto_sans_devanagari", "NotoSansDevanagari[wdth,wght].ttf")),
@@ -120,6 +122,8 @@ def register(family: Family) -> frozenset[int]:
     from reportlab.lib.fonts import addMapping
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
+
+    from craftkit.layout import shaped_text  # noqa: F401 - shaped glyphs' ToUnicode entries
 
     names = (family.regular, family.bold, family.italic, family.bold_italic)
     for name, path in dict(zip(names, family.files)).items():
@@ -180,17 +184,28 @@ def fallback_markup(markup: str, font_name: str, direction: str = "auto") -> str
     of a paragraph with right-to-left text are put in visual order (`direction`: auto, from the
     first strong character, or rtl/ltr). MissingGlyph names the first character no font draws."""
     base = _coverage(font_name)
+    style = _style_of(font_name)
     if not _RTL.search(markup):
-        return "".join(token if _is_tag(token) else "".join(_runs(token, base))
+        return "".join(token if _is_tag(token) else "".join(_runs(token, base, style))
                        for token in _TOKEN.split(markup) if token)
-    return _bidi(markup, base, direction)
+    return _bidi(markup, base, style, direction)
+
+
+def _style_of(font_name: str) -> tuple[bool, bool]:
+    """(bold, italic) of a font: a bold title's fallback runs are bold too."""
+    family = _BY_FONT.get(font_name)
+    if family is None:  # an uploaded font, named u<hash>-<style>
+        suffix = font_name.rsplit("-", 1)[-1]
+        return suffix in ("bold", "boldItalic"), suffix in ("italic", "boldItalic")
+    return (font_name in (family.bold, family.bold_italic) and font_name != family.regular,
+            font_name in (family.italic, family.bold_italic) and font_name != family.regular)
 
 
 def _is_tag(token: str) -> bool:
     return token.startswith("<") or (token.startswith("&") and token.endswith(";"))
 
 
-def _runs(text: str, base: frozenset[int]) -> list[str]:
+def _runs(text: str, base: frozenset[int], style: tuple[bool, bool]) -> list[str]:
     """`text` (no tags) cut into runs, each in the first font that covers its letters."""
     runs: list[tuple[str | None, list[str]]] = []
     for char in text:
@@ -203,7 +218,8 @@ def _runs(text: str, base: frozenset[int]) -> list[str]:
             runs[-1][1].append(char)
         else:
             runs.append((face, [char]))
-    return [("".join(chars) if face is None else f'<font face="{face}">{"".join(chars)}</font>')
+    return [("".join(chars) if face is None else
+             f'<font face="{_BY_FONT[face].style(*style)}">{"".join(chars)}</font>')
             for face, chars in runs]
 
 
@@ -233,7 +249,7 @@ _OPEN = re.compile(r"<(\w+)[^>]*(?<!/)>")
 _CLOSE = re.compile(r"</(\w+)\s*>")
 
 
-def _bidi(markup: str, base: frozenset[int], direction: str) -> str:
+def _bidi(markup: str, base: frozenset[int], style: tuple[bool, bool], direction: str) -> str:
     lines: list[list[tuple[str, str]]] = [[]]  # per line: (plain word, its markup)
     stack: list[tuple[str, str]] = []  # open tags: (name, the tag as written)
     word_plain, word_markup = "", ""
@@ -264,7 +280,7 @@ def _bidi(markup: str, base: frozenset[int], direction: str) -> str:
             if not piece:
                 continue
             text = html_unescape(piece) if _is_tag(piece) else piece
-            drawn = piece if _is_tag(piece) else "".join(_runs(piece, base))
+            drawn = piece if _is_tag(piece) else "".join(_runs(piece, base, style))
             opens = "".join(tag for _, tag in stack)
             closes = "".join(f"</{name}>" for name, _ in reversed(stack))
             word_plain += text
