@@ -99,6 +99,9 @@ def _flowable(block: dict, styles: Styles) -> list[Flowable]:
         gap = block.get("gap", 12)
         table = Table([cells], colWidths=[c.get("width") for c in block["columns"]],
                       style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                        # ReportLab sets each cell's font (Helvetica unless told),
+                                        # even around flowables: it would be listed, not embedded.
+                                        ("FONT", (0, 0), (-1, -1), styles.family.regular),
                                         ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                         ("RIGHTPADDING", (0, 0), (-2, -1), gap),
                                         ("RIGHTPADDING", (-1, 0), (-1, -1), 0),

@@ -341,6 +341,23 @@ def _strong(word: str) -> str:
     return "N" if any(c.isdigit() for c in word) else ""
 
 
+def use_for_graphics(family: Family) -> None:
+    """Makes `family` the font ReportLab's graphics (QR codes, barcodes: Drawings) start each
+    drawing with. Their default is Helvetica, set even when no text is drawn, so it would be
+    listed in the PDF and never embedded. Process-wide, as ReportLab's default is; a render
+    process renders one document at a time and each render sets it."""
+    from reportlab.graphics import shapes
+    shapes.STATE_DEFAULTS["fontName"] = family.regular
+
+
+def choose(choice: str | None, texts: list[str]) -> Family:
+    """The family a document names, once every character of `texts` has a font (MissingGlyph
+    otherwise): what a caller outside the renderer needs to draw the same document, such as
+    the bench's raw-ReportLab yardstick, which must embed the same fonts to be fair."""
+    check(texts)
+    return family(choice)
+
+
 def check(texts: list[str]) -> None:
     """MissingGlyph naming the first character (in reading order) that no font here draws:
     checked before layout, so the render fails with the character named, not half drawn."""

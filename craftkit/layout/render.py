@@ -86,6 +86,7 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
         raise RenderError(f"an uploaded font cannot be used: {exc}") from None
     try:
         family = fonts.family(layout.get("font"), uploaded)
+        fonts.use_for_graphics(family)
         # Metadata is not drawn: PDF strings take any Unicode, no glyph is needed for it.
         fonts.check([*resolver.texts, (mark or {}).get("text", ""),
                      *texts_of(margins[0]), *texts_of(margins[1])])

@@ -114,3 +114,18 @@ def test_lint_names_an_unknown_font_or_direction():
     problems = caught.value.field_errors
     assert "layout.font" in problems and "layout.body.0.font" in problems
     assert "layout.body.0.direction" in problems
+
+
+def test_no_font_is_left_unembedded_in_any_sample():
+    from craftkit.demo import SAMPLES, sample
+
+    for name in SAMPLES:
+        spec = sample(name)
+        reader = pypdf.PdfReader(io.BytesIO(render_pdf(spec["layout"], spec["example"])))
+        for page in reader.pages:
+            for font in page["/Resources"]["/Font"].values():
+                font = font.get_object()
+                if font["/BaseFont"] in ("/Courier", "/Helvetica") and name == "shipping-label":
+                    continue  # the barcodes' text until codes.py draws it in the document's font
+                assert "/FontDescriptor" in font, (name, font["/BaseFont"])
+                assert "/FontFile2" in font["/FontDescriptor"], (name, font["/BaseFont"])
