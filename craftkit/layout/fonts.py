@@ -33,6 +33,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from html import unescape as html_unescape
+from xml.sax.saxutils import escape as xml_escape
 
 from bidi import get_base_level
 
@@ -155,7 +156,7 @@ def _uploaded_coverage(font_name: str) -> frozenset[int]:
 _SHAPED = re.compile("[\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\ufb1d-\ufdff\ufe70-\ufefc]")
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
 _TAG = re.compile(r"<[^>]*>")
-_TOKEN = re.compile(r"(<[^>]*>|&#?\w+;)")
+_TAG_SPLIT = re.compile(r"(<[^>]*>)")
 _NEUTRAL = set("ZPSN")  # spaces, punctuation, symbols, digits: they stay in the run they are in
 
 
@@ -183,12 +184,67 @@ def fallback_markup(markup: str, font_name: str, direction: str = "auto") -> str
     wrapped in `<font face="…">` of the first font of the fallback chain that can, and the words
     of a paragraph with right-to-left text are put in visual order (`direction`: auto, from the
     first strong character, or rtl/ltr). MissingGlyph names the first character no font draws."""
-    base = _coverage(font_name)
+    items = _items(markup)
+    text = "".join(item for item in items if not _is_tag(item))
+    faces = _faces(text, _coverage(font_name))
+    shaped = bool(_SHAPED.search(text))
+    if shaped:
+        _one_font_per_word(text, faces)
     style = _style_of(font_name)
-    if not _RTL.search(markup):
-        return "".join(token if _is_tag(token) else "".join(_runs(token, base, style))
-                       for token in _TOKEN.split(markup) if token)
-    return _bidi(markup, base, style, direction)
+    if _RTL.search(text):
+        return _bidi(items, faces, style, direction)
+    return _emit(items, faces, style, shaped)
+
+
+def _is_tag(item: str) -> bool:
+    return len(item) > 1  # characters are items of one, tags longer
+
+
+def _items(markup: str) -> list[str]:
+    """The markup as a flat list: each tag whole, each character alone (entities decoded)."""
+    out: list[str] = []
+    for token in _TAG_SPLIT.split(markup):
+        if token.startswith("<"):
+            out.append(token)
+        else:
+            out.extend(html_unescape(token))
+    return out
+
+
+def _emit(items: list[str], faces: list[str | None], style: tuple[bool, bool],
+          shaped: bool) -> str:
+    """Markup again, each run of one face in its `<font>`. In a `shaped` paragraph each word
+    must be in one font (ReportLab shapes a word with its first font's glyphs, whatever the
+    others, or fails): where a word still changes font ("ABCفاتورة") a hair space splits it,
+    which ReportLab lays out as a space (its words split at spaces, zero-width ones not)."""
+    out: list[str] = []
+    run: list[str] = []
+    face: str | None = None
+    last = " "  # the character before, across tags
+    chars = iter(faces)
+
+    def close():
+        if run:
+            body = xml_escape("".join(run))
+            out.append(body if face is None else
+                       f'<font face="{_BY_FONT[face].style(*style)}">{body}</font>')
+            run.clear()
+
+    for item in items:
+        if _is_tag(item):
+            close()
+            out.append(item)
+            continue
+        this = next(chars)
+        if this != face:
+            close()
+            if shaped and not item.isspace() and not last.isspace() and out:
+                run.append("\u200a")
+            face = this
+        run.append(item)
+        last = item
+    close()
+    return "".join(out)
 
 
 def _style_of(font_name: str) -> tuple[bool, bool]:
@@ -201,26 +257,42 @@ def _style_of(font_name: str) -> tuple[bool, bool]:
             font_name in (family.italic, family.bold_italic) and font_name != family.regular)
 
 
-def _is_tag(token: str) -> bool:
-    return token.startswith("<") or (token.startswith("&") and token.endswith(";"))
-
-
-def _runs(text: str, base: frozenset[int], style: tuple[bool, bool]) -> list[str]:
-    """`text` (no tags) cut into runs, each in the first font that covers its letters."""
-    runs: list[tuple[str | None, list[str]]] = []
-    for char in text:
-        face = runs[-1][0] if runs else None
-        glyphs = base if face is None else _coverage(face)
+def _faces(text: str, base: frozenset[int]) -> list[str | None]:
+    """Each character's face (None: the base font). Letters take the first font that has them;
+    spaces, punctuation and digits stay in the run they are in when its font has them, unless
+    the next letter goes back to the base font ("株式会社 & Co": " & " in the base font)."""
+    faces: list[str | None] = []
+    kept: list[int] = []  # neutral characters kept in a fallback run, since the last letter
+    for index, char in enumerate(text):
+        previous = faces[-1] if faces else None
+        glyphs = base if previous is None else _coverage(previous)
         neutral = unicodedata.category(char)[0] in _NEUTRAL or unicodedata.combining(char)
-        if not (neutral and ord(char) in glyphs) and not char.isspace():
-            face = _face_for(char, base)
-        if runs and runs[-1][0] == face:
-            runs[-1][1].append(char)
-        else:
-            runs.append((face, [char]))
-    return [("".join(chars) if face is None else
-             f'<font face="{_BY_FONT[face].style(*style)}">{"".join(chars)}</font>')
-            for face, chars in runs]
+        if char.isspace() or (neutral and ord(char) in glyphs):
+            faces.append(previous)
+            if previous is not None and not unicodedata.combining(char):
+                kept.append(index)
+            continue
+        face = _face_for(char, base)
+        if face is None:
+            for i in kept:
+                if text[i].isspace() or ord(text[i]) in base:
+                    faces[i] = None
+        kept.clear()
+        faces.append(face)
+    return faces
+
+
+def _one_font_per_word(text: str, faces: list[str | None]) -> None:
+    """Gives each word with shaped letters the font of those letters where it has all the
+    word's characters: "(فاتورة)" and "ر.س" are one run, as shaping needs."""
+    for word in re.finditer(r"\S+", text):
+        span = range(word.start(), word.end())
+        shaped = [faces[i] for i in span if _SHAPED.match(text[i]) and faces[i]]
+        if shaped and len({faces[i] for i in span}) > 1:
+            glyphs = _coverage(shaped[0])
+            if all(ord(text[i]) in glyphs for i in span):
+                for i in span:
+                    faces[i] = shaped[0]
 
 
 def _face_for(char: str, base: frozenset[int]) -> str | None:
@@ -249,42 +321,47 @@ _OPEN = re.compile(r"<(\w+)[^>]*(?<!/)>")
 _CLOSE = re.compile(r"</(\w+)\s*>")
 
 
-def _bidi(markup: str, base: frozenset[int], style: tuple[bool, bool], direction: str) -> str:
+def _bidi(items: list[str], faces: list[str | None], style: tuple[bool, bool],
+          direction: str) -> str:
     lines: list[list[tuple[str, str]]] = [[]]  # per line: (plain word, its markup)
-    stack: list[tuple[str, str]] = []  # open tags: (name, the tag as written)
-    word_plain, word_markup = "", ""
+    stack: list[tuple[str, str]] = []  # the open tags: (name, as written)
+    word: list[str] = []  # the word's items: its characters, its tags re-opened around them
+    word_faces: list[str | None] = []
+    applied: list[tuple[str, str]] = []  # the tags open in `word` now
+    chars = iter(faces)
+
+    def retag(tags: list[tuple[str, str]]) -> None:
+        word.extend(f"</{name}>" for name, _ in reversed(applied))
+        word.extend(tag for _, tag in tags)
+        applied[:] = tags
 
     def end_word():
-        nonlocal word_plain, word_markup
-        if word_markup:
-            lines[-1].append((word_plain, word_markup))
-        word_plain, word_markup = "", ""
+        if word_faces:
+            retag([])
+            plain = "".join(i for i in word if not _is_tag(i))
+            lines[-1].append((plain, _emit(word, word_faces, style, True)))
+        word.clear()
+        word_faces.clear()
+        applied.clear()
 
-    for token in _TOKEN.split(markup):
-        if not token:
-            continue
-        if token.startswith("<"):
-            end_word()
-            if token.replace(" ", "") in ("<br/>", "<br>"):
-                lines.append([])
-            elif (close := _CLOSE.fullmatch(token)) and stack and stack[-1][0] == close[1]:
-                stack.pop()
-            elif opened := _OPEN.fullmatch(token):
-                stack.append((opened[1], token))
-            continue
-        pieces = [token] if _is_tag(token) else re.split(r"( +)", token)
-        for piece in pieces:
-            if piece.startswith(" "):
+    for item in items:
+        if _is_tag(item):
+            if item.replace(" ", "") in ("<br/>", "<br>"):
                 end_word()
-                continue
-            if not piece:
-                continue
-            text = html_unescape(piece) if _is_tag(piece) else piece
-            drawn = piece if _is_tag(piece) else "".join(_runs(piece, base, style))
-            opens = "".join(tag for _, tag in stack)
-            closes = "".join(f"</{name}>" for name, _ in reversed(stack))
-            word_plain += text
-            word_markup += f"{opens}{drawn}{closes}"
+                lines.append([])
+            elif (close := _CLOSE.fullmatch(item)) and stack and stack[-1][0] == close[1]:
+                stack.pop()
+            elif opened := _OPEN.fullmatch(item):
+                stack.append((opened[1], item))
+            continue
+        face = next(chars)
+        if item == " ":
+            end_word()
+            continue
+        if applied != stack:
+            retag(list(stack))
+        word.append(item)
+        word_faces.append(face)
     end_word()
     plain = " ".join(w for line in lines for w, _ in line)
     level = {"rtl": 1, "ltr": 0}.get(direction, get_base_level(plain) if plain else 0)

@@ -4,11 +4,14 @@ pypdfium2 (which orders right-to-left text back into logical order, as a reader'
 from __future__ import annotations
 
 import io
+import re
 
 import pdfplumber
 import pypdf
 import pypdfium2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from craftkit.errors import InvalidTemplate
 from craftkit.layout import fonts, lint, render_pdf
@@ -129,3 +132,32 @@ def test_no_font_is_left_unembedded_in_any_sample():
                     continue  # the barcodes' text until codes.py draws it in the document's font
                 assert "/FontDescriptor" in font, (name, font["/BaseFont"])
                 assert "/FontFile2" in font["/FontDescriptor"], (name, font["/BaseFont"])
+
+
+ALPHABET = "aZ Ő Ωж 株か ש فاتورة नम ไท 12,.:-&<>\"'*\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=40), st.sampled_from(["auto", "ltr", "rtl"]),
+       st.booleans())
+def test_fallback_markup_loses_no_character_and_always_lays_out(template, direction, bold):
+    """Whatever the text (scripts, markup characters, **bold**, line breaks), the markup made
+    parses, lays out, and holds every character it was given (plus the hair spaces that split
+    a word changing font in a shaped paragraph)."""
+    from html import unescape
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph
+
+    from craftkit.layout.text import markup
+
+    source = markup(template.replace("*", "**"), {})
+    family = fonts.family("sans")
+    made = fonts.fallback_markup(source, family.style(bold, False), direction)
+    style = ParagraphStyle("t", fontName=family.style(bold, False), shaping=1)
+    Paragraph(made, style).wrap(200, 1000)
+
+    def letters(text: str) -> list[str]:
+        plain = unescape(re.sub(r"<[^>]*>", "", text.replace("<br/>", " ")))
+        return sorted(c for c in plain if not c.isspace() and c != "\u200a")
+
+    assert letters(made) == letters(source)
