@@ -32,6 +32,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet -e '.[embedded,dev]'
+	$(PY) -m craftkit.layout.cjk
 	touch $(STAMP)
 
 # Regenerates craftkit/v1/*_pb2*.py and .pyi from protos/ (the proto tree mirrors the package).

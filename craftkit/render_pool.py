@@ -73,7 +73,7 @@ class RenderPool:
         settings = self.settings
         return pebble.ProcessPool(
             max_workers=settings.processes, max_tasks=settings.recycle_after,
-            initializer=_start_child, initargs=(settings.memory_limit_mb,),
+            initializer=start_child, initargs=(settings.memory_limit_mb,),
             context=multiprocessing.get_context("spawn"))
 
     async def render(self, layout_json: str, data_json: str, assets: dict[str, bytes]) -> bytes:
@@ -115,7 +115,7 @@ def _exit(code: int | None) -> str:
 
 # ------------------------------------------------------------------------------------ in a child
 
-def _start_child(memory_limit_mb: int) -> None:
+def start_child(memory_limit_mb: int) -> None:
     """Runs once in each new child: caps its address space at what it holds now plus the limit."""
     if memory_limit_mb > 0:
         cap = _address_space() + memory_limit_mb * 1024 * 1024

@@ -40,24 +40,47 @@ def space(value: float | str | None, default: float = 0) -> float:
 class Styles:
     """What flowables are made with: the font family, paragraph styles, the images."""
 
-    def __init__(self, family: fonts.Family, assets: dict[str, bytes]) -> None:
+    def __init__(self, family: fonts.Family, assets: dict[str, bytes], direction: str = "auto",
+                 uploaded: dict[str, fonts.Family] | None = None) -> None:
         self.family = family
         self.assets = assets
+        self.direction = direction  # the layout's: auto, ltr or rtl
+        self.uploaded = uploaded or {}  # the layout's own font families, registered
         self._cache: dict = {}
 
+    def family_of(self, block: dict) -> fonts.Family:
+        """The family a block names with `font`, else the layout's."""
+        return fonts.family(block["font"], self.uploaded) if "font" in block else self.family
+
     def paragraph(self, size: float = 10, align: str = "left", bold: bool = False,
-                  italic: bool = False, color: str = "#000000",
+                  italic: bool = False, color: str = "#000000", shaping: bool = False,
+                  family: fonts.Family | None = None,
                   space_before: float = 0, space_after: float = 0) -> ParagraphStyle:
-        key = (size, align, bold, italic, color, space_before, space_after)
+        key = (size, align, bold, italic, color, shaping, family, space_before, space_after)
         if key not in self._cache:
-            f = self.family
-            name = ((f.bold_italic if italic else f.bold) if bold else
-                    (f.italic if italic else f.regular))
+            name = (family or self.family).style(bold, italic)
             self._cache[key] = ParagraphStyle(
                 f"p{len(self._cache)}", fontName=name, fontSize=size, leading=size * 1.25,
-                alignment=ALIGN[align], textColor=colors.HexColor(color),
+                alignment=ALIGN[align], textColor=colors.HexColor(color), shaping=int(shaping),
                 spaceBefore=space_before, spaceAfter=space_after, allowWidows=0, allowOrphans=0)
         return self._cache[key]
+
+    def text(self, block: dict, markup: str, size: float, align: str | None = None,
+             bold: bool = False, italic: bool = False, color: str = "#000000",
+             space_before: float = 0, space_after: float = 0) -> Paragraph:
+        """A Paragraph of `markup` in the block's family, with every run its font cannot draw
+        in a fallback font; right-to-left paragraphs shaped, ordered and right-aligned unless
+        the block says otherwise."""
+        family = self.family_of(block)
+        direction = block.get("direction", self.direction)
+        base = family.style(bold, italic)
+        right_to_left = direction == "rtl" or (direction == "auto" and fonts.rtl(markup))
+        if not fonts.covered(markup, base):
+            markup = fonts.fallback_markup(markup, base, direction)
+        style = self.paragraph(size, align or ("right" if right_to_left else "left"), bold,
+                               italic, color, fonts.shaping(markup), family, space_before,
+                               space_after)
+        return Paragraph(markup, style)
 
 
 def flowables(blocks: list[dict], styles: Styles) -> list[Flowable]:
@@ -92,17 +115,17 @@ def _flowable(block: dict, styles: Styles) -> list[Flowable]:
     if kind in ("title", "heading"):
         level = 0 if kind == "title" else block.get("level", 1)
         size, before, _ = HEADINGS[level]
-        style = styles.paragraph(size, block.get("align", "center" if level == 0 else "left"),
-                                 True, space_before=before, space_after=_space_after(block))
-        return [Paragraph(block["markup"], style)]
+        paragraph = styles.text(block, block["markup"], size,
+                                block.get("align", "center" if level == 0 else None), bold=True,
+                                space_before=before, space_after=_space_after(block))
+        return [paragraph]
     if kind == "text":
-        style = styles.paragraph(block.get("size", 10), block.get("align", "left"),
-                                 block.get("bold", False), block.get("italic", False),
-                                 block.get("color", "#000000"), space_after=_space_after(block))
-        return [Paragraph(block["markup"], style)]
+        return [styles.text(block, block["markup"], block.get("size", 10), block.get("align"),
+                            block.get("bold", False), block.get("italic", False),
+                            block.get("color", "#000000"), space_after=_space_after(block))]
     if kind == "table":
-        look = Look(font=styles.family.regular, bold_font=styles.family.bold,
-                    zebra=block.get("zebra", False))
+        family = styles.family_of(block)
+        look = Look(font=family.regular, bold_font=family.bold, zebra=block.get("zebra", False))
         columns = Columns(widths=[c.get("width") for c in block["columns"]],
                           aligns=[c.get("align", "left").upper() for c in block["columns"]])
         return [TableStream(block["headers"], block["cells"], columns, look, block["footer"])]
@@ -119,6 +142,9 @@ def _flowable(block: dict, styles: Styles) -> list[Flowable]:
         gap = space(block.get("gap"), SPACE["md"])
         table = Table([cells], colWidths=[c.get("width") for c in block["columns"]],
                       style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                        # ReportLab sets each cell's font (Helvetica unless told),
+                                        # even around flowables: it would be listed, not embedded.
+                                        ("FONT", (0, 0), (-1, -1), styles.family.regular),
                                         ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                         ("RIGHTPADDING", (0, 0), (-2, -1), gap),
                                         ("RIGHTPADDING", (-1, 0), (-1, -1), 0),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from craftkit import errors, inputs
 from craftkit.errors import InvalidTemplate
-from craftkit.layout import fonts, text
+from craftkit.layout import fonts, text, uploads
 from craftkit.manifest import Manifest
 
 PAGE_SIZES = {"A4": (595.2756, 841.8898), "A5": (419.5276, 595.2756), "A6": (297.6378, 419.5276),
@@ -38,6 +38,7 @@ class Context:
     extra: dict[str, str] = field(default_factory=dict)  # page, pages in headers and footers
     nesting: int = 0  # container blocks around this one
     seen: list[int] = field(default_factory=lambda: [0])  # blocks and columns so far, shared
+    families: set[str] = field(default_factory=set)  # the layout's uploaded font families
 
     def problem(self, where: str, message: str) -> None:
         self.problems.setdefault(where, []).append(message)
@@ -46,7 +47,7 @@ class Context:
         return Context(self.paths, self.assets, self.problems,
                        {**self.scope, **changes.get("scope", {})},
                        {**self.extra, **changes.get("extra", {})},
-                       self.nesting + nest, self.seen)
+                       self.nesting + nest, self.seen, self.families)
 
     def count(self, where: str, amount: int = 1) -> bool:
         """Counts blocks or columns against MAX_BLOCKS; False (reported once) past it."""
@@ -69,18 +70,20 @@ class Context:
         return self.paths.get(path)
 
 
-def lint(layout: object, manifest: Manifest, assets: set[str] = frozenset()) -> None:
+def lint(layout: object, manifest: Manifest, assets: set[str] = frozenset(),
+         font_assets: set[str] | None = None) -> None:
     """Raises InvalidTemplate naming the JSON path of every problem in the layout. `assets`: the
-    names of the template's images."""
+    names of the template's images and fonts; `font_assets`: those that are fonts (None: not
+    known, every asset may be)."""
     if not isinstance(layout, dict):
         raise InvalidTemplate("layout must be a JSON object",
                               field_errors={"layout": ["Expected object"]})
     ctx = Context(manifest.paths(), set(assets))
     unknown(ctx, layout, {"page", "body", "header", "footer", "watermark", "metadata", "locale",
-                          "font", "protect"}, "layout")
+                          "font", "fonts", "direction", "protect"}, "layout")
+    _uploaded_fonts(ctx, layout.get("fonts", {}), font_assets)
     _page(ctx, layout.get("page", {}))
-    if layout.get("font", "auto") not in fonts.CHOICES:
-        ctx.problem("layout.font", f"must be one of {', '.join(fonts.CHOICES)}")
+    _font(ctx, layout, "layout")
     locale = layout.get("locale", "en_US")
     from babel import Locale, UnknownLocaleError
     try:
@@ -114,6 +117,44 @@ def lint(layout: object, manifest: Manifest, assets: set[str] = frozenset()) -> 
 
 
 # ------------------------------------------------------------------------------------- helpers
+
+def _font(ctx: Context, obj: dict, where: str) -> None:
+    """`font` names a family (the old values stay valid); `direction` is auto, ltr or rtl."""
+    if "font" in obj and obj["font"] not in (*fonts.CHOICES, *ctx.families):
+        ctx.problem(f"{where}.font", f"must be one of {', '.join(fonts.CHOICES)} or a family "
+                                     "of the layout's \"fonts\"")
+    if "direction" in obj and obj["direction"] not in fonts.DIRECTIONS:
+        ctx.problem(f"{where}.direction", f"must be one of {', '.join(fonts.DIRECTIONS)}")
+
+
+def _uploaded_fonts(ctx: Context, declared: object, font_assets: set[str] | None) -> None:
+    """`fonts`: {"Brand": {"regular": "brand.ttf", "bold": …}}, each file an uploaded font."""
+    if not isinstance(declared, dict):
+        ctx.problem("layout.fonts", 'Expected {"Family": {"regular": "file.ttf", …}}')
+        return
+    for name, styles in declared.items():
+        at = f"layout.fonts.{name}"
+        if not isinstance(name, str) or not uploads.FAMILY_NAME.fullmatch(name) \
+                or name in fonts.CHOICES:
+            ctx.problem(at, "a family name is 1 to 40 letters, digits, spaces, '_' or '-', "
+                            f"starting with a letter, and none of {', '.join(fonts.CHOICES)}")
+            continue
+        if not isinstance(styles, dict) or "regular" not in styles:
+            ctx.problem(at, 'Expected {"regular": "file.ttf"} and optionally bold, italic, '
+                            "boldItalic")
+            continue
+        unknown(ctx, styles, set(uploads.STYLES), at)
+        for style, asset in styles.items():
+            if style not in uploads.STYLES:
+                continue
+            if not isinstance(asset, str) or asset not in ctx.assets:
+                ctx.problem(f"{at}.{style}", f"{errors.shorten(asset)} is not an asset of this "
+                                             "template; upload the .ttf with PUT "
+                                             "/v1/templates/{slug}/assets/{name} first")
+            elif font_assets is not None and asset not in font_assets:
+                ctx.problem(f"{at}.{style}", f"{errors.shorten(asset)} is an image, not a font")
+        ctx.families.add(name)
+
 
 def unknown(ctx: Context, obj: dict, allowed: set[str], where: str) -> None:
     extra = sorted(set(obj) - allowed)
@@ -214,6 +255,7 @@ def _blocks(ctx: Context, blocks: object, where: str, required: bool = False) ->
         allowed, check = BLOCKS[block["type"]]
         flows = block["type"] not in ("if", "each", "pagebreak")
         unknown(ctx, block, {"type", *allowed, *(FLOW_KEYS if flows else ())}, at)
+        _font(ctx, block, at)
         check(ctx, block, at)
         if flows:
             _flow(ctx, block, at)
@@ -409,8 +451,10 @@ def _image(ctx, block, where):
 
 
 def image_assets(layout: dict) -> set[str]:
-    """The asset names a (linted) layout shows, wherever the image blocks are."""
-    found: set[str] = set()
+    """The asset names a (linted) layout uses: its images, wherever the image blocks are, and
+    its uploaded fonts."""
+    found: set[str] = {asset for styles in layout.get("fonts", {}).values()
+                       for asset in styles.values()}
 
     def walk(node) -> None:
         if isinstance(node, dict):
@@ -427,10 +471,10 @@ def image_assets(layout: dict) -> set[str]:
 
 
 BLOCKS: dict[str, tuple[set[str], Callable]] = {
-    "title": ({"text", "align"}, _title),
-    "heading": ({"text", "level", "align"}, _heading),
-    "text": ({"text", "align", "size", "bold", "italic", "color"}, _text),
-    "table": ({"source", "as", "columns", "zebra", "totals"}, _table),
+    "title": ({"text", "align", "font", "direction"}, _title),
+    "heading": ({"text", "level", "align", "font", "direction"}, _heading),
+    "text": ({"text", "align", "size", "bold", "italic", "color", "font", "direction"}, _text),
+    "table": ({"source", "as", "columns", "zebra", "totals", "font"}, _table),
     "spacer": ({"height"}, _spacer),
     "rule": ({"thickness"}, _rule),
     "pagebreak": (set(), _nothing),

@@ -2,8 +2,8 @@
 
 1. `resolve.Resolver` walks the blocks with the data: conditions and loops expand, every text is
    interpolated and formatted, table rows become cells. The result is plain data.
-2. `fonts.choose` looks at all that text and picks Helvetica or DejaVu Sans (or names the glyph
-   nothing here can draw).
+2. `fonts.check` looks at all that text and names the first character no font here draws; the
+   layout's family draws the rest, with fallback fonts for the runs it does not cover.
 3. `blocks.flowables` turns the resolved blocks into ReportLab flowables; a `_Document` builds
    them, enforcing the page and time limits; `_DeferredCanvas` draws headers, footers ("Page X of
    Y") and the watermark once the page count is known.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import secrets
+from xml.sax.saxutils import escape
 import time
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
 from reportlab.platypus.doctemplate import LayoutError
 
 from craftkit.config import env_float, env_int
-from craftkit.layout import fonts, text
+from craftkit.layout import fonts, text, uploads
 from craftkit.layout.blocks import Styles, flowables
 from craftkit.layout.errors import RenderError
 from craftkit.layout.lint import PAGE_SIZES
@@ -78,9 +79,17 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
     if password == "":
         raise RenderError("protect.password is empty for this data; give a password")
     try:
-        family = fonts.choose(layout.get("font", "auto"),
-                              [*resolver.texts, *meta.values(), *(mark or {}).get("text", ""),
-                               *texts_of(margins[0]), *texts_of(margins[1])])
+        uploaded = uploads.families(layout.get("fonts", {}), assets or {})
+    except KeyError as exc:
+        raise RenderError(f"font asset {exc} is missing") from None
+    except Exception as exc:  # noqa: BLE001 - checked at upload; a font that still fails is named
+        raise RenderError(f"an uploaded font cannot be used: {exc}") from None
+    try:
+        family = fonts.family(layout.get("font"), uploaded)
+        fonts.use_for_graphics(family)
+        # Metadata is not drawn: PDF strings take any Unicode, no glyph is needed for it.
+        fonts.check([*resolver.texts, (mark or {}).get("text", ""),
+                     *texts_of(margins[0]), *texts_of(margins[1])])
     except fonts.MissingGlyph as exc:
         raise RenderError(str(exc)) from None
 
@@ -92,7 +101,7 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
     sides = margin if isinstance(margin, dict) else {}
     top, right, bottom, left = (sides.get(s, margin if not sides else 48)
                                 for s in ("top", "right", "bottom", "left"))
-    styles = Styles(family, assets or {})
+    styles = Styles(family, assets or {}, layout.get("direction", "auto"), uploaded)
     decorate = _Decorator(layout, data, locale, styles, size, (top, right, bottom, left), mark)
     out = io.BytesIO()
     doc = _Document(out, limits=limits, started=started, pagesize=size, leftMargin=left,
@@ -156,6 +165,8 @@ class _Decorator:
         self.size, self.margins, self.mark = size, margins, mark
 
     def canvas(self, *args, **kwargs) -> Canvas:
+        # The canvas's own start font (Helvetica by default) would be listed, never embedded.
+        kwargs["initialFontName"] = self.styles.family.regular
         return _DeferredCanvas(self, *args, **kwargs)
 
     def decorate(self, canvas: Canvas, page: int, pages: int) -> None:
@@ -181,10 +192,16 @@ class _Decorator:
         canvas.saveState()
         canvas.setFillColor(colors.HexColor(mark.get("color", "#888888")))
         canvas.setFillAlpha(mark.get("opacity", 0.12))
-        canvas.setFont(self.styles.family.bold, size)
         canvas.translate(self.size[0] / 2, self.size[1] / 2)
         canvas.rotate(45)
-        canvas.drawCentredString(0, -size / 3, mark["text"])
+        if fonts.covered(mark["text"], self.styles.family.bold):
+            canvas.setFont(self.styles.family.bold, size)
+            canvas.drawCentredString(0, -size / 3, mark["text"])
+        else:  # runs in fallback fonts: a one-line paragraph, centred the same way
+            fill = {"bold": True, "align": "center", "color": mark.get("color", "#888888")}
+            line = self.styles.text({}, escape(mark["text"]), size, **fill)
+            width, _ = line.wrap(self.size[0] * 2, size * 2)
+            line.drawOn(canvas, -width / 2, -size / 3 - size * 0.25)
         canvas.restoreState()
 
 

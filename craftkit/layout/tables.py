@@ -65,8 +65,8 @@ class Columns:
 
 @dataclass
 class Look:
-    font: str = "Helvetica"
-    bold_font: str = "Helvetica-Bold"
+    font: str = fonts.FAMILIES["sans"].regular  # the layout's family; the default's by default
+    bold_font: str = fonts.FAMILIES["sans"].bold
     zebra: bool = False
     header_background: colors.Color = field(default_factory=lambda: colors.HexColor("#EEEEEE"))
     zebra_background: colors.Color = field(default_factory=lambda: colors.HexColor("#F6F6F6"))
@@ -145,12 +145,15 @@ class _Cells:
     def paragraph(self, cell: str, font: str, index: int) -> Paragraph:
         markup = cell if isinstance(cell, Markup) else escape(cell).replace("\n", "<br/>")
         align = self.columns.aligns[index]
-        key = (font, align)
+        markup = fonts.fallback_markup(markup, font)
+        shaping = fonts.shaping(markup)  # Arabic joins, right-to-left words reversed by the shaper
+        key = (font, align, shaping)
         if key not in self._styles:
             self._styles[key] = ParagraphStyle(
                 f"cell{len(self._styles)}", fontName=font, fontSize=FONT_SIZE, leading=LEADING,
-                alignment=PARAGRAPH_ALIGN[align], allowWidows=1, allowOrphans=1)
-        paragraph = Paragraph(fonts.fallback_markup(markup, font), self._styles[key])
+                alignment=PARAGRAPH_ALIGN[align], allowWidows=1, allowOrphans=1,
+                shaping=int(shaping))
+        paragraph = Paragraph(markup, self._styles[key])
         paragraph.wrap(self.inner[index], 1e9)
         paragraph.cell_width = self.inner[index]
         return paragraph

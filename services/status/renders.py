@@ -212,7 +212,8 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
             if row is None:
                 await self._refuse_start(conn, request.project_id, request.render_id, rid)
             assets = []
-            if '"image"' in row["layout"]:  # cheap test first: most layouts show no images
+            # Cheap test first: most layouts show no images and upload no fonts.
+            if '"image"' in row["layout"] or '"fonts"' in row["layout"]:
                 names = sorted(image_assets(json.loads(row["layout"])))
                 cur = await conn.execute(
                     "SELECT name, sha256 FROM template_assets WHERE template_id = %s "

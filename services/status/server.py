@@ -46,8 +46,8 @@ async def serve(settings: Settings) -> None:
                       public_base_url=settings.storage.public_base_url,
                       urls=DownloadUrls(settings.downloads, settings.storage),
                       events_topic=settings.kafka.events_topic), server)
-    templates_pb2_grpc.add_TemplateServiceServicer_to_server(
-        TemplateService(pool, max_asset_pixels=settings.max_asset_pixels), server)
+    templates = TemplateService(pool, max_asset_pixels=settings.max_asset_pixels)
+    templates_pb2_grpc.add_TemplateServiceServicer_to_server(templates, server)
     projects_pb2_grpc.add_ProjectServiceServicer_to_server(ProjectService(pool), server)
     inbound_pb2_grpc.add_InboundHookServiceServicer_to_server(InboundHookService(pool), server)
     idempotency_pb2_grpc.add_IdempotencyServiceServicer_to_server(idempotency.IdempotencyService(
@@ -80,6 +80,7 @@ async def serve(settings: Settings) -> None:
         await run_until_terminated(server, health)
     finally:
         await cancel(tasks)
+        templates.close()
         await outbox.stop()
         await producer.stop()
         await pool.close()

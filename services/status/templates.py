@@ -1,9 +1,10 @@
 """TemplateService: templates, their immutable versions, which version is published, and the
-images (assets) their layouts show.
+images and fonts (assets) their layouts use.
 
 Everything a client sends is checked here before it reaches PostgreSQL, whoever calls: names and
 slugs as whole strings (`$` would let "x\n" through), lengths, JSON via `craftkit.inputs`, and
-images by their header and then a full decode, so a file that cannot render is refused at upload.
+images by their header and then a full decode, fonts parsed and embedded once in a capped child
+process (craftkit.layout.uploads), so a file that cannot render is refused at upload.
 """
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ import asyncio
 import hashlib
 import io
 import json
+import multiprocessing
 import re
+from concurrent.futures import TimeoutError as FutureTimeout
 from functools import lru_cache
 
+import pebble
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
 from craftkit import cursor, errors, inputs
-from craftkit.layout import image_assets, lint
+from craftkit.layout import image_assets, lint, uploads
 from craftkit.manifest import Manifest
+from craftkit.render_pool import start_child
 from craftkit.timefmt import ms
 from craftkit.v1 import templates_pb2, templates_pb2_grpc
 
@@ -92,6 +97,13 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
         self.pool = pool
         self.max_asset_pixels = max_asset_pixels
         self.decoding = asyncio.Semaphore(1)  # one full-size image in memory at a time
+        self.font_checker: pebble.ProcessPool | None = None  # started at the first font upload
+
+    def close(self) -> None:
+        """Ends the font checker's child process, if one was started."""
+        if self.font_checker is not None:
+            self.font_checker.stop()
+            self.font_checker.join(timeout=5)
 
     async def _template(self, conn, project_id: str, slug: str, *, lock: bool = False) -> dict:
         if not known_template(project_id, slug):
@@ -159,9 +171,11 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
         compiled = Manifest.parse(manifest)
         async with self.pool.connection() as conn, conn.transaction():
             template = await self._template(conn, request.project_id, request.slug, lock=True)
-            cur = await conn.execute("SELECT name FROM template_assets WHERE template_id = %s",
-                                     (template["id"],))
-            lint(layout, compiled, assets={row["name"] for row in await cur.fetchall()})
+            cur = await conn.execute("SELECT name, content_type FROM template_assets "
+                                     "WHERE template_id = %s", (template["id"],))
+            rows = await cur.fetchall()
+            lint(layout, compiled, assets={row["name"] for row in rows},
+                 font_assets={r["name"] for r in rows if r["content_type"].startswith("font/")})
             cur = await conn.execute(
                 "INSERT INTO template_versions (template_id, number, manifest, layout) "
                 "SELECT %s, coalesce(max(number), 0) + 1, %s, %s FROM template_versions "
@@ -220,7 +234,8 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
             raise errors.VersionNotFound(
                 f"template {errors.shorten(request.slug)} has no version {request.number}")
         data = compiled(template["id"], request.number, row["manifest"]).validate(data)
-        assets = image_assets(json.loads(row["layout"])) if '"image"' in row["layout"] else ()
+        assets = (image_assets(json.loads(row["layout"]))
+                  if '"image"' in row["layout"] or '"fonts"' in row["layout"] else ())
         return templates_pb2.VersionPreview(
             template_id=str(template["id"]), layout_json=row["layout"],
             data_json=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
@@ -233,9 +248,12 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
                 "letter or digit (e.g. logo.png)", field_errors={"name": ["Invalid asset name"]})
         async with self.pool.connection() as conn:
             await self._template(conn, request.project_id, request.slug)  # 404 before the work
-        async with self.decoding:
-            content_type, width, height = await asyncio.to_thread(
-                image_facts, request.data, self.max_asset_pixels)
+        if uploads.is_font(request.data):
+            content_type, width, height = await self._font_facts(request.data), 0, 0
+        else:
+            async with self.decoding:
+                content_type, width, height = await asyncio.to_thread(
+                    image_facts, request.data, self.max_asset_pixels)
         digest = hashlib.sha256(request.data).hexdigest()
         async with self.pool.connection() as conn:
             template = await self._template(conn, request.project_id, request.slug)
@@ -255,6 +273,27 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
                         f"asset {errors.shorten(request.name)} exists with other content; assets are "
                         "write-once (versions that show them never change): use a new name")
         return asset_proto(row)
+
+    async def _font_facts(self, data: bytes) -> str:
+        """The content type of an uploaded font the renderer can embed, checked in a child
+        process that is killed past CHECK_SECONDS or CHECK_MEMORY_MB (a crafted font can make a
+        parser loop or allocate); InvalidAsset says what is wrong."""
+        if self.font_checker is None:
+            self.font_checker = pebble.ProcessPool(
+                max_workers=1, max_tasks=50, initializer=start_child,
+                initargs=(uploads.CHECK_MEMORY_MB,), context=multiprocessing.get_context("spawn"))
+        try:
+            future = self.font_checker.schedule(uploads.inspect, (data,),
+                                                timeout=uploads.CHECK_SECONDS)
+            return await asyncio.wrap_future(future)
+        except uploads.BadFont as exc:
+            raise errors.InvalidAsset(str(exc)) from None
+        except FutureTimeout:
+            raise errors.InvalidAsset(f"the font took over {uploads.CHECK_SECONDS:g} s to "
+                                      "read; it is not one the renderer can use") from None
+        except pebble.ProcessExpired:
+            raise errors.InvalidAsset(f"reading the font needed over {uploads.CHECK_MEMORY_MB} "
+                                      "MB of memory; it is not one the renderer can use") from None
 
     async def ListAssets(self, request, context):
         async with self.pool.connection() as conn:
@@ -313,8 +352,9 @@ def image_facts(data: bytes, max_pixels: int) -> tuple[str, int, int]:
         raise errors.InvalidAsset(f"image has {size}, a decompression bomb; at most "
                                   f"{max_pixels / 1e6:g} MP (MAX_ASSET_PIXELS)") from None
     except UnidentifiedImageError:
-        raise errors.InvalidAsset("an asset must be a PNG or JPEG image; this is neither "
-                                  "(or its header is damaged)") from None
+        raise errors.InvalidAsset("an asset must be a PNG or JPEG image or a TrueType font "
+                                  "(.ttf); this is none of them (or its header is damaged)") \
+            from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise errors.InvalidAsset(f"the {kind} cannot be decoded: it is truncated or corrupt "
                                   f"({inputs.cut(str(exc))})") from None

@@ -1,4 +1,5 @@
-"""Images uploaded with a template and shown by its layouts; never fetched from anywhere else."""
+"""Images and fonts uploaded with a template and used by its layouts; never fetched from anywhere
+else."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import struct
 import zlib
 
 import httpx
+import pdfplumber
 import pytest
 import pypdf
 from PIL import Image
 
 from craftkit.demo import sample
+from tests.integration.conftest import new_api
 
 
 def png(width: int, height: int, colour=(200, 30, 30)) -> bytes:
@@ -123,3 +126,67 @@ def test_asset_names_are_whole_strings(api, name):
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_request"
     assert api.http.get("/v1/templates/invoice/assets").json()["assets"] == []
+
+
+# ------------------------------------------------------------------------------------ fonts
+
+def font_file(name: str) -> bytes:
+    from craftkit.layout import fonts
+    return {"lato-bold": fonts.FAMILIES["sans"].files[1], "dejavu": fonts.DEJAVU.files[0]}[
+        name].read_bytes()
+
+
+def put_font(api, name: str, data: bytes) -> httpx.Response:
+    return api.http.put(f"/v1/templates/invoice/assets/{name}", content=data,
+                        headers={"content-type": "font/ttf"})
+
+
+def with_brand_font(spec: dict) -> dict:
+    return {**spec["layout"], "fonts": {"Brand": {"regular": "brand.ttf"}}, "font": "Brand"}
+
+
+def test_an_uploaded_font_draws_the_documents_text(api):
+    brand = font_file("dejavu")
+    created = put_font(api, "brand.ttf", brand)
+    assert created.status_code == 201, created.text
+    assert (created.json()["contentType"], created.json()["size"]) == ("font/ttf", len(brand))
+    spec = sample("invoice")
+    added = api.http.post("/v1/templates/invoice/versions",
+                          json={"manifest": spec["manifest"], "layout": with_brand_font(spec)})
+    assert added.status_code == 201, added.text
+    api.http.post(f"/v1/templates/invoice/versions/{added.json()['number']}/publish")
+    rendered = api.render(spec["example"], sync=True).json()
+    assert rendered["status"] == "succeeded", rendered["errorMessage"]
+    pdf = httpx.get(rendered["downloadUrl"]).content
+    chars = pdfplumber.open(io.BytesIO(pdf)).pages[0].chars
+    names = {c["fontname"].split("+", 1)[1] for c in chars if c["text"] == "A"}
+    assert any(n.startswith("u") and n.endswith("-regular") for n in names), names
+
+
+@pytest.mark.parametrize("data, message", [
+    (lambda: font_file("dejavu")[:40_000], "truncated or corrupt"),
+    (lambda: b"\x00\x01\x00\x00" + b"\xff" * 4000, "font"),
+    (lambda: b"\x00\x01\x00\x00" + b"\x00" * (4 * 2**20 + 1), "at most 4 MiB"),
+    (lambda: b"OTTO" + font_file("dejavu")[4:], "convert it to TrueType outlines"),
+], ids=["truncated", "garbage", "oversized", "cff"])
+def test_fonts_the_renderer_cannot_embed_are_refused_at_upload_saying_why(api, data, message):
+    response = put_font(api, "brand.ttf", data())
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_asset" and message in error["message"], error
+    assert api.http.get("/v1/templates/invoice/assets").json()["assets"] == []
+
+
+def test_another_project_cannot_use_a_projects_font(api, stack):
+    assert put_font(api, "brand.ttf", font_file("lato-bold")).status_code == 201
+    other = new_api(stack)
+    try:
+        spec = sample("invoice")
+        refused = other.http.post("/v1/templates/invoice/versions",
+                                  json={"manifest": spec["manifest"],
+                                        "layout": with_brand_font(spec)})
+        assert refused.status_code == 400
+        issues = refused.json()["error"]["issues"]["fieldErrors"]
+        assert "not an asset of this template" in issues["layout.fonts.Brand.regular"][0]
+    finally:
+        other.close()

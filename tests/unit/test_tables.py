@@ -175,8 +175,8 @@ def test_markup_in_cells_and_totals_but_never_from_data():
                                         totals=["**Total**", "", "{{total}}"]), items)
             for w in page]
     fonts = {w["text"]: w["fontname"] for w in flat}
-    assert fonts["Total"].endswith("Helvetica-Bold") and fonts["plain"].endswith("Helvetica-Bold")
-    assert "**bold**" in fonts and fonts["x"].endswith("Helvetica")
+    assert fonts["Total"].endswith("Lato-Bold") and fonts["plain"].endswith("Lato-Bold")
+    assert "**bold**" in fonts and fonts["x"].endswith("Lato-Regular")
 
 
 def test_right_aligned_text_lines_up_with_a_right_aligned_column():

@@ -1,0 +1,141 @@
+"""Fonts uploaded as template assets (`PUT /v1/templates/{slug}/assets/brand.ttf`).
+
+Checked once, at upload, by `inspect` in a child process with a time and memory cap (the status
+service kills it past them): a hostile file costs one short-lived process, never the service's
+event loop or another tenant's upload. A render registers a layout's families with ReportLab
+under names made of the files' content hashes (`families`): ReportLab's font registry is global
+to the process, so a name is what a tenant could collide with or reach; a hash is neither
+guessable nor reachable (inline markup cannot name a font), and two tenants with the same files
+share one harmless entry. A render process keeps at most REGISTERED_MAX uploaded fonts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections import OrderedDict
+
+from craftkit.layout.fonts import Family
+
+MAGIC = {b"\x00\x01\x00\x00": "font/ttf", b"true": "font/ttf", b"OTTO": "font/otf",
+         b"ttcf": "font/collection"}
+MAX_FONT_BYTES = 4 * 2**20  # a brand font is 50-500 kB; Noto Sans CJK, the largest, 16 MB
+CHECK_SECONDS = 5.0  # within the gateway's 10 s call to the status service, with its start
+CHECK_MEMORY_MB = 256
+REGISTERED_MAX = 32
+STYLES = ("regular", "bold", "italic", "boldItalic")
+FAMILY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9 _-]{0,39}")
+
+
+class BadFont(Exception):
+    """What is wrong with an uploaded font, in words for the uploader (400 invalid_asset)."""
+
+
+def is_font(data: bytes) -> bool:
+    return data[:4] in MAGIC
+
+
+def inspect(data: bytes) -> str:
+    """The content type of a font the renderer can embed, or BadFont saying what is wrong. Parses
+    the whole font and embeds a subset of it once, as a render would. Run it in a child process
+    with a time and memory cap: a crafted font can make a parser loop or allocate."""
+    if len(data) > MAX_FONT_BYTES:
+        raise BadFont(f"the font is {len(data) / 2**20:.1f} MiB; at most "
+                      f"{MAX_FONT_BYTES // 2**20} MiB")
+    kind = MAGIC.get(data[:4])
+    if kind == "font/otf":
+        raise BadFont("this OpenType font has PostScript (CFF) outlines, which the renderer "
+                      "cannot embed: convert it to TrueType outlines (e.g. fontTools' otf2ttf) "
+                      "or upload the font's .ttf")
+    if kind != "font/ttf":
+        raise BadFont("a font must be one TrueType font (.ttf, or .otf with TrueType outlines)"
+                      + ("; this is a collection (.ttc): upload one of its fonts" if kind else ""))
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFError
+    from reportlab.pdfgen.canvas import Canvas
+
+    name = "check-" + hashlib.sha256(data).hexdigest()[:24]
+    font = None
+    try:
+        font = _load(name, data)
+        sample = [chr(c) for c in sorted(font.face.charToGlyph) if c >= 0x20][:200]
+        if not sample:
+            raise BadFont("the font maps no characters (no usable Unicode cmap)")
+        pdfmetrics.registerFont(font)
+        canvas = Canvas(io.BytesIO())
+        canvas.setFont(name, 12)
+        canvas.drawString(10, 10, "".join(sample))
+        canvas.save()  # subsets and embeds: the part of a render that reads every glyph used
+    except BadFont:
+        raise
+    except TTFError as exc:
+        raise BadFont(f"the font cannot be used: {_cut(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - any parser failure on hostile bytes is the file's
+        raise BadFont(f"the font is truncated or corrupt ({type(exc).__name__}: {_cut(exc)})") \
+            from None
+    finally:
+        if font is not None:
+            font.unregister()
+    return kind
+
+
+def _load(name: str, data: bytes):
+    """A ReportLab TTFont of `data` named `name`, its face renamed `name` too: ReportLab keys
+    loaded faces by the name inside the file, and registering a second font whose file says
+    the same name silently hands out the first (another tenant's, or one of ours)."""
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    font = TTFont(name, io.BytesIO(data))
+    font.face.name = name.encode("ascii")
+    return font
+
+
+def _cut(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+# --------------------------------------------------------------------------------- at render
+
+_registered: OrderedDict[str, None] = OrderedDict()
+
+
+def families(declared: dict, assets: dict[str, bytes]) -> dict[str, Family]:
+    """The layout's `fonts` ({"Brand": {"regular": "brand.ttf", "bold": …}}) as registered
+    families. A missing style draws the regular one (bold italic: the bold one)."""
+    out = {}
+    for name, styles in declared.items():
+        files = {style: assets[styles[style]] for style in STYLES if style in styles}
+        key = hashlib.sha256(b"".join(hashlib.sha256(files.get(s, b"")).digest()
+                                      for s in STYLES)).hexdigest()[:24]
+        names = {style: _register(f"u{key}-{style}", data) for style, data in files.items()}
+        regular = names["regular"]
+        family = Family(regular, names.get("bold", regular), names.get("italic", regular),
+                        names.get("boldItalic", names.get("bold", regular)))
+        from reportlab.lib.fonts import addMapping
+        for bold, italic in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            addMapping(regular, bold, italic, family.style(bold, italic))
+        out[name] = family
+    return out
+
+
+def _register(name: str, data: bytes) -> str:
+    """Registers the font once per process under `name` (the family's content hash); the least
+    recently used beyond REGISTERED_MAX are unregistered."""
+    from reportlab.pdfbase import pdfmetrics
+
+    if name in _registered:
+        _registered.move_to_end(name)
+        return name
+    pdfmetrics.registerFont(_load(name, data))
+    _registered[name] = None
+    while len(_registered) > REGISTERED_MAX:
+        old, _ = _registered.popitem(last=False)
+        pdfmetrics.getFont(old).unregister()
+    return name
+
+
+def registered() -> list[str]:
+    """The uploaded fonts this process holds, oldest first (for tests and the bound)."""
+    return list(_registered)

@@ -1,0 +1,163 @@
+"""Fonts per run of text: what a reader of the PDF sees, read back with pdfplumber, pypdf and
+pypdfium2 (which orders right-to-left text back into logical order, as a reader's copy does)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pdfplumber
+import pypdf
+import pypdfium2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from craftkit.errors import InvalidTemplate
+from craftkit.layout import fonts, lint, render_pdf
+from craftkit.manifest import Manifest
+
+MANIFEST = Manifest.parse({"fields": {"name": {"type": "string"}}})
+
+
+def render(*blocks, **layout) -> bytes:
+    layout = {"body": list(blocks), **layout}
+    lint(layout, MANIFEST)
+    return render_pdf(layout, {"name": "x"})
+
+
+def chars(pdf: bytes) -> list[dict]:
+    return pdfplumber.open(io.BytesIO(pdf)).pages[0].chars
+
+
+def font_of(char: dict) -> str:
+    return char["fontname"].split("+", 1)[1]  # the subset prefix (AAAAAA+) aside
+
+
+def logical_text(pdf: bytes) -> str:
+    return pypdfium2.PdfDocument(pdf)[0].get_textpage().get_text_range()
+
+
+def test_one_non_latin_character_changes_the_font_of_no_other_text():
+    pdf = render({"type": "text", "text": "Kovács Ödön"},
+                 {"type": "text", "text": "Őrség Kft 株 and שלום in one line"},
+                 {"type": "title", "text": "Invoice"})
+    drawn = chars(pdf)
+    assert {font_of(c) for c in drawn if c["text"] == "株"} == {"NotoSansCJKtc-Regular"}
+    assert {font_of(c) for c in drawn if c["text"] in "שלום"} == {"DejaVuSans"}
+    others = {font_of(c) for c in drawn if c["text"] not in "株שלום" and c["size"] == 10}
+    assert others == {"Lato-Regular"}
+    assert {font_of(c) for c in drawn if c["size"] == 20} == {"Lato-Bold"}
+
+
+def test_every_font_of_a_mixed_script_document_is_embedded():
+    pdf = render({"type": "title", "text": "Invoice فاتورة 123"},
+                 {"type": "text", "text": "Ωμέγα Привет 株式会社 שלום नमस्ते ภาษาไทย **bold** *it*"},
+                 {"type": "text", "text": "Serif Őrség", "font": "serif"},
+                 {"type": "text", "text": "Mono 0123", "font": "mono"},
+                 header=[{"type": "text", "text": "東京 {{page}}/{{pages}}"}],
+                 watermark="ЧЕРНОВИК")
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    used = [f.get_object() for f in reader.pages[0]["/Resources"]["/Font"].values()]
+    names = {str(f["/BaseFont"]).split("+")[-1] for f in used}
+    assert {"Lato-Bold", "Lato-Regular", "IBMPlexSansArabic-Bold", "NotoSansCJKtc-Regular",
+            "DejaVuSans", "NotoSansDevanagari-Regular", "NotoSansThai-Regular",
+            "IBMPlexSerif-Regular", "IBMPlexMono-Regular"} <= names
+    assert all("/FontFile2" in f["/FontDescriptor"] for f in used)
+
+
+@pytest.mark.parametrize("text", [
+    "株式会社 東京都 請求書", "한국어 かな カナ", "חשבונית מס 2026", "Invoice חשבונית 123",
+    "فاتورة رقم 123", "مرحبا بالعالم", "لا إله", "Invoice فاتورة", "الإجمالي: 1,234.50 ر.س",
+])
+def test_cjk_arabic_and_hebrew_extract_back_in_logical_order(text):
+    assert logical_text(render({"type": "text", "text": text})).strip() == text
+
+
+def test_right_to_left_paragraphs_read_from_the_right_and_align_right():
+    drawn = chars(render({"type": "text", "text": "שלום עולם"},
+                         {"type": "text", "text": "שלום עולם", "direction": "ltr"}))
+    first, second = ([c for c in drawn if c["top"] < 60], [c for c in drawn if c["top"] >= 60])
+    shin = next(c for c in first if c["text"] == "ש")
+    ayin = next(c for c in first if c["text"] == "ע")
+    assert shin["x0"] > ayin["x0"]  # the first word is the rightmost
+    assert max(c["x1"] for c in first) > max(c["x1"] for c in second) + 300  # right-aligned
+
+
+def test_arabic_is_joined_with_an_arabic_font():
+    drawn = chars(render({"type": "text", "text": "فاتورة"}))
+    assert {font_of(c) for c in drawn} == {"IBMPlexSansArabic-Regular"}
+    # Joined letters are narrower than the same letters drawn apart (isolated forms).
+    isolated = sum(c["width"] for c in chars(render({"type": "text", "text": " ".join("فاتورة")}))
+                   if c["text"] != " ")
+    assert sum(c["width"] for c in drawn) < isolated
+
+
+def test_fallback_markup_wraps_only_what_the_font_lacks_and_keeps_the_tags():
+    sans = fonts.family("sans").regular
+    assert fonts.covered("Kovács Őrség Ωμέγα", sans)
+    assert not fonts.covered("株", sans) and not fonts.covered("שלום", sans)
+    assert (fonts.fallback_markup("<b>Őrség 株式</b> &amp; Ж", sans)
+            == '<b>Őrség <font face="NotoSansCJK">株式</font></b> &amp; Ж')
+
+
+def test_families_are_selectable_and_the_old_values_mean_sans():
+    drawn = chars(render({"type": "text", "text": "Serif"}, {"type": "text", "text": "Mono",
+                                                             "font": "mono"}, font="serif"))
+    assert {font_of(c) for c in drawn if c["text"] in "Serif"} == {"IBMPlexSerif-Regular"}
+    assert {font_of(c) for c in drawn if c["text"] in "Mono"} == {"IBMPlexMono-Regular"}
+    for old in ("auto", "Helvetica", "DejaVuSans"):
+        assert {font_of(c) for c in chars(render({"type": "text", "text": "x"}, font=old))} \
+            == {"Lato-Regular"}
+
+
+def test_lint_names_an_unknown_font_or_direction():
+    with pytest.raises(InvalidTemplate) as caught:
+        render({"type": "text", "text": "x", "font": "Comic", "direction": "up"}, font="Arial")
+    problems = caught.value.field_errors
+    assert "layout.font" in problems and "layout.body.0.font" in problems
+    assert "layout.body.0.direction" in problems
+
+
+def test_no_font_is_left_unembedded_in_any_sample():
+    from craftkit.demo import SAMPLES, sample
+
+    for name in SAMPLES:
+        spec = sample(name)
+        reader = pypdf.PdfReader(io.BytesIO(render_pdf(spec["layout"], spec["example"])))
+        for page in reader.pages:
+            for font in page["/Resources"]["/Font"].values():
+                font = font.get_object()
+                if font["/BaseFont"] in ("/Courier", "/Helvetica") and name == "shipping-label":
+                    continue  # the barcodes' text until codes.py draws it in the document's font
+                assert "/FontDescriptor" in font, (name, font["/BaseFont"])
+                assert "/FontFile2" in font["/FontDescriptor"], (name, font["/BaseFont"])
+
+
+ALPHABET = "aZ Ő Ωж 株か ש فاتورة नम ไท 12,.:-&<>\"'*\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=40), st.sampled_from(["auto", "ltr", "rtl"]),
+       st.booleans())
+def test_fallback_markup_loses_no_character_and_always_lays_out(template, direction, bold):
+    """Whatever the text (scripts, markup characters, **bold**, line breaks), the markup made
+    parses, lays out, and holds every character it was given (plus the hair spaces that split
+    a word changing font in a shaped paragraph)."""
+    from html import unescape
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph
+
+    from craftkit.layout.text import markup
+
+    source = markup(template.replace("*", "**"), {})
+    family = fonts.family("sans")
+    made = fonts.fallback_markup(source, family.style(bold, False), direction)
+    style = ParagraphStyle("t", fontName=family.style(bold, False), shaping=1)
+    Paragraph(made, style).wrap(200, 1000)
+
+    def letters(text: str) -> list[str]:
+        plain = unescape(re.sub(r"<[^>]*>", "", text.replace("<br/>", " ")))
+        return sorted(c for c in plain if not c.isspace() and c != "\u200a")
+
+    assert letters(made) == letters(source)

@@ -1,0 +1,121 @@
+"""Uploaded fonts: refused at upload when the renderer could not embed them; registered per render
+under content-hash names, never more than REGISTERED_MAX at once."""
+
+from __future__ import annotations
+
+import io
+
+import pdfplumber
+import pytest
+from fontTools.ttLib import TTFont
+from reportlab.pdfbase.pdfmetrics import stringWidth
+
+from craftkit.layout import fonts, lint, render_pdf, uploads
+from craftkit.manifest import Manifest
+
+LATO = {style: fonts.FAMILIES["sans"].files[i].read_bytes()
+        for i, style in enumerate(("regular", "bold", "italic", "boldItalic"))}
+DEJAVU = fonts.DEJAVU.files[0].read_bytes()
+MANIFEST = Manifest.parse({"fields": {"name": {"type": "string"}}})
+
+
+def dejavu_width(text: str) -> float:
+    fonts.register(fonts.DEJAVU)
+    return stringWidth(text, fonts.DEJAVU.regular, 10)
+
+
+def test_a_truetype_font_passes_and_what_cannot_embed_is_refused_saying_why():
+    assert uploads.inspect(LATO["regular"]) == "font/ttf"
+    refused = {
+        "truncated": LATO["regular"][:30_000],
+        "garbage": b"\x00\x01\x00\x00" + b"\xff" * 5000,
+        "oversized": b"\x00\x01\x00\x00" + b"\x00" * uploads.MAX_FONT_BYTES,
+        "cff": b"OTTO" + LATO["regular"][4:],
+        "collection": b"ttcf" + b"\x00" * 100,
+        "png": b"\x89PNG\r\n\x1a\n",
+    }
+    messages = {}
+    for name, data in refused.items():
+        with pytest.raises(uploads.BadFont) as caught:
+            uploads.inspect(data)
+        messages[name] = str(caught.value)
+    assert "truncated or corrupt" in messages["truncated"]
+    assert "truncated or corrupt" in messages["garbage"] or "cannot be used" in messages["garbage"]
+    assert "at most 4 MiB" in messages["oversized"]
+    assert "convert it to TrueType outlines" in messages["cff"]
+    assert "collection" in messages["collection"]
+    assert "one TrueType font" in messages["png"]
+
+
+def layout(family: dict, text: str = "Brand **bold** 株") -> dict:
+    return {"fonts": {"Brand": family}, "font": "Brand", "body": [{"type": "text", "text": text}]}
+
+
+def fontnames(pdf: bytes) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for char in pdfplumber.open(io.BytesIO(pdf)).pages[0].chars:
+        out.setdefault(char["text"], set()).add(char["fontname"].split("+", 1)[1])
+    return out
+
+
+def test_a_layout_draws_with_its_uploaded_family_and_falls_back_for_what_it_lacks():
+    assets = {"brand.ttf": DEJAVU, "brand-bold.ttf": LATO["bold"]}
+    spec = layout({"regular": "brand.ttf", "bold": "brand-bold.ttf"})
+    lint(spec, MANIFEST, assets=set(assets), font_assets=set(assets))
+    drawn = fontnames(render_pdf(spec, {}, assets=assets))
+    [regular], [bold] = drawn["r"], drawn["o"]  # "r" only in Brand, "o" only in **bold**
+    assert regular.startswith("u") and regular.endswith("-regular") and bold.endswith("-bold")
+    assert regular[:-len("-regular")] == bold[:-len("-bold")]  # one family, one content hash
+    assert drawn["株"] == {"NotoSansCJKtc-Regular"}
+
+
+def renamed(data: bytes, name: str) -> bytes:
+    """The font with the PostScript name inside its file changed to `name`."""
+    font = TTFont(io.BytesIO(data))
+    for record in font["name"].names:
+        if record.nameID in (1, 4, 6):
+            record.string = name
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
+
+
+def test_a_font_whose_file_names_itself_like_another_is_still_itself():
+    """ReportLab keys faces by the name inside the file: an upload calling itself Lato-Regular
+    (or another tenant's name) must neither be drawn as that font nor replace it."""
+    ours = fontnames(render_pdf({"body": [{"type": "text", "text": "x"}]}, {}))["x"]
+    impostor = renamed(DEJAVU, "Lato-Regular")
+    theirs = render_pdf(layout({"regular": "r.ttf"}, "x"), {}, assets={"r.ttf": impostor})
+    [char] = pdfplumber.open(io.BytesIO(theirs)).pages[0].chars
+    assert char["width"] == pytest.approx(dejavu_width("x"), abs=0.01)  # DejaVu's "x", not Lato's
+    assert fontnames(render_pdf({"body": [{"type": "text", "text": "x"}]}, {}))["x"] == ours
+
+
+def test_two_layouts_with_the_same_regular_file_keep_their_own_bold():
+    one = render_pdf(layout({"regular": "r.ttf", "bold": "b.ttf"}, "**b**"), {},
+                     assets={"r.ttf": DEJAVU, "b.ttf": LATO["bold"]})
+    two = render_pdf(layout({"regular": "r.ttf", "bold": "b.ttf"}, "**b**"), {},
+                     assets={"r.ttf": DEJAVU, "b.ttf": LATO["boldItalic"]})
+    assert fontnames(one)["b"] != fontnames(two)["b"]
+
+
+def test_a_render_process_keeps_at_most_registered_max_uploaded_fonts(monkeypatch):
+    monkeypatch.setattr(uploads, "REGISTERED_MAX", 2)
+    for style in ("regular", "bold", "italic"):
+        render_pdf(layout({"regular": "x.ttf"}, "x"), {}, assets={"x.ttf": LATO[style]})
+    assert len(uploads.registered()) == 2
+    render_pdf(layout({"regular": "x.ttf"}, "x"), {}, assets={"x.ttf": LATO["regular"]})
+
+
+def test_lint_refuses_fonts_that_are_missing_images_or_badly_named():
+    spec = {"fonts": {"Brand": {"regular": "logo.png", "bold": "none.ttf", "heavy": "x"},
+                      "sans": {"regular": "b.ttf"}, "1x": {}},
+            "font": "Other", "body": [{"type": "text", "text": "x", "font": "Brand"}]}
+    with pytest.raises(Exception) as caught:
+        lint(spec, MANIFEST, assets={"logo.png", "b.ttf"}, font_assets={"b.ttf"})
+    problems = caught.value.field_errors
+    assert "is an image, not a font" in problems["layout.fonts.Brand.regular"][0]
+    assert "not an asset of this template" in problems["layout.fonts.Brand.bold"][0]
+    assert "layout.fonts.Brand" in problems  # 'heavy' is not a style
+    assert "layout.fonts.sans" in problems and "layout.fonts.1x" in problems
+    assert "layout.font" in problems and "layout.body.0.font" not in problems
