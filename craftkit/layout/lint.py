@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from craftkit import errors, inputs
 from craftkit.errors import InvalidTemplate
-from craftkit.layout import fonts, text, uploads
+from craftkit.layout import fonts, metadata, text, uploads
 from craftkit.manifest import Manifest
 
 PAGE_SIZES = {"A4": (595.2756, 841.8898), "A5": (419.5276, 595.2756), "A6": (297.6378, 419.5276),
@@ -26,6 +26,7 @@ MAX_BLOCKS = 2000  # blocks and table columns, all nesting levels together
 MAX_NESTING = 16  # keep, columns, if and each inside one another
 MAX_TEXT_LENGTH = 10_000  # characters of one text, cell, value or metadata entry
 BARCODES = ("code128", "ean13")
+LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}")  # a BCP 47 tag: en, en-US, sr-Latn-RS
 PAGE_VARIABLES = {"page": "integer", "pages": "integer"}
 
 
@@ -80,7 +81,7 @@ def lint(layout: object, manifest: Manifest, assets: set[str] = frozenset(),
                               field_errors={"layout": ["Expected object"]})
     ctx = Context(manifest.paths(), set(assets))
     unknown(ctx, layout, {"page", "body", "header", "footer", "watermark", "metadata", "locale",
-                          "font", "fonts", "direction", "protect"}, "layout")
+                          "font", "fonts", "direction", "protect", "lang", "pdfa"}, "layout")
     _uploaded_fonts(ctx, layout.get("fonts", {}), font_assets)
     _page(ctx, layout.get("page", {}))
     _font(ctx, layout, "layout")
@@ -112,6 +113,7 @@ def lint(layout: object, manifest: Manifest, assets: set[str] = frozenset(),
         else:
             unknown(ctx, protect, {"password"}, "layout.protect")
             template(ctx, protect["password"], "layout.protect.password")
+    _output(ctx, layout)
     if ctx.problems:
         raise InvalidTemplate("the layout is not valid", field_errors=ctx.problems)
 
@@ -218,6 +220,20 @@ def _page(ctx: Context, page: object) -> None:
     if not all(number(v) and 0 <= v <= 200 for v in sides.values()):
         ctx.problem("layout.page.margin", "must be points from 0 to 200, or "
                                           "{top, right, bottom, left} of such numbers")
+
+
+def _output(ctx: Context, layout: dict) -> None:
+    """The file's language and PDF/A level (craftkit/layout/metadata.py)."""
+    lang = layout.get("lang", "en")
+    if not (isinstance(lang, str) and LANG.fullmatch(lang)):
+        ctx.problem("layout.lang", f"{errors.shorten(lang)} is not a language tag; give one like "
+                                   "en, en-US or sr-Latn-RS (default: from the locale)")
+    if "pdfa" in layout:
+        if layout["pdfa"] not in metadata.PDFA_LEVELS:
+            ctx.problem("layout.pdfa", f"must be one of {', '.join(metadata.PDFA_LEVELS)} "
+                                       "(PDF/A-2b)")
+        elif "protect" in layout:
+            ctx.problem("layout.pdfa", "PDF/A forbids encryption: remove protect or pdfa")
 
 
 def _watermark(ctx: Context, mark: object) -> None:

@@ -16,6 +16,7 @@ import secrets
 from xml.sax.saxutils import escape
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import landscape
@@ -24,7 +25,7 @@ from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
 from reportlab.platypus.doctemplate import LayoutError
 
 from craftkit.config import env_float, env_int
-from craftkit.layout import fonts, text, uploads
+from craftkit.layout import fonts, metadata, text, uploads
 from craftkit.layout.blocks import Styles, flowables
 from craftkit.layout.errors import RenderError
 from craftkit.layout.lint import PAGE_SIZES
@@ -59,9 +60,10 @@ def time_limit_message(seconds: float) -> str:
 
 
 def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
-               assets: dict[str, bytes] | None = None) -> bytes:
+               assets: dict[str, bytes] | None = None, created: datetime | None = None) -> bytes:
     """The PDF for `data` (already validated against the manifest the layout was linted with).
-    `assets`: the bytes of the images the layout shows, by name."""
+    `assets`: the bytes of the images the layout shows, by name. `created`: the document's date
+    (now by default); the same layout, data and date give the same bytes."""
     started = time.monotonic()
     locale = layout.get("locale", "en_US")
     resolver = Resolver(locale, limits)
@@ -102,13 +104,14 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
     top, right, bottom, left = (sides.get(s, margin if not sides else 48)
                                 for s in ("top", "right", "bottom", "left"))
     styles = Styles(family, assets or {}, layout.get("direction", "auto"), uploaded)
-    decorate = _Decorator(layout, data, locale, styles, size, (top, right, bottom, left), mark)
+    info = metadata.file_info(meta, metadata.language(layout), layout.get("pdfa"), created)
+    decorate = _Decorator(layout, data, locale, styles, size, (top, right, bottom, left), mark,
+                          info)
     out = io.BytesIO()
     doc = _Document(out, limits=limits, started=started, pagesize=size, leftMargin=left,
                     rightMargin=right, topMargin=top, bottomMargin=bottom, invariant=1,
-                    creator="Craftkit", title=meta.get("title", ""), author=meta.get("author", ""),
-                    subject=meta.get("subject", ""), keywords=meta.get("keywords", ""),
-                    encrypt=_encryption(password))
+                    encrypt=_encryption(password),
+                    **info.document_args())
     # No padding: the body's edges are the content box's, as the header's and footer's are.
     frame = Frame(left, bottom, size[0] - left - right, size[1] - top - bottom, id="body",
                   leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
@@ -116,14 +119,22 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
     story = flowables(body, styles)
     try:
         doc.build(story, canvasmaker=decorate.canvas)
-    except RenderError:
-        raise RenderError(doc.failure) from None  # ReportLab rewrites messages on the way out
+    except RenderError as exc:
+        raise RenderError(doc.failure or _first_message(exc)) from None
     except LayoutError as exc:
         raise RenderError("a block (an image, a code, or columns side by side) is taller than a "
                           "page and cannot be split across pages; make it smaller or shorten the "
                           "data that fills it") from exc
     return out.getvalue()
 
+
+
+def _first_message(exc: RenderError) -> str:
+    """The message a RenderError was raised with: ReportLab re-raises it with its own text around
+    it, the original as the new one's context."""
+    while isinstance(exc.__context__, RenderError):
+        exc = exc.__context__
+    return str(exc)
 
 
 def _encryption(password: str | None):
@@ -160,9 +171,9 @@ class _Document(BaseDocTemplate):
 class _Decorator:
     """Draws what needs the page count: header, footer, watermark."""
 
-    def __init__(self, layout, data, locale, styles, size, margins, mark) -> None:
+    def __init__(self, layout, data, locale, styles, size, margins, mark, info) -> None:
         self.layout, self.data, self.locale, self.styles = layout, data, locale, styles
-        self.size, self.margins, self.mark = size, margins, mark
+        self.size, self.margins, self.mark, self.info = size, margins, mark, info
 
     def canvas(self, *args, **kwargs) -> Canvas:
         # The canvas's own start font (Helvetica by default) would be listed, never embedded.
@@ -222,5 +233,12 @@ class _DeferredCanvas(Canvas):
             self.__dict__.update(state)
             self._decorator.decorate(self, number, len(self._pages))
             Canvas.showPage(self)
+        metadata.finish(self, self._decorator.info)
         Canvas.save(self)
+
+    def linkURL(self, url, rect, relative=0, thickness=0, color=None, dashArray=None,
+                kind="URI", **kw):
+        """Links print (their flag set: PDF/A wants it on every annotation)."""
+        kw.setdefault("F", metadata.PRINT)
+        super().linkURL(url, rect, relative, thickness, color, dashArray, kind, **kw)
 

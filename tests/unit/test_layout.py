@@ -37,11 +37,6 @@ def test_a_long_table_repeats_its_header_on_every_page():
     assert pages >= 3 and text.count("Qty") == pages and "Row 119" in text
 
 
-def test_the_same_data_renders_the_same_bytes():
-    assert render_pdf(INVOICE["layout"], INVOICE["example"]) == \
-        render_pdf(INVOICE["layout"], INVOICE["example"])
-
-
 def test_interpolation():
     scope = {"a": {"b": 1.5, "c": True, "d": None}, "e": [1, 2]}
     assert interpolate("{{a.b}}|{{ a.c }}|{{a.d}}|{{e}}|{{missing.x}}", scope) == "1.5|true||[1, 2]|"

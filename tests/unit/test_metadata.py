@@ -1,0 +1,116 @@
+"""The PDF file around the pages: dates, title, language, PDF/A-2b, read back with pypdf."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from xml.dom.minidom import parseString
+
+import pypdf
+import pytest
+
+from craftkit.errors import InvalidTemplate
+from craftkit.layout import RenderError, lint, render_pdf
+from craftkit.manifest import Manifest
+
+MANIFEST = Manifest.parse({"fields": {"number": {"type": "string"}}})
+DATA = {"number": ""}
+PDFA = {"pdfa": "2b", "font": "DejaVuSans", "locale": "de_DE",
+        "metadata": {"title": "Rechnung {{number}} <Ölmühle & Co>", "author": "Ölmühle GmbH",
+                     "subject": "Rechnung", "keywords": "rechnung, öl"},
+        "body": [{"type": "text", "text": "Zahlen: [online](https://example.com/pay) · Überweisung"}]}
+
+
+def read(layout: dict, data: dict = DATA, **kwargs) -> pypdf.PdfReader:
+    lint(layout, MANIFEST)
+    return pypdf.PdfReader(io.BytesIO(render_pdf(layout, data, **kwargs)))
+
+
+def pdf_date(value: str) -> datetime:
+    """D:YYYYMMDDHHmmSS+00'00' (or Z) as an aware datetime; anything else fails the match."""
+    found = re.fullmatch(r"D:(\d{14})(Z|\+00'00')", value)
+    assert found, f"{value!r} is not a UTC PDF date"
+    return datetime.strptime(found[1], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+def test_the_file_is_dated_now_in_utc_and_its_title_is_one_trimmed_line():
+    reader = read({"metadata": {"title": "Invoice {{number}}", "author": "  Acme\n Corp\t"},
+                   "body": [{"type": "text", "text": "x"}]})
+    info = reader.metadata
+    for key in ("/CreationDate", "/ModDate"):
+        assert abs(pdf_date(info[key]) - datetime.now(UTC)) < timedelta(minutes=1)
+    assert info.title == "Invoice" and info.author == "Acme Corp"
+    assert info.creator == "Craftkit" and info.producer.startswith("ReportLab ")
+
+
+def test_the_language_is_the_layouts_lang_or_its_locales():
+    assert read({"locale": "pt_BR", "body": [{"type": "text", "text": "x"}]}
+                ).trailer["/Root"]["/Lang"] == "pt-BR"
+    assert read({"locale": "pt_BR", "lang": "pt", "body": [{"type": "text", "text": "x"}]}
+                ).trailer["/Root"]["/Lang"] == "pt"
+
+
+def test_the_same_layout_data_and_date_give_the_same_bytes_and_another_date_another_id():
+    layout, when = {"body": [{"type": "text", "text": "x"}]}, datetime(2026, 5, 3, 10, 14, tzinfo=UTC)
+    first = render_pdf(layout, DATA, created=when)
+    assert first == render_pdf(layout, DATA, created=when)
+    later = pypdf.PdfReader(io.BytesIO(render_pdf(layout, DATA, created=when + timedelta(1))))
+    assert pypdf.PdfReader(io.BytesIO(first)).trailer["/ID"] != later.trailer["/ID"]
+
+
+@pytest.mark.parametrize("layout, where, message", [
+    ({"lang": "english please"}, "layout.lang", "is not a language tag"),
+    ({"pdfa": "1b"}, "layout.pdfa", "must be one of 2b"),
+    ({"pdfa": "2b", "protect": {"password": "x"}}, "layout.pdfa", "PDF/A forbids encryption"),
+])
+def test_lint_refuses_what_the_file_cannot_be(layout, where, message):
+    with pytest.raises(InvalidTemplate) as caught:
+        lint({**layout, "body": [{"type": "text", "text": "x"}]}, MANIFEST)
+    assert any(message in m for m in caught.value.field_errors[where])
+
+
+def xmp(reader: pypdf.PdfReader):
+    stream = reader.trailer["/Root"]["/Metadata"].get_object()
+    assert "/Filter" not in stream  # PDF/A: the metadata stream is not filtered
+    dom = parseString(stream.get_data())
+    value = lambda tag: "".join(n.data for e in dom.getElementsByTagName(tag)  # noqa: E731
+                                for n in e.getElementsByTagName("rdf:li") or e.childNodes
+                                for n in ([n] if n.nodeType == n.TEXT_NODE else n.childNodes))
+    return value
+
+
+def test_pdfa_2b_identifies_itself_and_repeats_the_document_information_in_xmp():
+    reader = read(PDFA, {**DATA, "number": "R-7"})
+    value, info = xmp(reader), reader.metadata
+    assert (value("pdfaid:part"), value("pdfaid:conformance")) == ("2", "B")
+    assert value("dc:title") == info.title == "Rechnung R-7 <Ölmühle & Co>"
+    assert value("dc:creator") == info.author and value("dc:description") == info.subject
+    assert value("pdf:Keywords") == info["/Keywords"] and value("pdf:Producer") == info.producer
+    assert value("xmp:CreatorTool") == info.creator
+    created = pdf_date(info["/CreationDate"])
+    assert value("xmp:CreateDate") == created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert pdf_date(info["/ModDate"]).strftime("%Y-%m-%dT%H:%M:%SZ") == value("xmp:ModifyDate")
+
+
+def test_pdfa_2b_has_an_srgb_output_intent_embedded_fonts_printing_links_an_id_no_encryption():
+    reader = read(PDFA)
+    (intent,) = [i.get_object() for i in reader.trailer["/Root"]["/OutputIntents"]]
+    assert intent["/S"] == "/GTS_PDFA1" and intent["/Type"] == "/OutputIntent"
+    profile = intent["/DestOutputProfile"].get_object()
+    icc = profile.get_data()
+    assert profile["/N"] == 3 and icc[36:40] == b"acsp" and icc[16:20] == b"RGB "
+    assert icc[12:16] in (b"mntr", b"prtr") and icc[8] <= 4  # a v2 or v4 display profile
+    fonts = [f.get_object() for page in reader.pages
+             for f in page["/Resources"]["/Font"].values()]
+    assert fonts and all("/FontFile2" in f["/FontDescriptor"] or "/FontFile" in f["/FontDescriptor"]
+                         for f in fonts)
+    annotations = [a.get_object() for page in reader.pages for a in page["/Annots"]]
+    assert annotations and all(a["/F"] & 4 for a in annotations)
+    assert len(reader.trailer["/ID"]) == 2 and not reader.is_encrypted
+    assert "Überweisung" in reader.pages[0].extract_text()
+
+
+def test_pdfa_with_a_font_that_is_not_embedded_fails_naming_it():
+    with pytest.raises(RenderError, match="PDF/A needs every font embedded, and Helvetica is not"):
+        read({**PDFA, "font": "Helvetica", "metadata": {}})
