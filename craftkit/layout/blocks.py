@@ -154,7 +154,7 @@ def _flowable(block: dict, styles: Styles) -> list[Flowable]:
     if kind == "qr":
         return [qr(block["value"], block.get("size", 96), block.get("align", "left"))]
     if kind == "barcode":
-        return [barcode(block)]
+        return [barcode(block, styles.family.regular)]
     if kind == "image":
         return [image(block, styles.assets)]
     raise RenderError(f"unknown block type {kind!r}")

@@ -1,75 +1,221 @@
-"""QR codes, barcodes and images: the blocks drawn with ReportLab's graphics, not its text."""
+"""QR codes, barcodes and images: the blocks drawn with ReportLab's graphics, not its text.
+
+Codes sit on the page's grid: the dark modules or bars of a code aligned left or right line up
+with the content box's edge, like a table's; the quiet zone scanners need (4 modules around a QR
+code, 10 bar widths beside a barcode) lies beyond them, so at the page's edge the margin is the
+quiet zone, and inside the box the code keeps it from whatever stands beside it.
+"""
 
 from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 
+from reportlab.graphics.shapes import Drawing, Group, Rect, String
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase.pdfmetrics import getAscentDescent, stringWidth
 from reportlab.platypus import Flowable
 
 from craftkit.layout.errors import RenderError
 
+QR_QUIET = 4  # modules of light space around a QR code (ISO/IEC 18004)
+BAR_QUIET = 10  # bar widths of light space either side of a barcode (ISO/IEC 15417, GS1)
+CODE128_BAR = 1.1  # points: the narrowest bar of a Code 128 that has room (0.39 mm)
+EAN13_BAR = 0.936  # points: EAN-13's nominal module (0.33 mm, GS1's 100 % size)
+MIN_BAR = 0.6  # points (0.21 mm): narrower bars than this, common scanners no longer read
+TEXT_SIZE = 9  # points: the human-readable line under a Code 128, at most
+FITS = ("contain", "cover")
 
-def _placed(drawing: Flowable, align: str) -> Flowable:
-    """A ReportLab Drawing (a flowable), aligned in its frame."""
-    drawing.hAlign = align.upper()
-    return drawing
+
+class _Code(Flowable):
+    """A code made for the width it is given, its visible part aligned on the box's edge.
+
+    `make(width)` returns the drawing, the visible part's left and right x in it, and the quiet
+    zone; the flowable is the visible part plus the quiet zone on the sides that face the box."""
+
+    def __init__(self, make: Callable[[float], tuple[Drawing, float, float, float]],
+                 align: str) -> None:
+        super().__init__()
+        self.make, self.hAlign = make, align.upper()
+        self.spaceAfter = 6  # what follows does not touch the text under the bars
+
+    def wrap(self, available_width, available_height):
+        self.drawing, left, right, quiet = self.make(available_width)
+        visible = right - left
+        beside = {"LEFT": quiet, "RIGHT": quiet, "CENTER": 2 * quiet}[self.hAlign]
+        self.width = min(available_width, visible + beside) if visible <= available_width \
+            else visible
+        self.height = self.drawing.height
+        start = {"LEFT": 0, "RIGHT": self.width - visible,
+                 "CENTER": (self.width - visible) / 2}[self.hAlign]
+        self.shift = start - left
+        return self.width, self.height
+
+    def draw(self):
+        self.drawing.drawOn(self.canv, self.shift, 0)
 
 
 def qr(value: str, size: float, align: str) -> Flowable:
+    """A QR code whose dark modules span `size` points; its quiet zone above and below is part of
+    the block, beside it see the module docstring."""
     from reportlab.graphics.barcode.qr import QrCodeWidget
-    from reportlab.graphics.shapes import Drawing
 
     if not value:
         raise RenderError("the QR code's value is empty for this data")
-    widget = QrCodeWidget(value)
-    x0, y0, x1, y1 = widget.getBounds()
-    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-    drawing.add(widget)
-    return _placed(drawing, align)
+    widget = QrCodeWidget(value, barWidth=size, barHeight=size, barBorder=0)
+    quiet = QR_QUIET * size / widget.qr.getModuleCount() if _made(widget) else 0
+
+    def make(_width: float) -> tuple[Drawing, float, float, float]:
+        drawing = Drawing(size, size + 2 * quiet)
+        widget.y = quiet
+        drawing.add(widget)
+        return drawing, 0, size, quiet
+
+    return _Code(make, align)
 
 
-def barcode(block: dict) -> Flowable:
-    from reportlab.graphics.barcode import createBarcodeDrawing
+def _made(widget) -> bool:
+    """Encodes the QR code now (its module count sets the quiet zone); too much data for the
+    largest QR code is the caller's to fix."""
+    try:
+        widget.qr.make()
+    except Exception as exc:  # noqa: BLE001 - the encoder raises bare exceptions for overflows
+        raise RenderError(f"the QR code's value is too long to encode ({len(widget.value)} "
+                          "characters); shorten it") from exc
+    return True
 
+
+def barcode(block: dict, font: str) -> Flowable:
+    """Code 128 or EAN-13, its human-readable text in `font` (the document's, embedded) below
+    the bars, never touching them. A value too wide for its box gets narrower bars, down to
+    MIN_BAR; wider than that it fails: a code printed too fine to scan is worse than an error."""
     value, kind = block["value"], block.get("kind", "code128")
+    show, height = block.get("showText", True), block.get("height")
     if kind == "ean13":
         digits = value.strip()
         if not re.fullmatch(r"\d{12,13}", digits) or (len(digits) == 13 and
                                                        _ean_check(digits[:12]) != digits[12]):
             raise RenderError(f"barcode value {value!r} is not an EAN-13: give 12 digits, or 13 "
                               "with a correct check digit")
-        drawing = createBarcodeDrawing("EAN13", value=digits[:12],
-                                       barHeight=block.get("height", 60),
-                                       humanReadable=block.get("showText", True))
-    else:
-        if not value or not value.isascii() or not value.isprintable():
-            raise RenderError(f"barcode value {value!r} is not printable ASCII, which Code 128 "
-                              "needs")
-        drawing = createBarcodeDrawing("Code128", value=value, barHeight=block.get("height", 50),
-                                       humanReadable=block.get("showText", True), barWidth=1.1)
-    return _placed(drawing, block.get("align", "left"))
+        return _Code(lambda width: _ean13(digits[:12], height or 60, show, font, width),
+                     block.get("align", "left"))
+    if not value or not value.isascii() or not value.isprintable():
+        raise RenderError(f"barcode value {value!r} is not printable ASCII, which Code 128 needs")
+    return _Code(lambda width: _code128(value, height or 50, show, font, width),
+                 block.get("align", "left"))
+
+
+def _bar_width(nominal: float, modules: float, width: float, value: str) -> float:
+    """The bar width that fits `modules` bars into `width`: the nominal one if there is room."""
+    if modules * nominal <= width:
+        return nominal
+    if modules * MIN_BAR > width:
+        raise RenderError(f"barcode {value!r} needs {modules * MIN_BAR:.0f} pt at the narrowest "
+                          f"bars scanners read ({MIN_BAR} pt) and has {width:.0f} pt: shorten the "
+                          "value or give the barcode a wider column")
+    return width / modules
+
+
+def _code128(value: str, height: float, show: bool, font: str,
+             width: float) -> tuple[Drawing, float, float, float]:
+    from reportlab.graphics.barcode.widgets import BarcodeCode128
+
+    modules = BarcodeCode128(value=value, barWidth=1, quiet=0).width  # at 1 pt a module
+    bar = _bar_width(CODE128_BAR, modules, width, value)
+    bars = BarcodeCode128(value=value, barWidth=bar, barHeight=height, quiet=0,
+                          humanReadable=0)
+    drawing = Drawing(bars.width, height)
+    if show:
+        size = min(TEXT_SIZE, TEXT_SIZE * bars.width / stringWidth(value, font, TEXT_SIZE))
+        ascent, descent = getAscentDescent(font, size)
+        baseline = -descent
+        bars.y = baseline + ascent + size * 0.3
+        drawing.height = bars.y + height
+        drawing.add(String(bars.width / 2, baseline, value, fontName=font, fontSize=size,
+                           textAnchor="middle"))
+    drawing.add(bars)
+    return drawing, 0, bars.width, BAR_QUIET * bar
+
+
+def _ean13(digits: str, height: float, show: bool, font: str,
+           width: float) -> tuple[Drawing, float, float, float]:
+    """EAN-13 as GS1 draws it: the digits under the short bars, between the guard bars, the
+    first one left of them (ReportLab's layout, in the document's font)."""
+    from reportlab.graphics.barcode.eanbc import Ean13BarcodeWidget
+
+    lead = 8 if show else 0  # the first digit stands in the left quiet zone, 8 modules out
+    bar = _bar_width(EAN13_BAR, 95 + lead, width, digits)
+    widget = Ean13BarcodeWidget(digits, barWidth=bar, barHeight=height, fontName=font,
+                                fontSize=min(8, bar * 8.5), humanReadable=show, quiet=0)
+    group = widget.draw()
+    drawing = Drawing(0, height)
+    drawing.add(group)
+    left, right = _ink(group)
+    drawing.width = right - left
+    return drawing, left, right, BAR_QUIET * bar
+
+
+def _ink(group: Group) -> tuple[float, float]:
+    """The left and right x of what a drawing shows (filled rectangles and strings)."""
+    xs = []
+    for node in group.contents:
+        if isinstance(node, Group):
+            xs.extend(_ink(node))
+        elif isinstance(node, Rect) and node.fillColor is not None:
+            xs.extend((node.x, node.x + node.width))
+        elif isinstance(node, String):
+            x0, _, x1, _ = node.getBounds()
+            xs.extend((x0, x1))
+    return min(xs), max(xs)
 
 
 def image(block: dict, assets: dict[str, bytes]) -> Flowable:
-    from reportlab.lib.utils import ImageReader
-    from reportlab.platypus import Image
-
+    """An asset at its aspect ratio, never stretched: `width` or `height` alone sets the other;
+    both make a box the image fits in (`fit: contain`, the default) or fills, cropped
+    (`fit: cover`); neither shows it at 96 dpi. Never wider than its column."""
     data = assets.get(block["asset"])
     if data is None:
         raise RenderError(f"asset {block['asset']!r} is missing")
-    width, height = ImageReader(io.BytesIO(data)).getSize()
-    want_w, want_h = block.get("width"), block.get("height")
-    if want_w and not want_h:
-        want_h = height * want_w / width
-    elif want_h and not want_w:
-        want_w = width * want_h / height
-    image = Image(io.BytesIO(data), width=want_w or width * 0.75, height=want_h or height * 0.75)
-    image.hAlign = block.get("align", "left").upper()
-    return image
+    return _Picture(ImageReader(io.BytesIO(data)), block.get("width"), block.get("height"),
+                    block.get("fit", "contain"), block.get("align", "left"))
+
+
+class _Picture(Flowable):
+    def __init__(self, reader: ImageReader, width: float | None, height: float | None, fit: str,
+                 align: str) -> None:
+        super().__init__()
+        self.reader, self.want, self.fit, self.hAlign = reader, (width, height), fit, align.upper()
+        self.pixels = reader.getSize()
+
+    def wrap(self, available_width, available_height):
+        (pw, ph), (want_w, want_h) = self.pixels, self.want
+        if want_w and want_h:
+            scale = (max if self.fit == "cover" else min)(want_w / pw, want_h / ph)
+        else:
+            scale = want_w / pw if want_w else want_h / ph if want_h else 0.75  # 96 dpi
+        box = (want_w, want_h) if want_w and want_h and self.fit == "cover" else \
+            (pw * scale, ph * scale)
+        if box[0] > available_width:  # narrower, same shape
+            shrink = available_width / box[0]
+            box, scale = (box[0] * shrink, box[1] * shrink), scale * shrink
+        self.width, self.height = box
+        self.drawn = (pw * scale, ph * scale)
+        return self.width, self.height
+
+    def draw(self):
+        w, h = self.drawn
+        canvas = self.canv
+        canvas.saveState()
+        if (w, h) != (self.width, self.height):  # cover: centred, cut to the box
+            clip = canvas.beginPath()
+            clip.rect(0, 0, self.width, self.height)
+            canvas.clipPath(clip, stroke=0, fill=0)
+        canvas.drawImage(self.reader, (self.width - w) / 2, (self.height - h) / 2, w, h,
+                         mask="auto")
+        canvas.restoreState()
 
 
 def _ean_check(digits: str) -> str:
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits))
     return str((10 - total % 10) % 10)
-

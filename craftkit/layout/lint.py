@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from craftkit import errors, inputs
 from craftkit.errors import InvalidTemplate
-from craftkit.layout import fonts, metadata, text, uploads
+from craftkit.layout import codes, fonts, metadata, text, uploads
 from craftkit.manifest import Manifest
 
 PAGE_SIZES = {"A4": (595.2756, 841.8898), "A5": (419.5276, 595.2756), "A6": (297.6378, 419.5276),
@@ -462,6 +462,12 @@ def _image(ctx, block, where):
                                       "/v1/templates/{slug}/assets/{name} first")
     for key in ("width", "height"):
         in_range(ctx, block, key, where, 1, 2000)
+    if "fit" in block:
+        if block["fit"] not in codes.FITS:
+            ctx.problem(f"{where}.fit", f"must be one of {', '.join(codes.FITS)}")
+        elif not ("width" in block and "height" in block):
+            ctx.problem(f"{where}.fit", "needs both width and height (the box the image fits); "
+                                        "with one of them the image keeps its shape anyway")
     if block.get("align", "left") not in ALIGNS:
         ctx.problem(f"{where}.align", f"must be one of {', '.join(ALIGNS)}")
 
@@ -500,5 +506,5 @@ BLOCKS: dict[str, tuple[set[str], Callable]] = {
     "each": ({"source", "as", "blocks"}, _each),
     "qr": ({"value", "size", "align"}, _qr),
     "barcode": ({"value", "kind", "height", "align", "showText"}, _barcode),
-    "image": ({"asset", "width", "height", "align"}, _image),
+    "image": ({"asset", "width", "height", "align", "fit"}, _image),
 }

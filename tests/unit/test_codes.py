@@ -1,0 +1,124 @@
+"""QR codes, barcodes and images as a reader of the PDF sees them (pdfplumber: where each
+character, bar and image sits)."""
+
+from __future__ import annotations
+
+import io
+
+import pdfplumber
+import pytest
+from PIL import Image
+
+from craftkit.errors import InvalidTemplate
+from craftkit.layout import RenderError, lint, render_pdf
+from craftkit.manifest import Manifest
+
+MANIFEST = Manifest.parse({"fields": {"code": {"type": "string"}, "rows": {"type": "array"},
+                                      "rows[].r": {"type": "string"}}})
+TABLE = {"type": "table", "source": "rows", "columns": [{"header": "Item", "text": "{{row.r}}"}],
+         "as": "row"}
+MARGIN = 40
+PAGE = {"size": "A5", "margin": MARGIN}
+WIDTH = 419.5276  # A5
+
+
+def page_of(body: list[dict], data: dict | None = None, assets: dict | None = None, **layout):
+    layout = {"page": PAGE, "font": "DejaVuSans", "body": body, **layout}
+    lint(layout, MANIFEST, set(assets or {}))
+    return pdfplumber.open(io.BytesIO(render_pdf(layout, data or {"code": "x", "rows": []},
+                                                 assets=assets))).pages[0]
+
+
+def content_box(page) -> tuple[float, float]:
+    """The left and right edge of the content box: where a table's header fill starts and ends."""
+    fill = max((r for r in page.rects if r["width"] > 200), key=lambda r: r["width"])
+    return fill["x0"], fill["x1"]
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    return a["x0"] < b["x1"] and b["x0"] < a["x1"] and a["top"] < b["bottom"] and \
+        b["top"] < a["bottom"]
+
+
+@pytest.mark.parametrize("block, shown", [
+    ({"type": "barcode", "value": "SHIP-0042-XL/7", "kind": "code128"}, "SHIP-0042-XL/7"),
+    ({"type": "barcode", "value": "400638133393", "kind": "ean13"}, "4006381333931"),
+    ({"type": "barcode", "value": "4006381333931", "kind": "ean13", "align": "right"},
+     "4006381333931"),
+])
+def test_barcode_text_never_touches_a_bar_and_is_in_the_documents_font(block, shown):
+    page = page_of([{"type": "text", "text": "B"}, block])
+    body, *code = page.chars
+    bars = [r for r in page.rects if r["height"] > 20]
+    assert len(code) >= 12 and len(bars) > 20
+    assert "".join(c["text"] for c in code) == shown
+    assert not [(c["text"], r["x0"]) for c in code for r in bars if overlaps(c, r)]
+    assert {c["fontname"] for c in code} == {body["fontname"]}  # DejaVu Sans, embedded
+    assert min(c["x0"] for c in code) >= MARGIN - 0.01 and \
+        max(c["x1"] for c in code) <= WIDTH - MARGIN + 0.01
+
+
+@pytest.mark.parametrize("align", ["left", "right"])
+def test_barcode_bars_start_at_the_content_box_edge_when_aligned(align):
+    page = page_of([TABLE, {"type": "barcode", "value": "AB-12", "align": align}])
+    bars = [r for r in page.rects if r["height"] > 20]
+    edge = min(r["x0"] for r in bars) if align == "left" else max(r["x1"] for r in bars)
+    assert edge == pytest.approx(content_box(page)[0 if align == "left" else 1], abs=0.01)
+
+
+def test_a_barcode_too_wide_for_its_box_gets_narrower_bars_or_fails_saying_what_to_do():
+    page = page_of([TABLE, {"type": "barcode", "value": "X" * 40}])  # 1.1 pt bars: ~520 pt
+    bars = [r for r in page.rects if r["height"] > 20]
+    assert max(r["x1"] for r in bars) == pytest.approx(content_box(page)[1], abs=0.01)
+    with pytest.raises(RenderError, match=r"needs \d+ pt at the narrowest bars scanners read"):
+        page_of([{"type": "barcode", "value": "X" * 80}])
+
+
+@pytest.mark.parametrize("align", ["left", "right"])
+def test_qr_modules_line_up_with_the_table_and_the_content_box(align):
+    page = page_of([TABLE, {"type": "qr", "value": "https://example.com/{{code}}", "size": 80,
+                            "align": align}])
+    modules = [r for r in page.rects if r["width"] < 40 and r["height"] < 40]
+    left, right = min(r["x0"] for r in modules), max(r["x1"] for r in modules)
+    assert right - left == pytest.approx(80, abs=0.01)
+    edge = left if align == "left" else right
+    assert edge == pytest.approx(content_box(page)[0 if align == "left" else 1], abs=0.01)
+
+
+def png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("block, drawn, box", [
+    ({"width": 100, "height": 100}, (100, 50), (100, 50)),  # contain: the largest that fits
+    ({"width": 100, "height": 100, "fit": "contain"}, (100, 50), (100, 50)),
+    ({"width": 100, "height": 100, "fit": "cover"}, (200, 100), (100, 100)),  # cropped
+    ({"width": 60}, (60, 30), (60, 30)),
+    ({"height": 60}, (120, 60), (120, 60)),
+    ({}, (150, 75), (150, 75)),  # 200 x 100 px at 96 dpi
+    ({"width": 900}, None, None),  # never wider than the column
+])
+def test_images_keep_their_aspect_ratio_in_every_fit_mode(block, drawn, box):
+    page = page_of([{"type": "image", "asset": "logo", "align": "center", **block},
+                    {"type": "text", "text": "after"}], assets={"logo": png(200, 100)})
+    (image,) = page.images
+    if drawn is None:
+        drawn = (image["width"], image["height"])
+        assert image["width"] <= WIDTH - 2 * MARGIN
+    assert (image["width"], image["height"]) == pytest.approx(drawn, abs=0.01)
+    assert image["width"] / image["height"] == pytest.approx(2, abs=1e-6)
+    assert (image["x0"] + image["x1"]) / 2 == pytest.approx(WIDTH / 2, abs=0.01)  # centred
+    if box:  # the text after the image starts below the box, not below the uncut image
+        after = page.chars[0]["top"]
+        assert image["top"] + (drawn[1] - box[1]) / 2 + box[1] <= after < \
+            image["top"] + (drawn[1] + box[1]) / 2 + 20
+
+
+def test_lint_knows_the_fit_modes_and_that_fit_needs_a_box():
+    for block, message in (({"fit": "stretch", "width": 1, "height": 1}, "must be one of"),
+                           ({"fit": "cover", "width": 10}, "needs both width and height")):
+        with pytest.raises(InvalidTemplate) as caught:
+            lint({"body": [{"type": "image", "asset": "logo", **block}]}, MANIFEST, {"logo"})
+        assert any(message in m for m in caught.value.field_errors["layout.body.0.fit"])
