@@ -12,16 +12,19 @@
 from __future__ import annotations
 
 import io
+import math
 import secrets
-from xml.sax.saxutils import escape
 import time
 from dataclasses import dataclass
+from xml.sax.saxutils import escape
 from datetime import datetime
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.pdfbase.pdfmetrics import getAscentDescent
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
+from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph
 from reportlab.platypus.doctemplate import LayoutError
 
 from craftkit.config import env_float, env_int
@@ -198,22 +201,39 @@ class _Decorator:
                 flowable.drawOn(canvas, left, y)
 
     def _watermark(self, canvas: Canvas) -> None:
-        mark = self.mark
-        size = mark.get("size", 72)
+        """The watermark along the page's diagonal, over everything the page holds (zebra rows,
+        fills, images), translucent, and multiplied with what is under it: black text stays
+        black, so the page stays readable. Smaller than `size` when that would not fit the
+        content box."""
+        mark, (width, height) = self.mark, self.size
+        top, right, bottom, left = self.margins
+        para, length, size = self._watermark_text(mark)
+        angle = math.atan2(height, width)
+        cos, sin = math.cos(angle), math.sin(angle)
+        box_w, box_h = width - left - right, height - top - bottom
+        scale = min(1, box_w / (length * cos + size * sin), box_h / (length * sin + size * cos))
         canvas.saveState()
-        canvas.setFillColor(colors.HexColor(mark.get("color", "#888888")))
-        canvas.setFillAlpha(mark.get("opacity", 0.12))
-        canvas.translate(self.size[0] / 2, self.size[1] / 2)
-        canvas.rotate(45)
-        if fonts.covered(mark["text"], self.styles.family.bold):
-            canvas.setFont(self.styles.family.bold, size)
-            canvas.drawCentredString(0, -size / 3, mark["text"])
-        else:  # runs in fallback fonts: a one-line paragraph, centred the same way
-            fill = {"bold": True, "align": "center", "color": mark.get("color", "#888888")}
-            line = self.styles.text({}, escape(mark["text"]), size, **fill)
-            width, _ = line.wrap(self.size[0] * 2, size * 2)
-            line.drawOn(canvas, -width / 2, -size / 3 - size * 0.25)
+        canvas.setBlendMode("Multiply")
+        canvas.translate(left + box_w / 2, bottom + box_h / 2)
+        canvas.rotate(math.degrees(angle))
+        canvas.scale(scale, scale)
+        descent = getAscentDescent(self.styles.family.bold, size)[1]
+        para.drawOn(canvas, -length / 2, -descent - size / 2)  # its em box centred
         canvas.restoreState()
+
+    def _watermark_text(self, mark: dict) -> tuple[Paragraph, float, float]:
+        """The watermark as one line, translucent: a paragraph made as the body's are (fallback
+        fonts, right-to-left text shaped and ordered); its length and size."""
+        size = mark.get("size", 72)
+        line = self.styles.text({}, escape(mark["text"]), size, "left", bold=True,
+                                color=mark.get("color", "#888888"))
+        color = line.style.textColor
+        style = ParagraphStyle("watermark", parent=line.style, leading=size,
+                               textColor=colors.Color(color.red, color.green, color.blue,
+                                                      alpha=mark.get("opacity", 0.12)))
+        para = Paragraph(line.text, style)
+        para.wrap(100 * size * max(1, len(mark["text"])), size * 2)
+        return para, max(para.getActualLineWidths0() or [0]) or 1, size
 
 
 class _DeferredCanvas(Canvas):
