@@ -4,8 +4,10 @@ measures the render pipeline.
 Renderer: the 1-page seed invoice, and invoices of 50 to 20,000 rows, against ReportLab's own
 Table (repeatRows=1) on the same rows where that finishes in reasonable time.
 
+The 1-page seed invoice against the yardstick: the same document written directly in ReportLab
+(same page, table and fonts: the floor any render service pays), time and PDF size of each.
+
 Pipeline, for the 1-page seed invoice:
-  - raw ReportLab time for the document (the floor any render service pays),
   - sustained renders/s, POST -> succeeded, at several concurrency levels (sync mode: each client
     posts the next render as soon as the previous one is terminal),
   - p50/p99 POST -> succeeded latency at a steady 50 renders/s (open loop),
@@ -34,7 +36,7 @@ import uvloop
 from bench.http import Connection
 from craftkit import demo
 from craftkit.devstack import Infra, Stack
-from craftkit.layout import render_pdf
+from craftkit.layout import Limits, render_pdf
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -83,6 +85,8 @@ def renderer() -> list[str]:
         ours = timed(render_pdf, layout, rows_invoice(rows), repeat=repeat)
         per_row[rows] = ours / rows
         line = f"  {rows:>6} rows: {ours * 1000:8.1f} ms  ({ours / rows * 1e6:6.1f} us/row)"
+        if rows == 5000:
+            line += f"  {len(render_pdf(layout, rows_invoice(rows))) / 1024:.0f} KiB"
         if 1 < rows <= 5000:
             baseline = timed(reportlab_table, rows, repeat=max(1, repeat // 3))
             line += (f"   ReportLab's Table, the table alone: {baseline * 1000:7.1f} ms "
@@ -92,15 +96,85 @@ def renderer() -> list[str]:
     return lines
 
 
-def raw_reportlab(iterations: int = 300) -> float:
-    spec = demo.sample("invoice")
-    render_pdf(spec["layout"], spec["example"])
-    times = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        render_pdf(spec["layout"], invoice(0))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+def base_fonts(layout: dict, data: dict) -> tuple[str, str]:
+    """The regular and bold font the renderer gives this document (registered), so the yardstick
+    draws, measures and embeds the same fonts."""
+    from craftkit.layout import fonts, resolve
+
+    resolver = resolve.Resolver(layout.get("locale", "en_US"), Limits())
+    resolver.blocks(layout["body"], data)
+    family = fonts.choose(layout.get("font", "auto"), resolver.texts)
+    return family.regular, family.bold
+
+
+def reportlab_invoice(layout: dict, data: dict, fonts: tuple[str, str]) -> bytes:
+    """The 1-page invoice written directly in ReportLab, the yardstick: the same page, margins,
+    fonts, title, bill-to line, table (header fill, the same column widths and alignment),
+    total, and a "Page X of Y" footer drawn once the page count is known."""
+    import io
+
+    from reportlab.lib import colors
+    from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.pdfgen.canvas import Canvas
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    regular, bold = fonts
+    page = layout["page"]
+
+    class Numbered(Canvas):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.pages = []
+
+        def showPage(self):
+            self.pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            for number, state in enumerate(self.pages, 1):
+                self.__dict__.update(state)
+                self.setFont(regular, 8)
+                self.drawRightString(PAGE_WIDTH - page["margin"], 30,
+                                     f"Page {number} of {len(self.pages)}")
+                Canvas.showPage(self)
+            Canvas.save(self)
+
+    title = ParagraphStyle("t", fontName=bold, fontSize=20, leading=25, alignment=TA_CENTER)
+    body = ParagraphStyle("b", fontName=regular, fontSize=12, leading=15)
+    total = ParagraphStyle("s", fontName=bold, fontSize=12, leading=15, alignment=TA_RIGHT)
+    rows = [["Item", "Qty", "Price"],
+            *([i["name"], str(i["qty"]), str(i["price"])] for i in data["items"])]
+    table = Table(rows, colWidths=[None, 60, 90], repeatRows=1, style=TableStyle([
+        ("FONT", (0, 0), (-1, 0), bold, 9), ("FONT", (0, 1), (-1, -1), regular, 9),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEEEEE")),
+        ("ALIGN", (1, 0), (-1, -1), "RIGHT")]))
+    out = io.BytesIO()
+    margin = page["margin"]
+    SimpleDocTemplate(out, pagesize=(PAGE_WIDTH, PAGE_HEIGHT), leftMargin=margin,
+                      rightMargin=margin, topMargin=margin, bottomMargin=margin,
+                      title=f"Invoice {data.get('number', '')}".strip(), invariant=1).build(
+        [Paragraph("Invoice", title),
+         Paragraph(f"Bill to: {data['customer']['name']}", body), table,
+         Paragraph(f"Total: {data['total']}", total)], canvasmaker=Numbered)
+    return out.getvalue()
+
+
+PAGE_WIDTH, PAGE_HEIGHT = 595.2756, 841.8898  # A4, the sample invoice's page
+
+
+def one_page(iterations: int = 300) -> list[str]:
+    """The 1-page seed invoice: ours against the yardstick, time and file size."""
+    layout = demo.sample("invoice")["layout"]
+    data = invoice(0)
+    fonts = base_fonts(layout, data)
+    ours_pdf, raw_pdf = render_pdf(layout, data), reportlab_invoice(layout, data, fonts)
+    ours = timed(render_pdf, layout, data, repeat=iterations)
+    raw = timed(reportlab_invoice, layout, data, fonts, repeat=iterations)
+    return [f"  renderer: {ours * 1000:.2f} ms, {len(ours_pdf) / 1024:.1f} KiB   raw ReportLab "
+            f"(the yardstick, fonts {fonts[0]}/{fonts[1]}): {raw * 1000:.2f} ms, "
+            f"{len(raw_pdf) / 1024:.1f} KiB   ratio {ours / raw:.2f}x "
+            f"(= {1 / raw:.0f} raw renders/s on one core)"]
 
 
 async def closed_loop(port: int, key: str, concurrency: int, seconds: float) -> tuple[int, list[float]]:
@@ -294,9 +368,9 @@ def main() -> None:
     print("renderer, the whole invoice document, median of repeats:", flush=True)
     for line in renderer():
         print(line, flush=True)
-    raw = raw_reportlab()
-    print(f"raw ReportLab, 1-page invoice: {raw:.2f} ms median "
-          f"(= {1000 / raw:.0f} renders/s on one core)", flush=True)
+    print("1-page invoice, median of 300 (time, PDF size):", flush=True)
+    for line in one_page():
+        print(line, flush=True)
     with tempfile.TemporaryDirectory(prefix="craftkit-bench-") as workdir:
         infra = Infra(Path(workdir)).start()
         stack = Stack(infra, env_overrides={"RATE_LIMIT_PER_SECOND": "0"})
