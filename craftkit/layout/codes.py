@@ -17,6 +17,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import getAscentDescent, stringWidth
 from reportlab.platypus import Flowable
 
+from craftkit.errors import shorten
 from craftkit.layout.errors import RenderError
 
 QR_QUIET = 4  # modules of light space around a QR code (ISO/IEC 18004)
@@ -96,12 +97,13 @@ def barcode(block: dict, font: str) -> Flowable:
         digits = value.strip()
         if not re.fullmatch(r"\d{12,13}", digits) or (len(digits) == 13 and
                                                        _ean_check(digits[:12]) != digits[12]):
-            raise RenderError(f"barcode value {value!r} is not an EAN-13: give 12 digits, or 13 "
-                              "with a correct check digit")
+            raise RenderError(f"barcode value {shorten(value)} is not an EAN-13: give 12 "
+                              "digits, or 13 with a correct check digit")
         return _Code(lambda width: _ean13(digits[:12], height or 60, show, font, width),
                      block.get("align", "left"))
     if not value or not value.isascii() or not value.isprintable():
-        raise RenderError(f"barcode value {value!r} is not printable ASCII, which Code 128 needs")
+        raise RenderError(f"barcode value {shorten(value)} is not printable ASCII, which Code 128 "
+                          "needs")
     return _Code(lambda width: _code128(value, height or 50, show, font, width),
                  block.get("align", "left"))
 
@@ -111,9 +113,9 @@ def _bar_width(nominal: float, modules: float, width: float, value: str) -> floa
     if modules * nominal <= width:
         return nominal
     if modules * MIN_BAR > width:
-        raise RenderError(f"barcode {value!r} needs {modules * MIN_BAR:.0f} pt at the narrowest "
-                          f"bars scanners read ({MIN_BAR} pt) and has {width:.0f} pt: shorten the "
-                          "value or give the barcode a wider column")
+        raise RenderError(f"barcode {shorten(value)} needs {modules * MIN_BAR:.0f} pt at the "
+                          f"narrowest bars scanners read ({MIN_BAR} pt) and has {width:.0f} pt: "
+                          "shorten the value or give the barcode a wider column")
     return width / modules
 
 

@@ -109,7 +109,9 @@ def _xmp(info: FileInfo) -> PDFStream:
     """The XMP packet PDF/A requires: its identification and a copy of the document information,
     uncompressed (PDF/A forbids a filter on the metadata stream)."""
     when = info.created.strftime("%Y-%m-%dT%H:%M:%SZ")
-    alt = lambda v: (f'<rdf:Alt><rdf:li xml:lang="x-default">{escape(v)}</rdf:li></rdf:Alt>')  # noqa: E731
+    def alt(value: str) -> str:
+        return f'<rdf:Alt><rdf:li xml:lang="x-default">{escape(value)}</rdf:li></rdf:Alt>'
+
     packet = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
