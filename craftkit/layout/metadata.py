@@ -16,8 +16,8 @@ from functools import cache
 from xml.sax.saxutils import escape
 
 import reportlab
-from reportlab.pdfbase.pdfdoc import (PDFArray, PDFCatalog, PDFDictionary, PDFName, PDFStream,
-                                      PDFString)
+from reportlab.pdfbase.pdfdoc import (PDFArray, PDFCatalog, PDFDictionary, PDFImageXObject,
+                                      PDFName, PDFStream, PDFString)
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import EmbeddedType1Face
 from reportlab.pdfbase.ttfonts import TTFont
@@ -78,6 +78,7 @@ def finish(canvas: Canvas, info: FileInfo) -> None:
     doc.updateSignature(info.created.isoformat())  # the file identifier differs with the time
     if info.pdfa:
         _check_embedded(doc)
+        _check_rgb(doc)
         catalog = doc.Catalog
         catalog.Metadata = _xmp(info)
         catalog.OutputIntents = PDFArray([_srgb_intent(doc)])
@@ -92,6 +93,14 @@ def _check_embedded(doc) -> None:
         if not (isinstance(font, TTFont) or isinstance(font.face, EmbeddedType1Face)):
             raise RenderError(f"PDF/A needs every font embedded, and {name} is not: choose an "
                               "embedded font for the layout, or remove pdfa")
+
+
+def _check_rgb(doc) -> None:
+    """PDF/A: colours match the output intent, sRGB here (gray is fine, CMYK is not)."""
+    for item in doc.idToObject.values():
+        if isinstance(item, PDFImageXObject) and item.colorSpace == "DeviceCMYK":
+            raise RenderError("PDF/A here has an sRGB output intent and an image of the layout is "
+                              "CMYK: upload the image as RGB, or remove pdfa")
 
 
 class _Stamp:

@@ -9,6 +9,7 @@ from xml.dom.minidom import parseString
 
 import pypdf
 import pytest
+from PIL import Image
 
 from craftkit.errors import InvalidTemplate
 from craftkit.layout import RenderError, lint, render_pdf
@@ -116,3 +117,15 @@ def test_pdfa_2b_has_an_srgb_output_intent_embedded_fonts_printing_links_an_id_n
 def test_pdfa_with_a_font_that_is_not_embedded_fails_naming_it():
     with pytest.raises(RenderError, match="PDF/A needs every font embedded, and Helvetica is not"):
         read({**PDFA, "font": "Helvetica", "metadata": {}})
+
+
+def test_pdfa_with_a_cmyk_image_fails_saying_to_upload_it_as_rgb():
+    jpeg = io.BytesIO()
+    Image.new("CMYK", (40, 20), (0, 100, 100, 0)).save(jpeg, "JPEG")
+    layout = {**PDFA, "body": [{"type": "image", "asset": "logo", "width": 50}]}
+    lint(layout, MANIFEST, {"logo"})
+    with pytest.raises(RenderError, match="an image of the layout is CMYK: upload the image as RGB"):
+        render_pdf(layout, DATA, assets={"logo": jpeg.getvalue()})
+    rgb = io.BytesIO()
+    Image.new("RGB", (40, 20), (200, 30, 30)).save(rgb, "JPEG")
+    assert render_pdf(layout, DATA, assets={"logo": rgb.getvalue()}).startswith(b"%PDF")
