@@ -58,33 +58,36 @@ class _Code(Flowable):
 
 
 def qr(value: str, size: float, align: str) -> Flowable:
-    """A QR code whose dark modules span `size` points; its quiet zone above and below is part of
-    the block, beside it see the module docstring."""
+    """A QR code in a `size` point square with its quiet zone, as before codes were aligned, so
+    the layout does not move with the length of the value (longer values, more and smaller
+    modules); the dark modules are the middle n/(n+8) of it. Beside it: the module docstring."""
     from reportlab.graphics.barcode.qr import QrCodeWidget
 
     if not value:
         raise RenderError("the QR code's value is empty for this data")
-    widget = QrCodeWidget(value, barWidth=size, barHeight=size, barBorder=0)
-    quiet = QR_QUIET * size / widget.qr.getModuleCount() if _made(widget) else 0
+    widget = QrCodeWidget(value, barBorder=0)
+    count = _module_count(widget)
+    quiet = size * QR_QUIET / (count + 2 * QR_QUIET)
+    widget.barWidth = widget.barHeight = visible = size - 2 * quiet
+    widget.y = quiet
 
     def make(_width: float) -> tuple[Drawing, float, float, float]:
-        drawing = Drawing(size, size + 2 * quiet)
-        widget.y = quiet
+        drawing = Drawing(visible, size)
         drawing.add(widget)
-        return drawing, 0, size, quiet
+        return drawing, 0, visible, quiet
 
     return _Code(make, align)
 
 
-def _made(widget) -> bool:
-    """Encodes the QR code now (its module count sets the quiet zone); too much data for the
+def _module_count(widget) -> int:
+    """Encodes the QR code now: its module count sets the quiet zone. Too much data for the
     largest QR code is the caller's to fix."""
     try:
         widget.qr.make()
     except Exception as exc:  # noqa: BLE001 - the encoder raises bare exceptions for overflows
         raise RenderError(f"the QR code's value is too long to encode ({len(widget.value)} "
                           "characters); shorten it") from exc
-    return True
+    return widget.qr.getModuleCount()
 
 
 def barcode(block: dict, font: str) -> Flowable:
