@@ -3,7 +3,9 @@
 Codes sit on the page's grid: the dark modules or bars of a code aligned left or right line up
 with the content box's edge, like a table's; the quiet zone scanners need (4 modules around a QR
 code, 10 bar widths beside a barcode) lies beyond them, so at the page's edge the margin is the
-quiet zone, and inside the box the code keeps it from whatever stands beside it.
+quiet zone, and inside the box the block takes its column's whole width: nothing stands beside it.
+Codes and images align themselves in that width, so `align` works in columns too (a table cell
+ignores a flowable's own alignment).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from craftkit.errors import shorten
 from craftkit.layout.errors import RenderError
 
 QR_QUIET = 4  # modules of light space around a QR code (ISO/IEC 18004)
-BAR_QUIET = 10  # bar widths of light space either side of a barcode (ISO/IEC 15417, GS1)
 CODE128_BAR = 1.1  # points: the narrowest bar of a Code 128 that has room (0.39 mm)
 EAN13_BAR = 0.936  # points: EAN-13's nominal module (0.33 mm, GS1's 100 % size)
 MIN_BAR = 0.6  # points (0.21 mm): narrower bars than this, common scanners no longer read
@@ -29,28 +30,28 @@ TEXT_SIZE = 9  # points: the human-readable line under a Code 128, at most
 FITS = ("contain", "cover")
 
 
+def _offset(align: str, room: float, width: float) -> float:
+    """Where a thing `width` wide starts in `room` when aligned `align`."""
+    return {"left": 0, "right": room - width, "center": (room - width) / 2}[align]
+
+
 class _Code(Flowable):
     """A code made for the width it is given, its visible part aligned on the box's edge.
 
-    `make(width)` returns the drawing, the visible part's left and right x in it, and the quiet
-    zone; the flowable is the visible part plus the quiet zone on the sides that face the box."""
+    `make(width)` returns the drawing and the visible part's left and right x in it. The block
+    takes the whole width and aligns the code itself: in a frame and in a column alike (a table
+    cell, which ignores a flowable's own alignment), so nothing stands in its quiet zone but the
+    margin or the columns' gap."""
 
-    def __init__(self, make: Callable[[float], tuple[Drawing, float, float, float]],
-                 align: str) -> None:
+    def __init__(self, make: Callable[[float], tuple[Drawing, float, float]], align: str) -> None:
         super().__init__()
-        self.make, self.hAlign = make, align.upper()
+        self.make, self.align = make, align
         self.spaceAfter = 6  # what follows does not touch the text under the bars
 
     def wrap(self, available_width, available_height):
-        self.drawing, left, right, quiet = self.make(available_width)
-        visible = right - left
-        beside = {"LEFT": quiet, "RIGHT": quiet, "CENTER": 2 * quiet}[self.hAlign]
-        self.width = min(available_width, visible + beside) if visible <= available_width \
-            else visible
-        self.height = self.drawing.height
-        start = {"LEFT": 0, "RIGHT": self.width - visible,
-                 "CENTER": (self.width - visible) / 2}[self.hAlign]
-        self.shift = start - left
+        self.drawing, left, right = self.make(available_width)
+        self.width, self.height = max(available_width, right - left), self.drawing.height
+        self.shift = _offset(self.align, self.width, right - left) - left
         return self.width, self.height
 
     def draw(self):
@@ -71,10 +72,10 @@ def qr(value: str, size: float, align: str) -> Flowable:
     widget.barWidth = widget.barHeight = visible = size - 2 * quiet
     widget.y = quiet
 
-    def make(_width: float) -> tuple[Drawing, float, float, float]:
+    def make(_width: float) -> tuple[Drawing, float, float]:
         drawing = Drawing(visible, size)
         drawing.add(widget)
-        return drawing, 0, visible, quiet
+        return drawing, 0, visible
 
     return _Code(make, align)
 
@@ -123,7 +124,7 @@ def _bar_width(nominal: float, modules: float, width: float, value: str) -> floa
 
 
 def _code128(value: str, height: float, show: bool, font: str,
-             width: float) -> tuple[Drawing, float, float, float]:
+             width: float) -> tuple[Drawing, float, float]:
     from reportlab.graphics.barcode.widgets import BarcodeCode128
 
     modules = BarcodeCode128(value=value, barWidth=1, quiet=0).width  # at 1 pt a module
@@ -140,11 +141,11 @@ def _code128(value: str, height: float, show: bool, font: str,
         drawing.add(String(bars.width / 2, baseline, value, fontName=font, fontSize=size,
                            textAnchor="middle"))
     drawing.add(bars)
-    return drawing, 0, bars.width, BAR_QUIET * bar
+    return drawing, 0, bars.width
 
 
 def _ean13(digits: str, height: float, show: bool, font: str,
-           width: float) -> tuple[Drawing, float, float, float]:
+           width: float) -> tuple[Drawing, float, float]:
     """EAN-13 as GS1 draws it: the digits under the short bars, between the guard bars, the
     first one left of them (ReportLab's layout, in the document's font)."""
     from reportlab.graphics.barcode.eanbc import Ean13BarcodeWidget
@@ -158,7 +159,7 @@ def _ean13(digits: str, height: float, show: bool, font: str,
     drawing.add(group)
     left, right = _ink(group)
     drawing.width = right - left
-    return drawing, left, right, BAR_QUIET * bar
+    return drawing, left, right
 
 
 def _ink(group: Group) -> tuple[float, float]:
@@ -190,7 +191,7 @@ class _Picture(Flowable):
     def __init__(self, reader: ImageReader, width: float | None, height: float | None, fit: str,
                  align: str) -> None:
         super().__init__()
-        self.reader, self.want, self.fit, self.hAlign = reader, (width, height), fit, align.upper()
+        self.reader, self.want, self.fit, self.align = reader, (width, height), fit, align
         self.pixels = reader.getSize()
 
     def wrap(self, available_width, available_height):
@@ -204,20 +205,20 @@ class _Picture(Flowable):
         if box[0] > available_width:  # narrower, same shape
             shrink = available_width / box[0]
             box, scale = (box[0] * shrink, box[1] * shrink), scale * shrink
-        self.width, self.height = box
-        self.drawn = (pw * scale, ph * scale)
+        self.box, self.drawn = box, (pw * scale, ph * scale)
+        self.width, self.height = available_width, box[1]  # aligned here, as codes are
         return self.width, self.height
 
     def draw(self):
-        w, h = self.drawn
+        (w, h), (box_w, box_h) = self.drawn, self.box
         canvas = self.canv
         canvas.saveState()
-        if (w, h) != (self.width, self.height):  # cover: centred, cut to the box
+        canvas.translate(_offset(self.align, self.width, box_w), 0)
+        if (w, h) != (box_w, box_h):  # cover: centred, cut to the box
             clip = canvas.beginPath()
-            clip.rect(0, 0, self.width, self.height)
+            clip.rect(0, 0, box_w, box_h)
             canvas.clipPath(clip, stroke=0, fill=0)
-        canvas.drawImage(self.reader, (self.width - w) / 2, (self.height - h) / 2, w, h,
-                         mask="auto")
+        canvas.drawImage(self.reader, (box_w - w) / 2, (box_h - h) / 2, w, h, mask="auto")
         canvas.restoreState()
 
 

@@ -123,3 +123,15 @@ def test_lint_knows_the_fit_modes_and_that_fit_needs_a_box():
         with pytest.raises(InvalidTemplate) as caught:
             lint({"body": [{"type": "image", "asset": "logo", **block}]}, MANIFEST, {"logo"})
         assert any(message in m for m in caught.value.field_errors["layout.body.0.fit"])
+
+
+def test_codes_and_images_aligned_right_in_a_column_end_on_the_content_box_edge():
+    page = page_of([TABLE, {"type": "columns", "columns": [
+        {"blocks": [{"type": "text", "text": "Left"}]},
+        {"blocks": [{"type": "qr", "value": "https://example.com", "size": 60, "align": "right"},
+                    {"type": "image", "asset": "logo", "width": 40, "align": "right"}]}]}],
+        assets={"logo": png(200, 100)})
+    modules = [r for r in page.rects if r["width"] < 40 and r["height"] < 40]
+    edge = content_box(page)[1]
+    assert max(r["x1"] for r in modules) == pytest.approx(edge, abs=0.01)
+    assert page.images[0]["x1"] == pytest.approx(edge, abs=0.01)
