@@ -97,7 +97,11 @@ def test_pdfa_2b_identifies_itself_and_repeats_the_document_information_in_xmp()
 
 
 def test_pdfa_2b_has_an_srgb_output_intent_embedded_fonts_printing_links_an_id_no_encryption():
-    reader = read(PDFA)
+    lint(PDFA, MANIFEST)
+    pdf = render_pdf(PDFA, DATA)
+    first, second = pdf.split(b"\n")[:2]  # a version, then a comment of binary bytes
+    assert re.fullmatch(rb"%PDF-1\.[4-7]", first) and sum(b > 127 for b in second[1:5]) == 4
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
     (intent,) = [i.get_object() for i in reader.trailer["/Root"]["/OutputIntents"]]
     assert intent["/S"] == "/GTS_PDFA1" and intent["/Type"] == "/OutputIntent"
     profile = intent["/DestOutputProfile"].get_object()
