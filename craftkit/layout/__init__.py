@@ -2,10 +2,11 @@
 
 Reference with examples: docs/layout.md. In short, a layout has `page` (size, orientation,
 margins), optional `header` and `footer` (blocks drawn on every page, where {{page}} and {{pages}}
-exist), `body` (blocks), `watermark`, `metadata`, `locale`, `font` and `protect`. Blocks: title,
-heading, text (inline **bold**, *italic*, [links](https://…)), table (bound to an array; header
-on every page; zebra; totals), spacer, rule, pagebreak, keep, columns, if, each, qr, barcode,
-image (an asset uploaded with the template: nothing is ever fetched from a URL).
+exist), `body` (blocks), `watermark`, `metadata`, `locale`, `lang`, `font`, `protect` and
+`pdfa`. Blocks: title, heading, text (inline **bold**, *italic*, [links](https://…)), table
+(bound to an array; header on every page; zebra; totals), spacer, rule, pagebreak, keep,
+columns, if, each, qr, barcode, image (an asset uploaded with the template: nothing is ever
+fetched from a URL).
 `{{path | filter:arg}}` reads the data and formats it (number, currency, percent, date,
 datetime, upper, lower, default).
 
