@@ -187,8 +187,6 @@ class _Decorator:
         top, right, bottom, left = self.margins
         width = self.size[0] - left - right
         scope = {**self.data, "page": page, "pages": pages}
-        if self.mark:
-            self._watermark(canvas)
         for part in ("header", "footer"):
             if part not in self.layout:
                 continue
@@ -199,6 +197,8 @@ class _Decorator:
             for flowable, _, h in items:
                 y -= h
                 flowable.drawOn(canvas, left, y)
+        if self.mark:  # last: over the header's and footer's fills too
+            self._watermark(canvas)
 
     def _watermark(self, canvas: Canvas) -> None:
         """The watermark along the page's diagonal, over everything the page holds (zebra rows,

@@ -13,22 +13,29 @@ from craftkit.layout import lint, render_pdf
 from craftkit.manifest import Manifest
 
 MANIFEST = Manifest.parse({"fields": {"rows": {"type": "array"}, "rows[].n": {"type": "integer"},
-                                      "mark": {"type": "string"}}})
+                                      "mark": {"type": "string"}, "head": {"type": "array"},
+                                      "head[].n": {"type": "integer"}}})
 ZEBRA = {"type": "table", "source": "rows", "as": "row", "zebra": True,
          "columns": [{"header": "#", "text": "{{row.n}}"}]}
 
 
 def render(mark: dict, size: str = "A5") -> bytes:
-    layout = {"page": {"size": size, "margin": 30}, "body": [ZEBRA], "watermark": mark}
+    layout = {"page": {"size": size, "margin": 30}, "body": [ZEBRA], "watermark": mark,
+              "header": [{"type": "table", "source": "head", "as": "row",
+                          "columns": [{"header": "#", "text": "{{row.n}}"}]}],
+              "footer": [{"type": "text", "text": "Page {{page}} of {{pages}}"}]}
     lint(layout, MANIFEST)
-    return render_pdf(layout, {"rows": [{"n": i} for i in range(30)], "mark": "DRAFT"})
+    return render_pdf(layout, {"rows": [{"n": i} for i in range(30)], "mark": "DRAFT",
+                               "head": [{"n": 1}]})
 
 
 def test_the_watermark_is_painted_after_the_zebra_rows_and_shows_through_them():
     pdf = render({"text": "{{mark}}", "opacity": 0.3, "color": "#FF0000"})
     content = pypdf.PdfReader(io.BytesIO(pdf)).pages[0].get_contents().get_data().decode("latin1")
     fills = [m.start() for m in re.finditer(r" re f\*?\n", content)]
-    assert fills and content.index("Tj", fills[-1]) > fills[-1]  # the last fill, then the text
+    assert len(fills) > 10 and "Page 1 of" in content  # zebra rows, the header's fill, a footer
+    last_text = content.rindex("Tj")
+    assert last_text > fills[-1] and "DRAFT" in content[content.rindex("BT", 0, last_text):]
     picture = pypdfium2.PdfDocument(pdf)[0].render(scale=1).to_pil().convert("RGB")
     raw = picture.tobytes()
     reddish = [i for i in range(0, len(raw), 3) if raw[i] > raw[i + 1] + 40]
