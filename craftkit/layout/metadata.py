@@ -16,6 +16,7 @@ from functools import cache
 from xml.sax.saxutils import escape
 
 import reportlab
+from reportlab import rl_config
 from reportlab.pdfbase.pdfdoc import (PDFArray, PDFCatalog, PDFDictionary, PDFImageXObject,
                                       PDFName, PDFStream, PDFString)
 from reportlab.pdfbase import pdfmetrics
@@ -24,6 +25,11 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from craftkit.layout.errors import RenderError
+
+# Page streams compressed only, not also wrapped in ASCII85 (ReportLab's default, for 7-bit mail
+# of the 1990s): a quarter smaller and about a tenth faster to write. For the whole process: the
+# render workers only render.
+rl_config.useA85 = 0
 
 PDFA_LEVELS = ("2b",)
 CREATOR = "Craftkit"

@@ -62,6 +62,12 @@ def test_the_same_layout_data_and_date_give_the_same_bytes_and_another_date_anot
     assert pypdf.PdfReader(io.BytesIO(first)).trailer["/ID"] != later.trailer["/ID"]
 
 
+def test_page_streams_are_compressed_binary_not_ascii85_too():
+    reader = read({"body": [{"type": "text", "text": "x"}]})
+    assert reader.pages[0]["/Contents"].get_object()["/Filter"] in ("/FlateDecode",
+                                                                    ["/FlateDecode"])
+
+
 @pytest.mark.parametrize("layout, where, message", [
     ({"lang": "english please"}, "layout.lang", "is not a language tag"),
     ({"pdfa": "1b"}, "layout.pdfa", "must be one of 2b"),
