@@ -109,8 +109,8 @@ def base_fonts(layout: dict, data: dict) -> tuple[str, str]:
 
 def reportlab_invoice(layout: dict, data: dict, fonts: tuple[str, str]) -> bytes:
     """The 1-page invoice written directly in ReportLab, the yardstick: the same page, margins,
-    fonts, title, bill-to line, table (header fill, the same column widths and alignment),
-    total, and a "Page X of Y" footer drawn once the page count is known."""
+    fonts, title, bill-to line in two columns, table (header fill, the same column widths and
+    alignment), total, and a "Page X of Y" footer drawn once the page count is known."""
     import io
 
     from reportlab.lib import colors
@@ -145,7 +145,8 @@ def reportlab_invoice(layout: dict, data: dict, fonts: tuple[str, str]) -> bytes
     total = ParagraphStyle("s", fontName=bold, fontSize=12, leading=15, alignment=TA_RIGHT)
     rows = [["Item", "Qty", "Price"],
             *([i["name"], str(i["qty"]), str(i["price"])] for i in data["items"])]
-    table = Table(rows, colWidths=[None, 60, 90], repeatRows=1, style=TableStyle([
+    width = PAGE_WIDTH - 2 * page["margin"]
+    table = Table(rows, colWidths=[width - 150, 60, 90], repeatRows=1, style=TableStyle([
         ("FONT", (0, 0), (-1, 0), bold, 9), ("FONT", (0, 1), (-1, -1), regular, 9),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEEEEE")),
         ("ALIGN", (1, 0), (-1, -1), "RIGHT")]))
@@ -155,7 +156,8 @@ def reportlab_invoice(layout: dict, data: dict, fonts: tuple[str, str]) -> bytes
                       rightMargin=margin, topMargin=margin, bottomMargin=margin,
                       title=f"Invoice {data.get('number', '')}".strip(), invariant=1).build(
         [Paragraph("Invoice", title),
-         Paragraph(f"Bill to: {data['customer']['name']}", body), table,
+         Table([[[Paragraph(f"Bill to: {data['customer']['name']}", body)], []]],
+               colWidths=[width / 2, width / 2]), table,
          Paragraph(f"Total: {data['total']}", total)], canvasmaker=Numbered)
     return out.getvalue()
 
