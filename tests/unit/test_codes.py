@@ -13,10 +13,8 @@ from craftkit.errors import InvalidTemplate
 from craftkit.layout import RenderError, lint, render_pdf
 from craftkit.manifest import Manifest
 
-MANIFEST = Manifest.parse({"fields": {"code": {"type": "string"}, "rows": {"type": "array"},
-                                      "rows[].r": {"type": "string"}}})
-TABLE = {"type": "table", "source": "rows", "columns": [{"header": "Item", "text": "{{row.r}}"}],
-         "as": "row"}
+MANIFEST = Manifest.parse({"fields": {"code": {"type": "string"}}})
+RULE = {"type": "rule"}  # a line across the content box: where tables and text end
 MARGIN = 40
 PAGE = {"size": "A5", "margin": MARGIN}
 WIDTH = 419.5276  # A5
@@ -25,14 +23,14 @@ WIDTH = 419.5276  # A5
 def page_of(body: list[dict], data: dict | None = None, assets: dict | None = None, **layout):
     layout = {"page": PAGE, "font": "DejaVuSans", "body": body, **layout}
     lint(layout, MANIFEST, set(assets or {}))
-    return pdfplumber.open(io.BytesIO(render_pdf(layout, data or {"code": "x", "rows": []},
+    return pdfplumber.open(io.BytesIO(render_pdf(layout, data or {"code": "x"},
                                                  assets=assets))).pages[0]
 
 
 def content_box(page) -> tuple[float, float]:
-    """The left and right edge of the content box: where a table's header fill starts and ends."""
-    fill = max((r for r in page.rects if r["width"] > 200), key=lambda r: r["width"])
-    return fill["x0"], fill["x1"]
+    """The left and right edge of the content box, from the rule across it."""
+    (rule,) = page.lines
+    return rule["x0"], rule["x1"]
 
 
 def overlaps(a: dict, b: dict) -> bool:
@@ -60,14 +58,14 @@ def test_barcode_text_never_touches_a_bar_and_is_in_the_documents_font(block, sh
 
 @pytest.mark.parametrize("align", ["left", "right"])
 def test_barcode_bars_start_at_the_content_box_edge_when_aligned(align):
-    page = page_of([TABLE, {"type": "barcode", "value": "AB-12", "align": align}])
+    page = page_of([RULE, {"type": "barcode", "value": "AB-12", "align": align}])
     bars = [r for r in page.rects if r["height"] > 20]
     edge = min(r["x0"] for r in bars) if align == "left" else max(r["x1"] for r in bars)
     assert edge == pytest.approx(content_box(page)[0 if align == "left" else 1], abs=0.01)
 
 
 def test_a_barcode_too_wide_for_its_box_gets_narrower_bars_or_fails_saying_what_to_do():
-    page = page_of([TABLE, {"type": "barcode", "value": "X" * 40}])  # 1.1 pt bars: ~520 pt
+    page = page_of([RULE, {"type": "barcode", "value": "X" * 40}])  # 1.1 pt bars: ~520 pt
     bars = [r for r in page.rects if r["height"] > 20]
     assert max(r["x1"] for r in bars) == pytest.approx(content_box(page)[1], abs=0.01)
     with pytest.raises(RenderError, match=r"needs \d+ pt at the narrowest bars scanners read"):
@@ -75,8 +73,8 @@ def test_a_barcode_too_wide_for_its_box_gets_narrower_bars_or_fails_saying_what_
 
 
 @pytest.mark.parametrize("align", ["left", "right"])
-def test_qr_modules_line_up_with_the_table_and_the_content_box(align):
-    page = page_of([TABLE, {"type": "qr", "value": "https://example.com/{{code}}", "size": 80,
+def test_qr_modules_line_up_with_the_content_box_edge(align):
+    page = page_of([RULE, {"type": "qr", "value": "https://example.com/{{code}}", "size": 80,
                             "align": align}])
     modules = [r for r in page.rects if r["width"] < 40 and r["height"] < 40]
     left, right = min(r["x0"] for r in modules), max(r["x1"] for r in modules)
@@ -126,7 +124,7 @@ def test_lint_knows_the_fit_modes_and_that_fit_needs_a_box():
 
 
 def test_codes_and_images_aligned_right_in_a_column_end_on_the_content_box_edge():
-    page = page_of([TABLE, {"type": "columns", "columns": [
+    page = page_of([RULE, {"type": "columns", "columns": [
         {"blocks": [{"type": "text", "text": "Left"}]},
         {"blocks": [{"type": "qr", "value": "https://example.com", "size": 60, "align": "right"},
                     {"type": "image", "asset": "logo", "width": 40, "align": "right"}]}]}],
