@@ -27,7 +27,8 @@ ALIGN = {"left": TA_LEFT, "center": TA_CENTER, "right": TA_RIGHT, "justify": TA_
 HEADINGS = {0: (20, 0, SPACE["md"]), 1: (16, SPACE["lg"], SPACE["sm"]),
             2: (13, SPACE["md"], SPACE["xs"]), 3: (11, SPACE["sm"], SPACE["xs"])}
 # Space after a block when it does not set `spaceAfter`.
-SPACE_AFTER = {"text": SPACE["xs"], "table": SPACE["md"], "columns": SPACE["sm"]}
+SPACE_AFTER = {"text": SPACE["xs"], "table": SPACE["md"], "columns": SPACE["sm"],
+               "barcode": SPACE["sm"]}
 
 
 def space(value: float | str | None, default: float = 0) -> float:

@@ -46,7 +46,6 @@ class _Code(Flowable):
     def __init__(self, make: Callable[[float], tuple[Drawing, float, float]], align: str) -> None:
         super().__init__()
         self.make, self.align = make, align
-        self.spaceAfter = 6  # what follows does not touch the text under the bars
 
     def wrap(self, available_width, available_height):
         self.drawing, left, right = self.make(available_width)

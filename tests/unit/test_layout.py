@@ -75,7 +75,7 @@ def test_a_block_taller_than_a_page_fails_with_a_message_that_says_what_to_fix()
 
     from craftkit.layout import RenderError
     png = io.BytesIO()
-    Image.new("RGB", (10, 10)).save(png, "PNG")
+    Image.new("RGB", (10, 200)).save(png, "PNG")  # narrow: as tall at the column's width
     layout = {"body": [{"type": "image", "asset": "logo", "height": 2000}]}
     with pytest.raises(RenderError, match="taller than a page.*cannot be split"):
         render_pdf(layout, INVOICE["example"], assets={"logo": png.getvalue()})
