@@ -101,12 +101,9 @@ def base_fonts(layout: dict, data: dict) -> tuple[str, str]:
     draws, measures and embeds the same fonts."""
     from craftkit.layout import fonts, resolve
 
-    if hasattr(fonts, "family"):  # fonts per run of text: the layout's family, registered
-        family = fonts.family(layout.get("font"))
-    else:  # one font for the whole document, chosen from its text
-        resolver = resolve.Resolver(layout.get("locale", "en_US"), Limits())
-        resolver.blocks(layout["body"], data)
-        family = fonts.choose(layout.get("font", "auto"), resolver.texts)
+    resolver = resolve.Resolver(layout.get("locale", "en_US"), Limits())
+    resolver.blocks(layout["body"], data)
+    family = fonts.choose(layout.get("font"), resolver.texts)
     return family.regular, family.bold
 
 

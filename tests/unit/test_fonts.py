@@ -128,8 +128,6 @@ def test_no_font_is_left_unembedded_in_any_sample():
         for page in reader.pages:
             for font in page["/Resources"]["/Font"].values():
                 font = font.get_object()
-                if font["/BaseFont"] in ("/Courier", "/Helvetica") and name == "shipping-label":
-                    continue  # the barcodes' text until codes.py draws it in the document's font
                 assert "/FontDescriptor" in font, (name, font["/BaseFont"])
                 assert "/FontFile2" in font["/FontDescriptor"], (name, font["/BaseFont"])
 

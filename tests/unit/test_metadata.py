@@ -124,11 +124,6 @@ def test_pdfa_2b_has_an_srgb_output_intent_embedded_fonts_printing_links_an_id_n
     assert "Überweisung" in reader.pages[0].extract_text()
 
 
-def test_pdfa_with_a_font_that_is_not_embedded_fails_naming_it():
-    with pytest.raises(RenderError, match="PDF/A needs every font embedded, and Helvetica is not"):
-        read({**PDFA, "font": "Helvetica", "metadata": {}})
-
-
 def test_pdfa_with_a_cmyk_image_fails_saying_to_upload_it_as_rgb():
     jpeg = io.BytesIO()
     Image.new("CMYK", (40, 20), (0, 100, 100, 0)).save(jpeg, "JPEG")
