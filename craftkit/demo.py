@@ -13,15 +13,26 @@ from craftkit.v1 import projects_pb2, projects_pb2_grpc, templates_pb2, template
 
 
 def sample(name: str) -> dict:
+    """A sample template: slug, name, defaultFilename, manifest, layout, example, and `assets`
+    (asset name -> file under craftkit/samples/, uploaded before the version is added)."""
     return json.loads(resources.files("craftkit.samples").joinpath(f"{name}.json").read_text())
+
+
+def sample_assets(name: str) -> dict[str, bytes]:
+    """The images a sample's layout shows, by asset name (what render_pdf takes as `assets`)."""
+    files = resources.files("craftkit.samples")
+    return {asset: files.joinpath(path).read_bytes()
+            for asset, path in sample(name).get("assets", {}).items()}
 
 
 SAMPLES = ("invoice", "receipt", "certificate", "shipping-label", "report")
 INVOICE_EXAMPLE = sample("invoice")["example"]
 
 
-def install_template(channel: grpc.Channel, project_id: str, spec: dict) -> None:
-    """Creates the template and publishes its first version, unless it exists already."""
+def install_template(channel: grpc.Channel, project_id: str, spec: dict,
+                     assets: dict[str, bytes] | None = None) -> None:
+    """Creates the template, uploads its `assets` (the layout's images: lint wants them before
+    the version) and publishes its first version, unless the template exists already."""
     stub = templates_pb2_grpc.TemplateServiceStub(channel)
     try:
         stub.CreateTemplate(templates_pb2.CreateTemplateRequest(
@@ -31,6 +42,9 @@ def install_template(channel: grpc.Channel, project_id: str, spec: dict) -> None
         if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
             raise
         return
+    for name, data in (assets or {}).items():
+        stub.PutAsset(templates_pb2.PutAssetRequest(
+            project_id=project_id, slug=spec["slug"], name=name, data=data), timeout=10)
     version = stub.AddVersion(templates_pb2.AddVersionRequest(
         project_id=project_id, slug=spec["slug"], manifest_json=json.dumps(spec["manifest"]),
         layout_json=json.dumps(spec["layout"])), timeout=10)
@@ -43,7 +57,8 @@ def create_project(channel: grpc.Channel, name: str) -> tuple[str, str]:
     created = projects_pb2_grpc.ProjectServiceStub(channel).CreateProject(
         projects_pb2.CreateProjectRequest(name=name), timeout=10)
     for sample_name in SAMPLES:
-        install_template(channel, created.project.id, sample(sample_name))
+        install_template(channel, created.project.id, sample(sample_name),
+                         sample_assets(sample_name))
     return created.project.id, created.api_key
 
 
@@ -62,6 +77,6 @@ def ensure_demo(channel: grpc.Channel, env_file: Path) -> str:
             pass
         else:
             for name in SAMPLES:
-                install_template(channel, project.id, sample(name))
+                install_template(channel, project.id, sample(name), sample_assets(name))
             return key
     return create_project(channel, "Demo")[1]
