@@ -51,10 +51,11 @@ class Owner:
         http = self.api.http
         self.slug = f"only-here-{uuid.uuid4().hex[:8]}"
         assert http.post("/v1/templates", json={"slug": self.slug}).status_code == 201
+        # logo.png: the image the invoice layout shows, uploaded before the version (lint).
+        http.put(f"/v1/templates/{self.slug}/assets/logo.png", content=png(4, 4)).raise_for_status()
         version = http.post(f"/v1/templates/{self.slug}/versions", json=BODIES[
             ("POST", "/v1/templates/{slug}/versions")]).json()["number"]
         http.post(f"/v1/templates/{self.slug}/versions/{version}/publish").raise_for_status()
-        http.put(f"/v1/templates/{self.slug}/assets/logo.png", content=png(4, 4)).raise_for_status()
         render = self.api.render(INVOICE_EXAMPLE, slug=self.slug, sync=True).json()
         # Subscribed to an event that never comes here, so no delivery changes rows meanwhile.
         webhook = http.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/owner",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from craftkit.demo import SAMPLES, sample
+from craftkit.demo import SAMPLES, sample, sample_assets
 
 
 def test_create_add_publish_and_read(api):
@@ -15,6 +15,9 @@ def test_create_add_publish_and_read(api):
     body = created.json()
     assert body["slug"] == "statement" and body["publishedVersion"] is None
     assert body["defaultFilename"] == "statement.pdf" and body["versions"] == []
+    for name, data in sample_assets("invoice").items():  # the images the layout shows
+        assert api.http.put(f"/v1/templates/statement/assets/{name}",
+                            content=data).status_code == 201
 
     version = api.http.post("/v1/templates/statement/versions",
                             json={"manifest": spec["manifest"], "layout": spec["layout"]})

@@ -33,7 +33,8 @@ def test_a_busy_process_is_429_after_a_bounded_wait_then_free_again():
                 assert busy.value.retry_after == 1.0
             async with previews.slot():
                 pdf = await previews.render(json.dumps(INVOICE["layout"]),
-                                            json.dumps(INVOICE["example"]), {})
+                                            json.dumps(INVOICE["example"]),
+                                            demo.sample_assets("invoice"))
             assert pdf.startswith(b"%PDF")
         finally:
             previews.close()
@@ -47,7 +48,8 @@ def test_a_render_over_a_limit_is_render_failed_naming_it():
         try:
             async with previews.slot():
                 with pytest.raises(errors.RenderFailed, match="more than 1 rows"):
-                    await previews.render(json.dumps(INVOICE["layout"]), json.dumps(ROWS), {})
+                    await previews.render(json.dumps(INVOICE["layout"]), json.dumps(ROWS),
+                                          demo.sample_assets("invoice"))
         finally:
             previews.close()
 

@@ -31,7 +31,8 @@ def pool(seconds: float = 60, memory_mb: int = 512) -> RenderPool:
 
 
 async def invoice(renderer: RenderPool) -> bytes:
-    return await renderer.render(json.dumps(INVOICE["layout"]), json.dumps(INVOICE["example"]), {})
+    return await renderer.render(json.dumps(INVOICE["layout"]), json.dumps(INVOICE["example"]),
+                                 demo.sample_assets("invoice"))
 
 
 def children() -> set[int]:

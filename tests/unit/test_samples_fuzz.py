@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from craftkit.demo import SAMPLES, sample
+from craftkit.demo import SAMPLES, sample, sample_assets
 from craftkit.layout import Limits, RenderError, lint, render_pdf
 from craftkit.manifest import Manifest, Node
 
@@ -52,14 +52,16 @@ def values(node: Node, depth: int = 0) -> st.SearchStrategy:
 def test_valid_data_renders_or_fails_with_a_message(name):
     spec = sample(name)
     manifest = Manifest.parse(spec["manifest"])
-    lint(spec["layout"], manifest)
+    assets = sample_assets(name)
+    lint(spec["layout"], manifest, assets=set(assets))
 
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
     @given(data=values(manifest.root))
     def check(data):
         valid = manifest.validate(data)
         try:
-            assert render_pdf(spec["layout"], valid, limits=Limits(seconds=20)).startswith(b"%PDF")
+            assert render_pdf(spec["layout"], valid, limits=Limits(seconds=20),
+                              assets=assets).startswith(b"%PDF")
         except RenderError as exc:
             assert str(exc) and "Traceback" not in str(exc)
 
