@@ -25,7 +25,7 @@ def sample_assets(name: str) -> dict[str, bytes]:
             for asset, path in sample(name).get("assets", {}).items()}
 
 
-SAMPLES = ("invoice", "receipt", "certificate", "shipping-label", "report")
+SAMPLES = ("invoice", "receipt", "certificate", "shipping-label", "report", "letter")
 INVOICE_EXAMPLE = sample("invoice")["example"]
 
 
