@@ -39,7 +39,7 @@ from datetime import date, datetime
 
 import re2
 
-from craftkit import errors, inputs
+from craftkit import errors, examples, inputs
 from craftkit.errors import InvalidInputData, InvalidTemplate
 
 SCALARS = ("string", "number", "integer", "boolean", "date", "datetime", "enum")
@@ -184,7 +184,7 @@ class Manifest:
         """A `data` object that validates: examples, defaults, then values the constraints allow.
         InvalidTemplate when it would be over MAX_EXAMPLE_SIZE (minItems and minLength multiply
         through nested arrays)."""
-        return _example(self.root, [MAX_EXAMPLE_SIZE])
+        return _example(self.root, [MAX_EXAMPLE_SIZE], [])
 
 
 # ------------------------------------------------------------------------------------- parsing
@@ -463,8 +463,10 @@ def _schema(node: Node) -> dict:
     return out
 
 
-def _example(node: Node, budget: list[int]) -> object:
-    """`budget`: characters and values still allowed; InvalidTemplate once it runs out."""
+def _example(node: Node, budget: list[int], path: list[str]) -> object:
+    """`budget`: characters and values still allowed; InvalidTemplate once it runs out. `path`:
+    the key segments down to `node` (arrays as `items[]`), whose names suggest plausible values
+    (craftkit.examples) where no example or default is given."""
     spec, kind = node.spec, node.type
     _spend(budget, 1)
     if "example" in spec:
@@ -473,21 +475,20 @@ def _example(node: Node, budget: list[int]) -> object:
     if "default" in spec:
         return spec["default"]
     if kind == "object":
-        return {name: _example(child, budget) for name, child in node.children.items()}
+        return {name: _example(child, budget, [*path, name])
+                for name, child in node.children.items()}
     if kind == "array":
         count = min(max(1, spec.get("minItems", 0)), spec.get("maxItems", 1))
         _spend(budget, count)
-        return [_example(node.item, budget) for _ in range(count)] if node.item is not None else []
+        item_path = [*path[:-1], f"{path[-1] if path else ''}[]"]
+        return ([_example(node.item, budget, item_path) for _ in range(count)]
+                if node.item is not None else [])
     if kind in ("number", "integer"):
-        low, high = spec.get("min"), spec.get("max")
-        value = low if low is not None else (min(1, high) if high is not None else 1)
-        if kind == "integer" and not float(value).is_integer():
-            value = int(value) + (1 if value > 0 else 0)
-        return int(value) if kind == "integer" else value
+        return examples.number(path, kind == "integer", spec.get("min"), spec.get("max"))
     if kind == "string":
-        length = min(max(1, spec.get("minLength", 1)), spec.get("maxLength", 10**6))
-        _spend(budget, length)
-        return "x" * length
+        length = max(1, spec.get("minLength", 1))
+        _spend(budget, length)  # before building it: minLength may be huge
+        return examples.string(path, length, spec.get("maxLength"))
     return {"boolean": True, "date": "2026-01-31", "datetime": "2026-01-31T09:30:00Z",
             "enum": spec.get("values", [""])[0]}[kind]
 
