@@ -25,7 +25,7 @@ def page_image(pdf: bytes, page: int = 0) -> Image.Image:
         rendered = document[page].render(scale=SCALE).to_pil().convert("RGB")
     finally:
         document.close()
-    return rendered.quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT,
+    return rendered.quantize(colors=COLOURS, method=Image.Quantize.FASTOCTREE,
                              dither=Image.Dither.NONE)
 
 
