@@ -26,7 +26,10 @@ def sample_assets(name: str) -> dict[str, bytes]:
 
 
 SAMPLES = ("invoice", "receipt", "certificate", "shipping-label", "report", "letter")
-INVOICE_EXAMPLE = sample("invoice")["example"]
+INVOICE_EXAMPLE = {"customer": {"name": "Acme Corp"},
+                   "items": [{"name": "Widget", "qty": 5, "price": 9.99}], "total": 49.95}
+"""The seeds' (and the README's) example body, which the demo invoice must keep taking as it is:
+short enough for the curl line `make run` prints. The sample's own `example` shows every field."""
 
 
 def install_template(channel: grpc.Channel, project_id: str, spec: dict,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from craftkit.demo import SAMPLES, sample
+from craftkit.demo import INVOICE_EXAMPLE, SAMPLES, sample
 from craftkit.manifest import Manifest
 from tests.integration.conftest import pdf_text
 from tests.visual import difference
@@ -30,9 +30,6 @@ EXPECTED = {
                    "Proposal for the Acme brand refresh", "Dear Ms. Whitfield,",
                    "With best regards,", "Jonas Eriksen", "ENCLOSURES", "Page 1 of 1"]),
 }
-SEED_BODY = {"customer": {"name": "Acme Corp"},
-             "items": [{"name": "Widget", "qty": 5, "price": 9.99}], "total": 49.95}
-"""The README's (and the seeds') example body for the demo invoice, exactly."""
 
 
 def within_tolerance(mean: float, changed: float) -> bool:
@@ -83,7 +80,7 @@ def test_the_schema_example_body_renders_the_sample_example(api, name):
 
 
 def test_the_demo_invoice_takes_the_seeds_body(api):
-    text, pages = pdf_text(rendered(api, SEED_BODY, "invoice"))
+    text, pages = pdf_text(rendered(api, INVOICE_EXAMPLE, "invoice"))
     assert pages == 1
     for snippet in ("Sunhill Studio LLC", "INVOICE", "Acme Corp", "Widget", "$9.99",
                     "Total due", "$49.95", "PAYMENT TERMS", "Page 1 of 1"):

@@ -8,7 +8,7 @@ from importlib import resources
 
 import pytest
 
-from craftkit.demo import SAMPLES, sample, sample_assets
+from craftkit.demo import INVOICE_EXAMPLE, SAMPLES, sample, sample_assets
 from craftkit.layout import lint
 from craftkit.manifest import Manifest
 
@@ -37,3 +37,10 @@ def test_every_sample_passes_lint_with_its_images(name):
 def test_the_logo_is_a_small_png():
     logo = sample_assets("invoice")["logo.png"]
     assert logo.startswith(b"\x89PNG") and len(logo) < 8_000
+
+
+def test_the_invoice_takes_the_seeds_body_exactly():
+    seeds = {"customer": {"name": "Acme Corp"},
+             "items": [{"name": "Widget", "qty": 5, "price": 9.99}], "total": 49.95}
+    assert INVOICE_EXAMPLE == seeds  # what make run's curl line and the README send
+    assert Manifest.parse(sample("invoice")["manifest"]).validate(seeds)["currency"] == "USD"
