@@ -14,13 +14,13 @@ import grpc
 import pytest
 
 from craftkit import service
+from craftkit.demo import sample_assets
 from craftkit.devstack import health
 from craftkit.internal_auth import ADMIN, GATEWAY, RENDER_WORKER, ClientSecurity, digest_line
 from craftkit.v1 import (enqueue_pb2, enqueue_pb2_grpc, projects_pb2, projects_pb2_grpc, render_pb2,
                          status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc,
                          webhooks_pb2, webhooks_pb2_grpc)
 from tests.integration.conftest import eventually, invoice, new_api
-from tests.integration.test_assets import png, put
 
 UNAUTHENTICATED, PERMISSION_DENIED = (grpc.StatusCode.UNAUTHENTICATED,
                                       grpc.StatusCode.PERMISSION_DENIED)
@@ -50,8 +50,8 @@ def refused(call) -> grpc.RpcError:
 
 @pytest.fixture
 def victim(api):
-    """A project with a finished render and an asset: what the attacks were after."""
-    put(api, "logo.png", png(4, 4))
+    """A project with a finished render and an asset (the demo invoice's logo.png): what the
+    attacks were after."""
     render = api.render(invoice(), sync=True).json()
     template = api.http.get("/v1/templates/invoice").json()
     return {"project_id": api.project_id, "render_id": render["id"],
@@ -111,7 +111,6 @@ def test_a_caller_acts_only_for_the_project_it_names(stack, victim):
     template's own project."""
     other = new_api(stack)
     try:
-        put(other, "logo.png", png(4, 4))
         other_render = other.render(invoice(), sync=True).json()["id"]
     finally:
         other.close()
@@ -143,7 +142,7 @@ def test_a_caller_acts_only_for_the_project_it_names(stack, victim):
 
         assert refused(lambda: asset(str(uuid.uuid4()))).code() == grpc.StatusCode.NOT_FOUND
         assert refused(lambda: asset(other.project_id)).code() == grpc.StatusCode.NOT_FOUND
-        assert asset(victim["project_id"]).data == png(4, 4)
+        assert asset(victim["project_id"]).data == sample_assets("invoice")["logo.png"]
 
 
 def test_only_the_admin_creates_projects_and_a_worker_no_keys(stack, api):
