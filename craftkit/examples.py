@@ -61,12 +61,15 @@ def words(name: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(name)]
 
 
-def _guess(table, name: str):
+def _guess(table, name: str, singular: bool = True):
     """The value of the first row naming the field's last word (`customerId`: an id), else of
     the first row naming any of its words."""
-    found = words(name)
+    found = words(name.removesuffix("[]"))
     if not found:
         return None
+    last = found[-1]
+    if singular and last.endswith("s") and len(last) > 3 and not last.endswith(("ss", "us")):
+        found[-1] = last[:-1]  # tags -> tag, notes -> note
     for candidates in ({found[-1], "".join(found)}, set(found)):
         for keys, value in table:
             if candidates.intersection(keys):
@@ -80,7 +83,7 @@ def string(path: list[str], min_length: int = 0, max_length: int | None = None) 
     value = None
     if name == "name" and len(path) > 1:
         parent = path[-2]
-        value = _guess(LIST_NAMES, parent.removesuffix("[]")) if parent.endswith("[]") else None
+        value = _guess(LIST_NAMES, parent, singular=False) if parent.endswith("[]") else None
         value = value or _guess(STRINGS, parent) or "Jane Doe"
     value = value or _guess(STRINGS, name) or (" ".join(words(name)).capitalize() or "Example")
     while len(value) < min_length:

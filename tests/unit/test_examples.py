@@ -17,6 +17,9 @@ from craftkit.manifest import Manifest
     (["customerId"], "A-1001"),  # the last word decides: an id, not a customer
     (["billing_phone"], "+1 415 555 0142"),
     (["tagline"], "Tagline"),
+    (["tags[]"], "Standard"),  # an element of an array of strings: the singular's guess
+    (["address"], "1200 Market Street"),
+    (["notes"], "Thank you for your business."),
 ])
 def test_strings_are_guessed_from_the_field_name(path, expected):
     assert examples.string(path) == expected
