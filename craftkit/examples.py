@@ -67,10 +67,11 @@ def _guess(table, name: str, singular: bool = True):
     found = words(name.removesuffix("[]"))
     if not found:
         return None
-    last = found[-1]
-    if singular and last.endswith("s") and len(last) > 3 and not last.endswith(("ss", "us")):
-        found[-1] = last[:-1]  # tags -> tag, notes -> note
-    for candidates in ({found[-1], "".join(found)}, set(found)):
+    last = {found[-1], "".join(found)}
+    if singular and found[-1].endswith("s") and len(found[-1]) > 3 \
+            and not found[-1].endswith(("ss", "us")):
+        last.add(found[-1][:-1])  # tags: tag too, notes: note
+    for candidates in (last, set(found)):
         for keys, value in table:
             if candidates.intersection(keys):
                 return value

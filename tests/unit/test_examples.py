@@ -34,6 +34,7 @@ def test_strings_fit_their_lengths():
     (["items[]", "qty"], True, None, None, 2),
     (["items[]", "unitPrice"], False, None, None, 49.95),
     (["taxRate"], False, None, None, 0.2),
+    (["hours"], False, None, None, 8),
     (["total"], False, 100, None, 100),
     (["weightKg"], False, 0, 1, 1),
     (["qty"], True, 0.5, 3, 2),
