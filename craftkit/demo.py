@@ -25,7 +25,8 @@ def sample_assets(name: str) -> dict[str, bytes]:
             for asset, path in sample(name).get("assets", {}).items()}
 
 
-SAMPLES = ("invoice", "receipt", "certificate", "shipping-label", "report", "letter")
+SAMPLES = ("invoice", "receipt", "certificate", "shipping-label", "report", "letter",
+           "international")
 INVOICE_EXAMPLE = {"customer": {"name": "Acme Corp"},
                    "items": [{"name": "Widget", "qty": 5, "price": 9.99}], "total": 49.95}
 """The seeds' (and the README's) example body, which the demo invoice must keep taking as it is:

@@ -29,6 +29,10 @@ EXPECTED = {
     "letter": (1, ["Sunhill Studio LLC", "Ms. Dana Whitfield", "May 12, 2026",
                    "Proposal for the Acme brand refresh", "Dear Ms. Whitfield,",
                    "With best regards,", "Jonas Eriksen", "ENCLOSURES", "Page 1 of 1"]),
+    # Right-to-left lines extract in drawing order here: the fonts tests check logical order.
+    "international": (1, ["納品書", "DN-2026-0318", "2026年5月7日", "株式会社サンヒル東京",
+                          "山田 太郎 様", "￥63,800", "ご注文ありがとうございます",
+                          "+971 4 555 0199"]),
 }
 
 
