@@ -120,11 +120,12 @@ def test_lint_names_an_unknown_font_or_direction():
 
 
 def test_no_font_is_left_unembedded_in_any_sample():
-    from craftkit.demo import SAMPLES, sample
+    from craftkit.demo import SAMPLES, sample, sample_assets
 
     for name in SAMPLES:
         spec = sample(name)
-        reader = pypdf.PdfReader(io.BytesIO(render_pdf(spec["layout"], spec["example"])))
+        reader = pypdf.PdfReader(io.BytesIO(render_pdf(spec["layout"], spec["example"],
+                                                       assets=sample_assets(name))))
         for page in reader.pages:
             for font in page["/Resources"]["/Font"].values():
                 font = font.get_object()
