@@ -52,7 +52,10 @@ def stack(tmp_path_factory):
 def hostile(stack):
     api = new_api(stack)
     big = io.BytesIO()
-    Image.new("RGB", (6000, 5000), (200, 30, 30)).save(big, format="PNG")  # 30 MP in 100 KB
+    # 39.9 MP (under MAX_ASSET_PIXELS) in a small PNG: its 160 MB decode buffer is refused at
+    # once, before any decoding time, so the memory limit is met before the time limit on a
+    # loaded machine too (30 MP fit the buffer and failed only after 2 s of decoding).
+    Image.new("RGB", (7000, 5700), (200, 30, 30)).save(big, format="PNG")
     for slug, spec in (("nested", NESTED), ("barcode", BARCODE), ("image", IMAGE)):
         created = api.http.post("/v1/templates", json={"slug": slug, "name": slug})
         assert created.status_code == 201, created.text
