@@ -98,7 +98,7 @@ def barcode(block: dict, font: str) -> Flowable:
     show, height = block.get("showText", True), block.get("height")
     if kind == "ean13":
         digits = value.strip()
-        if not re.fullmatch(r"\d{12,13}", digits) or (len(digits) == 13 and
+        if not re.fullmatch(r"[0-9]{12,13}", digits) or (len(digits) == 13 and
                                                        _ean_check(digits[:12]) != digits[12]):
             raise RenderError(f"barcode value {shorten(value)} is not an EAN-13: give 12 "
                               "digits, or 13 with a correct check digit")

@@ -133,3 +133,12 @@ def test_codes_and_images_aligned_right_in_a_column_end_on_the_content_box_edge(
     edge = content_box(page)[1]
     assert max(r["x1"] for r in modules) == pytest.approx(edge, abs=0.01)
     assert page.images[0]["x1"] == pytest.approx(edge, abs=0.01)
+
+
+@pytest.mark.parametrize("value", ["٤٠٠٦٣٨١٣٣٣٩٣", "４００６３８１３３３９３", "4006 38133393"])
+def test_an_ean13_of_other_digits_than_ascii_ones_fails_saying_what_it_needs(value):
+    """Python's \\d also matches Arabic-Indic and full-width digits: ReportLab refused them with
+    an AttributeError (the worker's "the renderer failed")."""
+    with pytest.raises(RenderError, match="is not an EAN-13: give 12 digits"):
+        page_of([{"type": "barcode", "value": "{{code}}", "kind": "ean13"}], {"code": value})
+
