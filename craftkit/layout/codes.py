@@ -60,19 +60,29 @@ class _Code(Flowable):
 def qr(value: str, size: float, align: str) -> Flowable:
     """A QR code in a `size` point square with its quiet zone, as before codes were aligned, so
     the layout does not move with the length of the value (longer values, more and smaller
-    modules); the dark modules are the middle n/(n+8) of it. Beside it: the module docstring."""
+    modules); the dark modules are the middle n/(n+8) of it. Wider than its column, the square is
+    made smaller (as images are), down to modules of MIN_BAR; smaller still, it fails (a `size`
+    that fits keeps its modules, however small, as before). Beside it: the module docstring."""
     from reportlab.graphics.barcode.qr import QrCodeWidget
 
     if not value:
         raise RenderError("the QR code's value is empty for this data")
     widget = QrCodeWidget(value, barBorder=0)
     count = _module_count(widget)
-    quiet = size * QR_QUIET / (count + 2 * QR_QUIET)
-    widget.barWidth = widget.barHeight = visible = size - 2 * quiet
-    widget.y = quiet
 
-    def make(_width: float) -> tuple[Drawing, float, float]:
-        drawing = Drawing(visible, size)
+    def make(width: float) -> tuple[Drawing, float, float]:
+        visible = size * count / (count + 2 * QR_QUIET)
+        if visible > width:  # smaller modules, for the column's sake only
+            visible = width
+            if visible < count * MIN_BAR:
+                raise RenderError(f"QR code {shorten(value)} needs {count * MIN_BAR:.0f} pt at "
+                                  f"the smallest modules scanners read ({MIN_BAR} pt) and has "
+                                  f"{width:.0f} pt: shorten the value or give the QR code a "
+                                  "wider column")
+        quiet = visible * QR_QUIET / count
+        widget.barWidth = widget.barHeight = visible
+        widget.y = quiet
+        drawing = Drawing(visible, visible + 2 * quiet)
         drawing.add(widget)
         return drawing, 0, visible
 

@@ -142,3 +142,31 @@ def test_an_ean13_of_other_digits_than_ascii_ones_fails_saying_what_it_needs(val
     with pytest.raises(RenderError, match="is not an EAN-13: give 12 digits"):
         page_of([{"type": "barcode", "value": "{{code}}", "kind": "ean13"}], {"code": value})
 
+
+@pytest.mark.parametrize("size", [100, 400])
+def test_a_qr_code_wider_than_its_column_is_made_smaller_and_stays_in_it(size):
+    """A 100 pt QR code in a 40 pt column drew its modules over the next column's text."""
+    page = page_of([RULE, {"type": "columns", "gap": 10, "columns": [
+        {"width": 40, "blocks": [{"type": "qr", "value": "https://example.com", "size": size}]},
+        {"blocks": [{"type": "text", "text": "Beside"}]},
+        {"width": 40, "blocks": [{"type": "qr", "value": "https://example.com", "size": size,
+                                  "align": "right"}]}]}])
+    left, right = content_box(page)
+    modules = [r for r in page.rects if r["height"] < 40]
+    first = [r for r in modules if r["x0"] < left + 40]
+    last = [r for r in modules if r["x1"] > right - 40]
+    assert len(first) + len(last) == len(modules)
+    assert min(r["x0"] for r in first) == pytest.approx(left, abs=0.01)
+    assert max(r["x1"] for r in first) == pytest.approx(left + 30, abs=0.01)  # 40 less the gap
+    assert min(r["x0"] for r in last) == pytest.approx(right - 40, abs=0.01)
+    assert max(r["x1"] for r in last) == pytest.approx(right, abs=0.01)
+    assert not [c["text"] for c in page.chars for r in modules if overlaps(c, r)]
+
+
+def test_a_qr_code_too_small_to_scan_in_its_column_fails_saying_what_to_do():
+    small = page_of([{"type": "qr", "value": "x" * 1000, "size": 40}])  # its size: as before
+    assert len(small.rects) > 1000 and max(r["x1"] for r in small.rects) < MARGIN + 40
+    with pytest.raises(RenderError, match="QR code .* needs \\d+ pt .* has 18 pt"):
+        page_of([{"type": "columns", "gap": 10, "columns": [
+            {"width": 28, "blocks": [{"type": "qr", "value": "https://example.com/" + "x" * 200}]},
+            {"blocks": [{"type": "text", "text": "Beside"}]}]}])
