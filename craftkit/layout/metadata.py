@@ -9,6 +9,7 @@ section of docs/layout.md.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ rl_config.useA85 = 0
 PDFA_LEVELS = ("2b",)
 CREATOR = "Craftkit"
 PRODUCER = f"ReportLab {reportlab.Version} (Craftkit)"
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?")
 PRINT = 4  # the annotation flag that prints it (PDF/A requires it on every annotation)
 
 
@@ -73,8 +75,19 @@ def one_line(value: str) -> str:
 
 def language(layout: dict) -> str:
     """The document's language (BCP 47, as the PDF catalog's /Lang wants it): the layout's `lang`,
-    else its locale's (`en_US` -> `en-US`, `sr_Latn_RS` -> `sr-Latn-RS`)."""
-    return layout.get("lang") or layout.get("locale", "en_US").replace("_", "-")
+    else its locale's language, script and territory (`en_US` -> `en-US`, `sr_Latn_RS` ->
+    `sr-Latn-RS`), as Babel parses the locale: it takes `en_US)/X(` as en and `de_DE@euro` as
+    de_DE, so the locale's own text is no tag."""
+    if layout.get("lang"):
+        return layout["lang"]
+    from babel import Locale
+
+    try:
+        parsed = Locale.parse(layout.get("locale", "en_US"))
+    except (ValueError, TypeError):
+        return "und"
+    tag = "-".join(part for part in (parsed.language, parsed.script, parsed.territory) if part)
+    return tag if LANGUAGE_TAG.fullmatch(tag) else "und"
 
 
 def finish(canvas: Canvas, info: FileInfo) -> None:

@@ -134,3 +134,13 @@ def test_pdfa_with_a_cmyk_image_fails_saying_to_upload_it_as_rgb():
     rgb = io.BytesIO()
     Image.new("RGB", (40, 20), (200, 30, 30)).save(rgb, "JPEG")
     assert render_pdf(layout, DATA, assets={"logo": rgb.getvalue()}).startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("locale, lang", [("en_US)/X(", "en"), ("de_DE@euro", "de-DE"),
+                                          ("en_US.UTF-8", "en-US"), ("zh_Hant_TW", "zh-Hant-TW"),
+                                          ("root", "und")])
+def test_the_language_from_a_locale_is_a_language_tag_whatever_babel_let_through(locale, lang):
+    """Babel's parser takes "en_US)/X(" as en and keeps "@euro": /Lang was the locale's text
+    with underscores made hyphens, no language tag."""
+    assert read({"locale": locale, "body": [{"type": "text", "text": "x"}]}
+                ).trailer["/Root"]["/Lang"] == lang
