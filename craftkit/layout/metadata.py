@@ -68,8 +68,9 @@ def file_info(meta: dict[str, str], lang: str, pdfa: str | None,
 def one_line(value: str) -> str:
     """Runs of whitespace as one space, no control characters, trimmed: "Invoice " is "Invoice"
     (a title is one line in every viewer, and XML, which PDF/A's metadata is, has no place for
-    control characters)."""
-    kept = "".join(c if unicodedata.category(c) != "Cc" else " " for c in value)
+    control characters, nor for U+FFFE, U+FFFF and lone surrogates, which JSON carries)."""
+    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Cs") or c in "\ufffe\uffff" else c
+                   for c in value)
     return " ".join(kept.split())
 
 

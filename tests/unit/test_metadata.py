@@ -144,3 +144,12 @@ def test_the_language_from_a_locale_is_a_language_tag_whatever_babel_let_through
     with underscores made hyphens, no language tag."""
     assert read({"locale": locale, "body": [{"type": "text", "text": "x"}]}
                 ).trailer["/Root"]["/Lang"] == lang
+
+
+@pytest.mark.parametrize("number", ["R-\uffff7", "R-\ufffe7", "R-\ud8007"])
+def test_characters_xml_has_no_place_for_leave_the_xmp_well_formed_and_equal_to_the_info(number):
+    """U+FFFE and U+FFFF pass the gateway's JSON checks (a lone surrogate does not, but the
+    renderer takes any data): the XMP was not well-formed (or the render crashed encoding it)."""
+    reader = read(PDFA, {**DATA, "number": number})
+    value, info = xmp(reader), reader.metadata
+    assert value("dc:title") == info.title == "Rechnung R- 7 <Ölmühle & Co>"
