@@ -112,13 +112,27 @@ def barcode(block: dict, font: str) -> Flowable:
                                                        _ean_check(digits[:12]) != digits[12]):
             raise RenderError(f"barcode value {shorten(value)} is not an EAN-13: give 12 "
                               "digits, or 13 with a correct check digit")
+        font = _text_font(digits, font)
         return _Code(lambda width: _ean13(digits[:12], height or 60, show, font, width),
                      block.get("align", "left"))
     if not value or not value.isascii() or not value.isprintable():
         raise RenderError(f"barcode value {shorten(value)} is not printable ASCII, which Code 128 "
                           "needs")
+    font = _text_font(value, font)
     return _Code(lambda width: _code128(value, height or 50, show, font, width),
                  block.get("align", "left"))
+
+
+def _text_font(text: str, font: str) -> str:
+    """The document's font for a barcode's text, or the built-in sans (which has all of ASCII)
+    where an uploaded font lacks a character of it: a font of letters only left the digits of
+    the text blank (drawn as .notdef, which PDF/A forbids too)."""
+    from craftkit.layout import fonts
+
+    if fonts.covered(text, font):
+        return font
+    sans = fonts.family("sans")
+    return sans.regular
 
 
 def _bar_width(nominal: float, modules: float, width: float, value: str) -> float:

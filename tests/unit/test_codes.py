@@ -170,3 +170,29 @@ def test_a_qr_code_too_small_to_scan_in_its_column_fails_saying_what_to_do():
         page_of([{"type": "columns", "gap": 10, "columns": [
             {"width": 28, "blocks": [{"type": "qr", "value": "https://example.com/" + "x" * 200}]},
             {"blocks": [{"type": "text", "text": "Beside"}]}]}])
+
+
+def test_barcode_text_in_an_uploaded_font_without_digits_is_in_the_built_in_sans():
+    """An uploaded font of letters only drew '-12' and an EAN-13's digits as .notdef: blank."""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    from craftkit.layout import fonts
+
+    font = TTFont(fonts.FAMILIES["sans"].files[0])
+    subsetter = subset.Subsetter()
+    subsetter.populate(text="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz ")
+    subsetter.subset(font)
+    letters = io.BytesIO()
+    font.save(letters)
+    layout = {"page": PAGE, "fonts": {"Letters": {"regular": "letters.ttf"}}, "font": "Letters",
+              "body": [{"type": "text", "text": "Hello"},
+                       {"type": "barcode", "value": "AB-12"},
+                       {"type": "barcode", "value": "400638133393", "kind": "ean13"}]}
+    lint(layout, MANIFEST, {"letters.ttf"}, {"letters.ttf"})
+    pdf = render_pdf(layout, {"code": "x"}, assets={"letters.ttf": letters.getvalue()})
+    page = pdfplumber.open(io.BytesIO(pdf)).pages[0]
+    hello, shown = page.chars[:5], page.chars[5:]
+    assert "".join(c["text"] for c in shown) == "AB-124006381333931"
+    assert {c["fontname"].split("+")[1] for c in shown} == {"Lato-Regular"}
+    assert {c["fontname"] for c in hello} != {c["fontname"] for c in shown}
