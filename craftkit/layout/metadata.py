@@ -155,6 +155,7 @@ def _xmp(info: FileInfo) -> PDFStream:
    <dc:description>{alt(info.subject)}</dc:description>
    <pdf:Keywords>{escape(info.keywords)}</pdf:Keywords>
    <pdf:Producer>{escape(PRODUCER)}</pdf:Producer>
+   <pdf:Trapped>False</pdf:Trapped>
    <xmp:CreatorTool>{CREATOR}</xmp:CreatorTool>
    <xmp:CreateDate>{when}</xmp:CreateDate>
    <xmp:ModifyDate>{when}</xmp:ModifyDate>

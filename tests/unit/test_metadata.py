@@ -97,6 +97,7 @@ def test_pdfa_2b_identifies_itself_and_repeats_the_document_information_in_xmp()
     assert value("dc:creator") == info.author and value("dc:description") == info.subject
     assert value("pdf:Keywords") == info["/Keywords"] and value("pdf:Producer") == info.producer
     assert value("xmp:CreatorTool") == info.creator
+    assert "/" + value("pdf:Trapped") == info["/Trapped"]  # ReportLab writes /Trapped /False
     created = pdf_date(info["/CreationDate"])
     assert value("xmp:CreateDate") == created.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert pdf_date(info["/ModDate"]).strftime("%Y-%m-%dT%H:%M:%SZ") == value("xmp:ModifyDate")
