@@ -28,6 +28,7 @@ EAN13_BAR = 0.936  # points: EAN-13's nominal module (0.33 mm, GS1's 100 % size)
 MIN_BAR = 0.6  # points (0.21 mm): narrower bars than this, common scanners no longer read
 TEXT_SIZE = 9  # points: the human-readable line under a Code 128, at most
 FITS = ("contain", "cover")
+EXIF_ORIENTATION = 0x0112
 
 
 def _offset(align: str, room: float, width: float) -> float:
@@ -206,8 +207,23 @@ def image(block: dict, assets: dict[str, bytes]) -> Flowable:
     data = assets.get(block["asset"])
     if data is None:
         raise RenderError(f"asset {block['asset']!r} is missing")
-    return _Picture(ImageReader(io.BytesIO(data)), block.get("width"), block.get("height"),
+    return _Picture(_upright(data), block.get("width"), block.get("height"),
                     block.get("fit", "contain"), block.get("align", "left"))
+
+
+def _upright(data: bytes) -> ImageReader:
+    """The image as every viewer shows it: a photo's EXIF orientation (a phone's portrait JPEG is
+    stored sideways with orientation 6) applied, which ReportLab ignores; others as they are."""
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as image:
+        exif = Image.Exif()
+        if "exif" in image.info:  # read with the header (getexif decodes a whole PNG to look)
+            exif.load(image.info["exif"])
+        if exif.get(EXIF_ORIENTATION, 1) in (1, None):
+            return ImageReader(io.BytesIO(data))
+        upright = ImageOps.exif_transpose(image)
+    return ImageReader(upright)
 
 
 class _Picture(Flowable):
