@@ -126,11 +126,12 @@ def barcode(block: dict, font: str) -> Flowable:
 
 def _text_font(text: str, font: str) -> str:
     """The document's font for a barcode's text, or the built-in sans (which has all of ASCII)
-    where an uploaded font lacks a character of it: a font of letters only left the digits of
-    the text blank (drawn as .notdef, which PDF/A forbids too)."""
+    where an uploaded font lacks a character of it or draws it with no width: a font of letters
+    only left the digits of the text blank (drawn as .notdef, which PDF/A forbids too), one of
+    zero-width glyphs failed the render dividing by its width."""
     from craftkit.layout import fonts
 
-    if fonts.covered(text, font):
+    if fonts.covered(text, font) and stringWidth(text, font, TEXT_SIZE) > 0:
         return font
     sans = fonts.family("sans")
     return sans.regular

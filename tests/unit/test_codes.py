@@ -229,3 +229,22 @@ def test_looking_for_the_orientation_decodes_no_image():
         assert tracemalloc.get_traced_memory()[1] < 10 * 2**20
     finally:
         tracemalloc.stop()
+def test_barcode_text_in_an_uploaded_font_of_zero_width_glyphs_is_in_the_built_in_sans():
+    """The text's size is the bars' width over the text's: ZeroDivisionError."""
+    from fontTools.ttLib import TTFont
+
+    from craftkit.layout import fonts
+
+    font = TTFont(fonts.FAMILIES["sans"].files[0])
+    metrics = font["hmtx"].metrics
+    for glyph, (_, left) in metrics.items():
+        metrics[glyph] = (0, left)
+    flat = io.BytesIO()
+    font.save(flat)
+    layout = {"page": PAGE, "fonts": {"Flat": {"regular": "flat.ttf"}}, "font": "Flat",
+              "body": [{"type": "barcode", "value": "AB-12"}]}
+    lint(layout, MANIFEST, {"flat.ttf"}, {"flat.ttf"})
+    pdf = render_pdf(layout, {"code": "x"}, assets={"flat.ttf": flat.getvalue()})
+    chars = pdfplumber.open(io.BytesIO(pdf)).pages[0].chars
+    assert "".join(c["text"] for c in chars) == "AB-12"
+    assert {c["fontname"].split("+")[1] for c in chars} == {"Lato-Regular"}
