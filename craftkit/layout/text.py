@@ -182,9 +182,43 @@ def markup(template: str, scope: dict, locale: str = "en_US") -> Markup:
 
     text = LINK.sub(link, escape(PLACEHOLDER.sub(hold, template)))
     text = BOLD.sub(r"<b>\1</b>", text)
-    text = ITALIC.sub(r"<i>\1</i>", text)
+    text = _nest(ITALIC.sub(r"<i>\1</i>", text))
     text = HELD.sub(lambda m: escape(raw[int(m.group(1))], {'"': "&quot;"}), text)
     return Markup(text.replace("\n", "<br/>"))
+
+
+TAG = re.compile(r"<(/?)(b|i|u|link)\b[^>]*>")
+
+
+def _nest(text: str) -> str:
+    """The tags of `text` properly nested. Marks may overlap (`***x***` gives `<b><i>x</b></i>`,
+    `[**x](…) **` a bold tag across the end of a link), which ReportLab's paragraph parser
+    refuses; where a tag closes over another still open, the inner one is closed first and
+    opened again after, as browsers do with HTML. Data never adds tags (it is escaped), and the
+    marks never nest more than four deep (link, u, b, i), so this is linear."""
+    out, open_tags, position = [], [], 0
+    for match in TAG.finditer(text):
+        out.append(text[position:match.start()])
+        position = match.end()
+        closing, name = match.group(1), match.group(2)
+        if not closing:
+            open_tags.append((name, match.group(0)))
+            out.append(match.group(0))
+            continue
+        if all(open_name != name for open_name, _ in open_tags):
+            continue  # nothing to close
+        reopen = []
+        while open_tags[-1][0] != name:
+            reopen.append(open_tags.pop())
+            out.append(f"</{reopen[-1][0]}>")
+        open_tags.pop()
+        out.append(match.group(0))
+        for tag in reversed(reopen):
+            open_tags.append(tag)
+            out.append(tag[1])
+    out.append(text[position:])
+    out.extend(f"</{name}>" for name, _ in reversed(open_tags))
+    return "".join(out)
 
 
 def has_markup(template: str) -> bool:
