@@ -94,10 +94,13 @@ def flowables(blocks: list[dict], styles: Styles) -> list[Flowable]:
             items[-1].__dict__["spaceAfter"] = _space_after(block)
         keep = block.get("keepWithNext", block["type"] in ("title", "heading"))
         if keep and items and backwards and not isinstance(backwards[-1], PageBreak):
-            following = backwards.pop()
+            firsts, following = [items[-1]], backwards.pop()
             while isinstance(following, Spacer) and backwards:  # a spacer keeps what follows
-                following = KeepWithNext(following, backwards.pop())
-            items[-1] = KeepWithNext(items[-1], following)
+                firsts.append(following)
+                following = backwards.pop()
+            if isinstance(following, KeepWithNext):  # one flat chain, however long
+                firsts, following = [*firsts, *following.firsts], following.next
+            items[-1] = KeepWithNext(firsts, following)
         backwards.extend(reversed(items))
     return backwards[::-1]
 
@@ -162,25 +165,40 @@ def _flowable(block: dict, styles: Styles) -> list[Flowable]:
 
 
 class KeepWithNext(Flowable):
-    """`first` never ends a page: it goes where the first piece of `next` goes. (ReportLab's own
-    keepWithNext wraps both in a KeepTogether, which moves a heading to the next page whenever
-    the block after it, say a long table, is taller than the space left.)"""
+    """`firsts` (blocks that keep with the next, and the spacers between them) never end a page:
+    they go where the first piece of `next` goes. (ReportLab's own keepWithNext wraps both in a
+    KeepTogether, which moves a heading to the next page whenever the block after it, say a long
+    table, is taller than the space left.)
 
-    def __init__(self, first: Flowable, next: Flowable) -> None:
+    A chain of such blocks (a heading for every element of the data) is one flat list, not
+    nested: measuring it stops at the first block past the space left, and a chain taller than a
+    page falls apart into its blocks, the last still kept with `next`, so a long chain lays out
+    in linear time."""
+
+    def __init__(self, firsts: list[Flowable], next: Flowable) -> None:
         super().__init__()
-        self.first, self.next = first, next
-        self.spaceBefore = first.getSpaceBefore()
+        self.firsts, self.next = firsts, next
+        self.spaceBefore = firsts[0].getSpaceBefore()
         self.spaceAfter = next.getSpaceAfter()
 
     def _head(self, available_width, available_height) -> float:
-        """The height `first` takes with the space between it and `next`."""
-        self.sizes = [self.first.wrap(available_width, available_height)]
-        return self.sizes[0][1] + self.first.getSpaceAfter() + self.next.getSpaceBefore()
+        """The height the `firsts` take with the space between them and up to `next`; past the
+        available height it stops measuring (the chain does not fit anyway)."""
+        self.sizes, head = [], 0.0
+        for index, first in enumerate(self.firsts):
+            self.sizes.append(first.wrap(available_width, available_height))
+            after = self.firsts[index + 1] if index + 1 < len(self.firsts) else self.next
+            head += self.sizes[-1][1] + first.getSpaceAfter() + after.getSpaceBefore()
+            if head > available_height:
+                break
+        return head
 
     def wrap(self, available_width, available_height):
         head = self._head(available_width, available_height)
-        self.sizes.append(self.next.wrap(available_width, max(available_height - head, 0)))
-        self.width, self.height = available_width, head + self.sizes[1][1]
+        self.width, self.height = available_width, head
+        if head <= available_height:
+            self.next_size = self.next.wrap(available_width, max(available_height - head, 0))
+            self.height += self.next_size[1]
         return self.width, self.height
 
     def split(self, available_width, available_height):
@@ -188,14 +206,21 @@ class KeepWithNext(Flowable):
         parts = self.next.split(available_width, available_height - head) \
             if head < available_height else []
         if parts:
-            return [self.first, *parts]
-        at_top = getattr(getattr(self, "_frame", None), "_atTop", False)
-        return [self.first, self.next] if at_top else []
+            return [*self.firsts, *parts]
+        if not getattr(getattr(self, "_frame", None), "_atTop", False):
+            return []  # all of it to the next page
+        if len(self.firsts) > 1:  # taller than a page: only the last still keeps with the next
+            return [*self.firsts[:-1], KeepWithNext(self.firsts[-1:], self.next)]
+        return [*self.firsts, self.next]
 
     def draw(self):
-        (width, height), (next_width, _) = self.sizes
-        self.first.drawOn(self.canv, 0, self.height - height, _sW=self.width - width)
-        self.next.drawOn(self.canv, 0, 0, _sW=self.width - next_width)
+        y = self.height
+        for index, (first, (width, height)) in enumerate(zip(self.firsts, self.sizes)):
+            y -= height
+            first.drawOn(self.canv, 0, y, _sW=self.width - width)
+            after = self.firsts[index + 1] if index + 1 < len(self.firsts) else self.next
+            y -= first.getSpaceAfter() + after.getSpaceBefore()
+        self.next.drawOn(self.canv, 0, 0, _sW=self.width - self.next_size[0])
 
 
 class _Rule(Flowable):
