@@ -39,6 +39,7 @@ from craftkit.layout.text import Markup
 
 PADDING = 3  # top and bottom, points
 GUTTER = 12  # between two columns' text, points (half on each side); none at the outer edges
+MIN_SHARE = 2 * GUTTER  # the least a column without a width gets when fixed widths crowd it
 BLEED = 4  # backgrounds and rules reach this far past the text edges, into the margins
 FONT_SIZE = 10
 LEADING = 12
@@ -51,16 +52,33 @@ class Columns:
     aligns: list[str]  # "LEFT", "CENTER", "RIGHT"
 
     def resolve(self, available: float) -> list[float]:
+        """The columns' widths in `available` points. Widths that add up past it shrink in
+        proportion, leaving each column without a width at least MIN_SHARE (or an equal share
+        when even that does not fit): no column is drawn past the content box."""
         fixed = sum(w for w in self.widths if w is not None)
         flexible = sum(1 for w in self.widths if w is None)
+        if flexible * MIN_SHARE >= available:
+            if flexible or fixed > available:
+                return [available / len(self.widths)] * len(self.widths)
+        elif fixed > available - flexible * MIN_SHARE:
+            scale = (available - flexible * MIN_SHARE) / fixed
+            return [MIN_SHARE if w is None else w * scale for w in self.widths]
         share = max(available - fixed, 0) / flexible if flexible else 0
         return [share if w is None else w for w in self.widths]
 
-    def paddings(self) -> list[tuple[float, float]]:
-        """(left, right) padding of each column: half the gutter inside, none at the edges."""
-        last = len(self.widths) - 1
-        return [(0 if i == 0 else GUTTER / 2, 0 if i == last else GUTTER / 2)
-                for i in range(len(self.widths))]
+    def paddings(self, widths: list[float]) -> list[tuple[float, float]]:
+        """(left, right) padding of each column: half the gutter inside, none at the edges; a
+        column narrower than twice its padding keeps half its width for text (its text would
+        otherwise start past its right edge, over the next column's)."""
+        last = len(widths) - 1
+        out = []
+        for i, width in enumerate(widths):
+            left, right = (0 if i == 0 else GUTTER / 2), (0 if i == last else GUTTER / 2)
+            if left + right > width / 2:
+                scale = width / 2 / (left + right)
+                left, right = left * scale, right * scale
+            out.append((left, right))
+        return out
 
 
 @dataclass
@@ -120,7 +138,7 @@ class _Cells:
 
     def __init__(self, look: Look, columns: Columns, widths: list[float]) -> None:
         self.look, self.columns = look, columns
-        paddings = columns.paddings()
+        paddings = columns.paddings(widths)
         self.inner = [max(w - left - right, 1.0) for w, (left, right) in zip(widths, paddings)]
         # How far a word may grow into the gutter on the side its alignment pushes it to.
         self.slack = [{"LEFT": right, "RIGHT": left}.get(align, 2 * min(left, right))
@@ -343,7 +361,7 @@ class TableStream(Flowable):
             ("BACKGROUND", (0, 0), (-1, 0), look.header_background),
             ("LINEBELOW", (0, 0), (-1, 0), 0.75, colors.black),
         ]
-        for index, ((left, right), align) in enumerate(zip(self.columns.paddings(),
+        for index, ((left, right), align) in enumerate(zip(self.columns.paddings(m.widths),
                                                           self.columns.aligns)):
             style += [("ALIGN", (index, 0), (index, -1), align),
                       ("LEFTPADDING", (index, 0), (index, -1), left),

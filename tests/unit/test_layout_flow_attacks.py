@@ -86,3 +86,45 @@ def test_a_chain_of_blocks_kept_with_the_next_lays_out_in_linear_time():
     seconds(50)  # warm up
     small, large = seconds(200), seconds(1600)
     assert large < 16 * small, (small, large)  # 8x the blocks; quadratic is 64x
+
+
+# ------------------------------------------------------------------ column widths past the page
+
+LEFT, RIGHT = 48, 595.2756 - 48  # A4's content box with the default margins
+
+
+def letters_table(widths: list[float | None]) -> dict:
+    """A table whose column i shows letter i: where each letter lands tells its column."""
+    return {"type": "table", "source": "items", "columns": [
+        {"header": chr(65 + i), "text": chr(65 + i) * 3 + " {{item.name}}",
+         **({"width": width} if width else {})} for i, width in enumerate(widths)]}
+
+
+@pytest.mark.parametrize("widths", [[500, 200, None], [400, 400], [300, None, 300, None]])
+def test_column_widths_past_the_content_box_shrink_to_fit_it(widths):
+    """Fixed widths that add up past the content box put the last columns past the right
+    margin and off the page (x = 754 on a 595 pt page)."""
+    pdf = render({"body": [letters_table(widths)]}, {"items": [{"name": "word " * 20}]})
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        chars = [c for page in document.pages for c in page.chars]
+    assert {c["text"] for c in chars} >= {chr(65 + i) for i in range(len(widths))}
+    assert all(LEFT - 0.5 <= c["x0"] and c["x1"] <= RIGHT + 0.5 for c in chars), \
+        sorted({(c["text"], round(c["x0"])) for c in chars if c["x1"] > RIGHT + 0.5})[:5]
+
+
+@pytest.mark.parametrize("widths", [[7] * 10, [None] * 26, [None, 8, 8, None]])
+def test_a_column_narrower_than_its_gutter_keeps_its_text_inside(widths):
+    """A column narrower than its 12 pt gutter drew its text at 6 pt from its left edge: past
+    its right edge, over the next column's text."""
+    pdf = render({"body": [letters_table(widths)]}, {"items": [{"name": "x"}]})
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        page = document.pages[0]
+        table = [c for c in page.chars if c["text"].isupper()]
+    edges = [LEFT]
+    from craftkit.layout.tables import Columns
+    for width in Columns(widths, ["LEFT"] * len(widths)).resolve(RIGHT - LEFT):
+        edges.append(edges[-1] + width)
+    for char in table:
+        column = ord(char["text"]) - 65
+        middle = (char["x0"] + char["x1"]) / 2
+        assert edges[column] <= middle <= edges[column + 1], (char["text"], middle, edges[column:column + 2])
