@@ -42,9 +42,11 @@ class Styles:
     """What flowables are made with: the font family, paragraph styles, the images."""
 
     def __init__(self, family: fonts.Family, assets: dict[str, bytes], direction: str = "auto",
-                 uploaded: dict[str, fonts.Family] | None = None) -> None:
+                 uploaded: dict[str, fonts.Family] | None = None,
+                 box: tuple[float, float] = (1e9, 1e9)) -> None:
         self.family = family
         self.assets = assets
+        self.box = box  # the page's content box: (width, height)
         self.direction = direction  # the layout's: auto, ltr or rtl
         self.uploaded = uploaded or {}  # the layout's own font families, registered
         self._cache: dict = {}
@@ -81,7 +83,7 @@ class Styles:
         style = self.paragraph(size, align or ("right" if right_to_left else "left"), bold,
                                italic, color, fonts.shaping(markup), family, space_before,
                                space_after)
-        return Paragraph(markup, style)
+        return _Paragraph(markup, style)
 
 
 def flowables(blocks: list[dict], styles: Styles) -> list[Flowable]:
@@ -134,7 +136,8 @@ def _flowable(block: dict, styles: Styles) -> list[Flowable]:
                           aligns=[c.get("align", "left").upper() for c in block["columns"]])
         return [TableStream(block["headers"], block["cells"], columns, look, block["footer"])]
     if kind == "spacer":
-        return [Spacer(0, space(block.get("height"), SPACE["md"]))]
+        # Never taller than a page (spacer.height lints up to 800 pt, more than A4 holds).
+        return [Spacer(0, min(space(block.get("height"), SPACE["md"]), styles.box[1]))]
     if kind == "pagebreak":
         return [PageBreak()]
     if kind == "rule":
@@ -221,6 +224,18 @@ class KeepWithNext(Flowable):
             after = self.firsts[index + 1] if index + 1 < len(self.firsts) else self.next
             y -= first.getSpaceAfter() + after.getSpaceBefore()
         self.next.drawOn(self.canv, 0, 0, _sW=self.width - self.next_size[0])
+
+
+class _Paragraph(Paragraph):
+    """A paragraph that leaves no widow or orphan line, except on a page too short for two of
+    its lines (a label with wide margins): there it takes one line a page rather than none."""
+
+    def split(self, available_width, available_height):
+        parts = super().split(available_width, available_height)
+        if parts or not getattr(getattr(self, "_frame", None), "_atTop", False):
+            return parts
+        self.allowWidows = self.allowOrphans = 1  # this part only: the rest is a new Paragraph
+        return super().split(available_width, available_height)
 
 
 class _Rule(Flowable):

@@ -220,6 +220,30 @@ def _page(ctx: Context, page: object) -> None:
     if not all(number(v) and 0 <= v <= 200 for v in sides.values()):
         ctx.problem("layout.page.margin", "must be points from 0 to 200, or "
                                           "{top, right, bottom, left} of such numbers")
+    elif page.get("size", "A4") in PAGE_SIZES:
+        width, height = content_box(page)
+        if width <= 0 or height <= 0:
+            ctx.problem("layout.page.margin",
+                        f"the margins leave a content box of {round(width, 2):g} x "
+                        f"{round(height, 2):g} pt; they must leave room on the page")
+
+
+def content_box(page: dict) -> tuple[float, float]:
+    """(width, height) of a linted page's content box: the page minus its margins (sides a
+    margin object leaves out are 48 pt)."""
+    width, height = PAGE_SIZES[page.get("size", "A4")]
+    if page.get("orientation") == "landscape":
+        width, height = height, width
+    top, right, bottom, left = margins(page)
+    return width - left - right, height - top - bottom
+
+
+def margins(page: dict) -> tuple[float, float, float, float]:
+    """(top, right, bottom, left) of a linted page."""
+    margin = page.get("margin", 48)
+    sides = margin if isinstance(margin, dict) else {}
+    return tuple(sides.get(s, margin if not sides else 48)
+                 for s in ("top", "right", "bottom", "left"))
 
 
 def _output(ctx: Context, layout: dict) -> None:

@@ -31,7 +31,7 @@ from craftkit.config import env_float, env_int
 from craftkit.layout import fonts, metadata, text, uploads
 from craftkit.layout.blocks import Styles, flowables
 from craftkit.layout.errors import RenderError
-from craftkit.layout.lint import PAGE_SIZES
+from craftkit.layout.lint import PAGE_SIZES, content_box, margins as page_margins
 from craftkit.layout.resolve import Resolver, texts_of, watermark
 
 __all__ = ["Limits", "RenderError", "render_pdf", "time_limit_message"]
@@ -102,11 +102,9 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
     size = PAGE_SIZES[page.get("size", "A4")]
     if page.get("orientation") == "landscape":
         size = landscape(size)
-    margin = page.get("margin", 48)
-    sides = margin if isinstance(margin, dict) else {}
-    top, right, bottom, left = (sides.get(s, margin if not sides else 48)
-                                for s in ("top", "right", "bottom", "left"))
-    styles = Styles(family, assets or {}, layout.get("direction", "auto"), uploaded)
+    top, right, bottom, left = page_margins(page)
+    box = content_box(page)
+    styles = Styles(family, assets or {}, layout.get("direction", "auto"), uploaded, box)
     info = metadata.file_info(meta, metadata.language(layout), layout.get("pdfa"), created)
     decorate = _Decorator(layout, data, locale, styles, size, (top, right, bottom, left), mark,
                           info)
@@ -125,9 +123,11 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
     except RenderError as exc:
         raise RenderError(doc.failure or _first_message(exc)) from None
     except LayoutError as exc:
-        raise RenderError("a block (an image, a code, or columns side by side) is taller than a "
-                          "page and cannot be split across pages; make it smaller or shorten the "
-                          "data that fills it") from exc
+        raise RenderError(f"a block is taller than a page (its content box, {box[0]:g} x {box[1]:g} "
+                          "pt: the page minus its margins) and cannot be split across pages: an "
+                          "image, a code, columns side by side, or a line of text or a table "
+                          "header taller than that; make it smaller, shorten the data that fills "
+                          "it, or make the margins smaller") from exc
     return out.getvalue()
 
 

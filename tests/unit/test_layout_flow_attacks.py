@@ -128,3 +128,47 @@ def test_a_column_narrower_than_its_gutter_keeps_its_text_inside(widths):
         column = ord(char["text"]) - 65
         middle = (char["x0"] + char["x1"]) / 2
         assert edges[column] <= middle <= edges[column + 1], (char["text"], middle, edges[column:column + 2])
+
+
+# ------------------------------------------------------------------ pages that hold one line
+
+LABEL_ONE_LINE = {"size": "Label4x6", "margin": {"top": 200, "bottom": 200, "left": 10, "right": 10}}
+
+
+@pytest.mark.parametrize("size", [10, 14, 20])
+def test_a_page_that_holds_one_line_of_a_paragraph_still_takes_the_paragraph(size):
+    """Widow and orphan control cannot be kept when a page (32 pt of content box) holds fewer
+    than two lines: a 14 pt paragraph failed with "a block (an image, a code, or columns side by
+    side) is taller than a page", though it was neither and each of its lines fitted."""
+    paragraph = " ".join(f"w{i:03d}" for i in range(60))
+    pdf = render({"page": LABEL_ONE_LINE, "body": [{"type": "text", "text": paragraph,
+                                                     "size": size}]})
+    assert [w["text"] for page in words(pdf) for w in page] == paragraph.split()
+
+
+def test_a_spacer_taller_than_the_content_box_fills_one_page():
+    """`spacer.height` lints up to 800 pt, more than A4's content box (746 pt): the render
+    failed saying "an image, a code, or columns side by side" was taller than a page."""
+    pdf = render({"body": [{"type": "text", "text": "before"}, {"type": "spacer", "height": 800},
+                           {"type": "text", "text": "after"}]})
+    assert [[w["text"] for w in page] for page in words(pdf)] == [["before"], [], ["after"]] or \
+        [[w["text"] for w in page] for page in words(pdf)] == [["before"], ["after"]]
+
+
+def test_a_block_too_tall_for_the_content_box_is_named_with_the_box_size():
+    with pytest.raises(RenderError, match=r"content box, 268 x 32 pt"):
+        render({"page": LABEL_ONE_LINE, "body": [{"type": "text", "text": "big", "size": 40}]})
+
+
+@pytest.mark.parametrize("page, size", [
+    ({"size": "Label4x6", "margin": 150}, "-12 x 132"),
+    ({"size": "A6", "margin": {"left": 150, "right": 148}}, "-0.36 x 323.53"),
+    ({"size": "Label4x6", "orientation": "landscape", "margin": {"top": 150, "bottom": 150}}, "336 x -12"),
+])
+def test_margins_that_leave_no_content_box_do_not_lint(page, size):
+    """The margins (up to 200 pt each) could add up past the page: the render failed naming
+    "an image, a code, or columns side by side" instead of the margins."""
+    from craftkit.errors import InvalidTemplate
+    with pytest.raises(InvalidTemplate) as caught:
+        lint({"page": page, "body": [{"type": "text", "text": "x"}]}, MANIFEST)
+    assert size in str(caught.value.field_errors["layout.page.margin"])
