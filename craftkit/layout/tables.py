@@ -123,8 +123,11 @@ def wrap_plain(text: str, font: str, size: float, width: float, slack: float = 0
 def _break_word(word: str, font: str, size: float, width: float) -> list[str]:
     """`word` in pieces no wider than `width` (at least one character each)."""
     pieces, piece, used = [], "", 0.0
+    widths: dict[str, float] = {}  # a long word repeats its characters: measure each once
     for char in word:
-        wide = stringWidth(char, font, size)
+        wide = widths.get(char)
+        if wide is None:
+            wide = widths[char] = stringWidth(char, font, size)
         if piece and used + wide > width:
             pieces.append(piece)
             piece, used = "", 0.0
