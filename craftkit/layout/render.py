@@ -31,7 +31,7 @@ from craftkit.config import env_float, env_int
 from craftkit.layout import fonts, metadata, text, uploads
 from craftkit.layout.blocks import Styles, flowables
 from craftkit.layout.errors import RenderError
-from craftkit.layout.lint import PAGE_SIZES, content_box, margins as page_margins
+from craftkit.layout.lint import PAGE_SIZES, SPACE, margins as page_margins
 from craftkit.layout.resolve import Resolver, texts_of, watermark
 
 __all__ = ["Limits", "RenderError", "render_pdf", "time_limit_message"]
@@ -75,7 +75,8 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
         meta = {k: text.interpolate(v, data, locale) for k, v in layout.get("metadata", {}).items()}
         password = (text.interpolate(layout["protect"]["password"], data, locale)
                     if "protect" in layout else None)
-        sample = {**data, "page": 0, "pages": 0}
+        # The widest page numbers there can be: the header and footer are measured with them.
+        sample = {**data, "page": limits.max_pages, "pages": limits.max_pages}
         margins = [Resolver(locale, limits).blocks(layout.get(part, []), sample)
                    for part in ("header", "footer")]
         mark = watermark(layout.get("watermark"), data, locale)
@@ -103,18 +104,26 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
     if page.get("orientation") == "landscape":
         size = landscape(size)
     top, right, bottom, left = page_margins(page)
-    box = content_box(page)
-    styles = Styles(family, assets or {}, layout.get("direction", "auto"), uploaded, box)
+    styles = Styles(family, assets or {}, layout.get("direction", "auto"), uploaded)
     info = metadata.file_info(meta, metadata.language(layout), layout.get("pdfa"), created)
     decorate = _Decorator(layout, data, locale, styles, size, (top, right, bottom, left), mark,
                           info)
+    # The body starts below the header and ends above the footer, even where they are taller
+    # than their margins.
+    body_top, body_bottom = _clear_of(margins, styles, size, (top, right, bottom, left))
+    box = (size[0] - left - right, size[1] - body_top - body_bottom)
+    if box[1] <= 0:
+        raise RenderError(f"the header and footer leave no room for the body on a "
+                          f"{size[0]:g} x {size[1]:g} pt page with these margins; make them "
+                          "shorter or the margins smaller")
+    styles.box = box
     out = io.BytesIO()
     doc = _Document(out, limits=limits, started=started, pagesize=size, leftMargin=left,
                     rightMargin=right, topMargin=top, bottomMargin=bottom, invariant=1,
                     encrypt=_encryption(password),
                     **info.document_args())
     # No padding: the body's edges are the content box's, as the header's and footer's are.
-    frame = Frame(left, bottom, size[0] - left - right, size[1] - top - bottom, id="body",
+    frame = Frame(left, body_bottom, box[0], box[1], id="body",
                   leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
     doc.addPageTemplates([PageTemplate(id="page", frames=[frame])])
     story = flowables(body, styles)
@@ -138,6 +147,20 @@ def _first_message(exc: RenderError) -> str:
     while isinstance(exc.__context__, RenderError):
         exc = exc.__context__
     return str(exc)
+
+
+def _clear_of(parts: list[list[dict]], styles: Styles, size: tuple[float, float],
+              margins: tuple[float, float, float, float]) -> tuple[float, float]:
+    """(top, bottom): the body's distance from the page's top and bottom edges, the margins
+    unless the header or footer (drawn as _Decorator draws them) reaches past them."""
+    top, right, bottom, left = margins
+    width = size[0] - left - right
+    header, footer = (sum(f.wrap(width, size[1])[1] for f in flowables(blocks, styles))
+                      for blocks in parts)
+    header_end = min(24, top / 2) + header  # from the top edge
+    footer_top = max(bottom - 8, footer + 12)  # from the bottom edge
+    return (header_end + SPACE["xs"] if header and header_end > top else top,
+            footer_top + SPACE["xs"] if footer and footer_top > bottom else bottom)
 
 
 def _encryption(password: str | None):

@@ -192,3 +192,32 @@ def test_breaking_a_long_word_measures_each_of_its_characters_once(monkeypatch):
     calls.clear()
     tables.wrap_plain("0123456789" * 1000, "Helvetica", 10, 100)
     assert len(calls) < 100
+
+
+# ------------------------------------------------------------------ headers taller than margins
+
+@pytest.mark.parametrize("margin", [10, 36, {"top": 30, "bottom": 30, "left": 48, "right": 48}])
+def test_a_header_or_footer_taller_than_its_margin_does_not_overlap_the_body(margin):
+    """The header is drawn from near the page's top edge down and the footer up from near its
+    bottom, whatever their height: three lines of header in a 36 pt margin were printed over
+    the body's first lines."""
+    layout = {"page": {"margin": margin},
+              "header": [{"type": "text", "text": "head one\nhead two\nhead three"}],
+              "footer": [{"type": "text", "text": "foot one\nfoot two\nfoot three\nPage {{page}}"}],
+              "body": [{"type": "text", "text": " ".join(f"b{i:04d}" for i in range(1500))}]}
+    pages = words(render(layout))
+    body = [w["text"] for page in pages for w in page if w["text"].startswith("b")]
+    assert body == [f"b{i:04d}" for i in range(1500)]
+    for page in pages:
+        head = max(w["bottom"] for w in page if w["text"] == "three" and w["top"] < 200)
+        foot = min(w["top"] for w in page if w["text"] == "foot")
+        lines = [w for w in page if w["text"].startswith("b")]
+        assert head <= min(w["top"] for w in lines), "header over the body"
+        assert foot >= max(w["bottom"] for w in lines), "footer over the body"
+
+
+def test_a_header_that_leaves_no_room_for_the_body_fails_saying_so():
+    layout = {"page": {"size": "A6"}, "header": [{"type": "text", "text": "line\n" * 40}],
+              "body": [{"type": "text", "text": "body"}]}
+    with pytest.raises(RenderError, match="header and footer.*leave no room for the body"):
+        render(layout)
