@@ -19,6 +19,7 @@ from craftkit.layout import fonts
 from craftkit.layout.codes import barcode, image, qr
 from craftkit.layout.errors import RenderError
 from craftkit.layout.lint import SPACE
+from craftkit.layout.paragraphs import chunks, line_count
 from craftkit.layout.tables import Columns, Look, TableStream
 
 ALIGN = {"left": TA_LEFT, "center": TA_CENTER, "right": TA_RIGHT, "justify": TA_JUSTIFY}
@@ -228,14 +229,32 @@ class KeepWithNext(Flowable):
 
 class _Paragraph(Paragraph):
     """A paragraph that leaves no widow or orphan line, except on a page too short for two of
-    its lines (a label with wide margins): there it takes one line a page rather than none."""
+    its lines (a label with wide margins): there it takes one line a page rather than none.
+
+    A long one is cut once, at its first split, into parts of at most CHUNK lines (ReportLab
+    lays out the whole rest again at every split: quadratic in the lines, see paragraphs.py;
+    and its rest started with a blank line after a line break).
+    The parts continue one another: no space between them, and no widow or orphan to avoid
+    where one part meets the next."""
+
+    continued = False  # not the paragraph's first lines
+    continues = False  # not its last lines
 
     def split(self, available_width, available_height):
+        self.allowOrphans, self.allowWidows = int(self.continued), int(self.continues)
         parts = super().split(available_width, available_height)
-        if parts or not getattr(getattr(self, "_frame", None), "_atTop", False):
+        if not parts and getattr(getattr(self, "_frame", None), "_atTop", False):
+            self.allowWidows = self.allowOrphans = 1  # this part only: the rest is a new one
+            parts = super().split(available_width, available_height)
+        if len(parts) != 2:
             return parts
-        self.allowWidows = self.allowOrphans = 1  # this part only: the rest is a new Paragraph
-        return super().split(available_width, available_height)
+        first = parts[0]
+        first.continued, first.continues, first.spaceBefore = self.continued, True, self.getSpaceBefore()
+        parts = [first, *chunks(self, line_count(first))]
+        for part in parts[1:]:
+            part.continued, part.continues, part.spaceBefore, part.spaceAfter = True, True, 0, 0
+        parts[-1].continues, parts[-1].spaceAfter = self.continues, self.getSpaceAfter()
+        return parts
 
 
 class _Rule(Flowable):

@@ -35,6 +35,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
 
 from craftkit.layout import fonts
+from craftkit.layout.paragraphs import line_count, line_range
 from craftkit.layout.text import Markup
 
 PADDING = 3  # top and bottom, points
@@ -184,28 +185,48 @@ def _lines(paragraph: Paragraph) -> int:
     return max(1, round(paragraph.height / LEADING))
 
 
+class _Rest:
+    """The lines from `start` on of a cell cut across pages (its text's lines, or a Paragraph's),
+    made into a cell only when drawn: cutting a long cell page after page takes time linear in
+    its lines (re-splitting the whole rest on every page was quadratic: a cell of 8,000 lines
+    with markup took 10 s)."""
+
+    def __init__(self, source: list[str] | Paragraph, start: int = 0) -> None:
+        self.source, self.start = source, start
+
+    @classmethod
+    def of(cls, cell) -> _Rest:
+        return cell if isinstance(cell, _Rest) else cls(cell.split("\n") if isinstance(cell, str)
+                                                        else cell)
+
+    @property
+    def total(self) -> int:
+        return len(self.source) if isinstance(self.source, list) else line_count(self.source)
+
+    def cell(self, stop: int | None = None):
+        """Lines start to `stop` (the end: None), ready for a Table."""
+        if isinstance(self.source, list):
+            return "\n".join(self.source[self.start:stop])
+        paragraph = line_range(self.source, self.start, self.total if stop is None else stop)
+        paragraph.wrap(self.source.cell_width, 1e9)
+        paragraph.cell_width = self.source.cell_width
+        return paragraph
+
+
 def split_cells(laid: list, lines: int) -> tuple[list, list, int]:
     """A row cut after `lines` lines: (the first part's cells, the rest's cells, the rest's
     height in lines)."""
     first, rest, left = [], [], 1
     for cell in laid:
-        if isinstance(cell, str):
-            cut = cell.split("\n")
-            first.append("\n".join(cut[:lines]))
-            rest.append("\n".join(cut[lines:]))
-            left = max(left, len(cut) - lines)
-            continue
-        parts = cell.split(cell.cell_width, lines * LEADING + 0.01)
-        if len(parts) < 2:
-            first.append(cell)
+        view = _Rest.of(cell)
+        stop = view.start + lines
+        if stop >= view.total:
+            first.append(view.cell())
             rest.append("")
             continue
-        for part in parts:
-            part.wrap(cell.cell_width, 1e9)
-            part.cell_width = cell.cell_width
-        first.append(parts[0])
-        rest.append(parts[1])
-        left = max(left, _lines(parts[1]))
+        first.append(view.cell(stop))
+        rest.append(_Rest(view.source, stop))
+        left = max(left, view.total - stop)
     return first, rest, left
 
 
@@ -349,7 +370,8 @@ class TableStream(Flowable):
         """The header, `rows` (the first of which is row number `first` of the table) and, when
         `last`, the footer, as one ReportLab Table."""
         m, look = self.measure, self.look
-        data = [m.header, *(cells for cells, _ in rows)]
+        data = [m.header, *([c.cell() if isinstance(c, _Rest) else c for c in cells]
+                            for cells, _ in rows)]
         heights = [m.header_height, *(height for _, height in rows)]
         body_end = len(data) - 1
         if self.footer and last:
