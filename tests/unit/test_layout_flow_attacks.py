@@ -265,3 +265,18 @@ def test_lines_of_a_long_text_follow_one_another_on_every_page(block):
     assert len({round(page[0], 1) for page in tops}) == 1, [page[0] for page in tops]
     for page in tops:  # one line after the other, no gap
         assert {round(b - a, 1) for a, b in zip(page, page[1:])} == {12.5 if block["type"] == "each" else 12.0}
+
+
+@pytest.mark.parametrize("template", ["\ue0009\ue001", "[x](\ue0009\ue001)", "**\ue0000\ue001**",
+                                      "{{url}} \ue0000\ue001 *i*"])
+def test_the_private_characters_markup_holds_values_with_are_plain_text_in_a_template(template):
+    """Markup holds values aside as U+E000 <n> U+E001: the same characters typed in a template
+    raised IndexError, or showed a value twice."""
+    from craftkit.layout.text import markup
+    for layout in ({"body": [{"type": "text", "text": template}]},
+                   {"body": [table(template + " **b**")]}):
+        render(layout, {"url": "https://a.example", "items": [{"name": "n"}]})
+    result = markup(template, {"url": "VALUE"})
+    assert result.count("VALUE") == template.count("{{url}}")
+    if "](" not in template:  # (a link to something that is not a URL shows its label)
+        assert result.count("\ue000") == template.count("\ue000")
