@@ -132,7 +132,7 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
     except RenderError as exc:
         raise RenderError(doc.failure or _first_message(exc)) from None
     except LayoutError as exc:
-        raise RenderError(f"a block is taller than a page (its content box, {box[0]:g} x {box[1]:g} "
+        raise RenderError(f"a block is taller than a page (its content box, {box[0]:.0f} x {box[1]:.0f} "
                           "pt: the page minus its margins) and cannot be split across pages: an "
                           "image, a code, columns side by side, or a line of text or a table "
                           "header taller than that; make it smaller, shorten the data that fills "
