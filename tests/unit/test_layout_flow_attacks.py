@@ -84,7 +84,7 @@ def test_a_chain_of_blocks_kept_with_the_next_lays_out_in_linear_time():
         return time.perf_counter() - started
 
     seconds(50)  # warm up
-    small, large = seconds(200), seconds(1600)
+    small, large = min(seconds(200) for _ in range(3)), min(seconds(1600) for _ in range(2))
     assert large < 16 * small, (small, large)  # 8x the blocks; quadratic is 64x
 
 
