@@ -20,7 +20,7 @@ from craftkit.layout.codes import barcode, image, qr
 from craftkit.layout.errors import RenderError
 from craftkit.layout.lint import SPACE
 from craftkit.layout.paragraphs import chunks, line_count
-from craftkit.layout.tables import Columns, Look, TableStream
+from craftkit.layout.tables import MIN_SHARE, Columns, Look, TableStream
 
 ALIGN = {"left": TA_LEFT, "center": TA_CENTER, "right": TA_RIGHT, "justify": TA_JUSTIFY}
 # Title (level 0) and heading levels: (font size, space before, space after). The space before
@@ -148,7 +148,7 @@ def _flowable(block: dict, styles: Styles) -> list[Flowable]:
     if kind == "columns":
         cells = [flowables(c["blocks"], styles) for c in block["columns"]]
         gap = space(block.get("gap"), SPACE["md"])
-        table = Table([cells], colWidths=[c.get("width") for c in block["columns"]],
+        table = _ColumnsTable([cells], colWidths=[c.get("width") for c in block["columns"]],
                       style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                         # ReportLab sets each cell's font (Helvetica unless told),
                                         # even around flowables: it would be listed, not embedded.
@@ -255,6 +255,24 @@ class _Paragraph(Paragraph):
             part.continued, part.continues, part.spaceBefore, part.spaceAfter = True, True, 0, 0
         parts[-1].continues, parts[-1].spaceAfter = self.continues, self.getSpaceAfter()
         return parts
+
+
+class _ColumnsTable(Table):
+    """The table of a `columns` block: widths that add up past the width it is given shrink in
+    proportion, as a table's columns do (tables.Columns.resolve), instead of the table being
+    centred on the content box and overflowing both margins."""
+
+    def wrap(self, available_width, available_height):
+        wanted = getattr(self, "_wanted", None)
+        if wanted is None:
+            wanted = self._wanted = list(self._argW)
+        fixed = sum(w for w in wanted if w is not None)
+        flexible = sum(1 for w in wanted if w is None)
+        crowded = fixed > available_width - flexible * MIN_SHARE
+        self._argW = self._colWidths = (
+            Columns(wanted, ["LEFT"] * len(wanted)).resolve(available_width) if crowded
+            else list(wanted))
+        return super().wrap(available_width, available_height)
 
 
 class _Rule(Flowable):
