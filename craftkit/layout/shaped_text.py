@@ -66,3 +66,10 @@ def make_to_unicode_cmap(fontname: str, subset: list[int]) -> str:
 
 
 ttfonts.makeToUnicodeCMap = make_to_unicode_cmap
+
+
+# ReportLab shapes paragraph words with discretionary ligatures on (`dlig`, its default features
+# dict), which a font offers only for display: Noto Sans CJK drew "株式会社" as the one glyph "㍿"
+# in any paragraph that needed shaping (one with Arabic or Hebrew), and text extracted that way.
+# The default dict is shared by every call (paragraph.py imported the function): off here.
+ttfonts.shapeFragWord.__defaults__[0]["dlig"] = False

@@ -74,6 +74,13 @@ def test_cjk_arabic_and_hebrew_extract_back_in_logical_order(text):
     assert logical_text(render({"type": "text", "text": text})).strip() == text
 
 
+def test_shaping_makes_no_discretionary_ligature():
+    """A paragraph with Hebrew is shaped; the CJK font's discretionary ligature would draw (and
+    extract) 株式会社 as the one sign ㍿."""
+    text = logical_text(render({"type": "text", "text": "株式会社サンヒル שלום office"}))
+    assert "株式会社" in text and "\u337f" not in text
+
+
 def test_right_to_left_paragraphs_read_from_the_right_and_align_right():
     drawn = chars(render({"type": "text", "text": "שלום עולם"},
                          {"type": "text", "text": "שלום עולם", "direction": "ltr"}))
