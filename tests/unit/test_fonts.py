@@ -160,3 +160,77 @@ def test_fallback_markup_loses_no_character_and_always_lays_out(template, direct
         return sorted(c for c in plain if not c.isspace() and c != "\u200a")
 
     assert letters(made) == letters(source)
+
+
+HEBREW_WORDS = "אחד שתיים שלוש ארבע חמש שש שבע שמונה תשע עשר".split()
+
+
+def reading_order(pdf: bytes) -> list[str]:
+    """The words of every page, lines top to bottom, in logical order (pypdfium2 reads each line
+    of right-to-left text back into logical order)."""
+    document = pypdfium2.PdfDocument(pdf)
+    return [word for page in document for word in page.get_textpage().get_text_range().split()]
+
+
+def hebrew_words(pdf: bytes) -> list[str]:
+    """The Hebrew words as a reader reads them: lines top to bottom, each line's Hebrew words
+    from the right (pdfplumber gives each word's letters as drawn, left to right)."""
+    out = []
+    for page in pdfplumber.open(io.BytesIO(pdf)).pages:
+        lines: dict[int, list[dict]] = {}
+        for word in page.extract_words():
+            lines.setdefault(round(word["top"]), []).append(word)
+        for top in sorted(lines):
+            out += [w["text"][::-1] for w in sorted(lines[top], key=lambda w: -w["x0"])
+                    if re.search("[\u0590-\u05ff]", w["text"])]
+    return out
+
+
+@pytest.mark.parametrize("direction", ["auto", "rtl"])
+def test_a_right_to_left_paragraph_that_wraps_keeps_its_lines_in_order(direction):
+    text = " ".join(HEBREW_WORDS * 4)
+    pdf = render({"type": "text", "text": text, "direction": direction}, page={"size": "A6"})
+    assert len({round(c["top"]) for c in chars(pdf)}) >= 3
+    assert hebrew_words(pdf) == text.split()
+    assert reading_order(pdf) == text.split()
+
+
+def test_a_left_to_right_paragraph_with_a_long_hebrew_phrase_keeps_its_order():
+    text = "Invoice " + " ".join(HEBREW_WORDS * 3) + " paid"
+    pdf = render({"type": "text", "text": text}, page={"size": "A6"})
+    assert hebrew_words(pdf) == HEBREW_WORDS * 3
+    drawn = pdfplumber.open(io.BytesIO(pdf)).pages[0].extract_words()
+    assert drawn[0]["text"] == "Invoice" and drawn[-1]["text"] == "paid"
+    assert drawn[0]["x0"] == min(w["x0"] for w in drawn)  # the paragraph starts at the left
+
+
+def test_a_right_to_left_paragraph_keeps_its_line_breaks_markup_and_every_word():
+    text = ("**" + " ".join(HEBREW_WORDS[:5]) + "** " + " ".join(HEBREW_WORDS * 2) + "\n" +
+            " ".join(HEBREW_WORDS[::-1] * 2))
+    pdf = render({"type": "text", "text": text}, page={"size": "A6"})
+    assert reading_order(pdf) == text.replace("**", "").split()
+
+
+def test_a_justified_right_to_left_paragraph_justifies_its_wrapped_lines():
+    text = " ".join(HEBREW_WORDS * 4)
+    pdf = render({"type": "text", "text": text, "align": "justify"}, page={"size": "A6"})
+    lines: dict[int, list[dict]] = {}
+    for char in chars(pdf):
+        lines.setdefault(round(char["top"]), []).append(char)
+    full = [lines[top] for top in sorted(lines)][:-1]
+    assert len(full) >= 2
+    assert len({round(min(c["x0"] for c in line)) for line in full}) == 1  # every line but
+    assert len({round(max(c["x1"] for c in line)) for line in full}) == 1  # the last: full width
+    assert hebrew_words(pdf) == text.split()
+
+
+def test_a_right_to_left_table_cell_that_wraps_keeps_its_lines_in_order():
+    text = " ".join(HEBREW_WORDS * 3)
+    layout = {"body": [{"type": "table", "source": "rows", "as": "row", "columns": [
+        {"header": "#", "text": "1", "width": 30}, {"header": "Name", "text": "{{row.name}}"},
+        {"header": "Amount", "text": "9.50", "width": 60, "align": "right"}]}]}
+    manifest = Manifest.parse({"fields": {"rows": {"type": "array"},
+                                          "rows[].name": {"type": "string"}}})
+    lint(layout, manifest)
+    pdf = render_pdf(layout, {"rows": [{"name": text}] * 2})
+    assert hebrew_words(pdf) == text.split() * 2
