@@ -234,3 +234,17 @@ def test_a_right_to_left_table_cell_that_wraps_keeps_its_lines_in_order():
     lint(layout, manifest)
     pdf = render_pdf(layout, {"rows": [{"name": text}] * 2})
     assert hebrew_words(pdf) == text.split() * 2
+
+
+def test_a_right_to_left_word_wider_than_the_line_reads_piece_after_piece():
+    word = "".join("אבגדהוזחטיכלמנסעפצקרשת"[i % 22] for i in range(300))
+    layout = {"body": [{"type": "text", "text": "שלום {{name}} סוף"}]}
+    lint(layout, MANIFEST)
+    pdf = render_pdf(layout, {"name": word})
+    lines: dict[int, list[dict]] = {}
+    for char in chars(pdf):
+        lines.setdefault(round(char["top"]), []).append(char)
+    assert len(lines) >= 3
+    read = "".join(c["text"] for top in sorted(lines)
+                   for c in sorted(lines[top], key=lambda c: -c["x0"]))
+    assert read.replace(" ", "") == "שלום" + word + "סוף"
