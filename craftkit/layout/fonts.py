@@ -159,6 +159,7 @@ _SHAPED = re.compile("[\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\ufb1d-\ufdff\ufe7
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
 _TAG = re.compile(r"<[^>]*>")
 _TAG_SPLIT = re.compile(r"(<[^>]*>)")
+_INLINE = re.compile(r"<(/?)([bi])>")
 _NEUTRAL = set("ZPSN")  # spaces, punctuation, symbols, digits: they stay in the run they are in
 
 
@@ -233,18 +234,23 @@ def _emit(items: list[str], faces: list[str | None], style: tuple[bool, bool],
     face: str | None = None
     last = " "  # the character before, across tags
     chars = iter(faces)
+    inline = {"b": 0, "i": 0}  # <b> and <i> open around the run: a <font face> inside them
+    # names one font, so a fallback run in **bold** takes its font's bold style itself
 
     def close():
         if run:
             body = xml_escape("".join(run))
+            bold, italic = style[0] or inline["b"] > 0, style[1] or inline["i"] > 0
             out.append(body if face is None else
-                       f'<font face="{_BY_FONT[face].style(*style)}">{body}</font>')
+                       f'<font face="{_BY_FONT[face].style(bold, italic)}">{body}</font>')
             run.clear()
 
     for item in items:
         if _is_tag(item):
             close()
             out.append(item)
+            if tag := _INLINE.fullmatch(item):
+                inline[tag[2]] += -1 if tag[1] else 1
             continue
         this = next(chars)
         if this != face:

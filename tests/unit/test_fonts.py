@@ -248,3 +248,17 @@ def test_a_right_to_left_word_wider_than_the_line_reads_piece_after_piece():
     read = "".join(c["text"] for top in sorted(lines)
                    for c in sorted(lines[top], key=lambda c: -c["x0"]))
     assert read.replace(" ", "") == "שלום" + word + "סוף"
+
+
+@pytest.mark.parametrize("text, font, letters, drawn_in", [
+    ("**مرحبا** world", "sans", "مرحبا", "IBMPlexSansArabic-Bold"),
+    ("x **שלום** y", "sans", "שלום", "DejaVuSans-Bold"),
+    ("**Ωμέγα** x", "serif", "Ωμέγα", "DejaVuSans-Bold"),
+    ("*Ωμέγα* x", "serif", "Ωμέγα", "DejaVuSans-Oblique"),
+])
+def test_bold_and_italic_markup_reach_the_fallback_runs_inside_them(text, font, letters,
+                                                                    drawn_in):
+    drawn = chars(render({"type": "text", "text": text}, font=font))
+    assert {font_of(c) for c in drawn if c["text"] in letters} == {drawn_in}
+    assert {font_of(c) for c in drawn if c["text"] in "xyworld"} <= {
+        "Lato-Regular", "IBMPlexSerif-Regular"}
