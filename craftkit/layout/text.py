@@ -183,8 +183,43 @@ def markup(template: str, scope: dict, locale: str = "en_US") -> Markup:
     text = LINK.sub(link, escape(PLACEHOLDER.sub(hold, template)))
     text = BOLD.sub(r"<b>\1</b>", text)
     text = ITALIC.sub(r"<i>\1</i>", text)
+    text = _nested(text)
     text = HELD.sub(lambda m: escape(raw[int(m.group(1))], {'"': "&quot;"}), text)
     return Markup(text.replace("\n", "<br/>"))
+
+
+TAG = re.compile(r"<(/?)(\w+)[^>]*>")
+
+
+def _nested(text: str) -> str:
+    """The tags properly nested, as ReportLab's parser requires: marks that overlap
+    (`***x***` is `<b><i>x</b></i>` after the bold and italic passes, `**a [b** c](…)` crosses
+    a link) close the tags opened inside them and open them again after."""
+    out: list[str] = []
+    stack: list[tuple[str, str]] = []  # (name, the tag as written)
+    at = 0
+    for tag in TAG.finditer(text):
+        out.append(text[at:tag.start()])
+        at = tag.end()
+        closing, name = tag[1], tag[2]
+        if not closing:
+            out.append(tag[0])
+            if not tag[0].endswith("/>"):
+                stack.append((name, tag[0]))
+            continue
+        names = [open_name for open_name, _ in stack]
+        if name not in names:
+            continue
+        last = len(names) - 1 - names[::-1].index(name)
+        inner = stack[last + 1:]
+        del stack[last:]
+        out.extend(f"</{open_name}>" for open_name, _ in reversed(inner))
+        out.append(tag[0])
+        out.extend(written for _, written in inner)
+        stack.extend(inner)
+    out.append(text[at:])
+    out.extend(f"</{name}>" for name, _ in reversed(stack))
+    return "".join(out)
 
 
 def has_markup(template: str) -> bool:
