@@ -227,11 +227,14 @@ def _emit(items: list[str], faces: list[str | None], style: tuple[bool, bool],
           shaped: bool) -> str:
     """Markup again, each run of one face in its `<font>`. In a `shaped` paragraph each word
     must be in one font (ReportLab shapes a word with its first font's glyphs, whatever the
-    others, or fails): where a word still changes font ("ABCفاتورة") a hair space splits it,
-    which ReportLab lays out as a space (its words split at spaces, zero-width ones not)."""
+    others: it fails, or draws the other font's glyphs of the same numbers): where a word
+    still changes font ("ABCفاتورة") or weight or slant ("a**bc**", "x**مرحبا**") a hair space
+    splits it, which ReportLab lays out as a space (its words split at spaces, zero-width ones
+    not)."""
     out: list[str] = []
     run: list[str] = []
     face: str | None = None
+    font: object = None  # what the character before is drawn in (`_drawn`)
     last = " "  # the character before, across tags
     chars = iter(faces)
     inline = {"b": 0, "i": 0}  # <b> and <i> open around the run: a <font face> inside them
@@ -240,9 +243,8 @@ def _emit(items: list[str], faces: list[str | None], style: tuple[bool, bool],
     def close():
         if run:
             body = xml_escape("".join(run))
-            bold, italic = style[0] or inline["b"] > 0, style[1] or inline["i"] > 0
             out.append(body if face is None else
-                       f'<font face="{_BY_FONT[face].style(bold, italic)}">{body}</font>')
+                       f'<font face="{_drawn(face, style, inline["b"], inline["i"])}">{body}</font>')
             run.clear()
 
     for item in items:
@@ -255,13 +257,24 @@ def _emit(items: list[str], faces: list[str | None], style: tuple[bool, bool],
         this = next(chars)
         if this != face:
             close()
-            if shaped and not item.isspace() and not last.isspace() and out:
-                run.append("\u200a")
             face = this
+        drawn = _drawn(this, style, inline["b"], inline["i"])
+        if (shaped and font is not None and drawn != font and not item.isspace()
+                and not last.isspace()):
+            run.append("\u200a")
+        font = drawn
         run.append(item)
         last = item
     close()
     return "".join(out)
+
+
+def _drawn(face: str | None, style: tuple[bool, bool], bold: int, italic: int) -> object:
+    """The font a character of `face` (None: the base font) is drawn in, in a paragraph of
+    `style` (bold, italic) inside `bold` <b> and `italic` <i> tags: a fallback font's name, or
+    the base font's style."""
+    bold, italic = style[0] or bold > 0, style[1] or italic > 0
+    return (bold, italic) if face is None else _BY_FONT[face].style(bold, italic)
 
 
 def _style_of(font_name: str) -> tuple[bool, bool]:
@@ -379,7 +392,8 @@ class Bidi:
     def markup(self) -> str:
         """The paragraph unwrapped: each line's words in visual order (a line wider than the
         paragraph would wrap in the wrong order: see `wrapped`)."""
-        return "<br/>".join(self._line(words) for words in self.lines)
+        return "<br/>".join(self._line([run for word in words for run in self._runs(word)])
+                            for words in self.lines)
 
     def wrapped(self, width: float, style) -> tuple[str, set[int]]:
         """The markup of the paragraph broken into lines at `width` points for the paragraph
@@ -388,10 +402,11 @@ class Bidi:
         out: list[str] = []
         soft: set[int] = set()
         for words in self.lines:
-            units = [piece for word in words for piece in self._pieces(word, width, style)]
+            units = [piece for word in words for run in self._runs(word)
+                     for piece in self._pieces(run, width, style)]
             counts = _line_counts([unit.markup(self.style) for unit in units], width, style)
             if counts is None:  # ReportLab broke lines elsewhere than between our words
-                out.append(self._line(words))
+                out.append(self._line(units))
                 continue
             for count in counts:
                 soft.add(len(out))
@@ -401,39 +416,50 @@ class Bidi:
         return "<br/>".join(out), soft
 
     def _line(self, units: list[Word]) -> str:
-        merged: list[Word] = []
-        for unit in units:
-            if unit.glued and merged:
-                merged[-1] = Word(merged[-1].chars + unit.chars, merged[-1].glued)
-            else:
-                merged.append(unit)
-        return " ".join(word.markup(self.style) for word in _visual(merged, self.level))
+        """One line's markup: its units in visual order, a space between two words, a hair
+        space between two pieces of one word (ReportLab shapes each piece on its own)."""
+        order = _visual(list(range(len(units))), [unit.plain for unit in units], self.level)
+        out: list[str] = []
+        for before, index in zip([None, *order], order):
+            if before is not None:
+                glued = ((index == before + 1 and units[index].glued) or
+                         (before == index + 1 and units[before].glued))
+                out.append("\u200a" if glued else " ")
+            out.append(units[index].markup(self.style))
+        return "".join(out)
 
-    def _pieces(self, word: Word, width: float, style) -> list[Word]:
-        """`word` cut where its font changes (ReportLab splits it there: `_emit` puts a hair
-        space), and into pieces that fit `width` when it is longer (drawn logical piece after
-        piece, as the lines go; ReportLab would cut the shaped, already reversed word)."""
+    def _runs(self, word: Word) -> list[Word]:
+        """`word` cut where its font, weight or slant changes: each piece must be shaped alone
+        (ReportLab shapes a word with its first font's glyph numbers)."""
         runs: list[Word] = []
+        fonts: list[object] = []
         for char in word.chars:
-            if runs and runs[-1].chars[-1][1] == char[1]:
+            font = _drawn(char[1], self.style, *(sum(name == tag for name, _ in char[2])
+                                                  for tag in "bi"))
+            if runs and fonts[-1] == font:
                 runs[-1].chars.append(char)
             else:
                 runs.append(Word([char], word.glued if not runs else True))
-        pieces: list[Word] = []
+                fonts.append(font)
+        return runs
+
+    def _pieces(self, run: Word, width: float, style) -> list[Word]:
+        """A run of one font cut into pieces that fit `width` when it is longer: drawn piece
+        after piece as the lines go (ReportLab would cut the shaped, already reversed word)."""
+        font = (self.font_name if run.chars[0][1] is None else
+                _BY_FONT[run.chars[0][1]].style(*self.style))
         limit = width * 0.9  # the shaped width is not the sum of the letters' widths
-        for run in runs:
-            font = (self.font_name if run.chars[0][1] is None else
-                    _BY_FONT[run.chars[0][1]].style(*self.style))
-            piece, used = Word([], run.glued), 0.0
-            for char in run.chars:
-                bold = any(name == "b" for name, _ in char[2])
-                wide = _width(char[0], font, style.fontSize) * (1.1 if bold else 1.0)
-                if piece.chars and used + wide > limit:
-                    pieces.append(piece)
-                    piece, used = Word([], True), 0.0
-                piece.chars.append(char)
-                used += wide
-            pieces.append(piece)
+        pieces: list[Word] = []
+        piece, used = Word([], run.glued), 0.0
+        for char in run.chars:
+            bold = any(name == "b" for name, _ in char[2])
+            wide = _width(char[0], font, style.fontSize) * (1.1 if bold else 1.0)
+            if piece.chars and used + wide > limit:
+                pieces.append(piece)
+                piece, used = Word([], True), 0.0
+            piece.chars.append(char)
+            used += wide
+        pieces.append(piece)
         return pieces
 
 
@@ -489,15 +515,15 @@ def _bidi(items: list[str], faces: list[str | None], style: tuple[bool, bool],
     return Bidi(lines, level, font_name, style)
 
 
-def _visual(words: list[Word], base: int) -> list[Word]:
-    """Words in visual order (left to right): the Unicode bidi algorithm at word granularity.
-    RTL words take level 1; LTR words level 2 in an RTL paragraph, 0 in an LTR one; numbers
+def _visual(items: list, words: list[str], base: int) -> list:
+    """`items` (one per word of `words`) in the visual order of their words (left to right):
+    the Unicode bidi algorithm at word granularity. RTL words take level 1; LTR words level 2 in an RTL paragraph, 0 in an LTR one; numbers
     like LTR words, or 2 after Arabic; neutral words the level of their neighbours when both
     agree, else the paragraph's."""
     levels: list[int | None] = []
     last = ""
     for word in words:
-        kind = _strong(word.plain)
+        kind = _strong(word)
         if kind in ("R", "AL"):
             levels.append(1)
         elif kind == "L":
@@ -524,7 +550,7 @@ def _visual(words: list[Word], base: int) -> list[Word]:
                 i = j
             else:
                 i += 1
-    return [words[i] for i in order]
+    return [items[i] for i in order]
 
 
 def _strong(word: str) -> str:

@@ -255,6 +255,7 @@ def test_a_right_to_left_word_wider_than_the_line_reads_piece_after_piece():
     ("x **שלום** y", "sans", "שלום", "DejaVuSans-Bold"),
     ("**Ωμέγα** x", "serif", "Ωμέγα", "DejaVuSans-Bold"),
     ("*Ωμέγα* x", "serif", "Ωμέγα", "DejaVuSans-Oblique"),
+    ("***Ωμέγα*** x", "serif", "Ωμέγα", "DejaVuSans-BoldOblique"),
 ])
 def test_bold_and_italic_markup_reach_the_fallback_runs_inside_them(text, font, letters,
                                                                     drawn_in):
@@ -262,3 +263,11 @@ def test_bold_and_italic_markup_reach_the_fallback_runs_inside_them(text, font, 
     assert {font_of(c) for c in drawn if c["text"] in letters} == {drawn_in}
     assert {font_of(c) for c in drawn if c["text"] in "xyworld"} <= {
         "Lato-Regular", "IBMPlexSerif-Regular"}
+
+
+@pytest.mark.parametrize("text", ["x**مرحبا**", "مر**حبا** x", "ש**לום** עולם"])
+def test_a_shaped_word_changing_weight_renders(text):
+    """ReportLab shapes a word with its first font's glyph numbers: "x**مرحبا**" (x in the
+    Arabic regular font, the rest in its bold) failed with AttributeError hbAddPrivate."""
+    assert logical_text(render({"type": "text", "text": text})).replace("\u200a", "") \
+        .replace(" ", "") == text.replace("*", "").replace(" ", "")

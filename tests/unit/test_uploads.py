@@ -119,3 +119,16 @@ def test_lint_refuses_fonts_that_are_missing_images_or_badly_named():
     assert "layout.fonts.Brand" in problems  # 'heavy' is not a style
     assert "layout.fonts.sans" in problems and "layout.fonts.1x" in problems
     assert "layout.font" in problems and "layout.body.0.font" not in problems
+
+
+@pytest.mark.parametrize("text", ["שלום a**bc**", "שלום **ab**c", "مرحبا x**yz**"])
+def test_a_word_changing_weight_in_a_shaped_paragraph_keeps_its_letters(text):
+    """ReportLab shapes a word with its first font's glyph numbers: with a bold file whose
+    glyphs are numbered otherwise, "a**bc**" drew "aMN", "**ab**c" a private-use glyph."""
+    assets = {"r.ttf": LATO["regular"], "b.ttf": DEJAVU, "i.ttf": DEJAVU}
+    spec = layout({"regular": "r.ttf", "bold": "b.ttf", "italic": "i.ttf"}, text)
+    lint(spec, MANIFEST, assets=set(assets), font_assets=set(assets))
+    drawn = fontnames(render_pdf(spec, {}, assets=assets))
+    latin = {char for char in text if char.isascii() and char.isalpha()}
+    assert latin <= set(drawn)
+    assert all(char in latin or not char.isascii() or char.isspace() for char in drawn)
