@@ -30,7 +30,7 @@ import re
 import sys
 import unicodedata
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -145,12 +145,15 @@ def _coverage(font_name: str) -> frozenset[int]:
     return register(known) if known is not None else _uploaded_coverage(font_name)
 
 
-@lru_cache(maxsize=64)
 def _uploaded_coverage(font_name: str) -> frozenset[int]:
-    """An uploaded font's code points (its name is its content's hash: the answer never goes
-    stale)."""
+    """An uploaded font's code points, kept with the registered font (uploads.py unregisters
+    it, and them with it: a cache of its own would outlive the fonts it describes)."""
     from reportlab.pdfbase import pdfmetrics
-    return frozenset(pdfmetrics.getFont(font_name).face.charToGlyph)
+    font = pdfmetrics.getFont(font_name)
+    coverage = font.__dict__.get("craftkit_coverage")
+    if coverage is None:
+        coverage = font.__dict__["craftkit_coverage"] = frozenset(font.face.charToGlyph)
+    return coverage
 
 
 # Scripts drawn only with shaping (joining, reordering, marks): Hebrew, Arabic, Syriac, Thaana,

@@ -6,7 +6,10 @@ event loop or another tenant's upload. A render registers a layout's families wi
 under names made of the files' content hashes (`families`): ReportLab's font registry is global
 to the process, so a name is what a tenant could collide with or reach; a hash is neither
 guessable nor reachable (inline markup cannot name a font), and two tenants with the same files
-share one harmless entry. A render process keeps at most REGISTERED_MAX uploaded fonts.
+share one harmless entry. A render process keeps at most REGISTERED_MAX uploaded fonts, costing at
+most REGISTERED_MAX_BYTES, besides the fonts of the render under way (at most MAX_LAYOUT_FONTS);
+a font mapping more than MAX_FONT_CHARACTERS characters is refused at upload (a tiny cmap can
+map all of Unicode, which ReportLab expands into 190 MB of dicts).
 """
 
 from __future__ import annotations
@@ -21,9 +24,16 @@ from craftkit.layout.fonts import Family
 MAGIC = {b"\x00\x01\x00\x00": "font/ttf", b"true": "font/ttf", b"OTTO": "font/otf",
          b"ttcf": "font/collection"}
 MAX_FONT_BYTES = 4 * 2**20  # a brand font is 50-500 kB; Noto Sans CJK, the largest, 16 MB
+# Characters a font may map: ReportLab keeps a few dicts entries per character (about 300
+# bytes each), and a 1 kB cmap (format 13) can map all of Unicode to one glyph: 190 MB.
+MAX_FONT_CHARACTERS = 65_536
+MAX_LAYOUT_FONTS = 8  # font files one layout names: two families of four styles
 CHECK_SECONDS = 5.0  # within the gateway's 10 s call to the status service, with its start
 CHECK_MEMORY_MB = 256
 REGISTERED_MAX = 32
+# What the uploaded fonts a render process keeps between renders may cost (`cost`); the fonts
+# of the render under way are kept whatever they cost (at most MAX_LAYOUT_FONTS of them).
+REGISTERED_MAX_BYTES = 64 * 2**20
 STYLES = ("regular", "bold", "italic", "boldItalic")
 FAMILY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9 _-]{0,39}")
 
@@ -59,6 +69,12 @@ def inspect(data: bytes) -> str:
     font = None
     try:
         font = _load(name, data)
+        mapped = len(font.face.charToGlyph)
+        if mapped > MAX_FONT_CHARACTERS:
+            raise BadFont(f"the font maps {mapped:,} characters; at most "
+                          f"{MAX_FONT_CHARACTERS:,} (one per character it draws)")
+        if max(font.face.charToGlyph, default=0) > 0x10FFFF:
+            raise BadFont("the font maps code points beyond Unicode (over U+10FFFF)")
         sample = [chr(c) for c in sorted(font.face.charToGlyph) if c >= 0x20][:200]
         if not sample:
             raise BadFont("the font maps no characters (no usable Unicode cmap)")
@@ -98,42 +114,72 @@ def _cut(exc: Exception) -> str:
 
 # --------------------------------------------------------------------------------- at render
 
-_registered: OrderedDict[str, None] = OrderedDict()
+_registered: OrderedDict[str, int] = OrderedDict()  # font name -> its cost, oldest first
 
 
 def families(declared: dict, assets: dict[str, bytes]) -> dict[str, Family]:
     """The layout's `fonts` ({"Brand": {"regular": "brand.ttf", "bold": …}}) as registered
     families. A missing style draws the regular one (bold italic: the bold one)."""
-    out = {}
-    for name, styles in declared.items():
-        files = {style: assets[styles[style]] for style in STYLES if style in styles}
-        key = hashlib.sha256(b"".join(hashlib.sha256(files.get(s, b"")).digest()
+    from reportlab.lib.fonts import addMapping
+
+    files = {name: {style: assets[styles[style]] for style in STYLES if style in styles}
+             for name, styles in declared.items()}
+    distinct = {hashlib.sha256(data).digest() for styles in files.values()
+                for data in styles.values()}
+    if len(distinct) > MAX_LAYOUT_FONTS:
+        raise BadFont(f"the layout names {len(distinct)} font files; at most "
+                      f"{MAX_LAYOUT_FONTS}")
+    out, used = {}, set()
+    for name, styles in files.items():
+        key = hashlib.sha256(b"".join(hashlib.sha256(styles.get(s, b"")).digest()
                                       for s in STYLES)).hexdigest()[:24]
-        names = {style: _register(f"u{key}-{style}", data) for style, data in files.items()}
+        names = {style: _register(f"u{key}-{style}", data) for style, data in styles.items()}
+        used.update(names.values())
         regular = names["regular"]
         family = Family(regular, names.get("bold", regular), names.get("italic", regular),
                         names.get("boldItalic", names.get("bold", regular)))
-        from reportlab.lib.fonts import addMapping
         for bold, italic in ((0, 0), (1, 0), (0, 1), (1, 1)):
             addMapping(regular, bold, italic, family.style(bold, italic))
         out[name] = family
+    _evict(keep=used)
     return out
 
 
 def _register(name: str, data: bytes) -> str:
-    """Registers the font once per process under `name` (the family's content hash); the least
-    recently used beyond REGISTERED_MAX are unregistered."""
+    """Registers the font once per process under `name` (the family's content hash)."""
     from reportlab.pdfbase import pdfmetrics
 
     if name in _registered:
         _registered.move_to_end(name)
         return name
-    pdfmetrics.registerFont(_load(name, data))
-    _registered[name] = None
-    while len(_registered) > REGISTERED_MAX:
-        old, _ = _registered.popitem(last=False)
-        pdfmetrics.getFont(old).unregister()
+    font = _load(name, data)
+    if len(font.face.charToGlyph) > MAX_FONT_CHARACTERS:  # stored before uploads checked it
+        raise BadFont(f"an uploaded font maps {len(font.face.charToGlyph):,} characters; at "
+                      f"most {MAX_FONT_CHARACTERS:,}: upload it again, subset")
+    pdfmetrics.registerFont(font)
+    _registered[name] = cost(data, font)
     return name
+
+
+def cost(data: bytes, font) -> int:
+    """About what a registered font holds in memory, in bytes: its file and ReportLab's dicts
+    (per character and per glyph; measured about 170 to 300 bytes each)."""
+    return len(data) + 300 * (len(font.face.charToGlyph) + font.face.numGlyphs)
+
+
+def _evict(keep: set[str]) -> None:
+    """Unregisters the least recently used fonts, but none of `keep` (the render's own), while
+    there are more than REGISTERED_MAX or they cost more than REGISTERED_MAX_BYTES."""
+    from reportlab.pdfbase import pdfmetrics
+
+    total = sum(_registered.values())
+    for old in list(_registered):
+        if len(_registered) <= REGISTERED_MAX and total <= REGISTERED_MAX_BYTES:
+            break
+        if old in keep:
+            continue
+        total -= _registered.pop(old)
+        pdfmetrics.getFont(old).unregister()
 
 
 def registered() -> list[str]:
