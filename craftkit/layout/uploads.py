@@ -69,7 +69,7 @@ def inspect(data: bytes) -> str:
     font = None
     try:
         font = _load(name, data)
-        mapped = len(font.face.charToGlyph)
+        mapped = entries(font)
         if mapped > MAX_FONT_CHARACTERS:
             raise BadFont(f"the font maps {mapped:,} characters; at most "
                           f"{MAX_FONT_CHARACTERS:,} (one per character it draws)")
@@ -94,6 +94,13 @@ def inspect(data: bytes) -> str:
         if font is not None:
             font.unregister()
     return kind
+
+
+def entries(font) -> int:
+    """The characters a loaded font maps, as ReportLab holds them: overlapping ranges of its
+    cmap count each time (ReportLab lists a character under its glyph once per range)."""
+    face = font.face
+    return max(len(face.charToGlyph), sum(len(chars) for chars in face.glyphToChar.values()))
 
 
 def _load(name: str, data: bytes):
@@ -153,9 +160,9 @@ def _register(name: str, data: bytes) -> str:
         _registered.move_to_end(name)
         return name
     font = _load(name, data)
-    if len(font.face.charToGlyph) > MAX_FONT_CHARACTERS:  # stored before uploads checked it
-        raise BadFont(f"an uploaded font maps {len(font.face.charToGlyph):,} characters; at "
-                      f"most {MAX_FONT_CHARACTERS:,}: upload it again, subset")
+    if (mapped := entries(font)) > MAX_FONT_CHARACTERS:  # stored before uploads checked it
+        raise BadFont(f"an uploaded font maps {mapped:,} characters; at most "
+                      f"{MAX_FONT_CHARACTERS:,}: upload it again, subset")
     pdfmetrics.registerFont(font)
     _registered[name] = cost(data, font)
     return name
@@ -164,7 +171,7 @@ def _register(name: str, data: bytes) -> str:
 def cost(data: bytes, font) -> int:
     """About what a registered font holds in memory, in bytes: its file and ReportLab's dicts
     (per character and per glyph; measured about 170 to 300 bytes each)."""
-    return len(data) + 300 * (len(font.face.charToGlyph) + font.face.numGlyphs)
+    return len(data) + 300 * (entries(font) + font.face.numGlyphs)
 
 
 def _evict(keep: set[str]) -> None:

@@ -161,6 +161,31 @@ def test_a_font_mapping_all_of_unicode_is_refused_at_upload_and_at_render():
     assert uploads.inspect(huge_cmap(0x2000)) == "font/ttf"  # an ordinary number of them
 
 
+def overlapping_cmap(groups: int = 10, last: int = 0x2FFF) -> bytes:
+    """Lato with a cmap (format 12) of `groups` identical ranges U+0020..`last`: ReportLab
+    lists every character under its glyph once per range (10 ranges: 122,560 entries)."""
+    import struct
+
+    from fontTools.ttLib.tables.DefaultTable import DefaultTable
+
+    ranges = b"".join(struct.pack(">III", 0x20, last, 3) for _ in range(groups))
+    table = struct.pack(">HHIII", 12, 0, 16 + len(ranges), 0, groups) + ranges
+    font = TTFont(io.BytesIO(LATO["regular"]))
+    font.tables["cmap"] = DefaultTable("cmap")
+    font["cmap"].data = struct.pack(">HHHHI", 0, 1, 3, 10, 12) + table
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
+
+
+def test_a_font_whose_cmap_ranges_overlap_is_refused_by_what_reportlab_holds():
+    """12,256 characters, but 122,560 entries in ReportLab's lists; 50 ranges of all the BMP
+    passed (65,504 characters) and cost a render process 133 MB."""
+    with pytest.raises(uploads.BadFont, match="maps 122,560 characters"):
+        uploads.inspect(overlapping_cmap())
+    assert uploads.inspect(overlapping_cmap(groups=1)) == "font/ttf"
+
+
 def padded(data: bytes, n: int) -> bytes:
     """The same font as another file (another content hash): ReportLab ignores the tail."""
     return data + b"\0" * 4 * (n + 1)
