@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import struct
 from collections import OrderedDict
 
 from craftkit.layout.fonts import Family
@@ -61,6 +62,7 @@ def inspect(data: bytes) -> str:
     if kind != "font/ttf":
         raise BadFont("a font must be one TrueType font (.ttf, or .otf with TrueType outlines)"
                       + ("; this is a collection (.ttc): upload one of its fonts" if kind else ""))
+    precheck(data)
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFError
     from reportlab.pdfgen.canvas import Canvas
@@ -94,6 +96,54 @@ def inspect(data: bytes) -> str:
         if font is not None:
             font.unregister()
     return kind
+
+
+def precheck(data: bytes) -> None:
+    """BadFont when the font's character maps (any of them) map more than MAX_FONT_CHARACTERS
+    code points, counted from their ranges without expanding them: ReportLab expands the one
+    it uses code point by code point, and a few bytes of ranges (overlapping, or up to
+    U+FFFFFFFF) keep it busy for seconds and hundreds of MB. Cheap (a loop over the ranges):
+    the status service runs it before it queues the font for `inspect`."""
+    try:
+        mapped = max(_cmap_sizes(data), default=0)
+    except struct.error:
+        raise BadFont("the font is truncated or corrupt (its character map is cut)") from None
+    if mapped > MAX_FONT_CHARACTERS:
+        raise BadFont(f"the font maps {mapped:,} characters; at most "
+                      f"{MAX_FONT_CHARACTERS:,} (one per character it draws)")
+
+
+def _cmap_sizes(data: bytes):
+    """How many code points each subtable of the font's cmap maps (ranges summed, so
+    overlapping ranges count each time, as ReportLab lists them)."""
+    tables = struct.unpack_from(">H", data, 4)[0]
+    for record in range(min(tables, 256)):
+        tag, _, offset, _ = struct.unpack_from(">4sIII", data, 12 + 16 * record)
+        if tag == b"cmap":
+            break
+    else:
+        return
+    count = struct.unpack_from(">H", data, offset + 2)[0]
+    for index in range(count):
+        sub = offset + struct.unpack_from(">I", data, offset + 8 + 8 * index)[0]
+        kind = struct.unpack_from(">H", data, sub)[0]
+        if kind == 4:
+            segments = struct.unpack_from(">H", data, sub + 6)[0] // 2
+            ends = struct.unpack_from(f">{segments}H", data, sub + 14)
+            starts = struct.unpack_from(f">{segments}H", data, sub + 16 + 2 * segments)
+            yield sum(end - start + 1 for start, end in zip(starts, ends) if end >= start)
+        elif kind in (12, 13):
+            groups = struct.unpack_from(">I", data, sub + 12)[0]
+            if groups * 12 > len(data):
+                raise struct.error("more groups than bytes")
+            total = 0
+            for group in range(groups):
+                start, end = struct.unpack_from(">II", data, sub + 16 + 12 * group)
+                total += end - start + 1 if end >= start else 0
+            yield total
+        elif kind in (6, 10):
+            yield struct.unpack_from(">H" if kind == 6 else ">I", data,
+                                     sub + (8 if kind == 6 else 16))[0]
 
 
 def entries(font) -> int:

@@ -256,3 +256,52 @@ def test_a_render_out_of_memory_while_loading_fonts_is_not_a_font_problem(monkey
     monkeypatch.setattr(uploads, "_load", out_of_memory)
     with pytest.raises(MemoryError):
         render_pdf(layout({"regular": "x.ttf"}, "x"), {}, assets={"x.ttf": padded(DEJAVU, 7)})
+
+
+def test_the_status_service_counts_a_fonts_character_ranges_before_it_queues_the_check():
+    """A 650 kB font whose cmap has 100 ranges of the whole BMP took the only checker process
+    8.5 s (its 5 s, then a new process): three of them made another project's upload wait
+    26 s, past the gateway's 10 s."""
+    import asyncio
+
+    from craftkit.errors import InvalidAsset
+    from services.status.templates import TemplateService
+
+    service = TemplateService.__new__(TemplateService)
+    service.font_checker, service.font_checks = None, {}
+    with pytest.raises(InvalidAsset, match="maps 1,114,080 characters"):
+        asyncio.run(service._font_facts(huge_cmap(), "project-a"))
+    assert service.font_checker is None  # refused before any process was needed
+
+
+def test_one_font_check_per_project_at_a_time_and_other_projects_go_past(monkeypatch):
+    import asyncio
+
+    from services.status.templates import TemplateService
+
+    service = TemplateService.__new__(TemplateService)
+    service.font_checker, service.font_checks = None, {}
+    running: dict[str, int] = {}
+    done: list[str] = []
+
+    async def check(data: bytes) -> str:
+        project = data.decode()[0]
+        running[project] = running.get(project, 0) + 1
+        assert running[project] == 1
+        await asyncio.sleep(0.05)
+        running[project] -= 1
+        done.append(data.decode())
+        return "font/ttf"
+
+    monkeypatch.setattr(service, "_check_font", check)
+    monkeypatch.setattr(uploads, "precheck", lambda data: None)
+
+    async def uploads_of_two_projects():
+        async def upload(name, delay):
+            await asyncio.sleep(delay)
+            return await service._font_facts(name.encode(), name[0])
+        await asyncio.gather(*(upload(f"A{i}", 0) for i in range(4)), upload("B", 0.01))
+
+    asyncio.run(uploads_of_two_projects())
+    assert done.index("B") <= 1  # after the first of A's, not after all four
+    assert service.font_checks == {}
