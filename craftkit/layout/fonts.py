@@ -329,10 +329,18 @@ def _one_font_per_word(text: str, faces: list[str | None]) -> None:
 
 
 def _face_for(char: str, base: frozenset[int]) -> str | None:
-    """None for the base font, else the name of the first chain font with the character."""
+    """None for the base font, else the name of the first chain font with the character.
+    Format characters (joiners, direction marks, soft hyphens) draw nothing, in any font.
+    Private-use characters mean something only in a font that has them (the base font, an
+    uploaded one): like unassigned code points, lone surrogates and control characters
+    (NUL, ESC…), no fallback draws them and the render fails naming them (they drew Lato's
+    empty .notdef glyph and copied out as NUL)."""
     code = ord(char)
-    if code in base or char.isspace() or unicodedata.category(char)[0] == "C":
+    category = unicodedata.category(char)
+    if code in base or char.isspace() or category == "Cf":
         return None
+    if category[0] == "C":
+        raise MissingGlyph(f"no font here has a glyph for {_name(char)}")
     for fallback in CHAIN:
         try:
             if code in register(fallback):

@@ -186,6 +186,9 @@ def template(ctx: Context, value: object, where: str) -> None:
     if len(value) > MAX_TEXT_LENGTH:
         ctx.problem(where, f"the text is {len(value)} characters; at most {MAX_TEXT_LENGTH}")
         return
+    if text.RESERVED.search(value):
+        ctx.problem(where, "the text holds U+E000 or U+E001, private-use characters the "
+                           "renderer reserves (and no font draws); remove them")
     for expression in text.placeholders(value):
         try:
             path, filters = text.parse(expression)

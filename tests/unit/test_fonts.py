@@ -271,3 +271,36 @@ def test_a_shaped_word_changing_weight_renders(text):
     Arabic regular font, the rest in its bold) failed with AttributeError hbAddPrivate."""
     assert logical_text(render({"type": "text", "text": text})).replace("\u200a", "") \
         .replace(" ", "") == text.replace("*", "").replace(" ", "")
+
+
+@pytest.mark.parametrize("value, named", [
+    ("a\ue123b", "U+E123"), ("a\u0378b", "U+0378"), ("a\ud800b", "U+D800"), ("a\x1bb", "U+001B"),
+])
+def test_a_character_only_a_notdef_would_draw_fails_naming_it(value, named):
+    """Private use, unassigned, lone surrogates, controls: Lato's empty .notdef glyph, copied
+    out as NUL, where the docs promise an error naming the character."""
+    from craftkit.layout import RenderError
+
+    layout = {"body": [{"type": "text", "text": "{{name}}"}]}
+    lint(layout, MANIFEST)
+    with pytest.raises(RenderError, match=f"no font here has a glyph for .*{re.escape(named)}"):
+        render_pdf(layout, {"name": value})
+
+
+def test_format_characters_draw_nothing_and_do_not_fail():
+    layout = {"body": [{"type": "text", "text": "{{name}}"}]}
+    lint(layout, MANIFEST)
+    render_pdf(layout, {"name": "a\u200db\u200ec\u00add\ufeff"})
+
+
+@pytest.mark.parametrize("text", ["x \ue0009\ue001 y", "[a](\ue0000\ue001)"])
+def test_the_markers_markup_holds_values_with_cannot_come_from_a_template(text):
+    """A template holding U+E000 digits U+E001 linted and failed with IndexError (or showed a
+    data value where it stood)."""
+    from craftkit.layout import RenderError
+
+    with pytest.raises(InvalidTemplate) as caught:
+        lint({"body": [{"type": "text", "text": text}]}, MANIFEST)
+    assert "U+E000" in caught.value.field_errors["layout.body.0.text"][0]
+    with pytest.raises(RenderError, match=r"U\+E000"):
+        render_pdf({"body": [{"type": "text", "text": text}]}, {})
