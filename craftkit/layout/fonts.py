@@ -597,8 +597,22 @@ def check(texts: list[str]) -> None:
     """MissingGlyph naming the first character (in reading order) that no font here draws:
     checked before layout, so the render fails with the character named, not half drawn."""
     base = register(FAMILIES["sans"])
-    for char in dict.fromkeys("".join(texts)):
+    joined = "".join(texts)
+    marks = []
+    for char in dict.fromkeys(joined):
         _face_for(char, base)
+        if unicodedata.category(char) in ("Mn", "Me"):
+            marks.append(char)
+    # uharfbuzz stacks combining marks above one another: 1,000 fathas on one letter reached
+    # 1,246 pt above the page. Searched only with the marks the text has (one class of them).
+    if marks and (stacked := re.search(f".[{re.escape(''.join(marks))}]{{{MAX_MARKS + 1},}}",
+                                       joined, re.DOTALL)):
+        raise MissingGlyph(f"{len(stacked[0]) - 1:,} combining marks on one character "
+                           f"({_name(stacked[0][0])}); at most {MAX_MARKS} (Unicode's "
+                           "stream-safe limit): they would stack off the page")
+
+
+MAX_MARKS = 30
 
 
 def _name(char: str) -> str:

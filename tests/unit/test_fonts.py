@@ -304,3 +304,15 @@ def test_the_markers_markup_holds_values_with_cannot_come_from_a_template(text):
     assert "U+E000" in caught.value.field_errors["layout.body.0.text"][0]
     with pytest.raises(RenderError, match=r"U\+E000"):
         render_pdf({"body": [{"type": "text", "text": text}]}, {})
+
+
+def test_more_than_thirty_combining_marks_on_one_character_fail_naming_it():
+    """1,000 fathas on one letter were stacked by the shaper up to 1,246 pt above the page."""
+    from craftkit.layout import RenderError
+
+    layout = {"body": [{"type": "text", "text": "{{name}}"}]}
+    lint(layout, MANIFEST)
+    with pytest.raises(RenderError, match="1,000 combining marks on one character .*U\\+0628"):
+        render_pdf(layout, {"name": "ب" + "\u064e" * 1000 + " x"})
+    pdf = render_pdf(layout, {"name": "ب" + "\u064e" * 30 + " x" + " e\u0301" * 200})
+    assert min(c["top"] for c in chars(pdf)) > 0  # on the page
