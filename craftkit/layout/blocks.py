@@ -20,6 +20,7 @@ from craftkit.layout.codes import barcode, image, qr
 from craftkit.layout.errors import RenderError
 from craftkit.layout.lint import SPACE
 from craftkit.layout.paragraphs import chunks, line_count
+from craftkit.layout.rtl import RtlParagraph
 from craftkit.layout.tables import MIN_SHARE, Columns, Look, TableStream
 
 ALIGN = {"left": TA_LEFT, "center": TA_CENTER, "right": TA_RIGHT, "justify": TA_JUSTIFY}
@@ -79,12 +80,13 @@ class Styles:
         direction = block.get("direction", self.direction)
         base = family.style(bold, italic)
         right_to_left = direction == "rtl" or (direction == "auto" and fonts.rtl(markup))
-        if not fonts.covered(markup, base):
-            markup = fonts.fallback_markup(markup, base, direction)
+        made = markup if fonts.covered(markup, base) else fonts.fallback(markup, base, direction)
         style = self.paragraph(size, align or ("right" if right_to_left else "left"), bold,
                                italic, color, fonts.shaping(markup), family, space_before,
                                space_after)
-        return _Paragraph(markup, style)
+        if isinstance(made, fonts.Bidi):  # lines broken in reading order, then each reordered
+            return RtlParagraph(None, style, bidi=made)
+        return _Paragraph(made, style)
 
 
 def flowables(blocks: list[dict], styles: Styles) -> list[Flowable]:

@@ -16,8 +16,10 @@ run around just that text, so one "Ő" or "株" never changes the font of anythi
 | 4 CJK               | Noto Sans CJK TC          | cvttf-notosanscjk-regular's CFF .otf, converted once to TrueType by `python -m craftkit.layout.cjk` (ReportLab reads TrueType outlines only) |
 
 Right-to-left text (Hebrew, Arabic) and the Indic scripts need shaping: `shaping(markup)` says
-when a paragraph style must turn on ReportLab's uharfbuzz shaping, and `fallback_markup` puts
-right-to-left words in visual order (ReportLab 5.1's own bidi needs `rlbidi`, not on PyPI).
+when a paragraph style must turn on ReportLab's uharfbuzz shaping, and `fallback` gives a
+paragraph with right-to-left words as a `Bidi`, which `rtl.RtlParagraph` breaks into lines in
+logical order before it puts each line's words in visual order (ReportLab 5.1's own bidi needs
+`rlbidi`, not on PyPI).
 A character no font covers fails the render, naming it (U+XXXX NAME): a silent blank box in
 an invoice is worse than an error the caller can act on.
 """
@@ -28,7 +30,7 @@ import re
 import sys
 import unicodedata
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -143,12 +145,15 @@ def _coverage(font_name: str) -> frozenset[int]:
     return register(known) if known is not None else _uploaded_coverage(font_name)
 
 
-@lru_cache(maxsize=64)
 def _uploaded_coverage(font_name: str) -> frozenset[int]:
-    """An uploaded font's code points (its name is its content's hash: the answer never goes
-    stale)."""
+    """An uploaded font's code points, kept with the registered font (uploads.py unregisters
+    it, and them with it: a cache of its own would outlive the fonts it describes)."""
     from reportlab.pdfbase import pdfmetrics
-    return frozenset(pdfmetrics.getFont(font_name).face.charToGlyph)
+    font = pdfmetrics.getFont(font_name)
+    coverage = font.__dict__.get("craftkit_coverage")
+    if coverage is None:
+        coverage = font.__dict__["craftkit_coverage"] = frozenset(font.face.charToGlyph)
+    return coverage
 
 
 # Scripts drawn only with shaping (joining, reordering, marks): Hebrew, Arabic, Syriac, Thaana,
@@ -157,6 +162,7 @@ _SHAPED = re.compile("[\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\ufb1d-\ufdff\ufe7
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
 _TAG = re.compile(r"<[^>]*>")
 _TAG_SPLIT = re.compile(r"(<[^>]*>)")
+_INLINE = re.compile(r"<(/?)([bi])>")
 _NEUTRAL = set("ZPSN")  # spaces, punctuation, symbols, digits: they stay in the run they are in
 
 
@@ -183,7 +189,16 @@ def fallback_markup(markup: str, font_name: str, direction: str = "auto") -> str
     """ReportLab paragraph markup in which every run of characters `font_name` cannot draw is
     wrapped in `<font face="…">` of the first font of the fallback chain that can, and the words
     of a paragraph with right-to-left text are put in visual order (`direction`: auto, from the
-    first strong character, or rtl/ltr). MissingGlyph names the first character no font draws."""
+    first strong character, or rtl/ltr) line by line, unwrapped (see `fallback`). MissingGlyph
+    names the first character no font draws."""
+    made = fallback(markup, font_name, direction)
+    return made if isinstance(made, str) else made.markup()
+
+
+def fallback(markup: str, font_name: str, direction: str = "auto") -> str | Bidi:
+    """`fallback_markup`, except that a paragraph with right-to-left text comes back as a Bidi
+    (its words in logical order), which `rtl.RtlParagraph` breaks into lines before it orders
+    each line's words."""
     items = _items(markup)
     text = "".join(item for item in items if not _is_tag(item))
     faces = _faces(text, _coverage(font_name))
@@ -192,7 +207,7 @@ def fallback_markup(markup: str, font_name: str, direction: str = "auto") -> str
         _one_font_per_word(text, faces)
     style = _style_of(font_name)
     if _RTL.search(text):
-        return _bidi(items, faces, style, direction)
+        return _bidi(items, faces, style, direction, font_name)
     return _emit(items, faces, style, shaped)
 
 
@@ -215,36 +230,54 @@ def _emit(items: list[str], faces: list[str | None], style: tuple[bool, bool],
           shaped: bool) -> str:
     """Markup again, each run of one face in its `<font>`. In a `shaped` paragraph each word
     must be in one font (ReportLab shapes a word with its first font's glyphs, whatever the
-    others, or fails): where a word still changes font ("ABCفاتورة") a hair space splits it,
-    which ReportLab lays out as a space (its words split at spaces, zero-width ones not)."""
+    others: it fails, or draws the other font's glyphs of the same numbers): where a word
+    still changes font ("ABCفاتورة") or weight or slant ("a**bc**", "x**مرحبا**") a hair space
+    splits it, which ReportLab lays out as a space (its words split at spaces, zero-width ones
+    not)."""
     out: list[str] = []
     run: list[str] = []
     face: str | None = None
+    font: object = None  # what the character before is drawn in (`_drawn`)
     last = " "  # the character before, across tags
     chars = iter(faces)
+    inline = {"b": 0, "i": 0}  # <b> and <i> open around the run: a <font face> inside them
+    # names one font, so a fallback run in **bold** takes its font's bold style itself
 
     def close():
         if run:
             body = xml_escape("".join(run))
             out.append(body if face is None else
-                       f'<font face="{_BY_FONT[face].style(*style)}">{body}</font>')
+                       f'<font face="{_drawn(face, style, inline["b"], inline["i"])}">{body}</font>')
             run.clear()
 
     for item in items:
         if _is_tag(item):
             close()
             out.append(item)
+            if tag := _INLINE.fullmatch(item):
+                inline[tag[2]] += -1 if tag[1] else 1
             continue
         this = next(chars)
         if this != face:
             close()
-            if shaped and not item.isspace() and not last.isspace() and out:
-                run.append("\u200a")
             face = this
+        drawn = _drawn(this, style, inline["b"], inline["i"])
+        if (shaped and font is not None and drawn != font and not item.isspace()
+                and not last.isspace()):
+            run.append("\u200a")
+        font = drawn
         run.append(item)
         last = item
     close()
     return "".join(out)
+
+
+def _drawn(face: str | None, style: tuple[bool, bool], bold: int, italic: int) -> object:
+    """The font a character of `face` (None: the base font) is drawn in, in a paragraph of
+    `style` (bold, italic) inside `bold` <b> and `italic` <i> tags: a fallback font's name, or
+    the base font's style."""
+    bold, italic = style[0] or bold > 0, style[1] or italic > 0
+    return (bold, italic) if face is None else _BY_FONT[face].style(bold, italic)
 
 
 def _style_of(font_name: str) -> tuple[bool, bool]:
@@ -296,10 +329,18 @@ def _one_font_per_word(text: str, faces: list[str | None]) -> None:
 
 
 def _face_for(char: str, base: frozenset[int]) -> str | None:
-    """None for the base font, else the name of the first chain font with the character."""
+    """None for the base font, else the name of the first chain font with the character.
+    Format characters (joiners, direction marks, soft hyphens) draw nothing, in any font.
+    Private-use characters mean something only in a font that has them (the base font, an
+    uploaded one): like unassigned code points, lone surrogates and control characters
+    (NUL, ESC…), no fallback draws them and the render fails naming them (they drew Lato's
+    empty .notdef glyph and copied out as NUL)."""
     code = ord(char)
-    if code in base or char.isspace() or unicodedata.category(char)[0] == "C":
+    category = unicodedata.category(char)
+    if code in base or char.isspace() or category == "Cf":
         return None
+    if category[0] == "C":
+        raise MissingGlyph(f"no font here has a glyph for {_name(char)}")
     for fallback in CHAIN:
         try:
             if code in register(fallback):
@@ -312,37 +353,157 @@ def _face_for(char: str, base: frozenset[int]) -> str | None:
 # ------------------------------------------------------------------------- right to left
 # ReportLab 5.1 orders right-to-left text only through `rlbidi` (not on PyPI), and not at all
 # in paragraphs of several fonts. Here each word becomes self-contained markup (its tags
-# re-opened around it), the words of each line (between <br/>) are put in visual order with the
-# Unicode algorithm's levels at word granularity, and uharfbuzz, shaping each word, reverses an
-# RTL word's letters and joins them. Lines are ordered before ReportLab breaks them: a
-# right-to-left paragraph that wraps shows its lines' words in the wrong line (documented).
+# re-opened around it) and uharfbuzz, shaping each word, reverses an RTL word's letters and
+# joins them. Lines are broken in logical order first, by ReportLab itself (`Bidi.wrapped`:
+# the words in logical order, wrapped at the paragraph's width, say how many words each line
+# holds), then the words of each line are put in visual order with the Unicode algorithm's
+# levels at word granularity (rule L2 applies per line), and the lines joined with <br/>.
 
 _OPEN = re.compile(r"<(\w+)[^>]*(?<!/)>")
 _CLOSE = re.compile(r"</(\w+)\s*>")
+# Where ReportLab splits words (str.split(); a no-break space never splits).
+_BREAK = re.compile(r"[^\S\xa0]")
+Tags = tuple[tuple[str, str], ...]  # the tags open around a character: (name, as written)
+
+
+@dataclass
+class Word:
+    """A word of a right-to-left paragraph: its characters, each with its face (None: the base
+    font) and the tags open around it. `glued`: it continues the word before it with no space
+    (a word changing font, or a word too long for a line, cut in pieces)."""
+    chars: list[tuple[str, str | None, Tags]]
+    glued: bool = False
+
+    @property
+    def plain(self) -> str:
+        return "".join(char for char, _, _ in self.chars)
+
+    def markup(self, style: tuple[bool, bool]) -> str:
+        items: list[str] = []
+        applied: Tags = ()
+        for char, _, tags in self.chars:
+            if tags != applied:
+                items.extend(f"</{name}>" for name, _ in reversed(applied))
+                items.extend(tag for _, tag in tags)
+                applied = tags
+            items.append(char)
+        items.extend(f"</{name}>" for name, _ in reversed(applied))
+        return _emit(items, [face for _, face, _ in self.chars], style, True)
+
+
+@dataclass
+class Bidi:
+    """A paragraph with right-to-left text: its lines (between <br/>) of words in logical order,
+    its base level (1: right to left), the font it is set in and the style of its fallbacks."""
+    lines: list[list[Word]]
+    level: int
+    font_name: str
+    style: tuple[bool, bool]
+
+    def markup(self) -> str:
+        """The paragraph unwrapped: each line's words in visual order (a line wider than the
+        paragraph would wrap in the wrong order: see `wrapped`)."""
+        return "<br/>".join(self._line([run for word in words for run in self._runs(word)])
+                            for words in self.lines)
+
+    def wrapped(self, width: float, style) -> tuple[str, set[int]]:
+        """The markup of the paragraph broken into lines at `width` points for the paragraph
+        style `style`, each line's words in visual order, and the indexes of the lines that end
+        where the text wraps (not at a line break of its own: those may still be justified)."""
+        out: list[str] = []
+        soft: set[int] = set()
+        for words in self.lines:
+            units = [piece for word in words for run in self._runs(word)
+                     for piece in self._pieces(run, width, style)]
+            counts = _line_counts([unit.markup(self.style) for unit in units], width, style)
+            if counts is None:  # ReportLab broke lines elsewhere than between our words
+                out.append(self._line(units))
+                continue
+            for count in counts:
+                soft.add(len(out))
+                line, units = units[:count], units[count:]
+                out.append(self._line(line))
+            soft.discard(len(out) - 1)
+        return "<br/>".join(out), soft
+
+    def _line(self, units: list[Word]) -> str:
+        """One line's markup: its units in visual order, a space between two words, a hair
+        space between two pieces of one word (ReportLab shapes each piece on its own)."""
+        order = _visual(list(range(len(units))), [unit.plain for unit in units], self.level)
+        out: list[str] = []
+        for before, index in zip([None, *order], order):
+            if before is not None:
+                glued = ((index == before + 1 and units[index].glued) or
+                         (before == index + 1 and units[before].glued))
+                out.append("\u200a" if glued else " ")
+            out.append(units[index].markup(self.style))
+        return "".join(out)
+
+    def _runs(self, word: Word) -> list[Word]:
+        """`word` cut where its font, weight or slant changes: each piece must be shaped alone
+        (ReportLab shapes a word with its first font's glyph numbers)."""
+        runs: list[Word] = []
+        fonts: list[object] = []
+        for char in word.chars:
+            font = _drawn(char[1], self.style, *(sum(name == tag for name, _ in char[2])
+                                                  for tag in "bi"))
+            if runs and fonts[-1] == font:
+                runs[-1].chars.append(char)
+            else:
+                runs.append(Word([char], word.glued if not runs else True))
+                fonts.append(font)
+        return runs
+
+    def _pieces(self, run: Word, width: float, style) -> list[Word]:
+        """A run of one font cut into pieces that fit `width` when it is longer: drawn piece
+        after piece as the lines go (ReportLab would cut the shaped, already reversed word)."""
+        font = (self.font_name if run.chars[0][1] is None else
+                _BY_FONT[run.chars[0][1]].style(*self.style))
+        limit = width * 0.9  # the shaped width is not the sum of the letters' widths
+        pieces: list[Word] = []
+        piece, used = Word([], run.glued), 0.0
+        for char in run.chars:
+            bold = any(name == "b" for name, _ in char[2])
+            wide = _width(char[0], font, style.fontSize) * (1.1 if bold else 1.0)
+            if piece.chars and used + wide > limit:
+                pieces.append(piece)
+                piece, used = Word([], True), 0.0
+            piece.chars.append(char)
+            used += wide
+        pieces.append(piece)
+        return pieces
+
+
+def _width(char: str, font: str, size: float) -> float:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    return stringWidth(char, font, size)
+
+
+def _line_counts(words: list[str], width: float, style) -> list[int] | None:
+    """How many of `words` (markup, in logical order) each line holds when ReportLab wraps them
+    at `width` with `style`; None when its lines do not hold whole words."""
+    if not words:
+        return [0]
+    from reportlab.platypus import Paragraph
+
+    paragraph = Paragraph(" ".join(words), style)
+    paragraph.wrap(width, 1e9)
+    lines = paragraph.blPara.lines
+    counts = [line.wordCount if hasattr(line, "wordCount") else len(line[1]) for line in lines]
+    return counts if sum(counts) == len(words) and all(counts) else None
 
 
 def _bidi(items: list[str], faces: list[str | None], style: tuple[bool, bool],
-          direction: str) -> str:
-    lines: list[list[tuple[str, str]]] = [[]]  # per line: (plain word, its markup)
+          direction: str, font_name: str) -> Bidi:
+    lines: list[list[Word]] = [[]]
     stack: list[tuple[str, str]] = []  # the open tags: (name, as written)
-    word: list[str] = []  # the word's items: its characters, its tags re-opened around them
-    word_faces: list[str | None] = []
-    applied: list[tuple[str, str]] = []  # the tags open in `word` now
+    word: list[tuple[str, str | None, Tags]] = []
     chars = iter(faces)
 
-    def retag(tags: list[tuple[str, str]]) -> None:
-        word.extend(f"</{name}>" for name, _ in reversed(applied))
-        word.extend(tag for _, tag in tags)
-        applied[:] = tags
-
     def end_word():
-        if word_faces:
-            retag([])
-            plain = "".join(i for i in word if not _is_tag(i))
-            lines[-1].append((plain, _emit(word, word_faces, style, True)))
+        if word:
+            lines[-1].append(Word(list(word)))
         word.clear()
-        word_faces.clear()
-        applied.clear()
 
     for item in items:
         if _is_tag(item):
@@ -355,27 +516,24 @@ def _bidi(items: list[str], faces: list[str | None], style: tuple[bool, bool],
                 stack.append((opened[1], item))
             continue
         face = next(chars)
-        if item == " ":
+        if _BREAK.match(item):
             end_word()
             continue
-        if applied != stack:
-            retag(list(stack))
-        word.append(item)
-        word_faces.append(face)
+        word.append((item, face, tuple(stack)))
     end_word()
-    plain = " ".join(w for line in lines for w, _ in line)
+    plain = " ".join(w.plain for line in lines for w in line)
     level = {"rtl": 1, "ltr": 0}.get(direction, get_base_level(plain) if plain else 0)
-    return "<br/>".join(" ".join(m for _, m in _visual(line, level)) for line in lines)
+    return Bidi(lines, level, font_name, style)
 
 
-def _visual(words: list[tuple[str, str]], base: int) -> list[tuple[str, str]]:
-    """Words in visual order (left to right): the Unicode bidi algorithm at word granularity.
-    RTL words take level 1; LTR words level 2 in an RTL paragraph, 0 in an LTR one; numbers
+def _visual(items: list, words: list[str], base: int) -> list:
+    """`items` (one per word of `words`) in the visual order of their words (left to right):
+    the Unicode bidi algorithm at word granularity. RTL words take level 1; LTR words level 2 in an RTL paragraph, 0 in an LTR one; numbers
     like LTR words, or 2 after Arabic; neutral words the level of their neighbours when both
     agree, else the paragraph's."""
     levels: list[int | None] = []
     last = ""
-    for word, _ in words:
+    for word in words:
         kind = _strong(word)
         if kind in ("R", "AL"):
             levels.append(1)
@@ -403,7 +561,7 @@ def _visual(words: list[tuple[str, str]], base: int) -> list[tuple[str, str]]:
                 i = j
             else:
                 i += 1
-    return [words[i] for i in order]
+    return [items[i] for i in order]
 
 
 def _strong(word: str) -> str:
@@ -439,8 +597,22 @@ def check(texts: list[str]) -> None:
     """MissingGlyph naming the first character (in reading order) that no font here draws:
     checked before layout, so the render fails with the character named, not half drawn."""
     base = register(FAMILIES["sans"])
-    for char in dict.fromkeys("".join(texts)):
+    joined = "".join(texts)
+    marks = []
+    for char in dict.fromkeys(joined):
         _face_for(char, base)
+        if unicodedata.category(char) in ("Mn", "Me"):
+            marks.append(char)
+    # uharfbuzz stacks combining marks above one another: 1,000 fathas on one letter reached
+    # 1,246 pt above the page. Searched only with the marks the text has (one class of them).
+    if marks and (stacked := re.search(f".[{re.escape(''.join(marks))}]{{{MAX_MARKS + 1},}}",
+                                       joined, re.DOTALL)):
+        raise MissingGlyph(f"{len(stacked[0]) - 1:,} combining marks on one character "
+                           f"({_name(stacked[0][0])}); at most {MAX_MARKS} (Unicode's "
+                           "stream-safe limit): they would stack off the page")
+
+
+MAX_MARKS = 30
 
 
 def _name(char: str) -> str:

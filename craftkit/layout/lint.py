@@ -156,6 +156,11 @@ def _uploaded_fonts(ctx: Context, declared: object, font_assets: set[str] | None
             elif font_assets is not None and asset not in font_assets:
                 ctx.problem(f"{at}.{style}", f"{errors.shorten(asset)} is an image, not a font")
         ctx.families.add(name)
+    files = {asset for styles in declared.values() if isinstance(styles, dict)
+             for asset in styles.values() if isinstance(asset, str)}
+    if len(files) > uploads.MAX_LAYOUT_FONTS:
+        ctx.problem("layout.fonts", f"{len(files)} font files; a layout names at most "
+                                    f"{uploads.MAX_LAYOUT_FONTS} (two families of four styles)")
 
 
 def unknown(ctx: Context, obj: dict, allowed: set[str], where: str) -> None:
@@ -181,6 +186,9 @@ def template(ctx: Context, value: object, where: str) -> None:
     if len(value) > MAX_TEXT_LENGTH:
         ctx.problem(where, f"the text is {len(value)} characters; at most {MAX_TEXT_LENGTH}")
         return
+    if text.RESERVED.search(value):
+        ctx.problem(where, "the text holds U+E000 or U+E001, private-use characters the "
+                           "renderer reserves (and no font draws); remove them")
     for expression in text.placeholders(value):
         try:
             path, filters = text.parse(expression)

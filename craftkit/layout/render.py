@@ -88,8 +88,13 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
         uploaded = uploads.families(layout.get("fonts", {}), assets or {})
     except KeyError as exc:
         raise RenderError(f"font asset {exc} is missing") from None
+    except uploads.BadFont as exc:
+        raise RenderError(str(exc)) from None
+    except MemoryError:
+        raise  # the render process's memory limit: render_pool replaces the process
     except Exception as exc:  # noqa: BLE001 - checked at upload; a font that still fails is named
-        raise RenderError(f"an uploaded font cannot be used: {exc}") from None
+        raise RenderError(f"an uploaded font cannot be used: {type(exc).__name__}: {exc}") \
+            from None
     try:
         family = fonts.family(layout.get("font"), uploaded)
         fonts.use_for_graphics(family)

@@ -36,6 +36,7 @@ from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
 
 from craftkit.layout import fonts
 from craftkit.layout.paragraphs import line_count, line_range
+from craftkit.layout.rtl import RtlParagraph
 from craftkit.layout.text import Markup
 
 PADDING = 3  # top and bottom, points
@@ -167,7 +168,7 @@ class _Cells:
     def paragraph(self, cell: str, font: str, index: int) -> Paragraph:
         markup = cell if isinstance(cell, Markup) else escape(cell).replace("\n", "<br/>")
         align = self.columns.aligns[index]
-        markup = fonts.fallback_markup(markup, font)
+        made = fonts.fallback(markup, font)
         shaping = fonts.shaping(markup)  # Arabic joins, right-to-left words reversed by the shaper
         key = (font, align, shaping)
         if key not in self._styles:
@@ -175,7 +176,8 @@ class _Cells:
                 f"cell{len(self._styles)}", fontName=font, fontSize=FONT_SIZE, leading=LEADING,
                 alignment=PARAGRAPH_ALIGN[align], allowWidows=1, allowOrphans=1,
                 shaping=int(shaping))
-        paragraph = Paragraph(markup, self._styles[key])
+        paragraph = (RtlParagraph(None, self._styles[key], bidi=made)
+                     if isinstance(made, fonts.Bidi) else Paragraph(made, self._styles[key]))
         paragraph.wrap(self.inner[index], 1e9)
         paragraph.cell_width = self.inner[index]
         return paragraph

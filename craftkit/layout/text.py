@@ -162,12 +162,16 @@ class Markup(str):
 
 
 HELD = re.compile("\ue000(\\d+)\ue001")
-MARKS = re.compile("[\ue000\ue001]")
+MARKS = re.compile("[\ue000\ue001]")  # what HELD is made of
+RESERVED = MARKS  # lint refuses them in a template
 
 
 def markup(template: str, scope: dict, locale: str = "en_US") -> Markup:
     """ReportLab paragraph markup: the template's inline markup applied, values escaped, line
     breaks (the template's and the data's) kept."""
+    if RESERVED.search(template):  # lint refuses it; a layout stored before it did
+        raise TextError("a text holds U+E000 or U+E001, private-use characters the renderer "
+                        "reserves; remove them from the template")
     raw: list[str] = []
 
     def hold(match: re.Match) -> str:

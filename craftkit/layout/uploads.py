@@ -6,7 +6,10 @@ event loop or another tenant's upload. A render registers a layout's families wi
 under names made of the files' content hashes (`families`): ReportLab's font registry is global
 to the process, so a name is what a tenant could collide with or reach; a hash is neither
 guessable nor reachable (inline markup cannot name a font), and two tenants with the same files
-share one harmless entry. A render process keeps at most REGISTERED_MAX uploaded fonts.
+share one harmless entry. A render process keeps at most REGISTERED_MAX uploaded fonts, costing at
+most REGISTERED_MAX_BYTES, besides the fonts of the render under way (at most MAX_LAYOUT_FONTS);
+a font mapping more than MAX_FONT_CHARACTERS characters is refused at upload (a tiny cmap can
+map all of Unicode, which ReportLab expands into 190 MB of dicts).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import struct
 from collections import OrderedDict
 
 from craftkit.layout.fonts import Family
@@ -21,9 +25,16 @@ from craftkit.layout.fonts import Family
 MAGIC = {b"\x00\x01\x00\x00": "font/ttf", b"true": "font/ttf", b"OTTO": "font/otf",
          b"ttcf": "font/collection"}
 MAX_FONT_BYTES = 4 * 2**20  # a brand font is 50-500 kB; Noto Sans CJK, the largest, 16 MB
+# Characters a font may map: ReportLab keeps a few dicts entries per character (about 300
+# bytes each), and a 1 kB cmap (format 13) can map all of Unicode to one glyph: 190 MB.
+MAX_FONT_CHARACTERS = 65_536
+MAX_LAYOUT_FONTS = 8  # font files one layout names: two families of four styles
 CHECK_SECONDS = 5.0  # within the gateway's 10 s call to the status service, with its start
 CHECK_MEMORY_MB = 256
 REGISTERED_MAX = 32
+# What the uploaded fonts a render process keeps between renders may cost (`cost`); the fonts
+# of the render under way are kept whatever they cost (at most MAX_LAYOUT_FONTS of them).
+REGISTERED_MAX_BYTES = 64 * 2**20
 STYLES = ("regular", "bold", "italic", "boldItalic")
 FAMILY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9 _-]{0,39}")
 
@@ -51,6 +62,7 @@ def inspect(data: bytes) -> str:
     if kind != "font/ttf":
         raise BadFont("a font must be one TrueType font (.ttf, or .otf with TrueType outlines)"
                       + ("; this is a collection (.ttc): upload one of its fonts" if kind else ""))
+    precheck(data)
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFError
     from reportlab.pdfgen.canvas import Canvas
@@ -59,6 +71,12 @@ def inspect(data: bytes) -> str:
     font = None
     try:
         font = _load(name, data)
+        mapped = entries(font)
+        if mapped > MAX_FONT_CHARACTERS:
+            raise BadFont(f"the font maps {mapped:,} characters; at most "
+                          f"{MAX_FONT_CHARACTERS:,} (one per character it draws)")
+        if max(font.face.charToGlyph, default=0) > 0x10FFFF:
+            raise BadFont("the font maps code points beyond Unicode (over U+10FFFF)")
         sample = [chr(c) for c in sorted(font.face.charToGlyph) if c >= 0x20][:200]
         if not sample:
             raise BadFont("the font maps no characters (no usable Unicode cmap)")
@@ -80,6 +98,62 @@ def inspect(data: bytes) -> str:
     return kind
 
 
+def precheck(data: bytes) -> None:
+    """BadFont when the font's character maps (any of them) map more than MAX_FONT_CHARACTERS
+    code points, counted from their ranges without expanding them: ReportLab expands the one
+    it uses code point by code point, and a few bytes of ranges (overlapping, or up to
+    U+FFFFFFFF) keep it busy for seconds and hundreds of MB. Cheap (a loop over the ranges):
+    the status service runs it before it queues the font for `inspect`."""
+    if len(data) > MAX_FONT_BYTES:
+        raise BadFont(f"the font is {len(data) / 2**20:.1f} MiB; at most "
+                      f"{MAX_FONT_BYTES // 2**20} MiB")
+    try:
+        mapped = max(_cmap_sizes(data), default=0)
+    except struct.error:
+        raise BadFont("the font is truncated or corrupt (its character map is cut)") from None
+    if mapped > MAX_FONT_CHARACTERS:
+        raise BadFont(f"the font maps {mapped:,} characters; at most "
+                      f"{MAX_FONT_CHARACTERS:,} (one per character it draws)")
+
+
+def _cmap_sizes(data: bytes):
+    """How many code points each subtable of the font's cmap maps (ranges summed, so
+    overlapping ranges count each time, as ReportLab lists them)."""
+    tables = struct.unpack_from(">H", data, 4)[0]
+    for record in range(min(tables, 256)):
+        tag, _, offset, _ = struct.unpack_from(">4sIII", data, 12 + 16 * record)
+        if tag == b"cmap":
+            break
+    else:
+        return
+    count = struct.unpack_from(">H", data, offset + 2)[0]
+    for index in range(count):
+        sub = offset + struct.unpack_from(">I", data, offset + 8 + 8 * index)[0]
+        kind = struct.unpack_from(">H", data, sub)[0]
+        if kind == 4:
+            segments = struct.unpack_from(">H", data, sub + 6)[0] // 2
+            ends = struct.unpack_from(f">{segments}H", data, sub + 14)
+            starts = struct.unpack_from(f">{segments}H", data, sub + 16 + 2 * segments)
+            yield sum(end - start + 1 for start, end in zip(starts, ends) if end >= start)
+        elif kind in (12, 13):
+            groups = struct.unpack_from(">I", data, sub + 12)[0]
+            if groups * 12 > len(data):
+                raise struct.error("more groups than bytes")
+            values = struct.unpack_from(f">{3 * groups}I", data, sub + 16)  # one C call
+            yield sum(end - start + 1 for start, end in zip(values[::3], values[1::3])
+                      if end >= start)
+        elif kind in (6, 10):
+            yield struct.unpack_from(">H" if kind == 6 else ">I", data,
+                                     sub + (8 if kind == 6 else 16))[0]
+
+
+def entries(font) -> int:
+    """The characters a loaded font maps, as ReportLab holds them: overlapping ranges of its
+    cmap count each time (ReportLab lists a character under its glyph once per range)."""
+    face = font.face
+    return max(len(face.charToGlyph), sum(len(chars) for chars in face.glyphToChar.values()))
+
+
 def _load(name: str, data: bytes):
     """A ReportLab TTFont of `data` named `name`, its face renamed `name` too: ReportLab keys
     loaded faces by the name inside the file, and registering a second font whose file says
@@ -98,42 +172,73 @@ def _cut(exc: Exception) -> str:
 
 # --------------------------------------------------------------------------------- at render
 
-_registered: OrderedDict[str, None] = OrderedDict()
+_registered: OrderedDict[str, int] = OrderedDict()  # font name -> its cost, oldest first
 
 
 def families(declared: dict, assets: dict[str, bytes]) -> dict[str, Family]:
     """The layout's `fonts` ({"Brand": {"regular": "brand.ttf", "bold": …}}) as registered
     families. A missing style draws the regular one (bold italic: the bold one)."""
-    out = {}
-    for name, styles in declared.items():
-        files = {style: assets[styles[style]] for style in STYLES if style in styles}
-        key = hashlib.sha256(b"".join(hashlib.sha256(files.get(s, b"")).digest()
+    from reportlab.lib.fonts import addMapping
+
+    files = {name: {style: assets[styles[style]] for style in STYLES if style in styles}
+             for name, styles in declared.items()}
+    distinct = {hashlib.sha256(data).digest() for styles in files.values()
+                for data in styles.values()}
+    if len(distinct) > MAX_LAYOUT_FONTS:
+        raise BadFont(f"the layout names {len(distinct)} font files; at most "
+                      f"{MAX_LAYOUT_FONTS}")
+    out, used = {}, set()
+    for name, styles in files.items():
+        key = hashlib.sha256(b"".join(hashlib.sha256(styles.get(s, b"")).digest()
                                       for s in STYLES)).hexdigest()[:24]
-        names = {style: _register(f"u{key}-{style}", data) for style, data in files.items()}
+        names = {style: _register(f"u{key}-{style}", data) for style, data in styles.items()}
+        used.update(names.values())
         regular = names["regular"]
         family = Family(regular, names.get("bold", regular), names.get("italic", regular),
                         names.get("boldItalic", names.get("bold", regular)))
-        from reportlab.lib.fonts import addMapping
         for bold, italic in ((0, 0), (1, 0), (0, 1), (1, 1)):
             addMapping(regular, bold, italic, family.style(bold, italic))
         out[name] = family
+    _evict(keep=used)
     return out
 
 
 def _register(name: str, data: bytes) -> str:
-    """Registers the font once per process under `name` (the family's content hash); the least
-    recently used beyond REGISTERED_MAX are unregistered."""
+    """Registers the font once per process under `name` (the family's content hash)."""
     from reportlab.pdfbase import pdfmetrics
 
     if name in _registered:
         _registered.move_to_end(name)
         return name
-    pdfmetrics.registerFont(_load(name, data))
-    _registered[name] = None
-    while len(_registered) > REGISTERED_MAX:
-        old, _ = _registered.popitem(last=False)
-        pdfmetrics.getFont(old).unregister()
+    font = _load(name, data)
+    if (mapped := entries(font)) > MAX_FONT_CHARACTERS:  # stored before uploads checked it
+        raise BadFont(f"an uploaded font maps {mapped:,} characters; at most "
+                      f"{MAX_FONT_CHARACTERS:,}: upload it again, subset")
+    pdfmetrics.registerFont(font)
+    _registered[name] = cost(data, font)
     return name
+
+
+def cost(data: bytes, font) -> int:
+    """About what a registered font holds in memory, in bytes: its file (twice: uharfbuzz
+    keeps a copy to shape with) and ReportLab's dicts, per character and per glyph (measured:
+    30 registered Lato files held 89 MB, 3 MB each)."""
+    return 2 * len(data) + 500 * (entries(font) + font.face.numGlyphs)
+
+
+def _evict(keep: set[str]) -> None:
+    """Unregisters the least recently used fonts, but none of `keep` (the render's own), while
+    there are more than REGISTERED_MAX or they cost more than REGISTERED_MAX_BYTES."""
+    from reportlab.pdfbase import pdfmetrics
+
+    total = sum(_registered.values())
+    for old in list(_registered):
+        if len(_registered) <= REGISTERED_MAX and total <= REGISTERED_MAX_BYTES:
+            break
+        if old in keep:
+            continue
+        total -= _registered.pop(old)
+        pdfmetrics.getFont(old).unregister()
 
 
 def registered() -> list[str]:

@@ -36,6 +36,8 @@ FILENAME = re.compile(r"[^/\\\x00-\x1f\x7f\ud800-\udfff]{1,200}")
 ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 MAX_TEMPLATE_JSON = 512 * 1024
 """Characters of a version's manifest and layout JSON together."""
+FONT_CHECKERS = 2
+"""Processes checking uploaded fonts (each capped at uploads.CHECK_MEMORY_MB)."""
 MAX_ASSET_SIDE = 10_000
 """Pixels on either side of an image: more than 700 dpi across the longest page there is."""
 
@@ -98,6 +100,9 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
         self.max_asset_pixels = max_asset_pixels
         self.decoding = asyncio.Semaphore(1)  # one full-size image in memory at a time
         self.font_checker: pebble.ProcessPool | None = None  # started at the first font upload
+        # One font check per project at a time: a project's uploads queue behind each other,
+        # never in front of another project's (project id -> its lock and how many want it).
+        self.font_checks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     def close(self) -> None:
         """Ends the font checker's child process, if one was started."""
@@ -249,7 +254,8 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
         async with self.pool.connection() as conn:
             await self._template(conn, request.project_id, request.slug)  # 404 before the work
         if uploads.is_font(request.data):
-            content_type, width, height = await self._font_facts(request.data), 0, 0
+            content_type, width, height = await self._font_facts(request.data,
+                                                                 request.project_id), 0, 0
         else:
             async with self.decoding:
                 content_type, width, height = await asyncio.to_thread(
@@ -274,13 +280,31 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
                         "write-once (versions that show them never change): use a new name")
         return asset_proto(row)
 
-    async def _font_facts(self, data: bytes) -> str:
+    async def _font_facts(self, data: bytes, project_id: str) -> str:
         """The content type of an uploaded font the renderer can embed, checked in a child
         process that is killed past CHECK_SECONDS or CHECK_MEMORY_MB (a crafted font can make a
-        parser loop or allocate); InvalidAsset says what is wrong."""
+        parser loop or allocate); InvalidAsset says what is wrong. Its character map's ranges
+        are counted first, here (`uploads.precheck`: cheap); then one check per project at a
+        time goes to the checkers (FONT_CHECKERS processes), so a project sending fonts that
+        take their 5 s holds one checker, and the others check other projects' fonts."""
+        try:
+            await asyncio.to_thread(uploads.precheck, data)  # up to 0.1 s for 4 MiB of ranges
+        except uploads.BadFont as exc:
+            raise errors.InvalidAsset(str(exc)) from None
+        lock, users = self.font_checks.setdefault(project_id, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                return await self._check_font(data)
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self.font_checks[project_id]
+
+    async def _check_font(self, data: bytes) -> str:
         if self.font_checker is None:
             self.font_checker = pebble.ProcessPool(
-                max_workers=1, max_tasks=50, initializer=start_child,
+                max_workers=FONT_CHECKERS, max_tasks=50, initializer=start_child,
                 initargs=(uploads.CHECK_MEMORY_MB,), context=multiprocessing.get_context("spawn"))
         try:
             future = self.font_checker.schedule(uploads.inspect, (data,),

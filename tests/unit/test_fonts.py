@@ -167,3 +167,159 @@ def test_fallback_markup_loses_no_character_and_always_lays_out(template, direct
         return sorted(c for c in plain if not c.isspace() and c != "\u200a")
 
     assert letters(made) == letters(source)
+
+
+HEBREW_WORDS = "אחד שתיים שלוש ארבע חמש שש שבע שמונה תשע עשר".split()
+
+
+def reading_order(pdf: bytes) -> list[str]:
+    """The words of every page, lines top to bottom, in logical order (pypdfium2 reads each line
+    of right-to-left text back into logical order)."""
+    document = pypdfium2.PdfDocument(pdf)
+    return [word for page in document for word in page.get_textpage().get_text_range().split()]
+
+
+def hebrew_words(pdf: bytes) -> list[str]:
+    """The Hebrew words as a reader reads them: lines top to bottom, each line's Hebrew words
+    from the right (pdfplumber gives each word's letters as drawn, left to right)."""
+    out = []
+    for page in pdfplumber.open(io.BytesIO(pdf)).pages:
+        lines: dict[int, list[dict]] = {}
+        for word in page.extract_words():
+            lines.setdefault(round(word["top"]), []).append(word)
+        for top in sorted(lines):
+            out += [w["text"][::-1] for w in sorted(lines[top], key=lambda w: -w["x0"])
+                    if re.search("[\u0590-\u05ff]", w["text"])]
+    return out
+
+
+@pytest.mark.parametrize("direction", ["auto", "rtl"])
+def test_a_right_to_left_paragraph_that_wraps_keeps_its_lines_in_order(direction):
+    text = " ".join(HEBREW_WORDS * 4)
+    pdf = render({"type": "text", "text": text, "direction": direction}, page={"size": "A6"})
+    assert len({round(c["top"]) for c in chars(pdf)}) >= 3
+    assert hebrew_words(pdf) == text.split()
+    assert reading_order(pdf) == text.split()
+
+
+def test_a_left_to_right_paragraph_with_a_long_hebrew_phrase_keeps_its_order():
+    text = "Invoice " + " ".join(HEBREW_WORDS * 3) + " paid"
+    pdf = render({"type": "text", "text": text}, page={"size": "A6"})
+    assert hebrew_words(pdf) == HEBREW_WORDS * 3
+    drawn = pdfplumber.open(io.BytesIO(pdf)).pages[0].extract_words()
+    assert drawn[0]["text"] == "Invoice" and drawn[-1]["text"] == "paid"
+    assert drawn[0]["x0"] == min(w["x0"] for w in drawn)  # the paragraph starts at the left
+
+
+def test_a_right_to_left_paragraph_keeps_its_line_breaks_markup_and_every_word():
+    text = ("**" + " ".join(HEBREW_WORDS[:5]) + "** " + " ".join(HEBREW_WORDS * 2) + "\n" +
+            " ".join(HEBREW_WORDS[::-1] * 2))
+    pdf = render({"type": "text", "text": text}, page={"size": "A6"})
+    assert reading_order(pdf) == text.replace("**", "").split()
+
+
+def test_a_justified_right_to_left_paragraph_justifies_its_wrapped_lines():
+    text = " ".join(HEBREW_WORDS * 4)
+    pdf = render({"type": "text", "text": text, "align": "justify"}, page={"size": "A6"})
+    lines: dict[int, list[dict]] = {}
+    for char in chars(pdf):
+        lines.setdefault(round(char["top"]), []).append(char)
+    full = [lines[top] for top in sorted(lines)][:-1]
+    assert len(full) >= 2
+    assert len({round(min(c["x0"] for c in line)) for line in full}) == 1  # every line but
+    assert len({round(max(c["x1"] for c in line)) for line in full}) == 1  # the last: full width
+    assert hebrew_words(pdf) == text.split()
+
+
+def test_a_right_to_left_table_cell_that_wraps_keeps_its_lines_in_order():
+    text = " ".join(HEBREW_WORDS * 3)
+    layout = {"body": [{"type": "table", "source": "rows", "as": "row", "columns": [
+        {"header": "#", "text": "1", "width": 30}, {"header": "Name", "text": "{{row.name}}"},
+        {"header": "Amount", "text": "9.50", "width": 60, "align": "right"}]}]}
+    manifest = Manifest.parse({"fields": {"rows": {"type": "array"},
+                                          "rows[].name": {"type": "string"}}})
+    lint(layout, manifest)
+    pdf = render_pdf(layout, {"rows": [{"name": text}] * 2})
+    assert hebrew_words(pdf) == text.split() * 2
+
+
+def test_a_right_to_left_word_wider_than_the_line_reads_piece_after_piece():
+    word = "".join("אבגדהוזחטיכלמנסעפצקרשת"[i % 22] for i in range(300))
+    layout = {"body": [{"type": "text", "text": "שלום {{name}} סוף"}]}
+    lint(layout, MANIFEST)
+    pdf = render_pdf(layout, {"name": word})
+    lines: dict[int, list[dict]] = {}
+    for char in chars(pdf):
+        lines.setdefault(round(char["top"]), []).append(char)
+    assert len(lines) >= 3
+    read = "".join(c["text"] for top in sorted(lines)
+                   for c in sorted(lines[top], key=lambda c: -c["x0"]))
+    assert read.replace(" ", "") == "שלום" + word + "סוף"
+
+
+@pytest.mark.parametrize("text, font, letters, drawn_in", [
+    ("**مرحبا** world", "sans", "مرحبا", "IBMPlexSansArabic-Bold"),
+    ("x **שלום** y", "sans", "שלום", "DejaVuSans-Bold"),
+    ("**Ωμέγα** x", "serif", "Ωμέγα", "DejaVuSans-Bold"),
+    ("*Ωμέγα* x", "serif", "Ωμέγα", "DejaVuSans-Oblique"),
+    ("***Ωμέγα*** x", "serif", "Ωμέγα", "DejaVuSans-BoldOblique"),
+])
+def test_bold_and_italic_markup_reach_the_fallback_runs_inside_them(text, font, letters,
+                                                                    drawn_in):
+    drawn = chars(render({"type": "text", "text": text}, font=font))
+    assert {font_of(c) for c in drawn if c["text"] in letters} == {drawn_in}
+    assert {font_of(c) for c in drawn if c["text"] in "xyworld"} <= {
+        "Lato-Regular", "IBMPlexSerif-Regular"}
+
+
+@pytest.mark.parametrize("text", ["x**مرحبا**", "مر**حبا** x", "ש**לום** עולם"])
+def test_a_shaped_word_changing_weight_renders(text):
+    """ReportLab shapes a word with its first font's glyph numbers: "x**مرحبا**" (x in the
+    Arabic regular font, the rest in its bold) failed with AttributeError hbAddPrivate."""
+    assert logical_text(render({"type": "text", "text": text})).replace("\u200a", "") \
+        .replace(" ", "") == text.replace("*", "").replace(" ", "")
+
+
+@pytest.mark.parametrize("value, named", [
+    ("a\ue123b", "U+E123"), ("a\u0378b", "U+0378"), ("a\ud800b", "U+D800"), ("a\x1bb", "U+001B"),
+])
+def test_a_character_only_a_notdef_would_draw_fails_naming_it(value, named):
+    """Private use, unassigned, lone surrogates, controls: Lato's empty .notdef glyph, copied
+    out as NUL, where the docs promise an error naming the character."""
+    from craftkit.layout import RenderError
+
+    layout = {"body": [{"type": "text", "text": "{{name}}"}]}
+    lint(layout, MANIFEST)
+    with pytest.raises(RenderError, match=f"no font here has a glyph for .*{re.escape(named)}"):
+        render_pdf(layout, {"name": value})
+
+
+def test_format_characters_draw_nothing_and_do_not_fail():
+    layout = {"body": [{"type": "text", "text": "{{name}}"}]}
+    lint(layout, MANIFEST)
+    render_pdf(layout, {"name": "a\u200db\u200ec\u00add\ufeff"})
+
+
+@pytest.mark.parametrize("text", ["x \ue0009\ue001 y", "[a](\ue0000\ue001)"])
+def test_the_markers_markup_holds_values_with_cannot_come_from_a_template(text):
+    """A template holding U+E000 digits U+E001 linted and failed with IndexError (or showed a
+    data value where it stood)."""
+    from craftkit.layout import RenderError
+
+    with pytest.raises(InvalidTemplate) as caught:
+        lint({"body": [{"type": "text", "text": text}]}, MANIFEST)
+    assert "U+E000" in caught.value.field_errors["layout.body.0.text"][0]
+    with pytest.raises(RenderError, match=r"U\+E000"):
+        render_pdf({"body": [{"type": "text", "text": text}]}, {})
+
+
+def test_more_than_thirty_combining_marks_on_one_character_fail_naming_it():
+    """1,000 fathas on one letter were stacked by the shaper up to 1,246 pt above the page."""
+    from craftkit.layout import RenderError
+
+    layout = {"body": [{"type": "text", "text": "{{name}}"}]}
+    lint(layout, MANIFEST)
+    with pytest.raises(RenderError, match="1,000 combining marks on one character .*U\\+0628"):
+        render_pdf(layout, {"name": "ب" + "\u064e" * 1000 + " x"})
+    pdf = render_pdf(layout, {"name": "ب" + "\u064e" * 30 + " x" + " e\u0301" * 200})
+    assert min(c["top"] for c in chars(pdf)) > 0  # on the page

@@ -323,3 +323,21 @@ def test_lint_names_bad_spacing_and_keep_with_next(block, where, message):
     with pytest.raises(InvalidTemplate) as caught:
         lint(body(block), MANIFEST)
     assert any(message in m for m in caught.value.field_errors[where]), caught.value.field_errors
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("***both*** x", "<b><i>both</i></b><i></i> x"),
+    ("**a *b** c*", "<b>a <i>b</i></b><i> c</i>"),
+    ("*a **b* c**", "<i>a <b>b</b></i><b> c</b>"),
+    ("**a [b** c](https://e.com)", '<b>a <link href="https://e.com" color="#1a56db"><u>b</u>'
+     '</link></b><link href="https://e.com" color="#1a56db"><u> c</u></link>'),
+])
+def test_overlapping_marks_make_nested_tags_and_render(template, expected):
+    """ReportLab's parser fails on crossed tags (`<b><i>x</b></i>`): the render failed with
+    "the renderer failed: ValueError: … Parse error: saw </b> instead of expected </i>"."""
+    assert markup(template, {}) == expected
+    assert "both" in text(pdf(body({"type": "text", "text": template},
+                                   {"type": "text", "text": "both"})))
+    layout = body({"type": "table", "source": "lines", "as": "line",
+                   "columns": [{"header": "x", "text": template + " {{line.label}}"}]})
+    assert "line 2" in text(pdf(layout))
