@@ -28,6 +28,7 @@ import logging
 import multiprocessing
 import os
 import resource
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -76,12 +77,15 @@ class RenderPool:
             initializer=start_child, initargs=(settings.memory_limit_mb,),
             context=multiprocessing.get_context("spawn"))
 
-    async def render(self, layout_json: str, data_json: str, assets: dict[str, bytes]) -> bytes:
-        """The PDF; RenderFailed or RenderCrashed otherwise. Callers keep at most `processes`
-        renders in flight (see Slots), so the time limit counts from a render's start."""
+    async def render(self, layout_json: str, data_json: str, assets: dict[str, bytes], *,
+                     then: Callable[[bytes], bytes] | None = None) -> bytes:
+        """The PDF, or what `then` (a module-level function, run in the child under the same
+        time and memory limits) makes of it; RenderFailed or RenderCrashed otherwise. Callers keep
+        at most `processes` renders in flight (see Slots), so the time limit counts from a
+        render's start."""
         limits = self.settings.limits
         try:
-            future = self.pool.schedule(_render, (layout_json, data_json, assets, limits),
+            future = self.pool.schedule(_render, (layout_json, data_json, assets, limits, then),
                                         timeout=limits.seconds)
             kind, value = await asyncio.wrap_future(future)
         except FutureTimeout:
@@ -127,14 +131,15 @@ def _address_space() -> int:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _render(layout_json: str, data_json: str, assets: dict[str, bytes],
-            limits: Limits) -> tuple[str, object]:
+def _render(layout_json: str, data_json: str, assets: dict[str, bytes], limits: Limits,
+            then: Callable[[bytes], bytes] | None = None) -> tuple[str, object]:
     """("pdf", bytes) or ("error", message): plain values cross the pipe. Out of memory, the
     process exits with OUT_OF_MEMORY instead: what the failed render leaves behind (caches,
     fragments) would make the next renders in it fail too."""
     try:
-        return "pdf", render_pdf(json.loads(layout_json), json.loads(data_json), limits=limits,
-                                 assets=assets)
+        pdf = render_pdf(json.loads(layout_json), json.loads(data_json), limits=limits,
+                         assets=assets)
+        return "pdf", then(pdf) if then else pdf
     except RenderError as exc:
         return "error", str(exc)
     except Exception as exc:  # noqa: BLE001 - a renderer bug or a failed allocation deep inside

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from craftkit.demo import sample
-from services.gateway.previews import MAX_ASSET_BYTES
+from services.gateway.previews import MAX_ASSET_BYTES, page_one_png
 from tests.integration.conftest import eventually, invoice, new_api, pdf_text
 
 SPEC = sample("invoice")
@@ -121,6 +121,35 @@ def test_the_schema_of_an_unpublished_version_says_so_and_its_curl_previews(api,
     assert schema["example"]["customer"]["name"] in text
     published = api.http.get("/v1/templates/invoice/versions/1/schema").json()
     assert published["curl"].startswith("curl -X POST")
+
+
+def png_preview(http: httpx.Client, slug: str, number: int, data: dict) -> httpx.Response:
+    return http.post(f"/v1/templates/{slug}/versions/{number}/preview", json={"data": data},
+                     headers={"accept": "image/png"})
+
+
+def test_accept_image_png_answers_page_one_as_the_picture_of_the_pdf(stack, api):
+    number = draft(api)
+    data = invoice(rows=60)  # two pages
+    as_pdf = preview(api.http, "invoice", number, data)
+    as_png = png_preview(api.http, "invoice", number, data)
+    assert as_png.status_code == 200, as_png.text
+    assert as_png.headers["content-type"] == "image/png"
+    assert as_png.headers["vary"] == "Accept" and as_png.headers["cache-control"] == "no-store"
+    assert pdf_text(as_pdf.content)[1] == 2
+    assert as_png.content == page_one_png(as_pdf.content)  # page 1 of the same PDF, nothing else
+    assert Image.open(io.BytesIO(as_png.content)).format == "PNG"
+    assert renders_of(stack, api.project_id) == 0
+
+
+def test_a_png_preview_refuses_what_the_pdf_preview_refuses_as_json(api):
+    number = draft(api)
+    bad = {"customer": {"name": 7}, "items": [], "total": "free"}
+    pdf, png = preview(api.http, "invoice", number, bad), png_preview(api.http, "invoice", number, bad)
+    assert png.status_code == pdf.status_code == 400
+    assert png.headers["content-type"] == "application/json" and png.json() == pdf.json()
+    missing = png_preview(api.http, "invoice", 99, invoice())
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "version_not_found"
 
 
 # ---------------------------------------------------- limits: a gateway with short ones

@@ -72,8 +72,10 @@ async def version_schema(request: Request) -> JSONResponse:
 
 
 async def preview_version(request: Request) -> Response:
-    """Any version, published or not, rendered at once (services/gateway/previews.py)."""
+    """Any version, published or not, rendered at once (services/gateway/previews.py): the PDF,
+    or page 1 as a PNG for `Accept: image/png`."""
     gateway, project = state(request), caller(request).project_id
+    png = previews.wants_png(request.headers.get("accept", ""))
     gateway.preview_limiter.take(project)
     gateway.preview_time.check(project)
     data = requests.preview_request(await read_json(request))
@@ -90,9 +92,12 @@ async def preview_version(request: Request) -> Response:
                 timeout=RPC_TIMEOUT)
             assets[name], total = asset.data, total + len(asset.data)
             previews.check_asset_bytes(total)
-        pdf = await gateway.previews.render(prepared.layout_json, prepared.data_json, assets)
-    return Response(pdf, media_type="application/pdf", headers={
-        "content-disposition": 'inline; filename="preview.pdf"', "cache-control": "no-store"})
+        content = await gateway.previews.render(prepared.layout_json, prepared.data_json, assets,
+                                                png=png)
+    media, name = ("image/png", "preview.png") if png else ("application/pdf", "preview.pdf")
+    return Response(content, media_type=media, headers={
+        "content-disposition": f'inline; filename="{name}"', "cache-control": "no-store",
+        "vary": "Accept"})
 
 
 async def put_asset(request: Request) -> JSONResponse:
