@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute, Mount
 
-from services.gateway import errors
+from services.gateway import dashboard, errors
 from services.gateway.auth import ApiKeys
 from services.gateway.routes import (ApiRoute, health, hooks, keys, renders, share_links,
                                      templates, webhooks)
@@ -26,7 +26,7 @@ from services.gateway.settings import Settings
 from services.gateway.state import running
 
 PUBLIC_ROUTES: list[BaseRoute] = [*health.PUBLIC_ROUTES, *hooks.PUBLIC_ROUTES,
-                                  *share_links.PUBLIC_ROUTES]
+                                  *share_links.PUBLIC_ROUTES, *dashboard.ROUTES]
 """Routes that take no API key (an Authorization header there is not looked at)."""
 API_ROUTES: list[ApiRoute] = [*renders.ROUTES, *share_links.ROUTES, *templates.ROUTES,
                               *hooks.ROUTES, *webhooks.ROUTES, *keys.ROUTES]

@@ -1,0 +1,279 @@
+"""The dashboard (/dashboard) in a real browser (Debian's Chromium, driven by Playwright) on the
+real stack: sign in, create a template from files, see a lint error at its path, fix it, preview,
+publish, render, see the render succeed and download it, add a webhook to a real receiver and see
+its delivery, make an API key and a share link, sign out. Any console error, page error or
+same-origin request that fails fails the test.
+
+The same steps write the screenshots in docs/dashboard/ (`make screenshots`,
+tests/dashboard_screenshots.py): each step calls `shot(name)` where its page is worth a picture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pypdf
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from craftkit.demo import sample, sample_assets
+from tests.integration.conftest import eventually
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+NETWORK_LOG = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
+
+
+@contextlib.contextmanager
+def browser_page(base_url: str, expected: set[tuple[int, str]] = frozenset()) -> Iterator[Page]:
+    """A page in Debian's Chromium that fails the test on a console error, a page error, a
+    request to `base_url` that fails, answers 5xx, or answers 4xx unless `expected` lists its
+    (status, path). Chromium logs every error answer to the console; those of `expected` are the
+    API errors the test provokes and the page shows, so they are not console errors of the page."""
+    problems: list[str] = []
+    origin = urlsplit(base_url).netloc
+
+    def console(message) -> None:
+        logged = NETWORK_LOG.match(message.text)
+        url = urlsplit(message.location.get("url", ""))
+        if message.type != "error" or (logged and (int(logged[1]), url.path) in expected):
+            return
+        problems.append(f"console: {message.text} at {message.location}")
+
+    def response(answer) -> None:
+        url = urlsplit(answer.url)
+        if answer.status >= 500 or (answer.status >= 400 and (answer.status, url.path) not in expected):
+            problems.append(f"{answer.status} from {answer.request.method} {answer.url}")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            context = browser.new_context(accept_downloads=True,
+                                          viewport={"width": 1280, "height": 860})
+            page = context.new_page()
+            page.on("console", console)
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on("requestfailed", lambda r: urlsplit(r.url).netloc == origin and problems.append(
+                f"request failed: {r.method} {r.url}: {r.failure}"))
+            page.on("response", response)
+            yield page
+        finally:
+            browser.close()
+    assert not problems, "\n".join(problems)
+
+
+SPEC = sample("invoice")
+TIMEOUT_MS = 30_000
+"""How long an expectation waits for the page (a render, a delivery) before it fails."""
+
+
+def template_folder(directory: Path) -> list[Path]:
+    """manifest.json, layout.json (with a block of an unknown type at body.1) and logo.png, as
+    a template's author keeps them in a folder."""
+    directory.mkdir(parents=True, exist_ok=True)
+    layout = json.loads(json.dumps(SPEC["layout"]))
+    layout["body"].insert(1, {"type": "paragraf", "text": "a typo in the block's type"})
+    files = {"manifest.json": json.dumps(SPEC["manifest"], indent=2),
+             "layout.json": json.dumps(layout, indent=2)}
+    for name, text in files.items():
+        (directory / name).write_text(text)
+    for name, content in sample_assets("invoice").items():
+        (directory / name).write_bytes(content)
+    return sorted(directory.iterdir())
+
+
+EXPECTED = {(401, "/v1/renders"), (400, "/v1/templates/monthly-invoice/versions")}
+"""The API errors the flow provokes: a wrong key at sign-in, the version with a lint error."""
+
+
+class Flow:
+    """The dashboard's main path, one method a step; `shot(name)` is called on each page worth
+    a screenshot."""
+
+    def __init__(self, page: Page, base_url: str, key: str, receiver_url: str, files: list[Path],
+                 shot: Callable[[str], None] = lambda name: None) -> None:
+        self.page, self.base_url, self.key = page, base_url, key
+        self.receiver_url, self.files, self.shot = receiver_url, files, shot
+        self.slug = "monthly-invoice"
+        page.set_default_timeout(TIMEOUT_MS)
+        expect.set_options(timeout=TIMEOUT_MS)
+
+    def sign_in(self) -> None:
+        page = self.page
+        page.goto(f"{self.base_url}/dashboard")
+        expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+        page.fill("#api-key", "ck_live_" + "x" * 40)
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        expect(page.get_by_role("alert")).to_contain_text("unauthorized")
+        assert page.evaluate("sessionStorage.length") == 0  # a refused key is not kept
+        self.shot("sign-in")
+        page.fill("#api-key", self.key)
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        expect(page.get_by_role("heading", name="Templates", exact=True)).to_be_visible()
+
+    def create_template_with_a_lint_error(self) -> None:
+        page = self.page
+        page.fill("#new-slug", self.slug)
+        page.fill("#new-name", "Monthly invoice")
+        page.set_input_files("#new-files", [str(f) for f in self.files])
+        page.get_by_role("button", name="Create template", exact=True).click()
+        issue = page.locator("#layout-issues li[data-path='layout.body.1.type']")
+        expect(issue).to_be_visible()
+        expect(issue).to_contain_text("must be one of")
+        expect(page.locator("#editor-status")).to_contain_text("invalid_template")
+        issue.get_by_role("button").click()  # selects the block's line in the layout
+        selected = page.evaluate(
+            "(() => { const a = document.getElementById('layout-json');"
+            " return a.value.slice(a.selectionStart, a.selectionEnd); })()")
+        assert '"type": "paragraf"' in selected
+        self.shot("editor-lint-error")
+
+    def fix_and_preview(self) -> None:
+        page = self.page
+        page.fill("#layout-json", json.dumps(SPEC["layout"], indent=2))
+        page.get_by_role("button", name="Save draft & preview", exact=True).click()
+        expect(page.locator("#editor-status")).to_contain_text("Saved as version 1, not published")
+        expect(page.locator("#layout-issues")).to_be_hidden()
+        image = page.locator("#preview-image")
+        expect(image).to_be_visible()
+        page.wait_for_function(
+            "document.getElementById('preview-image').naturalWidth > 1000")
+        data = json.loads(page.input_value("#data-json"))  # the version's example, previewed
+        assert data["customer"]["name"] == SPEC["example"]["customer"]["name"]
+        self.shot("editor")
+
+    def publish(self) -> None:
+        page = self.page
+        page.get_by_role("link", name="the template page", exact=True).click()
+        row = page.locator("tr[data-version='1']")
+        expect(row).to_contain_text("draft")  # the preview published nothing
+        expect(page.locator("#schema")).to_contain_text("curl")
+        row.get_by_role("button", name="Publish", exact=True).click()
+        expect(page.locator("tr[data-version='1']")).to_contain_text("published")
+        expect(page.locator("#schema")).to_contain_text("JSON Schema")
+        expect(page.locator("#render-data")).not_to_have_value("")
+        self.shot("template")
+
+    def add_webhook(self) -> None:
+        page = self.page
+        page.get_by_role("link", name="Webhooks", exact=True).click()
+        page.fill("#webhook-url", f"{self.receiver_url}/dashboard")
+        page.get_by_role("button", name="Add endpoint", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text("shown only once")
+        expect(page.locator("#webhooks-list")).to_contain_text(f"{self.receiver_url}/dashboard")
+        self.shot("webhooks")
+
+    def render_and_download(self, downloads: Path) -> Path:
+        page = self.page
+        page.get_by_role("link", name="Templates", exact=True).click()
+        page.get_by_role("link", name=self.slug, exact=True).click()
+        expect(page.locator("#render-data")).not_to_have_value("")
+        page.get_by_role("button", name="Render v1", exact=True).click()
+        expect(page.locator(".facts")).to_contain_text("succeeded")
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download", exact=True).click()
+        saved = downloads / download.value.suggested_filename
+        download.value.save_as(saved)
+        page.fill("#link-max", "3")
+        page.get_by_role("button", name="Create link", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text("shown only once")
+        expect(page.locator("#share-links tbody tr")).to_have_count(1)
+        self.shot("render")
+        return saved
+
+    def see_renders(self) -> None:
+        page = self.page
+        page.get_by_role("link", name="Renders", exact=True).click()
+        expect(page.locator("#renders-list tbody tr")).to_have_count(1)
+        expect(page.locator("#renders-list")).to_contain_text("succeeded")
+        page.select_option("#filter-status", "failed")
+        page.get_by_role("button", name="Apply", exact=True).click()
+        expect(page.locator("#renders-list")).to_contain_text("No renders match")
+        page.select_option("#filter-status", "succeeded")
+        page.fill("#filter-template", self.slug)
+        page.get_by_role("button", name="Apply", exact=True).click()
+        expect(page.locator("#renders-list tbody tr")).to_have_count(1)
+        self.shot("renders")
+
+    def see_delivery(self) -> None:
+        page = self.page
+        page.get_by_role("link", name="Webhooks", exact=True).click()
+        page.get_by_role("link", name="Deliveries", exact=True).click()
+        row = page.locator("#deliveries tbody tr")
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text("delivered")  # the log refreshes itself
+        expect(row).to_contain_text("HTTP 200")
+        self.shot("deliveries")
+        row.get_by_role("button", name="Redeliver", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text("Redelivery queued")
+
+    def make_a_key(self) -> None:
+        page = self.page
+        page.get_by_role("link", name="API keys", exact=True).click()
+        page.fill("#key-name", "partner")
+        page.select_option("#key-scope", "download")
+        page.get_by_role("button", name="Create key", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text("shown only this once")
+        expect(page.locator("#keys-list tbody tr")).to_have_count(2)
+        self.shot("keys")
+
+    def sign_out(self) -> None:
+        page = self.page
+        page.get_by_role("button", name="Sign out", exact=True).click()
+        expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+        assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_the_dashboard_takes_a_template_from_files_to_a_delivered_render(
+        stack, api, receiver, tmp_path):
+    files = template_folder(tmp_path / "invoice")
+    with browser_page(stack.base_url, EXPECTED) as page:
+        flow = Flow(page, stack.base_url, api.key, receiver.base, files)
+        flow.sign_in()
+        flow.create_template_with_a_lint_error()
+        flow.fix_and_preview()
+        published = api.http.get("/v1/templates/monthly-invoice").json()
+        assert published["publishedVersion"] is None  # saving and previewing published nothing
+        flow.publish()
+        flow.add_webhook()
+        saved = flow.render_and_download(tmp_path)
+        [render] = api.http.get("/v1/renders").json()["data"]
+        assert render["status"] == "succeeded"
+        text = "".join(p.extract_text() for p in pypdf.PdfReader(saved).pages)
+        assert SPEC["example"]["customer"]["name"] in text
+        flow.see_renders()
+        flow.see_delivery()
+        eventually(lambda: len(receiver.at("/dashboard")) >= 2, what="the delivery and its redelivery")
+        event = json.loads(receiver.at("/dashboard")[0].body)
+        assert (event["renderId"], event["event"]) == (render["id"], "render.succeeded")
+        flow.make_a_key()
+        flow.sign_out()
+
+
+def test_every_dashboard_file_forbids_inline_script_framing_and_referrers(stack):
+    for path in ("/dashboard/", "/dashboard/js/app.js", "/dashboard/style.css"):
+        answer = httpx.get(f"{stack.base_url}{path}")
+        assert answer.status_code == 200, path
+        policy = answer.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+        assert "frame-ancestors 'none'" in policy and answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+    assert httpx.get(f"{stack.base_url}/dashboard").headers["location"] == "/dashboard/"
+    missing = httpx.get(f"{stack.base_url}/dashboard/nothing.js")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("path", ["/dashboard/../services/gateway/app.py",
+                                  "/dashboard/%2e%2e/__init__.py", "/dashboard/__init__.py"])
+def test_the_dashboard_serves_only_its_static_files(stack, path):
+    answer = httpx.get(f"{stack.base_url}{path}")
+    assert answer.status_code == 404 and b"import" not in answer.content
