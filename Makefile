@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/craftkit/v1/*.proto)
 
-.PHONY: run test unit integration bench chaos gallery proto proto-check lock clean
+.PHONY: run test unit integration bench chaos gallery screenshots proto proto-check lock clean
 
 run: $(STAMP)
 	$(PY) -m craftkit.devstack
@@ -25,6 +25,10 @@ bench: $(STAMP)
 # docs/gallery/*.png: page 1 of every sample with its example data (the visual tests' references).
 gallery: $(STAMP)
 	$(PY) -m tests.visual
+
+# docs/dashboard/*.png: every dashboard page, from the browser steps of its end-to-end test.
+screenshots: $(STAMP)
+	$(PY) -m tests.dashboard_screenshots
 
 # 1,000 renders while services, the broker and S3 are killed; prints one summary line (minutes).
 chaos: $(STAMP)

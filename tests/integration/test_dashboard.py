@@ -119,6 +119,8 @@ class Flow:
         page.fill("#api-key", self.key)
         page.get_by_role("button", name="Sign in", exact=True).click()
         expect(page.get_by_role("heading", name="Templates", exact=True)).to_be_visible()
+        expect(page.locator("tbody tr").first).to_be_visible()  # the project's own templates
+        self.shot("templates")
 
     def create_template_with_a_lint_error(self) -> None:
         page = self.page
@@ -193,8 +195,9 @@ class Flow:
     def see_renders(self) -> None:
         page = self.page
         page.get_by_role("link", name="Renders", exact=True).click()
-        expect(page.locator("#renders-list tbody tr")).to_have_count(1)
+        expect(page.locator("#renders-list")).to_contain_text(self.slug)
         expect(page.locator("#renders-list")).to_contain_text("succeeded")
+        self.shot("renders")
         page.select_option("#filter-status", "failed")
         page.get_by_role("button", name="Apply", exact=True).click()
         expect(page.locator("#renders-list")).to_contain_text("No renders match")
@@ -202,7 +205,7 @@ class Flow:
         page.fill("#filter-template", self.slug)
         page.get_by_role("button", name="Apply", exact=True).click()
         expect(page.locator("#renders-list tbody tr")).to_have_count(1)
-        self.shot("renders")
+        expect(page.locator("#renders-list")).to_contain_text(self.slug)
 
     def see_delivery(self) -> None:
         page = self.page

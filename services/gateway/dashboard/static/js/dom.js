@@ -77,8 +77,8 @@ export function codeBlock(text, label) {
   return h("div", {class: "code-block"}, h("div", {class: "code-head"}, h("span", null, label), copy), pre);
 }
 
-/** A labelled form field. */
-export function field(label, input, hint) {
-  return h("label", {class: "field"}, h("span", {class: "label"}, label), input,
+/** A labelled form field; a `wide` one takes two columns of a form's grid. */
+export function field(label, input, hint = null, wide = false) {
+  return h("label", {class: wide ? "field wide" : "field"}, h("span", {class: "label"}, label), input,
     hint ? h("span", {class: "hint"}, hint) : null);
 }

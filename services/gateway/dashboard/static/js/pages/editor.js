@@ -4,7 +4,7 @@
 import {ApiError, call, get, path, post} from "../api.js";
 import {take} from "../drafts.js";
 import {formatWithLines, lineOf, selectLine} from "../jsonlines.js";
-import {h, link, route} from "../dom.js";
+import {h, link, route, fill} from "../dom.js";
 import {busy, errorBox, notice, pageHeader, parseJson} from "../ui.js";
 
 const BLANK = {manifest: {fields: {}}, layout: {body: []}};
@@ -51,7 +51,7 @@ export async function render(main, [slug], context) {
         throw error;
       }
       state.saved = {number: version.number, manifest, layout};
-      status.replaceChildren(notice(`Saved as version ${version.number}, not published.`,
+      fill(status, notice(`Saved as version ${version.number}, not published.`,
         h("p", null, "Publish it from ", link(["templates", slug], "the template page"),
           " when it is ready.")));
     }
@@ -65,7 +65,7 @@ export async function render(main, [slug], context) {
       panes.data.set(schema.example);
     }
     const data = parseJson(panes.data.area.value, "The preview data");
-    previewOut.replaceChildren(h("p", {class: "empty"}, `Rendering version ${number}…`));
+    fill(previewOut, h("p", {class: "empty"}, `Rendering version ${number}…`));
     try {
       const response = await call("POST", path("templates", slug, "versions", number, "preview"),
         {json: {data}, headers: {Accept: "image/png"}, raw: true});
@@ -74,18 +74,18 @@ export async function render(main, [slug], context) {
       if (image.src) URL.revokeObjectURL(image.src);
       image.src = URL.createObjectURL(blob);
       image.hidden = false;
-      previewOut.replaceChildren(h("p", {class: "muted small"}, `Page 1 of version ${number}, not published.`));
+      fill(previewOut, h("p", {class: "muted small"}, `Page 1 of version ${number}, not published.`));
     } catch (error) {
       image.hidden = true;
       if (error instanceof ApiError && error.code === "invalid_input_data") {
         showIssues(error, {"": panes.data}, previewOut);
       } else {
-        previewOut.replaceChildren(errorBox(error));
+        fill(previewOut, errorBox(error));
       }
     }
   }
 
-  main.replaceChildren(
+  fill(main,
     pageHeader(`New version of ${template.name || template.slug}`,
       "Drafts are versions that are not published: previewing never publishes.",
       h("a", {class: "btn ghost", href: route(["templates", slug])}, "Back to template"), button),
@@ -135,9 +135,11 @@ function pane(id, title, hint) {
  * preview data); the message and the rest in `out`.
  */
 function showIssues(error, panes, out) {
-  out.replaceChildren(errorBox(new ApiError(error.status, error.code, error.message, {
-    formErrors: error.issues?.formErrors ?? []}, error.requestId)));
   const fields = Object.entries(error.issues?.fieldErrors ?? {});
+  const count = fields.length === 1 ? "1 problem, shown at its path" : `${fields.length} problems, each shown at its path`;
+  fill(out, errorBox(new ApiError(error.status, error.code,
+    fields.length ? `${error.message}: ${count} beside the editor.` : error.message,
+    {formErrors: error.issues?.formErrors ?? []}, error.requestId)));
   const unplaced = [];
   for (const [at, messages] of fields) {
     const prefix = Object.keys(panes).find((name) => name !== "" && (at === name || at.startsWith(`${name}.`)));

@@ -1,6 +1,6 @@
 // API keys: make one (shown once), the list, revoke.
 import {call, get, path, post} from "../api.js";
-import {badge, codeBlock, field, h, table, when} from "../dom.js";
+import {badge, codeBlock, field, h, table, when, fill} from "../dom.js";
 import {busy, confirmButton, notice, pageHeader, section} from "../ui.js";
 
 const SCOPES = [["full", "full: everything"], ["render", "render: render, cancel, share, download"],
@@ -16,7 +16,7 @@ export async function render(main, _params, context) {
   async function load(cursor = null) {
     const page = await get("/v1/keys", {limit: 100, cursor});
     if (!context.alive) return;
-    list.replaceChildren(table(["Name", "Prefix", "Scopes", "Created", "Last used", "State", ""], page.data.map((k) => h("tr", {"data-key": k.id},
+    fill(list, table(["Name", "Prefix", "Scopes", "Created", "Last used", "State", ""], page.data.map((k) => h("tr", {"data-key": k.id},
       h("td", null, k.name || "—"),
       h("td", null, h("code", null, `${k.prefix}…`)),
       h("td", null, h("div", {class: "tags"}, k.scopes.map((s) => h("span", {class: "tag"}, s)))),
@@ -29,16 +29,16 @@ export async function render(main, _params, context) {
     page.nextCursor ? h("button", {type: "button", class: "btn", onclick: () => load(page.nextCursor)}, "Next page") : null);
   }
 
-  main.replaceChildren(pageHeader("API keys", "Keys of this project. A key is shown once, when it is made; only its prefix is kept readable."),
+  fill(main, pageHeader("API keys", "Keys of this project. A key is shown once, when it is made; only its prefix is kept readable."),
     section("Create a key", h("form", {class: "grid-form", onsubmit: async (event) => {
       event.preventDefault();
       await busy(button, out, async () => {
         const made = await post("/v1/keys", {...(name.value.trim() ? {name: name.value.trim()} : {}), scopes: [scope.value]});
-        out.replaceChildren(notice("Key created. Copy it now: it is shown only this once.", codeBlock(made.key, "API key")));
+        fill(out, notice("Key created. Copy it now: it is shown only this once.", codeBlock(made.key, "API key")));
         name.value = "";
         await load();
       });
-    }}, field("Name", name), field("Scope", scope), h("div", {class: "form-actions"}, button)), out),
+    }}, field("Name", name), field("Scope", scope, null, true), h("div", {class: "form-actions"}, button)), out),
     section("Keys", list));
   await load();
 }

@@ -1,6 +1,6 @@
 // One render: its state (refreshed while it runs), download, cancel, and its share links.
 import {call, get, path} from "../api.js";
-import {badge, codeBlock, field, h, table, when} from "../dom.js";
+import {badge, codeBlock, field, h, table, when, fill} from "../dom.js";
 import {busy, confirmButton, errorBox, notice, pageHeader, section} from "../ui.js";
 import {downloadButton} from "./renders.js";
 
@@ -10,7 +10,7 @@ export async function render(main, [id], context) {
   const head = h("div");
   const out = h("div", {class: "out"});
   const links = h("div", {id: "share-links"});
-  main.replaceChildren(head, out, links);
+  fill(main, head, out, links);
 
   async function load() {
     const r = await get(path("renders", id));
@@ -22,7 +22,7 @@ export async function render(main, [id], context) {
         if (await busy(button, out, () => call("POST", path("renders", id, "cancel")))) load();
       }));
     }
-    head.replaceChildren(
+    fill(head,
       pageHeader(`Render ${id}`, r.templateSlug ? `Template ${r.templateSlug}` : null, ...actions),
       section(null, h("dl", {class: "facts"},
         fact("Status", badge(r.expiredAt ? "expired" : r.status)),
@@ -33,7 +33,7 @@ export async function render(main, [id], context) {
     if (RUNNING.has(r.status)) setTimeout(() => context.alive && load().catch(show), 1000);
     else if (r.status === "succeeded" && !links.childElementCount) await shareLinks(links, id, context);
   }
-  const show = (error) => context.alive && out.replaceChildren(errorBox(error));
+  const show = (error) => context.alive && fill(out, errorBox(error));
   await load();
 }
 
@@ -54,7 +54,7 @@ async function shareLinks(area, id, context) {
     const answer = await get(path("renders", id, "share-links"));
     if (!context.alive) return;
     const items = answer.links;
-    list.replaceChildren(table(["Created", "Expires", "Downloads", "Status", ""], items.map((l) => h("tr", null,
+    fill(list, table(["Created", "Expires", "Downloads", "Status", ""], items.map((l) => h("tr", null,
       h("td", {class: "nowrap"}, when(l.createdAt)),
       h("td", {class: "nowrap"}, when(l.expiresAt)),
       h("td", null, l.maxDownloads ? `${l.downloads} of ${l.maxDownloads}` : String(l.downloads)),
@@ -64,7 +64,7 @@ async function shareLinks(area, id, context) {
       })))), "No share links yet."));
   }
 
-  area.replaceChildren(section("Share links",
+  fill(area, section("Share links",
     h("p", {class: "subtitle"}, "Anyone with a link downloads this PDF without a key, until it expires, runs out or is revoked."),
     h("form", {class: "grid-form", onsubmit: async (event) => {
       event.preventDefault();
@@ -72,11 +72,11 @@ async function shareLinks(area, id, context) {
         const body = {expiresIn: Number(expires.value)};
         if (max.value) body.maxDownloads = Number(max.value);
         const made = await call("POST", path("renders", id, "share-links"), {json: body});
-        out.replaceChildren(notice("Link created. Copy it now: it is shown only once.", codeBlock(made.url, "Share link")));
+        fill(out, notice("Link created. Copy it now: it is shown only once.", codeBlock(made.url, "Share link")));
         await load();
       });
     }}, field("Expires in", expires), field("Downloads at most", max),
     h("div", {class: "form-actions"}, button)),
     out, list));
-  await load().catch((error) => list.replaceChildren(errorBox(error)));
+  await load().catch((error) => fill(list, errorBox(error)));
 }

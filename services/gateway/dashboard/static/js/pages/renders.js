@@ -1,7 +1,7 @@
 // Renders: newest first, filtered by status, template and dates, a page at a time; download a
 // succeeded one, cancel a queued one. The page refreshes itself while a render on it is running.
 import {call, get, path, saveAs} from "../api.js";
-import {badge, field, h, link, table, when} from "../dom.js";
+import {badge, field, h, link, table, when, fill} from "../dom.js";
 import {busy, confirmButton, errorBox, pageHeader, section} from "../ui.js";
 
 const STATUSES = ["queued", "rendering", "succeeded", "failed", "cancelled"];
@@ -31,12 +31,12 @@ export async function render(main, _params, context) {
     try {
       page = await get("/v1/renders", {...filters(), limit: 20, cursor});
     } catch (error) {
-      if (context.alive) list.replaceChildren(errorBox(error));
+      if (context.alive) fill(list, errorBox(error));
       return;
     }
     if (!context.alive) return;
     const rows = page.data.map((r) => row(r, out, load));
-    list.replaceChildren(
+    fill(list,
       table(["Render", "Template", "Status", "Created", "Took", ""], rows,
         cursor ? "No more renders." : "No renders match these filters."),
       h("div", {class: "pager"},
@@ -53,7 +53,7 @@ export async function render(main, _params, context) {
   }},
   field("Status", status), field("Template", template), field("Created from", after), field("to", before),
   h("div", {class: "form-actions"}, h("button", {type: "submit", class: "btn primary"}, "Apply")));
-  main.replaceChildren(pageHeader("Renders", "Every PDF your project asked for, newest first."),
+  fill(main, pageHeader("Renders", "Every PDF your project asked for, newest first."),
     section(null, form), out, section(null, list));
   await load();
 }

@@ -1,6 +1,6 @@
 // Sign in with an API key: checked with one request, then kept in this tab's session only.
 import {ApiError, get, session} from "../api.js";
-import {field, h} from "../dom.js";
+import {field, h, fill} from "../dom.js";
 import {busy, errorBox} from "../ui.js";
 
 export async function render(main, _params, _context, signedOutBecause) {
@@ -28,6 +28,6 @@ export async function render(main, _params, _context, signedOutBecause) {
   field("API key", key),
   button,
   out);
-  main.replaceChildren(form);
+  fill(main, form);
   key.focus();
 }

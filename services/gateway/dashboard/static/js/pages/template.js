@@ -2,7 +2,7 @@
 // body and cURL line, and a render of the published version.
 import {get, path, post} from "../api.js";
 import {keep} from "../drafts.js";
-import {badge, codeBlock, field, h, link, route, table, when} from "../dom.js";
+import {badge, codeBlock, field, h, link, route, table, when, fill} from "../dom.js";
 import {busy, errorBox, pageHeader, parseJson, section} from "../ui.js";
 
 export async function render(main, [slug], context) {
@@ -12,7 +12,7 @@ export async function render(main, [slug], context) {
   const shown = template.publishedVersion ?? versions[0]?.number;
   const schemaArea = h("div", {id: "schema"});
   const out = h("div", {class: "out"});
-  main.replaceChildren(
+  fill(main,
     pageHeader(template.name || template.slug, `${template.slug} · created ${when(template.createdAt)}`,
       h("a", {class: "btn primary", href: route(["templates", slug, "edit"])}, "New version")),
     out,
@@ -48,18 +48,18 @@ function versionTable(template, versions, out, schemaArea, context) {
 }
 
 async function showSchema(area, slug, number, context) {
-  area.replaceChildren(section(`Version ${number}: request body`, h("p", {class: "empty"}, "Loading…")));
+  fill(area, section(`Version ${number}: request body`, h("p", {class: "empty"}, "Loading…")));
   try {
     const schema = await get(path("templates", slug, "versions", number, "schema"));
     if (!context.alive) return;
-    area.replaceChildren(section(`Version ${number}: request body`,
+    fill(area, section(`Version ${number}: request body`,
       h("p", {class: "subtitle"}, "The JSON Schema of the data this version takes, an example that validates, and a command that renders it."),
       h("div", {class: "split"},
         codeBlock(JSON.stringify(schema.schema, null, 2), "JSON Schema"),
         codeBlock(JSON.stringify(schema.example, null, 2), "Example body")),
       codeBlock(schema.curl, "cURL")));
   } catch (error) {
-    area.replaceChildren(section(`Version ${number}`, errorBox(error)));
+    fill(area, section(`Version ${number}`, errorBox(error)));
   }
 }
 

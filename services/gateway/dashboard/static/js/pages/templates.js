@@ -2,12 +2,12 @@
 // folder's manifest.json, layout.json and images).
 import {ApiError, call, get, path, post} from "../api.js";
 import {keep} from "../drafts.js";
-import {field, h, link, route, table, when} from "../dom.js";
+import {field, h, link, route, table, when, fill} from "../dom.js";
 import {busy, pageHeader, section} from "../ui.js";
 
 export async function render(main, _params, context) {
   const list = h("div", null, h("p", {class: "empty"}, "Loading…"));
-  main.replaceChildren(pageHeader("Templates", "Each template is a manifest (its data) and a layout, in numbered versions."),
+  fill(main, pageHeader("Templates", "Each template is a manifest (its data) and a layout, in numbered versions."),
     createForm(), section("Your templates", list));
   await showPage(list, null, context);
 }
@@ -20,7 +20,7 @@ async function showPage(list, cursor, context) {
     h("td", null, t.name || "—"),
     h("td", null, t.publishedVersion ? `v${t.publishedVersion}` : h("span", {class: "muted"}, "none yet")),
     h("td", {class: "nowrap"}, when(t.createdAt))));
-  list.replaceChildren(table(["Slug", "Name", "Published", "Created"], rows,
+  fill(list, table(["Slug", "Name", "Published", "Created"], rows,
     "No templates yet: create one above from a file."),
   page.nextCursor ? h("button", {type: "button", class: "btn", onclick: () => showPage(list, page.nextCursor, context)}, "Next page") : null);
 }

@@ -1,6 +1,6 @@
 // One endpoint's delivery log (newest first, refreshed every few seconds) with redeliver.
 import {get, path, post} from "../api.js";
-import {badge, h, link, table, when} from "../dom.js";
+import {badge, h, link, table, when, fill} from "../dom.js";
 import {busy, errorBox, notice, pageHeader, section} from "../ui.js";
 
 const REFRESH_MS = 2000;
@@ -18,18 +18,18 @@ export async function render(main, [id], context) {
     try {
       page = await get(path("webhooks", id, "deliveries"), {limit: 50, cursor});
     } catch (error) {
-      if (context.alive) list.replaceChildren(errorBox(error));
+      if (context.alive) fill(list, errorBox(error));
       return;
     }
     if (!context.alive) return;
-    list.replaceChildren(table(["Event", "Render", "Status", "Attempts", "Created", "Next attempt", ""],
+    fill(list, table(["Event", "Render", "Status", "Attempts", "Created", "Next attempt", ""],
       page.deliveries.map((d) => deliveryRow(d, id, out, load)),
       "No deliveries yet: they appear here when a render of this project finishes."),
     page.nextCursor ? h("button", {type: "button", class: "btn", onclick: () => { cursor = page.nextCursor; load(); }}, "Next page") : null);
     if (!cursor) setTimeout(() => context.alive && load(), REFRESH_MS);
   }
 
-  main.replaceChildren(
+  fill(main,
     pageHeader("Deliveries", endpoint ? endpoint.url : `Endpoint ${id}`,
       h("a", {class: "btn ghost", href: "#/webhooks"}, "All endpoints")),
     out, section(null, list));
@@ -41,7 +41,7 @@ function deliveryRow(d, endpointId, out, reload) {
   const redeliver = h("button", {type: "button", class: "btn small", onclick: async () => {
     const done = await busy(redeliver, out, () => post(path("webhooks", endpointId, "deliveries", d.id, "redeliver")));
     if (done) {
-      out.replaceChildren(notice("Redelivery queued: it is tried again now, with the same delivery id."));
+      fill(out, notice("Redelivery queued: it is tried again now, with the same delivery id."));
       reload();
     }
   }}, "Redeliver");

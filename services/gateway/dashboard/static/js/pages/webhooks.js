@@ -1,6 +1,6 @@
 // Webhook endpoints: add one (its signing secret is shown once), the list, each one's log.
 import {get, post} from "../api.js";
-import {badge, codeBlock, field, h, link, table, when} from "../dom.js";
+import {badge, codeBlock, field, h, link, table, when, fill} from "../dom.js";
 import {busy, notice, pageHeader, section} from "../ui.js";
 
 const EVENTS = [["render.succeeded", true], ["render.failed", true], ["render.cancelled", false]];
@@ -16,7 +16,7 @@ export async function render(main, _params, context) {
   async function load(cursor = null) {
     const page = await get("/v1/webhooks", {limit: 50, cursor});
     if (!context.alive) return;
-    list.replaceChildren(table(["Endpoint", "Events", "State", "Created", ""], page.webhooks.map((w) => h("tr", {"data-webhook": w.id},
+    fill(list, table(["Endpoint", "Events", "State", "Created", ""], page.webhooks.map((w) => h("tr", {"data-webhook": w.id},
       h("td", {class: "break"}, w.url),
       h("td", null, h("div", {class: "tags"}, w.events.map((e) => h("span", {class: "tag"}, e)))),
       h("td", null, badge(!w.enabled ? "disabled" : w.pausedUntil ? "paused" : "active")),
@@ -26,19 +26,19 @@ export async function render(main, _params, context) {
     page.nextCursor ? h("button", {type: "button", class: "btn", onclick: () => load(page.nextCursor)}, "Next page") : null);
   }
 
-  main.replaceChildren(pageHeader("Webhooks", "Craftkit POSTs a signed event to each endpoint when a render finishes."),
+  fill(main, pageHeader("Webhooks", "Craftkit POSTs a signed event to each endpoint when a render finishes."),
     section("Add an endpoint", h("form", {class: "grid-form", onsubmit: async (event) => {
       event.preventDefault();
       await busy(button, out, async () => {
         const events = boxes.filter((b) => b.checked).map((b) => b.value);
         const made = await post("/v1/webhooks", {url: url.value.trim(), events});
-        out.replaceChildren(notice("Endpoint added. Copy its signing secret now: it is shown only once.",
+        fill(out, notice("Endpoint added. Copy its signing secret now: it is shown only once.",
           codeBlock(made.secret, "Signing secret")));
         url.value = "";
         await load();
       });
     }},
-    field("URL", url),
+    field("URL", url, "Where Craftkit POSTs the events: http:// or https://, a public address.", true),
     h("fieldset", {class: "field"}, h("legend", {class: "label"}, "Events"),
       h("div", {class: "checks"}, boxes.map((box) => h("label", {class: "check"}, box, box.value)))),
     h("div", {class: "form-actions"}, button)), out),
