@@ -26,7 +26,7 @@ from services.gateway.settings import Settings
 from services.gateway.state import running
 
 PUBLIC_ROUTES: list[BaseRoute] = [*health.PUBLIC_ROUTES, *hooks.PUBLIC_ROUTES,
-                                  *share_links.PUBLIC_ROUTES, *dashboard.ROUTES]
+                                  *share_links.PUBLIC_ROUTES]
 """Routes that take no API key (an Authorization header there is not looked at)."""
 API_ROUTES: list[ApiRoute] = [*renders.ROUTES, *share_links.ROUTES, *templates.ROUTES,
                               *hooks.ROUTES, *webhooks.ROUTES, *keys.ROUTES]
@@ -43,6 +43,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
 
     # Public routes match first; everything else passes the API-key backend.
-    routes = [*PUBLIC_ROUTES, Mount("", routes=API_ROUTES, middleware=[
+    routes = [*PUBLIC_ROUTES, *dashboard.ROUTES, Mount("", routes=API_ROUTES, middleware=[
         Middleware(AuthenticationMiddleware, backend=ApiKeys())])]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS)

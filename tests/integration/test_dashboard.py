@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from craftkit.demo import sample, sample_assets
-from tests.integration.conftest import eventually
+from tests.integration.conftest import eventually, invoice, new_api
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -280,3 +280,53 @@ def test_every_dashboard_file_forbids_inline_script_framing_and_referrers(stack)
 def test_the_dashboard_serves_only_its_static_files(stack, path):
     answer = httpx.get(f"{stack.base_url}{path}")
     assert answer.status_code == 404 and b"import" not in answer.content
+
+
+HOSTILE = "<img src=x onerror=\"document.title='pwned'\"><b>bold</b>"
+
+
+def test_strangers_strings_show_as_text_and_a_revoked_key_returns_to_sign_in(stack, api):
+    assert api.http.post("/v1/templates", json={"slug": "hostile", "name": HOSTILE}).status_code == 201
+    made = api.http.post("/v1/keys", json={"name": HOSTILE, "scopes": ["full"]}).json()
+    with browser_page(stack.base_url, {(401, "/v1/renders")}) as page:
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(f"{stack.base_url}/dashboard/")
+        page.fill("#api-key", made["key"])
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        expect(page.get_by_role("cell", name=HOSTILE, exact=True)).to_be_visible()
+        page.get_by_role("link", name="API keys", exact=True).click()
+        expect(page.get_by_role("cell", name=HOSTILE, exact=True)).to_be_visible()
+        assert page.locator("img[src='x'], b").count() == 0 and page.title() != "pwned"
+        assert api.http.delete(f"/v1/keys/{made['id']}").status_code == 200
+        page.get_by_role("link", name="Renders", exact=True).click()
+        expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+        expect(page.get_by_role("alert")).to_contain_text("Signed out")
+        assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_renders_page_a_time_and_a_queued_one_is_cancelled(idle):
+    """On a stack with no render worker, renders stay queued until cancelled."""
+    queued = new_api(idle)
+    try:
+        ids = [queued.render(invoice()).json()["id"] for _ in range(21)]
+        with browser_page(idle.base_url) as page:
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(f"{idle.base_url}/dashboard/")
+            page.fill("#api-key", queued.key)
+            page.get_by_role("button", name="Sign in", exact=True).click()
+            page.get_by_role("link", name="Renders", exact=True).click()
+            rows = page.locator("#renders-list tbody tr")
+            expect(rows).to_have_count(20)
+            page.get_by_role("button", name="Next page", exact=True).click()
+            expect(rows).to_have_count(1)  # the oldest, on the second page
+            oldest = page.locator(f"tr[data-render='{ids[0]}']")
+            expect(oldest).to_contain_text("queued")
+            oldest.get_by_role("button", name="Cancel", exact=True).click()
+            oldest.get_by_role("button", name="Confirm cancel", exact=True).click()
+            expect(oldest).to_contain_text("cancelled")
+            page.get_by_role("button", name="Previous page", exact=True).click()
+            expect(rows).to_have_count(20)
+        assert queued.http.get(f"/v1/renders/{ids[0]}").json()["status"] == "cancelled"
+        assert queued.http.get(f"/v1/renders/{ids[1]}").json()["status"] == "queued"
+    finally:
+        queued.close()

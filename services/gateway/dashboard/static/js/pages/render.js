@@ -30,10 +30,16 @@ export async function render(main, [id], context) {
         fact("Completed", when(r.completedAt)),
         fact("Took", r.durationMs == null ? "—" : `${r.durationMs} ms`),
         r.errorMessage ? fact("Error", h("span", {class: "error-text"}, r.errorMessage)) : null)));
-    if (RUNNING.has(r.status)) setTimeout(() => context.alive && load().catch(show), 1000);
+    if (RUNNING.has(r.status)) refreshSoon();
     else if (r.status === "succeeded" && !links.childElementCount) await shareLinks(links, id, context);
   }
   const show = (error) => context.alive && fill(out, errorBox(error));
+  /** Reloads in a moment, but not under a user about to confirm a cancel. */
+  const refreshSoon = () => setTimeout(() => {
+    if (!context.alive) return;
+    if (head.querySelector("[data-armed='yes'], button:disabled")) refreshSoon();
+    else load().catch(show);
+  }, 1000);
   await load();
 }
 

@@ -42,7 +42,16 @@ export async function render(main, _params, context) {
       h("div", {class: "pager"},
         pages.length ? h("button", {type: "button", class: "btn", onclick: () => { cursor = pages.pop(); load(); }}, "Previous page") : null,
         page.nextCursor ? h("button", {type: "button", class: "btn", id: "next-page", onclick: () => { pages.push(cursor); cursor = page.nextCursor; load(); }}, "Next page") : null));
-    if (page.data.some((r) => RUNNING.has(r.status))) timer = setTimeout(() => context.alive && load(), REFRESH_MS);
+    if (page.data.some((r) => RUNNING.has(r.status))) refreshSoon();
+  }
+
+  /** Reloads the page in a moment, but not under a user about to confirm a cancel. */
+  function refreshSoon() {
+    timer = setTimeout(() => {
+      if (!context.alive) return;
+      if (list.querySelector("[data-armed='yes'], button:disabled")) refreshSoon();
+      else load();
+    }, REFRESH_MS);
   }
 
   const form = h("form", {class: "filters", onsubmit: (event) => {
