@@ -1,0 +1,25 @@
+"""The browser fixture itself (tests/browser.py): what it must catch for every browser test."""
+
+from __future__ import annotations
+
+from tests.browser import browser, page, page_errors  # noqa: F401  (fixtures)
+from tests.integration.conftest import eventually
+
+PROVOKED = ("drawn wrong", "handler broke", "status of 401")
+
+
+def test_console_errors_uncaught_errors_and_failed_answers_are_caught(page, page_errors):
+    page.goto("/healthz")
+    page.evaluate("console.error('drawn wrong')")
+    page.evaluate("setTimeout(() => { throw new Error('handler broke'); })")
+    page.evaluate("fetch('/v1/renders').then(r => r.status)")  # no key: a 401, logged by Chromium
+
+    def caught():
+        page.evaluate("0")  # the sync API delivers the page's events during a call
+        text = "\n".join(page_errors.unexpected())
+        return all(provoked in text for provoked in PROVOKED)
+
+    eventually(caught, timeout=10, what="the three errors reported")
+    for pattern in PROVOKED:  # what a test does with errors it provokes on purpose
+        page_errors.allow(pattern)
+    assert page_errors.unexpected() == []
