@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 from tests.browser import browser, page, page_errors  # noqa: F401  (fixtures)
 from tests.integration.conftest import eventually
 
@@ -23,3 +25,19 @@ def test_console_errors_uncaught_errors_and_failed_answers_are_caught(page, page
     for pattern in PROVOKED:  # what a test does with errors it provokes on purpose
         page_errors.allow(pattern)
     assert page_errors.unexpected() == []
+
+
+def test_docs_lists_every_operation_of_the_document(page):
+    """/docs in a real browser: Swagger UI, served by the gateway alone, renders each operation
+    of /v1/openapi.json (and the fixture sees no console error, failed asset or CSP refusal)."""
+    document = page.request.get("/v1/openapi.json").json()
+    expected = {(method.upper(), path) for path, ops in document["paths"].items()
+                for method in ops}
+    page.goto("/docs")
+    page.locator(".opblock").first.wait_for()
+    shown = page.eval_on_selector_all(
+        ".opblock-summary", "blocks => blocks.map(b => ["
+        "b.querySelector('.opblock-summary-method').textContent,"
+        "b.querySelector('.opblock-summary-path').getAttribute('data-path')])")
+    assert {(method, path) for method, path in shown} == expected
+    expect(page.locator(".info .title")).to_contain_text(document["info"]["title"])
