@@ -5,18 +5,18 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/craftkit/v1/*.proto)
 
-.PHONY: run test unit integration bench chaos gallery screenshots proto proto-check lock clean
+.PHONY: run test unit integration bench chaos gallery screenshots chromium proto proto-check lock clean
 
 run: $(STAMP)
 	$(PY) -m craftkit.devstack
 
-test: $(STAMP) proto-check
+test: $(STAMP) chromium proto-check
 	$(PY) -m pytest
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) chromium
 	$(PY) -m pytest tests/integration
 
 bench: $(STAMP)
@@ -33,6 +33,12 @@ screenshots: $(STAMP)
 # 1,000 renders while services, the broker and S3 are killed; prints one summary line (minutes).
 chaos: $(STAMP)
 	$(PY) -m bench.chaos
+
+# Debian's Chromium for the browser tests: /usr/bin/chromium when installed, else Debian's package
+# and the libraries this machine lacks unpacked into .venv/chromium with no root (tests/chromium.py;
+# a no-op once done, so it runs every time).
+chromium: $(STAMP)
+	$(PY) -m tests.chromium $(VENV)/chromium
 
 # The locked runtime versions first, so tests run what the image ships; then the extras on top.
 $(STAMP): pyproject.toml requirements.lock

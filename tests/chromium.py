@@ -1,0 +1,142 @@
+"""Debian's Chromium for the browser tests, installed without root.
+
+`make test` must work for a developer who cannot `apt-get install`: when /usr/bin/chromium is
+absent, this fetches Debian's `chromium` package and the libraries this machine lacks with
+`apt-get download` (any user may) and unpacks them with `dpkg-deb -x` under DEST (the Makefile
+passes .venv/chromium). `DEST/chromium` is then a small launcher that points LD_LIBRARY_PATH at
+the unpacked libraries. apt reads package lists of its own under DEST, refreshed here, so neither
+root's `apt-get update` nor the machine's possibly stale lists matter.
+
+    python -m tests.chromium .venv/chromium            # idempotent; DEST/.installed names the browser
+    python -m tests.chromium .venv/chromium --unpack   # unpack even when /usr/bin/chromium exists
+
+Playwright never downloads a browser: tests/browser.py launches the executable this gives.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SYSTEM = Path("/usr/bin/chromium")
+PACKAGE = "chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+"""What this machine's closed network needs (env: machines/python.md): without the background
+networking flags Chromium keeps dialling Google's hosts and logs each refusal."""
+
+LAUNCHER = """#!/bin/sh
+# Debian's Chromium unpacked by tests/chromium.py: its libraries are beside it, not in /usr/lib.
+here=$(dirname "$(readlink -f "$0")")
+export LD_LIBRARY_PATH="$here/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+exec "$here/root/usr/lib/chromium/chromium" "$@"
+"""
+
+
+class InstallError(Exception):
+    """A step that failed, with what to do about it."""
+
+
+def executable(dest: Path) -> Path | None:
+    """The Chromium `install(dest)` chose, while it is still there."""
+    try:
+        path = Path((dest / ".installed").read_text().strip())
+    except FileNotFoundError:
+        return None
+    return path if path.exists() else None
+
+
+def install(dest: Path, *, system: Path | None = SYSTEM) -> Path:
+    """Installs Chromium under DEST unless `system` exists; returns the executable. Idempotent:
+    a second call only checks that the first one's choice is still there."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if system is not None and system.exists():
+        (dest / ".installed").write_text(f"{system}\n")
+        return system
+    launcher = dest / "chromium"
+    if executable(dest) == launcher:
+        return launcher
+    for tool in ("apt-get", "dpkg-deb"):
+        if not shutil.which(tool):
+            raise InstallError(f"{tool} not found: unpacking Chromium needs Debian's apt tools; "
+                               f"install chromium with the system's package manager instead")
+    apt = _apt_options(dest / "apt")
+    _run(["apt-get", *apt, "update"], "refreshing package lists")
+    names = missing_packages(apt)
+    with tempfile.TemporaryDirectory(dir=dest) as work:
+        debs = Path(work)
+        _run(["apt-get", *apt, "download", *names], "downloading " + " ".join(names), cwd=debs)
+        root = debs / "root"
+        for deb in sorted(debs.glob("*.deb")):
+            _run(["dpkg-deb", "-x", str(deb), str(root)], f"unpacking {deb.name}")
+        shutil.rmtree(dest / "root", ignore_errors=True)
+        root.rename(dest / "root")
+    shutil.rmtree(dest / "apt", ignore_errors=True)  # the lists (~20 MB) are not needed again
+    launcher.write_text(LAUNCHER)
+    launcher.chmod(0o755)
+    check(launcher)
+    (dest / ".installed").write_text(f"{launcher}\n")
+    return launcher
+
+
+def missing_packages(apt: list[str]) -> list[str]:
+    """chromium and every package `apt-get install chromium` would add to this machine."""
+    out = _run(["apt-get", *apt, "install", "--dry-run", "--no-install-recommends", PACKAGE],
+               "resolving chromium's dependencies")
+    names = [line.split()[1] for line in out.splitlines() if line.startswith("Inst ")]
+    return names if PACKAGE in names else [*names, PACKAGE]
+
+
+def check(chromium: Path) -> None:
+    """Fails unless the browser starts headless and renders a page (a missing library shows here,
+    not in the first browser test)."""
+    with tempfile.TemporaryDirectory() as profile:
+        out = _run([str(chromium), *FLAGS, f"--user-data-dir={profile}", "--dump-dom",
+                    "data:text/html,<p>craftkit-ok</p>"], "starting the unpacked Chromium")
+    if "craftkit-ok" not in out:
+        raise InstallError(f"the unpacked Chromium rendered no page: {out[-500:]}")
+
+
+def _apt_options(state: Path) -> list[str]:
+    """apt's lists and cache under `state`, so no root-owned directory or lock is touched."""
+    for sub in ("lists/partial", "cache/archives/partial"):
+        (state / sub).mkdir(parents=True, exist_ok=True)
+    options = {"Dir::State::Lists": state / "lists", "Dir::Cache": state / "cache",
+               "Debug::NoLocking": "1"}
+    if os.geteuid() == 0:  # root would hand downloads to user _apt, who cannot write here
+        options["APT::Sandbox::User"] = "root"
+    return [arg for key, value in options.items() for arg in ("-o", f"{key}={value}")]
+
+
+def _run(cmd: list[str], step: str, cwd: Path | None = None) -> str:
+    try:
+        done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InstallError(f"{step} failed: {exc}") from exc
+    if done.returncode != 0:
+        raise InstallError(f"{step} failed ({cmd[0]} exited {done.returncode}):\n"
+                           f"{(done.stderr or done.stdout)[-2000:]}")
+    return done.stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    unpack = "--unpack" in args
+    paths = [arg for arg in args if arg != "--unpack"]
+    dest = Path(paths[0] if paths else ".venv/chromium").resolve()
+    try:
+        path = install(dest, system=None if unpack else SYSTEM)
+    except InstallError as exc:
+        print(f"could not install Chromium for the browser tests (no root needed, but Debian's "
+              f"package servers must be reachable): {exc}", file=sys.stderr)
+        return 1
+    print(f"browser tests use {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
