@@ -10,11 +10,13 @@ import time
 from pathlib import Path
 
 from PIL import Image
+from playwright.sync_api import sync_playwright
 
 from craftkit.demo import sample
 from tests.integration import receiver as receivers
 from tests.integration.conftest import new_api, start_stack
-from tests.integration.test_dashboard import EXPECTED, Flow, browser_page, template_folder
+from tests.browser import launch
+from tests.integration.test_dashboard import EXPECTED, Flow, template_folder, watched_page
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "dashboard"
 COLOURS = 128
@@ -42,18 +44,23 @@ def main() -> None:
             for slug in SAMPLES:
                 api.render(sample(slug)["example"], slug=slug, sync=True)
             files = template_folder(Path(workdir) / "invoice")
-            with browser_page(stack.base_url, EXPECTED) as page:
-                flow = Flow(page, stack.base_url, api.key, receiver.base, files,
-                            shot=lambda name: save(page, name))
-                flow.sign_in()
-                flow.create_template_with_a_lint_error()
-                flow.fix_and_preview()
-                flow.publish()
-                flow.add_webhook()
-                flow.render_and_download(Path(workdir))
-                flow.see_renders()
-                flow.see_delivery()
-                flow.make_a_key()
+            with sync_playwright() as playwright:
+                browser = launch(playwright)
+                try:
+                    with watched_page(browser, stack.base_url, EXPECTED) as page:
+                        flow = Flow(page, stack.base_url, api.key, receiver.base, files,
+                                    shot=lambda name: save(page, name))
+                        flow.sign_in()
+                        flow.create_template_with_a_lint_error()
+                        flow.fix_and_preview()
+                        flow.publish()
+                        flow.add_webhook()
+                        flow.render_and_download(Path(workdir))
+                        flow.see_renders()
+                        flow.see_delivery()
+                        flow.make_a_key()
+                finally:
+                    browser.close()
             api.close()
         finally:
             receiver.server.shutdown()

@@ -1,8 +1,10 @@
 """The dashboard (/dashboard) in a real browser (Debian's Chromium, driven by Playwright) on the
 real stack: sign in, create a template from files, see a lint error at its path, fix it, preview,
 publish, render, see the render succeed and download it, add a webhook to a real receiver and see
-its delivery, make an API key and a share link, sign out. Any console error, page error or
-same-origin request that fails fails the test.
+its delivery, make an API key and a share link, sign out; strangers' strings stay text; a
+revoked key returns to sign-in; renders page and cancel. tests/browser.py's page fails a test on
+any console error, uncaught error or failed same-origin request, but the API errors a test
+provokes on purpose (`expect_api_errors`).
 
 The same steps write the screenshots in docs/dashboard/ (`make screenshots`,
 tests/dashboard_screenshots.py): each step calls `shot(name)` where its page is worth a picture.
@@ -13,62 +15,45 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pypdf
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from craftkit.demo import sample, sample_assets
+from tests.browser import PageErrors, browser, page, page_errors  # noqa: F401 - fixtures
 from tests.integration.conftest import eventually, invoice, new_api
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-NETWORK_LOG = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
-
-
 @contextlib.contextmanager
-def browser_page(base_url: str, expected: set[tuple[int, str]] = frozenset()) -> Iterator[Page]:
-    """A page in Debian's Chromium that fails the test on a console error, a page error, a
-    request to `base_url` that fails, answers 5xx, or answers 4xx unless `expected` lists its
-    (status, path). Chromium logs every error answer to the console; those of `expected` are the
-    API errors the test provokes and the page shows, so they are not console errors of the page."""
-    problems: list[str] = []
-    origin = urlsplit(base_url).netloc
+def watched_page(browser: Browser, base_url: str,
+                 expected: Iterable[tuple[int, str]] = ()) -> Iterator[Page]:
+    """tests/browser.py's `page`, for a gateway other than the session stack's (the `idle` one,
+    make screenshots' own): a fresh context whose page fails the caller on any console error,
+    uncaught error or failed request of `base_url`, but the API errors `expected` lists."""
+    errors = PageErrors(urlsplit(base_url)._replace(path="", query="", fragment="").geturl())
+    expect_api_errors(errors, base_url, expected)
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.on("console", errors.on_console)
+    page.on("pageerror", errors.on_page_error)
+    page.on("requestfailed", errors.on_request_failed)
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors.unexpected(), "the page reported errors:\n" + "\n".join(errors.unexpected())
 
-    def console(message) -> None:
-        logged = NETWORK_LOG.match(message.text)
-        url = urlsplit(message.location.get("url", ""))
-        if message.type != "error" or (logged and (int(logged[1]), url.path) in expected):
-            return
-        problems.append(f"console: {message.text} at {message.location}")
 
-    def response(answer) -> None:
-        url = urlsplit(answer.url)
-        if answer.status >= 500 or (answer.status >= 400 and (answer.status, url.path) not in expected):
-            problems.append(f"{answer.status} from {answer.request.method} {answer.url}")
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            context = browser.new_context(accept_downloads=True,
-                                          viewport={"width": 1280, "height": 860})
-            page = context.new_page()
-            page.on("console", console)
-            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            page.on("requestfailed", lambda r: urlsplit(r.url).netloc == origin and problems.append(
-                f"request failed: {r.method} {r.url}: {r.failure}"))
-            page.on("response", response)
-            yield page
-        finally:
-            browser.close()
-    assert not problems, "\n".join(problems)
+def expect_api_errors(errors: PageErrors, base_url: str,
+                      expected: Iterable[tuple[int, str]]) -> None:
+    """Chromium logs every error answer as a console error ("Failed to load resource: ... status
+    of 400"); these (status, path) are the API errors a test provokes and the page shows."""
+    for status, path in expected:
+        errors.allow(rf"status of {status} \(.*\({re.escape(base_url + path)}[?)]")
 
 
 SPEC = sample("invoice")
@@ -237,29 +222,29 @@ class Flow:
 
 
 def test_the_dashboard_takes_a_template_from_files_to_a_delivered_render(
-        stack, api, receiver, tmp_path):
+        stack, api, receiver, tmp_path, page, page_errors):
+    expect_api_errors(page_errors, stack.base_url, EXPECTED)
     files = template_folder(tmp_path / "invoice")
-    with browser_page(stack.base_url, EXPECTED) as page:
-        flow = Flow(page, stack.base_url, api.key, receiver.base, files)
-        flow.sign_in()
-        flow.create_template_with_a_lint_error()
-        flow.fix_and_preview()
-        published = api.http.get("/v1/templates/monthly-invoice").json()
-        assert published["publishedVersion"] is None  # saving and previewing published nothing
-        flow.publish()
-        flow.add_webhook()
-        saved = flow.render_and_download(tmp_path)
-        [render] = api.http.get("/v1/renders").json()["data"]
-        assert render["status"] == "succeeded"
-        text = "".join(p.extract_text() for p in pypdf.PdfReader(saved).pages)
-        assert SPEC["example"]["customer"]["name"] in text
-        flow.see_renders()
-        flow.see_delivery()
-        eventually(lambda: len(receiver.at("/dashboard")) >= 2, what="the delivery and its redelivery")
-        event = json.loads(receiver.at("/dashboard")[0].body)
-        assert (event["renderId"], event["event"]) == (render["id"], "render.succeeded")
-        flow.make_a_key()
-        flow.sign_out()
+    flow = Flow(page, stack.base_url, api.key, receiver.base, files)
+    flow.sign_in()
+    flow.create_template_with_a_lint_error()
+    flow.fix_and_preview()
+    published = api.http.get("/v1/templates/monthly-invoice").json()
+    assert published["publishedVersion"] is None  # saving and previewing published nothing
+    flow.publish()
+    flow.add_webhook()
+    saved = flow.render_and_download(tmp_path)
+    [render] = api.http.get("/v1/renders").json()["data"]
+    assert render["status"] == "succeeded"
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(saved).pages)
+    assert SPEC["example"]["customer"]["name"] in text
+    flow.see_renders()
+    flow.see_delivery()
+    eventually(lambda: len(receiver.at("/dashboard")) >= 2, what="the delivery and its redelivery")
+    event = json.loads(receiver.at("/dashboard")[0].body)
+    assert (event["renderId"], event["event"]) == (render["id"], "render.succeeded")
+    flow.make_a_key()
+    flow.sign_out()
 
 
 def test_every_dashboard_file_forbids_inline_script_framing_and_referrers(stack):
@@ -285,31 +270,32 @@ def test_the_dashboard_serves_only_its_static_files(stack, path):
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\"><b>bold</b>"
 
 
-def test_strangers_strings_show_as_text_and_a_revoked_key_returns_to_sign_in(stack, api):
+def test_strangers_strings_show_as_text_and_a_revoked_key_returns_to_sign_in(
+        stack, api, page, page_errors):
+    expect_api_errors(page_errors, stack.base_url, {(401, "/v1/renders")})
     assert api.http.post("/v1/templates", json={"slug": "hostile", "name": HOSTILE}).status_code == 201
     made = api.http.post("/v1/keys", json={"name": HOSTILE, "scopes": ["full"]}).json()
-    with browser_page(stack.base_url, {(401, "/v1/renders")}) as page:
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(f"{stack.base_url}/dashboard/")
-        page.fill("#api-key", made["key"])
-        page.get_by_role("button", name="Sign in", exact=True).click()
-        expect(page.get_by_role("cell", name=HOSTILE, exact=True)).to_be_visible()
-        page.get_by_role("link", name="API keys", exact=True).click()
-        expect(page.get_by_role("cell", name=HOSTILE, exact=True)).to_be_visible()
-        assert page.locator("img[src='x'], b").count() == 0 and page.title() != "pwned"
-        assert api.http.delete(f"/v1/keys/{made['id']}").status_code == 200
-        page.get_by_role("link", name="Renders", exact=True).click()
-        expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
-        expect(page.get_by_role("alert")).to_contain_text("Signed out")
-        assert page.evaluate("sessionStorage.length") == 0
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{stack.base_url}/dashboard/")
+    page.fill("#api-key", made["key"])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("cell", name=HOSTILE, exact=True)).to_be_visible()
+    page.get_by_role("link", name="API keys", exact=True).click()
+    expect(page.get_by_role("cell", name=HOSTILE, exact=True)).to_be_visible()
+    assert page.locator("img[src='x'], b").count() == 0 and page.title() != "pwned"
+    assert api.http.delete(f"/v1/keys/{made['id']}").status_code == 200
+    page.get_by_role("link", name="Renders", exact=True).click()
+    expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Signed out")
+    assert page.evaluate("sessionStorage.length") == 0
 
 
-def test_renders_page_a_time_and_a_queued_one_is_cancelled(idle):
+def test_renders_page_a_time_and_a_queued_one_is_cancelled(idle, browser):
     """On a stack with no render worker, renders stay queued until cancelled."""
     queued = new_api(idle)
     try:
         ids = [queued.render(invoice()).json()["id"] for _ in range(21)]
-        with browser_page(idle.base_url) as page:
+        with watched_page(browser, idle.base_url) as page:
             page.set_default_timeout(TIMEOUT_MS)
             page.goto(f"{idle.base_url}/dashboard/")
             page.fill("#api-key", queued.key)
