@@ -173,8 +173,13 @@ class Flow:
         page.fill("#link-max", "3")
         page.get_by_role("button", name="Create link", exact=True).click()
         expect(page.get_by_role("status")).to_contain_text("shown only once")
-        expect(page.locator("#share-links tbody tr")).to_have_count(1)
+        link = page.locator("#share-links tbody tr")
+        expect(link).to_have_count(1)
+        expect(link).to_contain_text("0 of 3")
         self.shot("render")
+        link.get_by_role("button", name="Revoke", exact=True).click()
+        link.get_by_role("button", name="Confirm revoke", exact=True).click()
+        expect(link).to_contain_text("revoked")
         return saved
 
     def see_renders(self) -> None:
@@ -213,6 +218,10 @@ class Flow:
         expect(page.get_by_role("status")).to_contain_text("shown only this once")
         expect(page.locator("#keys-list tbody tr")).to_have_count(2)
         self.shot("keys")
+        partner = page.locator("#keys-list tbody tr", has_text="partner")
+        partner.get_by_role("button", name="Revoke", exact=True).click()
+        partner.get_by_role("button", name="Confirm revoke", exact=True).click()
+        expect(partner).to_contain_text("revoked")
 
     def sign_out(self) -> None:
         page = self.page
@@ -265,6 +274,27 @@ def test_every_dashboard_file_forbids_inline_script_framing_and_referrers(stack)
 def test_the_dashboard_serves_only_its_static_files(stack, path):
     answer = httpx.get(f"{stack.base_url}{path}")
     assert answer.status_code == 404 and b"import" not in answer.content
+
+
+def test_a_template_from_one_sample_file_and_a_file_that_is_not_json(stack, api, page, tmp_path):
+    sample_file = tmp_path / "certificate.json"
+    sample_file.write_text(json.dumps(sample("certificate")))
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"manifest": {"fields": {}}, "layout": ')
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{stack.base_url}/dashboard/")
+    page.fill("#api-key", api.key)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.fill("#new-slug", "award")
+    page.set_input_files("#new-files", str(broken))
+    page.get_by_role("button", name="Create template", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("broken.json is not valid JSON")
+    assert api.http.get("/v1/templates/award").status_code == 404  # nothing was made
+    page.set_input_files("#new-files", str(sample_file))
+    page.get_by_role("button", name="Create template", exact=True).click()
+    expect(page.locator("tr[data-version='1']")).to_contain_text("draft")
+    assert api.http.get("/v1/templates/award").json()["versions"][0]["layout"] == \
+        sample("certificate")["layout"]
 
 
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\"><b>bold</b>"
