@@ -89,7 +89,7 @@ def launch(playwright) -> Browser:
                                       args=flags)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
         browser = launch(playwright)
