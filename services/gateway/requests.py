@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from craftkit import errors, inputs, renders
 from craftkit import cursor as cursors
+from craftkit.demo import INVOICE_EXAMPLE
 from craftkit.downloads import MAX_DOWNLOADS, MAX_LINK_SECONDS
 from services.gateway.auth import SCOPES
 from services.status.templates import ASSET_NAME, SLUG as SLUG_PATTERN
@@ -161,9 +162,6 @@ def _name(kind) -> str:
 
 
 SLUG = "a template's slug: its name in URLs, unique in the project"
-INVOICE_DATA = {"customer": {"name": "Acme Corp"},
-                "items": [{"name": "Widget", "qty": 5, "price": 9.99}], "total": 49.95}
-"""The seeds' example data (POST /v1/templates/invoice/render)."""
 
 RENDER_OPTIONS = Shape("RenderOptions", {
     "versionNumber": Field(int, "Render this version (published or not) instead of the "
@@ -178,11 +176,12 @@ RENDER = Shape("RenderRequest", {
     "data": Field(dict, "The values the template's manifest asks for, checked against its "
                         "JSON Schema (GET …/versions/{number}/schema)", required=True),
     "options": Field(dict, "How to render", shape=RENDER_OPTIONS),
-}, example={"data": INVOICE_DATA, "options": {"versionNumber": 3, "sync": False,
+}, example={"data": INVOICE_EXAMPLE, "options": {"versionNumber": 3, "sync": False,
                                                "filename": "invoice-2026-005.pdf"}})
 PREVIEW = Shape("PreviewRequest", {
     "data": Field(dict, "The values the version's manifest asks for", required=True),
-}, doc="A preview takes no options: the version is in its path.", example={"data": INVOICE_DATA})
+}, doc="A preview takes no options: the version is in its path.",
+   example={"data": INVOICE_EXAMPLE})
 TEMPLATE = Shape("TemplateRequest", {
     "slug": Field(str, SLUG, required=True,
                   schema={"pattern": f"^{SLUG_PATTERN.pattern}$", "example": "invoice"}),
