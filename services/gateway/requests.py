@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from starlette.datastructures import QueryParams
@@ -97,7 +98,7 @@ class Field:
     kind: type
     doc: str
     required: bool = False
-    schema: dict = field(default_factory=dict)
+    schema: dict = dataclasses.field(default_factory=dict)
     """JSON Schema keywords beyond the type and bounds: items, enum, minLength, nullability."""
     shape: Shape | None = None
     """For an object checked by a Shape of its own (a render's options)."""
@@ -221,6 +222,9 @@ SHARE_LINK = Shape("ShareLinkRequest", {
     "maxDownloads": Field(int, "How many times the link may be opened (null or absent: no "
                                "limit)", schema={"type": ["integer", "null"]}),
 }, example={"expiresIn": 3600, "maxDownloads": 3})
+HOOK_DATA = Shape("HookData", {}, doc="The render's data itself (no `data` wrapper): any JSON "
+                                      "object, checked against the template's manifest")
+"""An inbound hook's body (routes/hooks.py checks it is an object)."""
 ROTATE = Shape("RotateSecretRequest", {
     "overlapSeconds": Field(int, "How long the old secret still signs deliveries beside the new "
                                  "one (default 0: at once)"),
