@@ -202,6 +202,10 @@ def _param(p: Param) -> dict:
 
 def _parameters(route: ApiRoute | PublicRoute) -> list[dict]:
     params = [_param(requests.PATH_PARAMS[name]) for name in PATH_PARAM.findall(route.path)]
+    if "{id}" in route.path:  # say whose: the path's segment before it, "renders" -> "render"
+        whose = route.path.split("/{id}")[0].rsplit("/", 1)[-1].removesuffix("s")
+        next(p for p in params if p["name"] == "id")["description"] = \
+            f"The {whose.replace('-', ' ')}'s id"
     params += [_param(p) for p in (*route.doc.query, *route.doc.headers)]
     if getattr(route, "idempotent", False):
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
@@ -288,6 +292,9 @@ def _responses(route: ApiRoute | PublicRoute) -> dict:
         answers[str(status)] = response
     for status, codes in error_codes(route).items():
         answers[str(status)] = _error_response(status, codes)
+    if isinstance(doc.body, Shape) and doc.body.fields:
+        example = _refusal(doc.body)
+        answers["400"]["content"]["application/json"]["example"] = example
     if getattr(route, "idempotent", False):
         for status, response in answers.items():
             if int(status) < 500 and int(status) not in NOT_STORED:
@@ -299,6 +306,15 @@ REPLAYED_HEADER = {"description": "true when this is the stored answer to an ear
                                   "with the same Idempotency-Key (2xx and 4xx answers are stored, "
                                   "but 408 and 429)",
                    "schema": {"type": "string", "enum": ["true"]}}
+
+
+def _refusal(shape: Shape) -> dict:
+    """The gateway's own answer to a body with a key `shape` does not take."""
+    try:
+        shape.check({"colour": "red"})
+    except errors.InvalidRequest as refused:
+        return refused.body()
+    raise AssertionError(f"{shape.name} takes any key")
 
 
 def _error_response(status: int, codes: list[str]) -> dict:
@@ -324,7 +340,7 @@ EXAMPLES = {
     "unavailable": "a backend service is unavailable; retry with backoff",
     "invalid_json": "request body is not valid JSON (Expecting value: line 1 column 1 (char "
                     "0)); send a JSON object with Content-Type: application/json",
-    "invalid_request": "the request body has the wrong shape (data: Required)",
+    "invalid_request": "limit must be a whole number from 1 to 100, not '0'",
     "not_found": "no render with id '0193c2c3-5a1e-7c4b-9e1d-2f3a4b5c6d7e' in this project",
     "template_not_found": "no template with slug 'invoice' in this project",
     "payload_too_large": "request body is over the 1048576-byte limit",
