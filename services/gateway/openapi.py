@@ -47,6 +47,9 @@ PATH_CODES = {"id": ("not_found",), "delivery": ("not_found",), "link": ("not_fo
               "slug": ("invalid_request",), "name": ("invalid_request",),
               "hook": ("unauthorized",), "token": ("unauthorized",)}
 """What requests.check_path answers for each path parameter that names nothing."""
+UNROUTED = "not_found"
+"""What the router answers before any handler when a path parameter cannot be routed: one with
+a `/` (also as %2F) or a line break in it matches no route ("no route for GET ...")."""
 STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 206: "Partial content",
                304: "Not modified: the PDF is the one If-None-Match names",
                416: "Range not satisfiable: the range starts past the PDF's end",
@@ -75,6 +78,8 @@ def error_codes(route: ApiRoute | PublicRoute) -> dict[int, list[str]]:
             codes += IDEMPOTENCY_CODES
     for name in PATH_PARAM.findall(route.path):
         codes += PATH_CODES[name]
+    if PATH_PARAM.search(route.path):
+        codes.append(UNROUTED)
     if isinstance(doc.body, Shape):
         codes += BODY_CODES
     elif isinstance(doc.body, Media):
