@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from craftkit import errors, inputs, renders
 from craftkit import cursor as cursors
 from craftkit.demo import INVOICE_EXAMPLE
-from craftkit.downloads import MAX_DOWNLOADS, MAX_LINK_SECONDS
+from craftkit.downloads import DEFAULT_LINK_SECONDS, MAX_DOWNLOADS, MAX_LINK_SECONDS
 from services.gateway.auth import SCOPES
 from services.status.templates import ASSET_NAME, SLUG as SLUG_PATTERN
 from services.webhooks.endpoints import EVENTS
@@ -187,7 +187,8 @@ TEMPLATE = Shape("TemplateRequest", {
     "slug": Field(str, SLUG, required=True,
                   schema={"pattern": f"^{SLUG_PATTERN.pattern}$", "example": "invoice"}),
     "name": Field(str, "A name for people (default: the slug)"),
-    "defaultFilename": Field(str, "The PDF's filename when a render names none"),
+    "defaultFilename": Field(str, "The PDF's filename when a render names none (default: "
+                                  "the slug + .pdf; .pdf is added when missing)"),
 }, example={"slug": "invoice", "name": "Invoice", "defaultFilename": "invoice.pdf"})
 VERSION = Shape("VersionRequest", {
     "manifest": Field(dict, "The data the template takes: keys, types, which are required "
@@ -218,7 +219,8 @@ KEY = Shape("KeyRequest", {
                             "maxItems": len(SCOPES) * 2}),
 }, example={"name": "partner", "scopes": ["download"]})
 SHARE_LINK = Shape("ShareLinkRequest", {
-    "expiresIn": Field(int, "Seconds until the link expires (default: 7 days)"),
+    "expiresIn": Field(int, "Seconds until the link expires (default: "
+                            f"{DEFAULT_LINK_SECONDS // 86400} days)"),
     "maxDownloads": Field(int, "How many times the link may be opened (null or absent: no "
                                "limit)", schema={"type": ["integer", "null"]}),
 }, example={"expiresIn": 3600, "maxDownloads": 3})
@@ -227,7 +229,7 @@ HOOK_DATA = Shape("HookData", {}, doc="The render's data itself (no `data` wrapp
 """An inbound hook's body (routes/hooks.py checks it is an object)."""
 ROTATE = Shape("RotateSecretRequest", {
     "overlapSeconds": Field(int, "How long the old secret still signs deliveries beside the new "
-                                 "one (default 0: at once)"),
+                                 "one (absent or 0: 86400, a day)"),
 }, example={"overlapSeconds": 3600})
 
 
