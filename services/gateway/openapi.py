@@ -24,9 +24,11 @@ from starlette.staticfiles import StaticFiles
 from craftkit import errors
 from services.gateway import requests, views
 from services.gateway.auth import SCOPES
-from services.gateway.idempotency import HEADER, REPLAYED
+from services.gateway.idempotency import HEADER, NOT_STORED, REPLAYED
 from services.gateway.requests import Media, Param, Shape
 from services.gateway.routes import ApiRoute, Doc, PublicRoute
+from services.webhooks import signing
+from services.webhooks.endpoints import EVENTS
 
 VERSION = "1.0.0"
 UNDOCUMENTED = ("/v1/openapi.json", "/docs", "/dashboard")
@@ -111,11 +113,60 @@ def document(public: list[BaseRoute], api: list[BaseRoute], base_url: str) -> di
         "tags": [{"name": name} for name in sorted({_tag(r) for r in [*public, *api]
                                                     if hasattr(r, "doc")})],
         "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": {"apiKey": {
+        "webhooks": {"renderEvent": WEBHOOK},
+        "components": {"schemas": {**schemas, "RenderEvent": RENDER_EVENT},
+                       "securitySchemes": {"apiKey": {
             "type": "http", "scheme": "bearer", "bearerFormat": "ck_live_…",
             "description": "An API key of the project: `Authorization: Bearer ck_live_…`. Its "
                            "scopes nest: full ⊇ render ⊇ download."}}},
     }
+
+
+_EVENT_FIELDS = {
+    "event": {"type": "string", "enum": list(EVENTS)},
+    "renderId": views.UUID, "templateId": views.UUID,
+    "status": {"type": "string", "enum": ["succeeded", "failed", "cancelled"]},
+    "downloadUrl": {"type": ["string", "null"], "format": "uri"},
+    "errorMessage": {"type": ["string", "null"]},
+    "createdAt": views.TIME, "completedAt": views.OPTIONAL_TIME,
+}
+RENDER_EVENT = {"type": "object", "required": list(signing.PAYLOAD_FIELDS),
+                "properties": {name: _EVENT_FIELDS[name] for name in signing.PAYLOAD_FIELDS},
+                "additionalProperties": False,
+                "example": {"event": "render.succeeded",
+                            "renderId": "0193c2c3-5a1e-7c4b-9e1d-2f3a4b5c6d7e",
+                            "templateId": "1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b",
+                            "status": "succeeded",
+                            "downloadUrl": "https://cdn.craftkit.dev/renders/0193c2c3.pdf",
+                            "errorMessage": None, "createdAt": "2026-05-03T10:14:00.000Z",
+                            "completedAt": "2026-05-03T10:14:00.150Z"}}
+"""The body services/webhooks/signing.py sends (exactly PAYLOAD_FIELDS, in that order)."""
+_SIGNATURE = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+WEBHOOK = {"post": {
+    "summary": "A render reached a terminal status",
+    "description": "POSTed to each endpoint subscribed to the event (POST /v1/webhooks), "
+                   "retried with backoff until it answers 2xx. Verify "
+                   "`x-craftkit-signature-v2` = hex HMAC-SHA256(secret, \"<timestamp>.<raw "
+                   "body>\") and refuse stale timestamps; `x-craftkit-signature` = hex "
+                   "HMAC-SHA256(secret, raw body) is the seeds' scheme. While a rotation "
+                   "overlaps, the `-previous` headers carry the same with the old secret.",
+    "parameters": [
+        {"name": "x-craftkit-event", "in": "header", "required": True,
+         "schema": {"type": "string", "enum": list(EVENTS)}},
+        {"name": "x-craftkit-delivery-id", "in": "header", "required": True,
+         "description": "The same on every attempt of one delivery", "schema": views.UUID},
+        {"name": "x-craftkit-timestamp", "in": "header", "required": True,
+         "description": "Unix seconds of this attempt", "schema": {"type": "string"}},
+        *({"name": name, "in": "header", "required": not name.endswith("-previous"),
+           "schema": _SIGNATURE} for name in (
+               "x-craftkit-signature", "x-craftkit-signature-v2",
+               "x-craftkit-signature-previous", "x-craftkit-signature-v2-previous"))],
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": views.ref("RenderEvent")}}},
+    "responses": {"2XX": {"description": "Received: not sent again"},
+                  "default": {"description": "Sent again later, with backoff"}},
+}}
+"""The outgoing webhook (OpenAPI 3.1's `webhooks`): what a receiver gets."""
 
 
 def operation(route: ApiRoute | PublicRoute) -> dict:
@@ -156,6 +207,10 @@ def _param(p: Param) -> dict:
 
 def _parameters(route: ApiRoute | PublicRoute) -> list[dict]:
     params = [_param(requests.PATH_PARAMS[name]) for name in PATH_PARAM.findall(route.path)]
+    if "{id}" in route.path:  # say whose: the path's segment before it, "renders" -> "render"
+        whose = route.path.split("/{id}")[0].rsplit("/", 1)[-1].removesuffix("s")
+        next(p for p in params if p["name"] == "id")["description"] = \
+            f"The {whose.replace('-', ' ')}'s id"
     params += [_param(p) for p in (*route.doc.query, *route.doc.headers)]
     if getattr(route, "idempotent", False):
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
@@ -231,11 +286,6 @@ def _responses(route: ApiRoute | PublicRoute) -> dict:
             response["headers"] = {"Content-Disposition": {"schema": {"type": "string"}}}
         if status < 300:
             response.setdefault("headers", {})
-            if getattr(route, "idempotent", False):
-                response["headers"]["Idempotent-Replayed"] = {
-                    "description": "true when this is the stored answer to an earlier request "
-                                   "with the same Idempotency-Key",
-                    "schema": {"type": "string", "enum": ["true"]}}
             if status == 202 and doc.answers.get(202) == views.RENDER_CREATED:
                 response["headers"]["Location"] = {"description": "The pollUrl",
                                                    "schema": {"type": "string"}}
@@ -247,7 +297,29 @@ def _responses(route: ApiRoute | PublicRoute) -> dict:
         answers[str(status)] = response
     for status, codes in error_codes(route).items():
         answers[str(status)] = _error_response(status, codes)
+    if isinstance(doc.body, Shape) and doc.body.fields:
+        example = _refusal(doc.body)
+        answers["400"]["content"]["application/json"]["example"] = example
+    if getattr(route, "idempotent", False):
+        for status, response in answers.items():
+            if int(status) < 500 and int(status) not in NOT_STORED:
+                response.setdefault("headers", {})["Idempotent-Replayed"] = REPLAYED_HEADER
     return answers
+
+
+REPLAYED_HEADER = {"description": "true when this is the stored answer to an earlier request "
+                                  "with the same Idempotency-Key (2xx and 4xx answers are stored, "
+                                  "but 408 and 429)",
+                   "schema": {"type": "string", "enum": ["true"]}}
+
+
+def _refusal(shape: Shape) -> dict:
+    """The gateway's own answer to a body with a key `shape` does not take."""
+    try:
+        shape.check({"colour": "red"})
+    except errors.InvalidRequest as refused:
+        return refused.body()
+    raise AssertionError(f"{shape.name} takes any key")
 
 
 def _error_response(status: int, codes: list[str]) -> dict:
@@ -273,7 +345,7 @@ EXAMPLES = {
     "unavailable": "a backend service is unavailable; retry with backoff",
     "invalid_json": "request body is not valid JSON (Expecting value: line 1 column 1 (char "
                     "0)); send a JSON object with Content-Type: application/json",
-    "invalid_request": "the request body has the wrong shape (data: Required)",
+    "invalid_request": "limit must be a whole number from 1 to 100, not '0'",
     "not_found": "no render with id '0193c2c3-5a1e-7c4b-9e1d-2f3a4b5c6d7e' in this project",
     "template_not_found": "no template with slug 'invoice' in this project",
     "payload_too_large": "request body is over the 1048576-byte limit",

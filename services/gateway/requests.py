@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from starlette.datastructures import QueryParams
@@ -14,7 +15,8 @@ from starlette.requests import ClientDisconnect, Request
 
 from craftkit import errors, inputs, renders
 from craftkit import cursor as cursors
-from craftkit.downloads import MAX_DOWNLOADS, MAX_LINK_SECONDS
+from craftkit.demo import INVOICE_EXAMPLE
+from craftkit.downloads import DEFAULT_LINK_SECONDS, MAX_DOWNLOADS, MAX_LINK_SECONDS
 from services.gateway.auth import SCOPES
 from services.status.templates import ASSET_NAME, SLUG as SLUG_PATTERN
 from services.webhooks.endpoints import EVENTS
@@ -96,7 +98,7 @@ class Field:
     kind: type
     doc: str
     required: bool = False
-    schema: dict = field(default_factory=dict)
+    schema: dict = dataclasses.field(default_factory=dict)
     """JSON Schema keywords beyond the type and bounds: items, enum, minLength, nullability."""
     shape: Shape | None = None
     """For an object checked by a Shape of its own (a render's options)."""
@@ -161,9 +163,6 @@ def _name(kind) -> str:
 
 
 SLUG = "a template's slug: its name in URLs, unique in the project"
-INVOICE_DATA = {"customer": {"name": "Acme Corp"},
-                "items": [{"name": "Widget", "qty": 5, "price": 9.99}], "total": 49.95}
-"""The seeds' example data (POST /v1/templates/invoice/render)."""
 
 RENDER_OPTIONS = Shape("RenderOptions", {
     "versionNumber": Field(int, "Render this version (published or not) instead of the "
@@ -178,16 +177,18 @@ RENDER = Shape("RenderRequest", {
     "data": Field(dict, "The values the template's manifest asks for, checked against its "
                         "JSON Schema (GET …/versions/{number}/schema)", required=True),
     "options": Field(dict, "How to render", shape=RENDER_OPTIONS),
-}, example={"data": INVOICE_DATA, "options": {"versionNumber": 3, "sync": False,
+}, example={"data": INVOICE_EXAMPLE, "options": {"versionNumber": 3, "sync": False,
                                                "filename": "invoice-2026-005.pdf"}})
 PREVIEW = Shape("PreviewRequest", {
     "data": Field(dict, "The values the version's manifest asks for", required=True),
-}, doc="A preview takes no options: the version is in its path.", example={"data": INVOICE_DATA})
+}, doc="A preview takes no options: the version is in its path.",
+   example={"data": INVOICE_EXAMPLE})
 TEMPLATE = Shape("TemplateRequest", {
     "slug": Field(str, SLUG, required=True,
                   schema={"pattern": f"^{SLUG_PATTERN.pattern}$", "example": "invoice"}),
     "name": Field(str, "A name for people (default: the slug)"),
-    "defaultFilename": Field(str, "The PDF's filename when a render names none"),
+    "defaultFilename": Field(str, "The PDF's filename when a render names none (default: "
+                                  "the slug + .pdf; .pdf is added when missing)"),
 }, example={"slug": "invoice", "name": "Invoice", "defaultFilename": "invoice.pdf"})
 VERSION = Shape("VersionRequest", {
     "manifest": Field(dict, "The data the template takes: keys, types, which are required "
@@ -218,13 +219,17 @@ KEY = Shape("KeyRequest", {
                             "maxItems": len(SCOPES) * 2}),
 }, example={"name": "partner", "scopes": ["download"]})
 SHARE_LINK = Shape("ShareLinkRequest", {
-    "expiresIn": Field(int, "Seconds until the link expires (default: 7 days)"),
+    "expiresIn": Field(int, "Seconds until the link expires (default: "
+                            f"{DEFAULT_LINK_SECONDS // 86400} days)"),
     "maxDownloads": Field(int, "How many times the link may be opened (null or absent: no "
                                "limit)", schema={"type": ["integer", "null"]}),
 }, example={"expiresIn": 3600, "maxDownloads": 3})
+HOOK_DATA = Shape("HookData", {}, doc="The render's data itself (no `data` wrapper): any JSON "
+                                      "object, checked against the template's manifest")
+"""An inbound hook's body (routes/hooks.py checks it is an object)."""
 ROTATE = Shape("RotateSecretRequest", {
     "overlapSeconds": Field(int, "How long the old secret still signs deliveries beside the new "
-                                 "one (default 0: at once)"),
+                                 "one (absent or 0: 86400, a day)"),
 }, example={"overlapSeconds": 3600})
 
 

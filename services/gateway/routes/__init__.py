@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from services.gateway import auth, requests
 from services.gateway.idempotency import idempotent as keyed
-from services.gateway.requests import PDF, Media  # noqa: F401 (the routes' modules use them)
+from services.gateway.requests import Media
 from services.gateway.state import state
 
 RPC_TIMEOUT = 10

@@ -70,8 +70,7 @@ PUBLIC_ROUTES = [
                        "wrapper) to a hook's signed url, with no API key: 202 as POST …/render "
                        "answers. Unknown, revoked or badly signed urls are 401 and count against "
                        "the client address (429).",
-           body=requests.Shape("HookData", {}, doc="The render's data: any JSON object, "
-                                                    "checked against the template's manifest"),
+           body=requests.HOOK_DATA,
            answers={202: views.RENDER_CREATED},
            errors=("unauthorized", "rate_limited", "unavailable", "invalid_json",
                    "invalid_request", "invalid_input_data", "template_not_found",

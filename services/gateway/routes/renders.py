@@ -13,7 +13,7 @@ from craftkit.renders import STATUS_NAME, TERMINAL
 from craftkit.v1 import downloads_pb2, enqueue_pb2, render_pb2, status_pb2
 from services.gateway import downloads, requests, views
 from services.gateway.auth import caller
-from services.gateway.routes import PDF, RPC_TIMEOUT, api, dumps, read_json
+from services.gateway.routes import RPC_TIMEOUT, api, dumps, read_json
 from services.gateway.state import State, state
 
 log = logging.getLogger(__name__)

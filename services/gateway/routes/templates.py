@@ -10,7 +10,8 @@ from starlette.responses import JSONResponse, Response
 from craftkit.v1 import templates_pb2
 from services.gateway import previews, requests, views
 from services.gateway.auth import caller
-from services.gateway.routes import PDF, RPC_TIMEOUT, Media, api, dumps, read_json
+from services.gateway.requests import PDF, Media
+from services.gateway.routes import RPC_TIMEOUT, api, dumps, read_json
 from services.gateway.state import state
 
 
