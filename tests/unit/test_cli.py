@@ -149,3 +149,16 @@ def test_the_progress_line_shows_on_a_terminal_only():
 def test_timestamps_show_in_utc_to_the_second():
     moment = datetime(2026, 11, 24, 9, 17, 32, 500000, tzinfo=timezone.utc)
     assert cli.when(moment) == "2026-11-24 09:17:32" and cli.when(None) is None
+
+
+@pytest.mark.parametrize("status, code, exit_status", [
+    (400, "invalid_template", cli.REFUSED), (401, "unauthorized", cli.REFUSED),
+    (409, "not_cancellable", cli.REFUSED), (409, "render_failed", cli.RENDER_FAILED),
+    (410, "render_expired", cli.RENDER_FAILED), (503, "unavailable", cli.UNREACHABLE),
+    (502, "http_502", cli.UNREACHABLE)])
+def test_each_api_error_gets_the_exit_status_of_its_kind(status, code, exit_status):
+    from craftkit_client.errors import error_class
+    failed = cli.failure(error_class(status)(status, code, "said", None, "req-1"))
+    assert (failed.code, failed.error, failed.message) == (exit_status, code, "said")
+    assert failed.document()["error"] == {"code": code, "message": "said", "issues": [],
+                                          "status": status, "requestId": "req-1"}
