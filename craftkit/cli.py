@@ -355,12 +355,7 @@ def finished(client, render, out: str | None) -> Result:
 
 def download_to(client, render_id: str, out: str) -> int:
     """The PDF streamed to `out` (`-`: standard output)."""
-    if out == "-":
-        return client.renders.download(render_id, sys.stdout.buffer)
-    try:
-        return client.renders.download(render_id, out)
-    except OSError as exc:
-        raise Failure(USAGE, "bad_file", f"{out}: {exc.strerror}") from None
+    return client.renders.download(render_id, sys.stdout.buffer if out == "-" else out)
 
 
 def renders_list(client, args) -> Result:
@@ -417,10 +412,7 @@ def preview(client, args) -> Result:
     if kind == "png" and not content.startswith(PNG_SIGNATURE):
         raise Failure(REFUSED, "png_unsupported", "the API answered a PDF, not a PNG: this "
                       "server cannot preview as an image; use --out FILE.pdf")
-    try:
-        Path(args.out).write_bytes(content)
-    except OSError as exc:
-        raise Failure(USAGE, "bad_file", f"{args.out}: {exc.strerror}") from None
+    Path(args.out).write_bytes(content)
     return Result({"slug": args.slug, "version": args.version, "format": kind, "out": args.out,
                    "bytes": len(content)},
                   f"{printable(args.out)}: {len(content)} bytes ({kind.upper()}, version "
@@ -634,6 +626,8 @@ def call(args: argparse.Namespace) -> Result:
     except sdk.NetworkError as exc:
         raise Failure(UNREACHABLE, "unreachable", f"no answer from the API ({exc}): check "
                       "CRAFTKIT_API_URL or --api-url, and that the gateway runs") from None
+    except OSError as exc:  # a folder or an --out file that cannot be read or written
+        raise Failure(USAGE, "bad_file", f"{exc.filename or 'a file'}: {exc.strerror}") from None
 
 
 RENDER_GONE = {"render_failed", "render_expired", "link_expired"}

@@ -118,6 +118,9 @@ def test_pull_writes_back_the_folder_that_was_pushed(console, tmp_path):
     assert console.json("templates", "push", str(back))["added"] is False
     code, _, err = console("templates", "pull", slug, "--version", "7", "--dir", str(back))
     assert code == cli.REFUSED and "has no version 7" in err
+    code, _, err = console("templates", "pull", slug, "--dir", str(back / "layout.json" / "x"))
+    assert code == cli.USAGE and "layout.json/x: Not a directory" in err
+    assert "Traceback" not in err
 
 
 def test_render_waits_and_writes_the_pdf(console, tmp_path):

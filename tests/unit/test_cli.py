@@ -162,3 +162,4 @@ def test_each_api_error_gets_the_exit_status_of_its_kind(status, code, exit_stat
     assert (failed.code, failed.error, failed.message) == (exit_status, code, "said")
     assert failed.document()["error"] == {"code": code, "message": "said", "issues": [],
                                           "status": status, "requestId": "req-1"}
+
