@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import inspect
 import io
+import time
 import uuid
+from pathlib import Path
 
 import pypdf
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from craftkit import demo
 from craftkit_client import (ApiError, AsyncClient, AuthError, Client, Conflict, NotFound,
                              RenderFailed, ValidationError, WaitTimeout, verify_webhook)
+from services.webhooks import signing
 from tests.integration.conftest import eventually, invoice, unrenderable_invoice
 
 
@@ -259,3 +262,32 @@ def test_the_client_reads_dev_env_when_no_url_or_key_is_given(stack, api, tmp_pa
     with Client() as client:
         assert client.base_url == stack.base_url
         assert isinstance(client.templates.list().data, list)
+
+
+def readme_examples() -> list[str]:
+    """The Python blocks of the README's "Python SDK" section, in order."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("\n## Python SDK\n", 1)[1].split("\n## ", 1)[0]
+    return [block.split("\n```", 1)[0] for block in section.split("```python\n")[1:]]
+
+
+def test_the_readmes_python_examples_run_as_written(stack, api, tmp_path, monkeypatch):
+    render_example, receiver_example = readme_examples()
+    monkeypatch.delenv("CRAFTKIT_API_URL", raising=False)
+    monkeypatch.delenv("CRAFTKIT_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".craftkit").mkdir()
+    (tmp_path / ".craftkit" / "dev.env").write_text(
+        f"CRAFTKIT_API_URL={stack.base_url}\nCRAFTKIT_API_KEY={api.key}\n")
+    scope: dict = {}
+    exec(compile(render_example, "README.md", "exec"), scope)
+    assert (tmp_path / "invoice.pdf").read_bytes().startswith(b"%PDF")
+    assert scope["job"].terminal and scope["render"].status == "succeeded"
+
+    monkeypatch.setenv("WEBHOOK_SECRET", "whsec_readme")
+    exec(compile(receiver_example, "README.md", "exec"), scope)
+    body = signing.payload({"event": "render.succeeded", "renderId": scope["render"].id})
+    headers = signing.headers(event="render.succeeded", delivery_id="d", body=body,
+                              timestamp=int(time.time()), secret="whsec_readme")
+    assert scope["receive"](body, headers) == 200
+    assert scope["receive"](body + b" ", headers) == 400
