@@ -28,9 +28,12 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _json(convert: Callable[[Any], Any] | None = None, default: Any = None) -> Any:
-    """A model field filled from the JSON key of its camelCase name, through `convert`."""
-    return field(default=default, metadata={"convert": convert})
+def _json(convert: Callable[[Any], Any] | None = None, default: Any = None, *,
+          secret: bool = False) -> Any:
+    """A model field filled from the JSON key of its camelCase name, through `convert`. A
+    `secret` one (a key, a webhook secret, a share link's URL) stays out of repr(), so logging
+    a model never writes a credential."""
+    return field(default=default, metadata={"convert": convert}, repr=not secret)
 
 
 def _raw() -> Any:
@@ -141,7 +144,7 @@ class Webhook(Model):
     enabled: bool = _json()
     created_at: datetime | None = _json(parse_time)
     paused_until: datetime | None = _json(parse_time)
-    secret: str | None = _json()
+    secret: str | None = _json(secret=True)
     raw: dict = _raw()
 
 
@@ -178,7 +181,7 @@ class ApiKey(Model):
     created_at: datetime | None = _json(parse_time)
     last_used_at: datetime | None = _json(parse_time)
     revoked_at: datetime | None = _json(parse_time)
-    key: str | None = _json()
+    key: str | None = _json(secret=True)
     raw: dict = _raw()
 
 
@@ -187,7 +190,7 @@ class ShareLink(Model):
     """A share link; `url` only in the answer of create (the token is stored hashed)."""
 
     id: str = _json()
-    url: str | None = _json()
+    url: str | None = _json(secret=True)
     expires_at: datetime | None = _json(parse_time)
     max_downloads: int | None = _json()
     downloads: int = _json()
