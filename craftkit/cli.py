@@ -8,7 +8,7 @@ A template folder (`templates push` reads it, `templates pull` writes it):
     layout.json      the version's layout              (required)
     template.json    {"slug", "name", "defaultFilename"} (optional: the slug defaults to the
                      folder's name, --slug wins over both)
-    *.png *.jpg *.jpeg *.ttf   the template's assets, uploaded under their file names
+    *.png *.jpg *.jpeg *.ttf *.otf   the template's assets, uploaded under their file names
 
 The SDK is imported only when a REST command runs: the container image ships the services and
 the operator console, not the SDK, and `craftkit projects …` must work there.
@@ -41,8 +41,9 @@ Errors go to standard error: the API's code, its message, and a line for each
 issue at its path."""
 
 ASSET_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-               ".ttf": "font/ttf"}
-"""Files of a template folder uploaded as assets, by suffix."""
+               ".ttf": "font/ttf", ".otf": "font/otf"}
+"""Files of a template folder uploaded as assets, by suffix (the server tells their kind from
+their bytes: an .otf must have TrueType outlines)."""
 FOLDER_FILES = ("manifest.json", "layout.json", "template.json")
 WIDTH = 80
 """Tables fit a terminal of this many columns: the widest free-text column gives way."""

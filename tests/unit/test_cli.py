@@ -72,11 +72,13 @@ def folder(tmp_path, name="invoice-folder", **files):
 
 def test_a_folder_gives_its_slug_assets_and_documents(tmp_path):
     root = folder(tmp_path, **{"logo.png": b"png", "photo.JPG": b"jpg", "brand.ttf": b"ttf",
+                               "brand-bold.otf": b"otf",
                                "notes.txt": "not an asset"})
     read = cli.read_folder(str(root), None)
     assert (read.slug, read.manifest, read.layout) == ("invoice-folder", {"fields": {}},
                                                        {"body": []})
-    assert read.assets == {"brand.ttf": (b"ttf", "font/ttf"), "logo.png": (b"png", "image/png"),
+    assert read.assets == {"brand-bold.otf": (b"otf", "font/otf"),
+                           "brand.ttf": (b"ttf", "font/ttf"), "logo.png": (b"png", "image/png"),
                            "photo.JPG": (b"jpg", "image/jpeg")}
     (root / "template.json").write_text('{"slug": "invoice", "name": "Invoice"}')
     assert (cli.read_folder(str(root), None).slug, cli.read_folder(str(root), "x").slug) == (
