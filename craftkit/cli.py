@@ -112,23 +112,11 @@ def when(moment: datetime | None) -> str | None:
 
 
 def jsonable(value: Any) -> Any:
-    """An SDK model as the REST API's JSON (the document it was made from), for --json."""
-    if isinstance(value, list):
+    """An SDK model (or a list of them) as the REST API's JSON for --json: the document it was
+    made from, which the SDK keeps whole in `raw`."""
+    if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    raw = getattr(value, "raw", None)
-    if isinstance(raw, dict) and raw:
-        return raw
-    if dataclasses.is_dataclass(value):
-        return {camel(f.name): jsonable(getattr(value, f.name))
-                for f in dataclasses.fields(value) if f.name != "raw"}
-    return value
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+    return value.raw
 
 
 class Progress:
@@ -350,7 +338,7 @@ def finished(client, render, out: str | None) -> Result:
     if out:
         size = download_to(client, render.id, out)
         document = {**document, "out": out, "bytes": size}
-        line += f"\n{printable(out)}: {size} bytes"
+        line = "" if out == "-" else line + f"\n{printable(out)}: {size} bytes"
     return Result(document, line)
 
 
@@ -387,9 +375,10 @@ def renders_get(client, args) -> Result:
 
 def render_text(r) -> str:
     rows = [("id", r.id), ("status", r.status), ("template", r.template_slug),
-            ("created", r.created_at), ("completed", r.completed_at),
+            ("created", when(r.created_at)), ("completed", when(r.completed_at)),
             ("duration", f"{r.duration_ms} ms" if r.duration_ms is not None else None),
-            ("error", r.error_message), ("download", r.download_url), ("expired", r.expired_at)]
+            ("error", r.error_message), ("download", r.download_url),
+            ("expired", when(r.expired_at))]
     return "\n".join(f"{name + ':':<10} {printable(value)}" for name, value in rows
                      if value is not None)
 
@@ -590,6 +579,9 @@ def run(args: argparse.Namespace) -> int:
     """Runs a REST command and prints its result: the JSON document on standard output with
     --json, and the text on standard output, or on standard error when the command failed."""
     try:
+        if args.json and getattr(args, "out", None) == "-":
+            raise Failure(USAGE, "usage", "--out - writes the PDF to standard output, where "
+                          "--json writes its document: choose one")
         result = call(args)
     except Failure as failure:
         result = Result(failure.document(), failure.lines(), failure.code)

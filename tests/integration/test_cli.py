@@ -170,6 +170,13 @@ def test_renders_list_get_and_download(console, api, tmp_path):
     pdf = tmp_path / "got.pdf"
     code, out, _ = console("renders", "download", made["id"], "--out", str(pdf))
     assert code == 0 and "Listed" in pdf_text(pdf.read_bytes())[0]
+    piped = subprocess.run([CONSOLE, "renders", "download", made["id"], "--out", "-"],
+                           env={**os.environ, "CRAFTKIT_API_URL": api.stack.base_url,
+                                "CRAFTKIT_API_KEY": api.key}, capture_output=True, timeout=120)
+    assert piped.returncode == 0 and piped.stdout == pdf.read_bytes(), piped.stderr
+    code, shown, _ = console("renders", "get", made["id"])
+    assert code == 0 and shown.splitlines()[:3] == [
+        f"id:        {made['id']}", "status:    succeeded", "template:  invoice"]
     code, _, err = console("renders", "get", str(uuid.uuid4()))
     assert code == cli.REFUSED and "error: not_found: " in err
     code, _, err = console("renders", "cancel", made["id"])
