@@ -100,8 +100,9 @@ class Call:
 
 def json_body(value: Any) -> bytes:
     """The body's bytes, encoded once: every retry sends the same bytes, which the server's
-    Idempotency-Key check compares (a SHA-256 of the body, not a canonical form of the JSON)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    Idempotency-Key check compares (a SHA-256 of the body, not a canonical form of the JSON).
+    NaN and infinities raise ValueError here: the API refuses them (400 invalid_json)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def post(path: str, body: Any, parse: Callable[[httpx.Response], Any], *, create: bool = False,
