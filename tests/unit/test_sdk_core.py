@@ -194,3 +194,10 @@ def test_the_async_client_has_every_method_of_the_sync_one_with_the_same_paramet
                 inspect.signature(method).parameters), name
     assert (inspect.signature(Client.render).parameters ==
             inspect.signature(AsyncClient.render).parameters)
+
+
+def test_ids_slugs_and_names_stay_one_path_segment_each():
+    """A name holding `/`, `..` or `?` cannot send the request to another route."""
+    server = Server(httpx.Response(200, content=b"\x89PNG"))
+    assert client(server).templates.get_asset("in voice", "../keys?x=1") == b"\x89PNG"
+    assert server.requests[0].url.raw_path == b"/v1/templates/in%20voice/assets/..%2Fkeys%3Fx%3D1"

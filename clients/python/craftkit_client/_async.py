@@ -197,6 +197,9 @@ class Templates:
     async def put_asset(self, slug: str, name: str, content: bytes, content_type: str) -> Asset:
         return await self._c._send(calls.put_asset(slug, name, content, content_type))
 
+    async def get_asset(self, slug: str, name: str) -> bytes:
+        return await self._c._send(calls.get_asset(slug, name))
+
     async def list_assets(self, slug: str) -> list[Asset]:
         return await self._c._send(calls.list_assets(slug))
 

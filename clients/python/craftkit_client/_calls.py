@@ -118,6 +118,12 @@ def put_asset(slug: str, name: str, data: bytes, content_type: str) -> Call:
                 content=bytes(data), headers={"content-type": content_type})
 
 
+def get_asset(slug: str, name: str) -> Call:
+    """An asset's bytes as uploaded (GET /v1/templates/{slug}/assets/{name})."""
+    return Call("GET", f"/v1/templates/{seg(slug)}/assets/{seg(name)}", content,
+                headers={"accept": "*/*"})
+
+
 def list_assets(slug: str) -> Call:
     return Call("GET", f"/v1/templates/{seg(slug)}/assets", models(m.Asset, "assets"))
 

@@ -191,6 +191,9 @@ class Templates:
     def put_asset(self, slug: str, name: str, content: bytes, content_type: str) -> Asset:
         return self._c._send(calls.put_asset(slug, name, content, content_type))
 
+    def get_asset(self, slug: str, name: str) -> bytes:
+        return self._c._send(calls.get_asset(slug, name))
+
     def list_assets(self, slug: str) -> list[Asset]:
         return self._c._send(calls.list_assets(slug))
 

@@ -23,7 +23,7 @@ from typing import IO, Any
 import httpx
 
 from craftkit_client import errors
-from craftkit_client.models import Render
+from craftkit_client.models import Page, Render
 
 VERSION = "0.1.0"
 DEV_ENV = Path(".craftkit") / "dev.env"
@@ -88,12 +88,10 @@ class Call:
     timeout: float | None = None
 
     def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
-        extensions = {}
-        if self.timeout is not None:
-            extensions["timeout"] = httpx.Timeout(self.timeout).as_dict()
         params = {k: v for k, v in (self.params or {}).items() if v is not None}
+        timeout = httpx.USE_CLIENT_DEFAULT if self.timeout is None else self.timeout
         return http.build_request(self.method, self.path, params=params, content=self.content,
-                                  headers=self.headers, extensions=extensions)
+                                  headers=self.headers, timeout=timeout)
 
     @property
     def idempotency_key(self) -> str | None:
@@ -102,8 +100,9 @@ class Call:
 
 def json_body(value: Any) -> bytes:
     """The body's bytes, encoded once: every retry sends the same bytes, which the server's
-    Idempotency-Key check compares (a SHA-256 of the body, not a canonical form of the JSON)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    Idempotency-Key check compares (a SHA-256 of the body, not a canonical form of the JSON).
+    NaN and infinities raise ValueError here: the API refuses them (400 invalid_json)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def post(path: str, body: Any, parse: Callable[[httpx.Response], Any], *, create: bool = False,
@@ -176,8 +175,6 @@ def models(kind: Any, key: str) -> Callable[[httpx.Response], list]:
 
 def page(kind: Any, key: str) -> Callable[[httpx.Response], Any]:
     """A paged list answer `{<key>: [...], nextCursor}`."""
-    from craftkit_client.models import Page
-
     def parse(response: httpx.Response) -> Page:
         body = checked(response).json()
         return Page([kind.from_json(item) for item in body[key]], body.get("nextCursor"))
