@@ -274,7 +274,7 @@ def pull(client, args) -> Result:
         if not safe_file_name(asset.name):
             raise Failure(REFUSED, "unsafe_asset_name", f"asset {printable(asset.name)!r} "
                           "cannot be a file name in the folder")
-        (root / asset.name).write_bytes(get_asset(client, template.slug, asset.name))
+        (root / asset.name).write_bytes(client.templates.get_asset(template.slug, asset.name))
         names.append(asset.name)
     document = {"slug": template.slug, "version": version.number, "dir": str(root),
                 "assets": names}
@@ -291,19 +291,6 @@ def pick_version(template, number: int | None):
                       f"template {printable(template.slug)} has no version {number}"
                       if number else f"template {printable(template.slug)} has no version yet")
     return versions[number]
-
-
-def get_asset(client, slug: str, name: str) -> bytes:
-    """An asset's bytes (GET /v1/templates/{slug}/assets/{name}, which the SDK's contract
-    predates): through `templates.get_asset` once the SDK has it, else through the SDK's own
-    call machinery (its retries, errors and headers), the one place the CLI reaches inside it."""
-    if hasattr(client.templates, "get_asset"):
-        return client.templates.get_asset(slug, name)
-    from urllib.parse import quote
-
-    from craftkit_client._core import Call, content
-    return client._send(Call("GET", f"/v1/templates/{quote(slug, safe='')}/assets/"
-                                    f"{quote(name, safe='')}", content))
 
 
 def render(client, args) -> Result:
