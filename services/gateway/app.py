@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute, Mount
 
-from services.gateway import errors
+from services.gateway import errors, openapi
 from services.gateway.auth import ApiKeys
 from services.gateway.routes import (ApiRoute, health, hooks, keys, renders, share_links,
                                      templates, webhooks)
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
 
     # Public routes match first; everything else passes the API-key backend.
-    routes = [*PUBLIC_ROUTES, Mount("", routes=API_ROUTES, middleware=[
+    docs = openapi.routes(PUBLIC_ROUTES, API_ROUTES, settings.public_base_url)
+    routes = [*PUBLIC_ROUTES, *docs, Mount("", routes=API_ROUTES, middleware=[
         Middleware(AuthenticationMiddleware, backend=ApiKeys())])]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS)

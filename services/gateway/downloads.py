@@ -34,6 +34,7 @@ from starlette.responses import Response, StreamingResponse
 
 from craftkit import errors
 from craftkit.v1 import downloads_pb2
+from services.gateway.requests import PDF, Media, Param
 
 if TYPE_CHECKING:
     from services.gateway.state import State
@@ -45,6 +46,20 @@ PASSED_STATUSES = frozenset({200, 206, 304, 416})
 PASSED_HEADERS = ("content-length", "content-range", "etag", "accept-ranges", "last-modified")
 CHUNK_BYTES = 64 * 1024
 _NOT_TOKEN = re.compile(r'[^\x20-\x7e]|["\\%]')
+
+REQUEST_HEADERS = (
+    Param("Range", {"type": "string", "example": "bytes=0-1023"},
+          "One byte range (several: the whole PDF, 200)", "header"),
+    Param("If-Range", {"type": "string"}, "An ETag or a date: the Range applies only while the "
+                                          "PDF is that one", "header"),
+    Param("If-None-Match", {"type": "string"}, "An ETag: 304 while the PDF is that one",
+          "header"),
+)
+"""The request headers a download honours (what s3_headers forwards), for the OpenAPI document."""
+ANSWERS = {200: (PDF,), 206: (Media("application/pdf", "The range asked for"),),
+           304: (), 416: ()}
+"""A download's answers (PASSED_STATUSES): the PDF, a range of it, nothing (304: unchanged;
+416: the range is past its end); a HEAD answers the same headers with no body."""
 
 
 def client() -> httpx.AsyncClient:

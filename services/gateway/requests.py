@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 import re
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from starlette.datastructures import QueryParams
@@ -13,8 +15,11 @@ from starlette.requests import ClientDisconnect, Request
 
 from craftkit import errors, inputs, renders
 from craftkit import cursor as cursors
-from craftkit.downloads import MAX_DOWNLOADS, MAX_LINK_SECONDS
+from craftkit.demo import INVOICE_EXAMPLE, sample
+from craftkit.downloads import DEFAULT_LINK_SECONDS, MAX_DOWNLOADS, MAX_LINK_SECONDS
 from services.gateway.auth import SCOPES
+from services.status.templates import ASSET_NAME, SLUG as SLUG_PATTERN
+from services.webhooks.endpoints import EVENTS
 
 INT32_MAX = 2**31 - 1
 MAX_CHARS = {"slug": 63, "name": inputs.MAX_NAME_LENGTH,
@@ -85,6 +90,35 @@ def check_json(value: object) -> None:
         raise error(f"{where} {found.problem}", field_errors={where: [found.problem]}) from None
 
 
+@dataclass(frozen=True)
+class Field:
+    """One key of a JSON object the gateway takes. `kind` is what `_shape` checks (strings
+    within MAX_CHARS[key], integers within RANGES[key]); the rest only describes it in the
+    OpenAPI document (services/gateway/openapi.py), where a route's own check enforces it."""
+    kind: type
+    doc: str
+    required: bool = False
+    schema: dict = dataclasses.field(default_factory=dict)
+    """JSON Schema keywords beyond the type and bounds: items, enum, minLength, nullability."""
+    shape: Shape | None = None
+    """For an object checked by a Shape of its own (a render's options)."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A JSON object with only `fields`: checked by `check` and shown as one schema of the
+    OpenAPI document under `name`, so the document is what the gateway accepts."""
+    name: str
+    fields: dict[str, Field]
+    what: str = "the request body"
+    doc: str = ""
+    example: dict | None = None
+
+    def check(self, body: object, prefix: str = "") -> dict:
+        return _shape(body, {key: f.kind for key, f in self.fields.items()},
+                      {key for key, f in self.fields.items() if f.required}, self.what, prefix)
+
+
 def _shape(body: object, allowed: dict[str, type], required: set[str], what: str,
            prefix: str = "") -> dict:
     """`body` if it is an object with only `allowed` keys of their types, every `required` key,
@@ -128,11 +162,84 @@ def _name(kind) -> str:
     return {dict: "object", int: "integer", bool: "boolean", str: "string", list: "array"}[kind]
 
 
+SLUG = "a template's slug: its name in URLs, unique in the project"
+
+CERTIFICATE = sample("certificate")
+"""A sample template that shows no uploaded image: its version is the example of a new one."""
+
+RENDER_OPTIONS = Shape("RenderOptions", {
+    "versionNumber": Field(int, "Render this version (published or not) instead of the "
+                                "template's published one"),
+    "sync": Field(bool, "Hold the response until the render is done (at most "
+                        "SYNC_TIMEOUT_SECONDS, 30 s by default): 200 with the finished render, "
+                        "or 202 as without it when the wait runs out"),
+    "filename": Field(str, "The PDF's filename instead of the template's defaultFilename",
+                      schema={"minLength": 1}),
+}, what="options")
+RENDER = Shape("RenderRequest", {
+    "data": Field(dict, "The values the template's manifest asks for, checked against its "
+                        "JSON Schema (GET …/versions/{number}/schema)", required=True),
+    "options": Field(dict, "How to render", shape=RENDER_OPTIONS),
+}, example={"data": INVOICE_EXAMPLE, "options": {"versionNumber": 3, "sync": False,
+                                               "filename": "invoice-2026-005.pdf"}})
+PREVIEW = Shape("PreviewRequest", {
+    "data": Field(dict, "The values the version's manifest asks for", required=True),
+}, doc="A preview takes no options: the version is in its path.",
+   example={"data": INVOICE_EXAMPLE})
+TEMPLATE = Shape("TemplateRequest", {
+    "slug": Field(str, SLUG, required=True,
+                  schema={"pattern": f"^{SLUG_PATTERN.pattern}$", "example": "invoice"}),
+    "name": Field(str, "A name for people (default: the slug)"),
+    "defaultFilename": Field(str, "The PDF's filename when a render names none (default: "
+                                  "the slug + .pdf; .pdf is added when missing)"),
+}, example={"slug": "invoice", "name": "Invoice", "defaultFilename": "invoice.pdf"})
+VERSION = Shape("VersionRequest", {
+    "manifest": Field(dict, "The data the template takes: keys, types, which are required "
+                            "(its JSON Schema is derived from it)", required=True),
+    "layout": Field(dict, "What the PDF shows: page setup and blocks", required=True),
+}, example={key: CERTIFICATE[key] for key in ("manifest", "layout")})
+INBOUND_HOOK = Shape("InboundHookRequest", {
+    "versionNumber": Field(int, "Render this version (default: the published one at each call)"),
+}, example={})
+_EVENT_NAMES = {"type": "string", "enum": list(EVENTS)}
+WEBHOOK = Shape("WebhookRequest", {
+    "url": Field(str, "Where deliveries are POSTed (https; no private address)", required=True,
+                 schema={"format": "uri"}),
+    "events": Field(list, "The events sent there (default: render.succeeded, render.failed)",
+                    schema={"items": _EVENT_NAMES, "maxItems": MAX_EVENTS}),
+}, example={"url": "https://example.com/craftkit", "events": ["render.succeeded",
+                                                             "render.failed"]})
+WEBHOOK_UPDATE = Shape("WebhookUpdate", {
+    "url": Field(str, "Where deliveries are POSTed", schema={"format": "uri"}),
+    "events": Field(list, "The events sent there",
+                    schema={"items": _EVENT_NAMES, "maxItems": MAX_EVENTS}),
+    "enabled": Field(bool, "false pauses deliveries to this endpoint"),
+}, doc="Only the keys given change.", example={"enabled": False})
+KEY = Shape("KeyRequest", {
+    "name": Field(str, "A name to tell keys apart"),
+    "scopes": Field(list, "What the key may do: full ⊇ render ⊇ download (default: [\"full\"])",
+                    schema={"items": {"type": "string", "enum": list(SCOPES)}, "minItems": 1,
+                            "maxItems": len(SCOPES) * 2}),
+}, example={"name": "partner", "scopes": ["download"]})
+SHARE_LINK = Shape("ShareLinkRequest", {
+    "expiresIn": Field(int, "Seconds until the link expires (default: "
+                            f"{DEFAULT_LINK_SECONDS // 86400} days)"),
+    "maxDownloads": Field(int, "How many times the link may be opened (null or absent: no "
+                               "limit)", schema={"type": ["integer", "null"]}),
+}, example={"expiresIn": 3600, "maxDownloads": 3})
+HOOK_DATA = Shape("HookData", {}, doc="The render's data itself (no `data` wrapper): any JSON "
+                                      "object, checked against the template's manifest")
+"""An inbound hook's body (routes/hooks.py checks it is an object)."""
+ROTATE = Shape("RotateSecretRequest", {
+    "overlapSeconds": Field(int, "How long the old secret still signs deliveries beside the new "
+                                 "one (absent or 0: 86400, a day)"),
+}, example={"overlapSeconds": 3600})
+
+
 def render_request(body: object) -> tuple[dict, int, bool, str]:
     """(data, versionNumber or 0, sync, filename or "") from `{data, options?}`."""
-    body = _shape(body, {"data": dict, "options": dict}, {"data"}, "the request body")
-    options = _shape(body.get("options", {}), {"versionNumber": int, "sync": bool, "filename": str},
-                     set(), "options", prefix="options.")
+    body = RENDER.check(body)
+    options = RENDER_OPTIONS.check(body.get("options", {}), prefix="options.")
     if options.get("filename") == "":
         raise errors.InvalidRequest("options.filename must not be empty; omit it for the "
                                     "template's default filename",
@@ -143,29 +250,23 @@ def render_request(body: object) -> tuple[dict, int, bool, str]:
 
 def preview_request(body: object) -> dict:
     """The data of `{data}` (a preview takes no options: the version is in its path)."""
-    return _shape(body, {"data": dict}, {"data"}, "the request body")["data"]
+    return PREVIEW.check(body)["data"]
 
 
 def template_request(body: object) -> dict:
-    return _shape(body, {"slug": str, "name": str, "defaultFilename": str}, {"slug"},
-                  "the request body")
+    return TEMPLATE.check(body)
 
 
 def version_request(body: object) -> dict:
-    return _shape(body, {"manifest": dict, "layout": dict}, {"manifest", "layout"},
-                  "the request body")
+    return VERSION.check(body)
 
 
 def inbound_hook_request(body: object) -> dict:
-    return _shape(body, {"versionNumber": int}, set(), "the request body")
+    return INBOUND_HOOK.check(body)
 
 
 def webhook_request(body: object, *, creating: bool) -> dict:
-    body = _shape(body, {"url": str, "events": list, "enabled": bool},
-                  {"url"} if creating else set(), "the request body")
-    if creating and "enabled" in body:
-        raise errors.InvalidRequest("a new endpoint is enabled; set enabled with PATCH",
-                                    field_errors={"enabled": ["Unrecognized key"]})
+    body = _webhook_create(body) if creating else WEBHOOK_UPDATE.check(body)
     events = body.get("events", [])
     if len(events) > MAX_EVENTS or not all(isinstance(e, str) and len(e) <= 64 for e in events):
         raise errors.InvalidRequest(f"events must be a list of at most {MAX_EVENTS} event names",
@@ -173,10 +274,20 @@ def webhook_request(body: object, *, creating: bool) -> dict:
     return body
 
 
+def _webhook_create(body: object) -> dict:
+    """A new endpoint's body: `enabled` is refused with its own message (it is PATCH's)."""
+    body = _shape(body, {**{k: f.kind for k, f in WEBHOOK.fields.items()}, "enabled": bool},
+                  {"url"}, WEBHOOK.what)
+    if "enabled" in body:
+        raise errors.InvalidRequest("a new endpoint is enabled; set enabled with PATCH",
+                                    field_errors={"enabled": ["Unrecognized key"]})
+    return body
+
+
 def key_request(body: object) -> dict:
     """POST /v1/keys: `name` (optional) and `scopes` (optional: ["full"]; if given, a non-empty
     list of full, render, download: an empty list is a mistake, not a full key)."""
-    body = _shape(body, {"name": str, "scopes": list}, set(), "the request body")
+    body = KEY.check(body)
     scopes = body.get("scopes", ["full"])
     if not scopes or len(scopes) > len(SCOPES) * 2 or not all(s in SCOPES for s in scopes):
         raise errors.InvalidRequest(
@@ -191,12 +302,73 @@ def share_link_request(body: object) -> tuple[int, int]:
     `{expiresIn?, maxDownloads?}`; maxDownloads null also means no limit."""
     if isinstance(body, dict) and "maxDownloads" in body and body["maxDownloads"] is None:
         body = {k: v for k, v in body.items() if k != "maxDownloads"}
-    body = _shape(body, {"expiresIn": int, "maxDownloads": int}, set(), "the request body")
+    body = SHARE_LINK.check(body)
     return body.get("expiresIn", 0), body.get("maxDownloads", 0)
 
 
 def rotate_request(body: object) -> dict:
-    return _shape(body, {"overlapSeconds": int}, set(), "the request body")
+    return ROTATE.check(body)
+
+
+@dataclass(frozen=True)
+class Media:
+    """A body that is not JSON: a PDF, a PNG, an image upload."""
+    type: str
+    description: str
+
+
+PDF = Media("application/pdf", "The PDF")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query or path parameter as the OpenAPI document shows it."""
+    name: str
+    schema: dict
+    doc: str
+    where: str = "query"
+
+
+@dataclass(frozen=True)
+class Page:
+    """The `limit` and `cursor` of a list: `read` checks them, `params` documents them."""
+    maximum: int
+    default: int
+    order: str
+    cursor: str = "nextCursor of the previous page, unchanged (absent: the first page)"
+
+    def read(self, query: QueryParams) -> tuple[int, str]:
+        """`limit` (0 when absent: the list's default) and `cursor` (empty: the first page)."""
+        return page_params(query, self.maximum)
+
+    def params(self) -> tuple[Param, ...]:
+        low = RANGES["limit"][0]
+        return (Param("limit", {"type": "integer", "minimum": low, "maximum": self.maximum,
+                                "default": self.default},
+                      f"How many per page, {self.order}"),
+                Param("cursor", {"type": "string", "maxLength": MAX_CURSOR_CHARS,
+                                 "pattern": "^[A-Za-z0-9_-]*$"}, self.cursor))
+
+
+TEMPLATES_PAGE = Page(100, 100, "by slug")
+WEBHOOKS_PAGE = Page(100, 100, "oldest first")
+DELIVERIES_PAGE = Page(200, 50, "newest first")
+RENDERS_PAGE = Page(100, 20, "newest first")
+KEYS_PAGE = Page(RANGES["limit"][1], 50, "newest first",
+                 cursor="nextCursor of the previous page (a key id; absent: the first page)")
+"""GET /v1/keys reads its limit with limit_param and passes its cursor to the status service."""
+RENDERS_QUERY = (*RENDERS_PAGE.params(),
+                 Param("status", {"type": "string", "enum": list(renders.STATUS)},
+                       "Only renders in this status"),
+                 Param("template", {"type": "string", "minLength": 1,
+                                    "maxLength": MAX_CHARS["slug"]},
+                       "Only renders of the template with this slug"),
+                 Param("createdAfter", {"type": "string", "format": "date-time"},
+                       "Only renders created after this time (ISO 8601 with a time zone; "
+                       "exclusive)"),
+                 Param("createdBefore", {"type": "string", "format": "date-time"},
+                       "Only renders created before this time (exclusive)"))
+"""The query of GET /v1/renders, read by renders_query."""
 
 
 def limit_param(value: str, high: int = RANGES["limit"][1]) -> int:
@@ -226,7 +398,7 @@ def renders_query(query: QueryParams) -> dict:
     """The filters of GET /v1/renders, as ListRendersRequest fields: `status` (one of the five),
     `template` (a slug), `createdAfter` and `createdBefore` (ISO 8601 with a time zone, as the
     API shows times; both exclusive), `limit` (1 to 100, default 20) and `cursor`."""
-    limit, cursor = page_params(query, 100)
+    limit, cursor = RENDERS_PAGE.read(query)
     fields: dict = {"limit": limit, "cursor": cursor}
     if "status" in query:
         if query["status"] not in renders.STATUS:
@@ -263,6 +435,27 @@ def _epoch_ms(value: str, name: str, rounding) -> int:
                                     field_errors={name: ["Out of range"]})
     cursors.moment(epoch_ms, name)  # up to year 9999 in UTC, as the status service takes it
     return epoch_ms
+
+
+_UUID = {"type": "string", "format": "uuid"}
+_TOKEN = {"type": "string", "minLength": 1, "maxLength": MAX_CHARS["token"]}
+PATH_PARAMS = {
+    "slug": Param("slug", {"type": "string", "pattern": f"^{SLUG_PATTERN.pattern}$",
+                           "maxLength": MAX_CHARS["slug"]}, "The template's slug", "path"),
+    "number": Param("number", {"type": "integer", "minimum": RANGES["number"][0],
+                               "maximum": RANGES["number"][1]}, "The version's number", "path"),
+    "name": Param("name", {"type": "string", "pattern": f"^{ASSET_NAME.pattern}$",
+                           "maxLength": MAX_CHARS["name"]},
+                  "The asset's name, as the layout refers to it", "path"),
+    "id": Param("id", _UUID, "The resource's id", "path"),
+    "delivery": Param("delivery", _UUID, "The delivery's id", "path"),
+    "link": Param("link", _UUID, "The share link's id", "path"),
+    "share": Param("share", _TOKEN, "The share link's token (the last part of its url)", "path"),
+    "hook": Param("hook", _UUID, "The inbound hook's id (from its url)", "path"),
+    "token": Param("token", _TOKEN, "The inbound hook's token (the last part of its url)",
+                   "path"),
+}
+"""Every path parameter a route may have, as check_path checks it."""
 
 
 def check_path(params: dict[str, object]) -> None:

@@ -9,6 +9,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from services.gateway import views
 from services.gateway.routes import public
 from services.gateway.state import state
 
@@ -42,6 +43,9 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 PUBLIC_ROUTES = [
-    public("GET", "/healthz", healthz),
-    public("GET", "/readyz", readyz),
+    public("GET", "/healthz", healthz, summary="Liveness", answers={200: views.HEALTH}),
+    public("GET", "/readyz", readyz, summary="Readiness",
+           description="200 while the status service serves (every route authenticates "
+                       "through it), else 503; the other backends are reported only.",
+           answers={200: views.READY, 503: views.READY}),
 ]

@@ -65,11 +65,31 @@ async def revoke_inbound_hook(request: Request) -> JSONResponse:
 
 
 PUBLIC_ROUTES = [
-    public("POST", "/v1/hooks/{hook}/{token}", inbound_render),
+    public("POST", "/v1/hooks/{hook}/{token}", inbound_render, summary="Render through a hook",
+           description="A third party POSTs the render's data (the body itself, no `data` "
+                       "wrapper) to a hook's signed url, with no API key: 202 as POST …/render "
+                       "answers. Unknown, revoked or badly signed urls are 401 and count against "
+                       "the client address (429).",
+           body=requests.HOOK_DATA,
+           answers={202: views.RENDER_CREATED},
+           errors=("unauthorized", "rate_limited", "unavailable", "invalid_json",
+                   "invalid_request", "invalid_input_data", "template_not_found",
+                   "version_not_found", "no_published_version", "payload_too_large",
+                   "request_timeout")),
 ]
 ROUTES = [
     api("POST", "/v1/templates/{slug}/inbound-hooks", create_inbound_hook, scope="full",
-        idempotent=True),
-    api("GET", "/v1/templates/{slug}/inbound-hooks", list_inbound_hooks, scope="full"),
-    api("DELETE", "/v1/templates/{slug}/inbound-hooks/{id}", revoke_inbound_hook, scope="full"),
+        idempotent=True, summary="Make an inbound hook",
+        description="A signed url that renders the template with the data POSTed to it, no "
+                    "key needed (a form tool's webhook). The url is in this answer only.",
+        body=requests.INBOUND_HOOK, body_optional=True, answers={201: views.INBOUND_HOOK},
+        errors=("template_not_found", "version_not_found"),
+        links={"RevokeInboundHook": ("revoke_inbound_hook", {"slug": "$request.path.slug",
+                                                             "id": "$response.body#/id"})}),
+    api("GET", "/v1/templates/{slug}/inbound-hooks", list_inbound_hooks, scope="full",
+        summary="List a template's inbound hooks", answers={200: views.INBOUND_HOOK_LIST},
+        errors=("template_not_found",)),
+    api("DELETE", "/v1/templates/{slug}/inbound-hooks/{id}", revoke_inbound_hook, scope="full",
+        summary="Revoke an inbound hook", answers={200: views.INBOUND_HOOK},
+        errors=("not_found", "template_not_found")),
 ]

@@ -28,7 +28,8 @@ async def create_key(request: Request) -> JSONResponse:
 
 
 async def list_keys(request: Request) -> JSONResponse:
-    limit = requests.limit_param(request.query_params.get("limit", "50"))
+    limit = requests.limit_param(request.query_params.get("limit",
+                                                         str(requests.KEYS_PAGE.default)))
     reply = await state(request).backends.projects.ListApiKeys(
         projects_pb2.ListApiKeysRequest(project_id=caller(request).project_id, limit=limit,
                                         cursor=request.query_params.get("cursor", "")),
@@ -47,7 +48,17 @@ async def revoke_key(request: Request) -> JSONResponse:
 
 
 ROUTES = [
-    api("POST", "/v1/keys", create_key, scope="full", idempotent=True),
-    api("GET", "/v1/keys", list_keys, scope="full"),
-    api("DELETE", "/v1/keys/{id}", revoke_key, scope="full"),
+    api("POST", "/v1/keys", create_key, scope="full", idempotent=True, summary="Make an API key",
+        description="The key itself is in this answer only (stored as a SHA-256 hash).",
+        body=requests.KEY, answers={201: views.API_KEY},
+        links={"RevokeKey": ("revoke_key", {"id": "$response.body#/id"})}),
+    api("GET", "/v1/keys", list_keys, scope="full", summary="List API keys",
+        description="Newest first, revoked keys too (revokedAt set).",
+        query=requests.KEYS_PAGE.params()[:1] + (requests.Param(
+            "cursor", {"type": "string", "maxLength": requests.MAX_CURSOR_CHARS},
+            requests.KEYS_PAGE.cursor),), answers={200: views.API_KEY_LIST}),
+    api("DELETE", "/v1/keys/{id}", revoke_key, scope="full", summary="Revoke an API key",
+        description="Refused by every gateway within KEY_CACHE_SECONDS. Again: 200, the same "
+                    "revokedAt. The project's last active full key cannot be revoked (409).",
+        answers={200: views.API_KEY}, errors=("not_found", "conflict")),
 ]

@@ -107,10 +107,42 @@ async def wait(gateway: State, project: str, render: render_pb2.Render) -> rende
         return render
 
 
+RENDER_LINKS = {
+    "GetRender": ("get_render", {"id": "$response.body#/id"}),
+    "CancelRender": ("cancel_render", {"id": "$response.body#/id"}),
+    "DownloadRender": ("download", {"id": "$response.body#/id"}),
+    "CreateShareLink": ("create_share_link", {"id": "$response.body#/id"}),
+}
+"""Where a render's answer leads: read it, cancel it, download it, share it."""
+DOWNLOAD_ERRORS = ("not_found", "render_not_ready", "render_failed", "render_expired")
+"""What a download answers before any byte (a PDF not there yet, never, or no longer)."""
+
 ROUTES = [
-    api("POST", "/v1/templates/{slug}/render", render_template, scope="render", idempotent=True),
-    api("GET", "/v1/renders", list_renders, scope="download"),
-    api("GET", "/v1/renders/{id}", get_render, scope="download"),
-    api("GET", "/v1/renders/{id}/download", download, scope="download"),
-    api("POST", "/v1/renders/{id}/cancel", cancel_render, scope="render"),
+    api("POST", "/v1/templates/{slug}/render", render_template, scope="render", idempotent=True,
+        summary="Render a template",
+        description="Enqueues a render of the template's published version (or "
+                    "options.versionNumber) with `data`: 202 with its pollUrl. Poll it 200 ms "
+                    "after, then ×1.5 up to 1 s, for at most 30 s, or subscribe a webhook. With "
+                    "options.sync the answer waits for the render (200 once it is done).",
+        body=requests.RENDER, answers={202: views.RENDER_CREATED, 200: views.RENDER},
+        errors=("invalid_input_data", "template_not_found", "version_not_found",
+                "no_published_version"), links=RENDER_LINKS),
+    api("GET", "/v1/renders", list_renders, scope="download", summary="List renders",
+        description="Newest first, filtered; `nextCursor` is null on the last page.",
+        query=requests.RENDERS_QUERY, answers={200: views.RENDER_LIST},
+        errors=("template_not_found",)),
+    api("GET", "/v1/renders/{id}", get_render, scope="download", summary="Get a render",
+        description="Its status; once succeeded, download it. Terminal renders never change.",
+        answers={200: views.RENDER}, errors=("not_found",), links=RENDER_LINKS),
+    api("GET", "/v1/renders/{id}/download", download, scope="download",
+        summary="Download a render's PDF",
+        description="The PDF, streamed (works with a private bucket). Range (one range), "
+                    "If-Range and If-None-Match are honoured: 206 with Content-Range, 304, "
+                    "416. HEAD answers the headers only.",
+        headers=downloads.REQUEST_HEADERS, answers=downloads.ANSWERS, errors=DOWNLOAD_ERRORS),
+    api("POST", "/v1/renders/{id}/cancel", cancel_render, scope="render",
+        summary="Cancel a queued render",
+        description="200 with the cancelled render; 409 not_cancellable once it is rendering "
+                    "or done.", answers={200: views.RENDER}, errors=("not_found",
+                                                                    "not_cancellable")),
 ]

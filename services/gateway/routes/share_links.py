@@ -52,11 +52,27 @@ async def open_share_link(request: Request) -> Response:
 
 
 PUBLIC_ROUTES = [
-    public("GET", "/s/{share}", open_share_link),
+    public("GET", "/s/{share}", open_share_link, summary="Open a share link",
+           description="The render's PDF, with no API key, as GET …/download answers it "
+                       "(Range, 206, 304); 410 link_expired once expired, revoked or used up. "
+                       "Unknown tokens are 404 and count against the client address (429).",
+           headers=downloads.REQUEST_HEADERS, answers=downloads.ANSWERS,
+           errors=("not_found", "link_expired", "rate_limited", "unavailable")),
 ]
 ROUTES = [
     api("POST", "/v1/renders/{id}/share-links", create_share_link, scope="render",
-        idempotent=True),
-    api("GET", "/v1/renders/{id}/share-links", list_share_links, scope="render"),
-    api("DELETE", "/v1/renders/{id}/share-links/{link}", revoke_share_link, scope="render"),
+        idempotent=True, summary="Share a render's PDF",
+        description="A URL anyone may open (no key) until it expires, is revoked or has been "
+                    "opened maxDownloads times. The url is shown only in this answer.",
+        body=requests.SHARE_LINK, body_optional=True, answers={201: views.SHARE_LINK},
+        errors=("not_found", "render_not_ready", "render_failed", "render_expired"),
+        links={"RevokeShareLink": ("revoke_share_link", {"id": "$request.path.id",
+                                                         "link": "$response.body#/id"}),
+               "ListShareLinks": ("list_share_links", {"id": "$request.path.id"})}),
+    api("GET", "/v1/renders/{id}/share-links", list_share_links, scope="render",
+        summary="List a render's share links", answers={200: views.SHARE_LINK_LIST},
+        errors=("not_found",)),
+    api("DELETE", "/v1/renders/{id}/share-links/{link}", revoke_share_link, scope="render",
+        summary="Revoke a share link", description="Again: 200, the same revokedAt.",
+        answers={200: views.SHARE_LINK}, errors=("not_found",)),
 ]

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from craftkit.v1 import templates_pb2
 from services.gateway import previews, requests, views
 from services.gateway.auth import caller
+from services.gateway.requests import PDF, Media
 from services.gateway.routes import RPC_TIMEOUT, api, dumps, read_json
 from services.gateway.state import state
 
@@ -25,7 +26,7 @@ async def create_template(request: Request) -> JSONResponse:
 
 async def list_templates(request: Request) -> JSONResponse:
     """By slug, `limit` (1 to 100, default 100) at a time; nextCursor is null on the last page."""
-    limit, cursor = requests.page_params(request.query_params, 100)
+    limit, cursor = requests.TEMPLATES_PAGE.read(request.query_params)
     reply = await state(request).backends.templates.ListTemplates(
         templates_pb2.ListTemplatesRequest(project_id=caller(request).project_id, limit=limit,
                                            cursor=cursor), timeout=RPC_TIMEOUT)
@@ -128,15 +129,71 @@ async def get_asset(request: Request) -> Response:
         "content-disposition": "attachment", "x-content-type-options": "nosniff"})
 
 
+TEMPLATE_LINKS = {
+    "GetTemplate": ("get_template", {"slug": "$response.body#/slug"}),
+    "AddVersion": ("add_version", {"slug": "$response.body#/slug"}),
+    "ListAssets": ("list_assets", {"slug": "$response.body#/slug"}),
+}
+VERSION_LINKS = {
+    "GetVersionSchema": ("version_schema", {"slug": "$request.path.slug",
+                                            "number": "$response.body#/number"}),
+    "PublishVersion": ("publish_version", {"slug": "$request.path.slug",
+                                           "number": "$response.body#/number"}),
+    "PreviewVersion": ("preview_version", {"slug": "$request.path.slug",
+                                           "number": "$response.body#/number"}),
+}
+VERSION_ERRORS = ("template_not_found", "version_not_found")
+PREVIEW_MEDIA = (PDF, Media("image/png", "Page 1 as a PNG, when the request's Accept is "
+                                         "image/png"))
+
 ROUTES = [
-    api("POST", "/v1/templates", create_template, scope="full", idempotent=True),
-    api("GET", "/v1/templates", list_templates, scope="full"),
-    api("GET", "/v1/templates/{slug}", get_template, scope="full"),
-    api("POST", "/v1/templates/{slug}/versions", add_version, scope="full", idempotent=True),
-    api("POST", "/v1/templates/{slug}/versions/{number}/preview", preview_version, scope="full"),
-    api("POST", "/v1/templates/{slug}/versions/{number}/publish", publish_version, scope="full"),
-    api("GET", "/v1/templates/{slug}/versions/{number}/schema", version_schema, scope="full"),
-    api("PUT", "/v1/templates/{slug}/assets/{name}", put_asset, scope="full"),
-    api("GET", "/v1/templates/{slug}/assets", list_assets, scope="full"),
-    api("GET", "/v1/templates/{slug}/assets/{name}", get_asset, scope="full"),
+    api("POST", "/v1/templates", create_template, scope="full", idempotent=True,
+        summary="Make a template", description="A template has versions; add one, then "
+                                               "publish it to render.",
+        body=requests.TEMPLATE, answers={201: views.TEMPLATE}, errors=("template_exists",),
+        links=TEMPLATE_LINKS),
+    api("GET", "/v1/templates", list_templates, scope="full", summary="List templates",
+        query=requests.TEMPLATES_PAGE.params(), answers={200: views.TEMPLATE_LIST}),
+    api("GET", "/v1/templates/{slug}", get_template, scope="full",
+        summary="Get a template and its versions", answers={200: views.TEMPLATE},
+        errors=("template_not_found",), links=TEMPLATE_LINKS),
+    api("POST", "/v1/templates/{slug}/versions", add_version, scope="full", idempotent=True,
+        summary="Add a version", description="Linted: a mistake is 400 invalid_template with "
+                                             "issues.fieldErrors at its path. Not published.",
+        body=requests.VERSION, answers={201: views.VERSION},
+        errors=("template_not_found", "invalid_template"), links=VERSION_LINKS),
+    api("POST", "/v1/templates/{slug}/versions/{number}/preview", preview_version, scope="full",
+        summary="Preview a version",
+        description="Any version, published or not, rendered at once and never stored: the "
+                    "PDF, or page 1 as a PNG with `Accept: image/png`. Previews have their own "
+                    "rate limit and time budget per project (429 with Retry-After).",
+        headers=(requests.Param("Accept", {"type": "string", "enum": ["application/pdf",
+                                                                      "image/png"]},
+                                "image/png for page 1 as a PNG; anything else: the PDF",
+                                "header"),),
+        body=requests.PREVIEW, answers={200: PREVIEW_MEDIA},
+        errors=(*VERSION_ERRORS, "invalid_input_data", "render_failed")),
+    api("POST", "/v1/templates/{slug}/versions/{number}/publish", publish_version, scope="full",
+        summary="Publish a version", description="Renders use it from now on.",
+        answers={200: views.TEMPLATE}, errors=VERSION_ERRORS),
+    api("GET", "/v1/templates/{slug}/versions/{number}/schema", version_schema, scope="full",
+        summary="A version's JSON Schema, example body and curl line",
+        answers={200: views.VERSION_SCHEMA}, errors=VERSION_ERRORS),
+    api("PUT", "/v1/templates/{slug}/assets/{name}", put_asset, scope="full",
+        summary="Upload an image or a font",
+        description="The raw bytes (PNG, JPEG, TrueType/OpenType) at most MAX_ASSET_BYTES; "
+                    "the layout refers to it by name. An asset is never replaced.",
+        body=Media("application/octet-stream", "The file's bytes"),
+        answers={201: views.ASSET},
+        errors=("template_not_found", "invalid_asset", "asset_exists")),
+    api("GET", "/v1/templates/{slug}/assets", list_assets, scope="full",
+        summary="List a template's assets", answers={200: views.ASSET_LIST},
+        errors=("template_not_found",)),
+    api("GET", "/v1/templates/{slug}/assets/{name}", get_asset, scope="full",
+        summary="Download an asset",
+        description="The bytes as uploaded, with the content type found at upload and the "
+                    "SHA-256 as ETag, as an attachment (what `craftkit templates pull` writes).",
+        answers={200: tuple(Media(kind, f"The asset's bytes ({kind})")
+                            for kind in ("image/png", "image/jpeg", "font/ttf", "font/otf"))},
+        errors=("template_not_found", "not_found")),
 ]

@@ -23,7 +23,7 @@ async def create_webhook(request: Request) -> JSONResponse:
 
 async def list_webhooks(request: Request) -> JSONResponse:
     """Oldest first, `limit` (1 to 100, default 100) at a time; nextCursor null on the last page."""
-    limit, cursor = requests.page_params(request.query_params, 100)
+    limit, cursor = requests.WEBHOOKS_PAGE.read(request.query_params)
     reply = await state(request).backends.webhooks.ListEndpoints(
         webhooks_pb2.ListEndpointsRequest(project_id=caller(request).project_id, limit=limit,
                                           cursor=cursor), timeout=RPC_TIMEOUT)
@@ -63,7 +63,7 @@ async def rotate_webhook_secret(request: Request) -> JSONResponse:
 
 async def list_deliveries(request: Request) -> JSONResponse:
     """Newest first, `limit` (1 to 200, default 50) at a time; nextCursor null on the last page."""
-    limit, cursor = requests.page_params(request.query_params, 200)
+    limit, cursor = requests.DELIVERIES_PAGE.read(request.query_params)
     reply = await state(request).backends.webhooks.ListDeliveries(
         webhooks_pb2.ListDeliveriesRequest(project_id=caller(request).project_id,
                                            endpoint_id=request.path_params["id"], limit=limit,
@@ -81,14 +81,35 @@ async def redeliver(request: Request) -> JSONResponse:
     return JSONResponse(views.delivery(delivery), status_code=202)
 
 
+WEBHOOK_LINKS = {
+    "ListDeliveries": ("list_deliveries", {"id": "$response.body#/id"}),
+    "UpdateWebhook": ("update_webhook", {"id": "$response.body#/id"}),
+    "RotateSecret": ("rotate_webhook_secret", {"id": "$response.body#/id"}),
+    "DeleteWebhook": ("delete_webhook", {"id": "$response.body#/id"}),
+}
+
 ROUTES = [
-    api("POST", "/v1/webhooks", create_webhook, scope="full", idempotent=True),
-    api("GET", "/v1/webhooks", list_webhooks, scope="full"),
-    api("PATCH", "/v1/webhooks/{id}", update_webhook, scope="full"),
-    api("DELETE", "/v1/webhooks/{id}", delete_webhook, scope="full"),
+    api("POST", "/v1/webhooks", create_webhook, scope="full", idempotent=True,
+        summary="Subscribe an endpoint",
+        description="Craftkit POSTs each subscribed event there, signed with the secret "
+                    "(x-craftkit-signature); the secret is in this answer only.",
+        body=requests.WEBHOOK, answers={201: views.WEBHOOK}, links=WEBHOOK_LINKS),
+    api("GET", "/v1/webhooks", list_webhooks, scope="full", summary="List endpoints",
+        query=requests.WEBHOOKS_PAGE.params(), answers={200: views.WEBHOOK_LIST}),
+    api("PATCH", "/v1/webhooks/{id}", update_webhook, scope="full", summary="Change an endpoint",
+        body=requests.WEBHOOK_UPDATE, answers={200: views.WEBHOOK}, errors=("not_found",)),
+    api("DELETE", "/v1/webhooks/{id}", delete_webhook, scope="full",
+        summary="Delete an endpoint", answers={200: views.WEBHOOK}, errors=("not_found",)),
     api("POST", "/v1/webhooks/{id}/rotate-secret", rotate_webhook_secret, scope="full",
-        idempotent=True),
-    api("GET", "/v1/webhooks/{id}/deliveries", list_deliveries, scope="full"),
+        idempotent=True, summary="Rotate an endpoint's secret",
+        description="The new secret is in this answer only; the old one still signs beside it "
+                    "for overlapSeconds.", body=requests.ROTATE, body_optional=True,
+        answers={200: views.WEBHOOK},
+        errors=("not_found",)),
+    api("GET", "/v1/webhooks/{id}/deliveries", list_deliveries, scope="full",
+        summary="An endpoint's delivery log", query=requests.DELIVERIES_PAGE.params(),
+        answers={200: views.DELIVERY_LIST}, errors=("not_found",)),
     api("POST", "/v1/webhooks/{id}/deliveries/{delivery}/redeliver", redeliver, scope="full",
-        idempotent=True),
+        idempotent=True, summary="Send a delivery again", answers={202: views.DELIVERY},
+        errors=("not_found",)),
 ]
