@@ -15,7 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from craftkit import errors, inputs, renders
 from craftkit import cursor as cursors
-from craftkit.demo import INVOICE_EXAMPLE
+from craftkit.demo import INVOICE_EXAMPLE, sample
 from craftkit.downloads import DEFAULT_LINK_SECONDS, MAX_DOWNLOADS, MAX_LINK_SECONDS
 from services.gateway.auth import SCOPES
 from services.status.templates import ASSET_NAME, SLUG as SLUG_PATTERN
@@ -164,6 +164,9 @@ def _name(kind) -> str:
 
 SLUG = "a template's slug: its name in URLs, unique in the project"
 
+CERTIFICATE = sample("certificate")
+"""A sample template that shows no uploaded image: its version is the example of a new one."""
+
 RENDER_OPTIONS = Shape("RenderOptions", {
     "versionNumber": Field(int, "Render this version (published or not) instead of the "
                                 "template's published one"),
@@ -194,7 +197,7 @@ VERSION = Shape("VersionRequest", {
     "manifest": Field(dict, "The data the template takes: keys, types, which are required "
                             "(its JSON Schema is derived from it)", required=True),
     "layout": Field(dict, "What the PDF shows: page setup and blocks", required=True),
-})
+}, example={key: CERTIFICATE[key] for key in ("manifest", "layout")})
 INBOUND_HOOK = Shape("InboundHookRequest", {
     "versionNumber": Field(int, "Render this version (default: the published one at each call)"),
 }, example={})
