@@ -91,6 +91,8 @@ def launch(playwright) -> Browser:
 
 @pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module. Not per session: while Playwright's sync API runs, its
+    event loop counts as running in this thread, and every later asyncio.run() would fail."""
     with sync_playwright() as playwright:
         browser = launch(playwright)
         try:

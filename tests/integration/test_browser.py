@@ -29,10 +29,10 @@ def test_console_errors_uncaught_errors_and_failed_answers_are_caught(page, page
 
 def test_docs_lists_every_operation_of_the_document(page):
     """/docs in a real browser: Swagger UI, served by the gateway alone, renders each operation
-    of /v1/openapi.json (and the fixture sees no console error, failed asset or CSP refusal)."""
+    (and outgoing webhook) of /v1/openapi.json (and the fixture sees no console error, failed asset or CSP refusal)."""
     document = page.request.get("/v1/openapi.json").json()
-    expected = {(method.upper(), path) for path, ops in document["paths"].items()
-                for method in ops}
+    described = {**document["paths"], **document.get("webhooks", {})}  # webhooks: by name
+    expected = {(method.upper(), path) for path, ops in described.items() for method in ops}
     page.goto("/docs")
     page.locator(".opblock").first.wait_for()
     shown = page.eval_on_selector_all(
