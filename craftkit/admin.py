@@ -18,9 +18,12 @@ key, a project's last full key too (REST refuses that one: the project would los
 management). token-digest needs no service: it prints `sha256:<hex>` for each token line of a
 caller's token file (`-` reads standard input), what the servers' INTERNAL_TOKENS_DIR holds.
 
-Exit status: 0 done; 1 the service refused the request (unknown project or key, bad name or
-scope); 2 bad usage or a setting to fix (the message names the variable); 3 the status service
-could not be reached.
+Exit status (one table for every `craftkit` command, craftkit/cli.py's EXIT_CODES): 0 done; 1 the
+service refused the request (unknown project or key, bad name or scope); 2 bad usage or a setting
+to fix (the message names the variable); 5 the status service could not be reached.
+
+The same console runs the REST commands (templates, render, renders, preview, webhooks) with a
+project's API key: craftkit/cli.py has them, this module only adds them to its parser.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from pathlib import Path
 
 import grpc
 
-from craftkit import errors, service
+from craftkit import cli, errors, service
 from craftkit.config import ConfigError, env_str
 from craftkit.internal_auth import ClientSecurity, digest_line, read_tokens, tokens_in
 from craftkit.v1 import projects_pb2, projects_pb2_grpc
@@ -40,7 +43,28 @@ from services.gateway import views
 
 TIMEOUT = 30
 SCOPES = ("full", "render", "download")
-REFUSED, SETTINGS, UNREACHABLE = 1, 2, 3
+REFUSED, SETTINGS, UNREACHABLE = cli.REFUSED, cli.USAGE, cli.UNREACHABLE
+HELP = """\
+Craftkit from the command line.
+
+REST commands, as a project: its API key from CRAFTKIT_API_URL and
+CRAFTKIT_API_KEY, else .craftkit/dev.env (--api-url and --api-key over both):
+  templates push DIR [--publish]     a folder (manifest.json, layout.json,
+                                     images) as a new version
+  templates pull SLUG [--version N]  a version back as a folder
+  render SLUG --data FILE|- [--version N] [--wait] [--out FILE.pdf]
+  renders list|get|download|cancel   the project's renders
+  preview SLUG --version N --data FILE --out FILE.pdf|FILE.png
+  webhooks add|list|deliveries       endpoints and their delivery log
+
+Operator commands, for any project: the status service over gRPC
+(STATUS_ADDRESS, INTERNAL_TOKEN_FILE with the admin token, GRPC_TLS_CA_FILE):
+  projects create NAME               a project and its first (full) API key
+  keys create|list|revoke --project ID
+  token-digest FILE                  the servers' line for each token in FILE
+
+Every command but token-digest takes --json: one JSON document on standard
+output. `craftkit COMMAND --help` says more."""
 
 
 class Unreachable(Exception):
@@ -141,9 +165,12 @@ def explain(exc: grpc.RpcError, address: str, security: ClientSecurity) -> Excep
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="craftkit", description=__doc__,
+    top = argparse.ArgumentParser(prog="craftkit", usage="craftkit [-h] COMMAND ...",
+                                  description=HELP, epilog=cli.EXIT_CODES,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # The commands are listed by HELP, grouped; argparse would list them in one flat group.
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                  help=argparse.SUPPRESS)
     projects = commands.add_parser("projects", help="make projects").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     made = projects.add_parser("create", help="a new project and its first (full) API key")
@@ -168,11 +195,14 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--project", required=True, metavar="ID", help="the project's id")
     commands.add_parser("token-digest", help="the servers' sha256: line for each token in FILE") \
         .add_argument("file", help="a caller's token file, one token per line; - for stdin")
+    cli.add_commands(commands)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "rest", False):
+        return cli.run(args)
     try:
         if args.command == "token-digest":
             lines = token_digests(args.file)

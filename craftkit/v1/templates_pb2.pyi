@@ -181,14 +181,16 @@ class GetAssetDataRequest(_message.Message):
     def __init__(self, template_id: _Optional[str] = ..., name: _Optional[str] = ..., project_id: _Optional[str] = ...) -> None: ...
 
 class AssetData(_message.Message):
-    __slots__ = ("name", "sha256", "data")
+    __slots__ = ("name", "sha256", "data", "content_type")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     name: str
     sha256: str
     data: bytes
-    def __init__(self, name: _Optional[str] = ..., sha256: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+    content_type: str
+    def __init__(self, name: _Optional[str] = ..., sha256: _Optional[str] = ..., data: _Optional[bytes] = ..., content_type: _Optional[str] = ...) -> None: ...
 
 class PrepareVersionPreviewRequest(_message.Message):
     __slots__ = ("project_id", "slug", "number", "data_json")

@@ -333,14 +333,16 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
                                   f"{errors.shorten(request.template_id)}")
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT a.name, a.sha256, a.data FROM template_assets a JOIN templates t "
+                "SELECT a.name, a.sha256, a.data, a.content_type FROM template_assets a "
+                "JOIN templates t "
                 "ON t.id = a.template_id WHERE a.template_id = %s AND t.project_id = %s "
                 "AND a.name = %s", (request.template_id, request.project_id, request.name))
             row = await cur.fetchone()
         if row is None:
             raise errors.NotFound(f"no asset {errors.shorten(request.name)} for template "
                                   f"{request.template_id}")
-        return templates_pb2.AssetData(name=row["name"], sha256=row["sha256"], data=row["data"])
+        return templates_pb2.AssetData(name=row["name"], sha256=row["sha256"], data=row["data"],
+                                       content_type=row["content_type"])
 
 
 ASSET_COLUMNS = "name, content_type, sha256, length(data) AS size, width, height, created_at"

@@ -86,7 +86,7 @@ def test_the_console_says_what_to_fix(stack, tmp_path):
     assert missing.returncode == 2 and "INTERNAL_TOKEN_FILE /nonexistent" in missing.stderr
     nowhere = f"127.0.0.1:{free_port()}"
     down = craftkit(stack, "keys", "list", "--project", "x", STATUS_ADDRESS=nowhere)
-    assert down.returncode == 3 and f"STATUS_ADDRESS={nowhere}" in down.stderr
+    assert down.returncode == 5 and f"STATUS_ADDRESS={nowhere}" in down.stderr
     unknown = craftkit(stack, "keys", "create", "--project", "not-a-project")
     assert unknown.returncode == 1 and "not a project id" in unknown.stderr
     absent = craftkit(stack, "keys", "list", "--project", "00000000-0000-0000-0000-000000000000")

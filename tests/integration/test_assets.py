@@ -46,6 +46,25 @@ def test_upload_list_and_write_once(api):
     assert [a["name"] for a in listed] == ["logo.png"]
 
 
+def test_an_asset_reads_back_as_uploaded_and_only_in_its_project(api, stack):
+    logo = image("JPEG", 30, 20)
+    assert put(api, "logo.jpg", logo).status_code == 201
+    got = api.http.get(f"/v1/templates/{SLUG}/assets/logo.jpg")
+    assert (got.status_code, got.content, got.headers["content-type"]) == (
+        200, logo, "image/jpeg")
+    assert got.headers["content-disposition"] == "attachment"
+    missing = api.http.get(f"/v1/templates/{SLUG}/assets/nothing.png")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    stranger = new_api(stack)
+    try:
+        theirs = stranger.http.get(f"/v1/templates/{SLUG}/assets/logo.jpg")
+        assert theirs.status_code == 404, theirs.text  # their own receipt has no logo.jpg
+        other = stranger.http.get("/v1/templates/no-such-template/assets/logo.jpg")
+        assert other.json()["error"]["code"] == "template_not_found"
+    finally:
+        stranger.close()
+
+
 def test_bad_uploads_are_refused(api):
     for data in (b"not an image", b"\x89PNG\r\n\x1a\n broken"):
         response = put(api, "x.png", data)

@@ -115,6 +115,20 @@ async def list_assets(request: Request) -> JSONResponse:
     return JSONResponse({"assets": [views.asset(a) for a in reply.assets]})
 
 
+async def get_asset(request: Request) -> Response:
+    """An asset's bytes as uploaded (what `craftkit templates pull` writes back to a folder),
+    as an attachment: an image or font a tenant uploaded is never shown as a page of ours."""
+    templates, project = state(request).backends.templates, caller(request).project_id
+    template = await templates.GetTemplate(templates_pb2.GetTemplateRequest(
+        project_id=project, slug=request.path_params["slug"]), timeout=RPC_TIMEOUT)
+    asset = await templates.GetAssetData(templates_pb2.GetAssetDataRequest(
+        template_id=template.id, project_id=project, name=request.path_params["name"]),
+        timeout=RPC_TIMEOUT)
+    return Response(asset.data, media_type=asset.content_type, headers={
+        "etag": f'"{asset.sha256}"', "cache-control": "private, no-cache",
+        "content-disposition": "attachment", "x-content-type-options": "nosniff"})
+
+
 TEMPLATE_LINKS = {
     "GetTemplate": ("get_template", {"slug": "$response.body#/slug"}),
     "AddVersion": ("add_version", {"slug": "$response.body#/slug"}),
@@ -175,4 +189,11 @@ ROUTES = [
     api("GET", "/v1/templates/{slug}/assets", list_assets, scope="full",
         summary="List a template's assets", answers={200: views.ASSET_LIST},
         errors=("template_not_found",)),
+    api("GET", "/v1/templates/{slug}/assets/{name}", get_asset, scope="full",
+        summary="Download an asset",
+        description="The bytes as uploaded, with the content type found at upload and the "
+                    "SHA-256 as ETag, as an attachment (what `craftkit templates pull` writes).",
+        answers={200: tuple(Media(kind, f"The asset's bytes ({kind})")
+                            for kind in ("image/png", "image/jpeg", "font/ttf", "font/otf"))},
+        errors=("template_not_found", "not_found")),
 ]

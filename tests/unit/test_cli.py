@@ -1,0 +1,167 @@
+"""The REST commands' parts that need no server: the help and its exit codes, the template
+folder, tables that fit a terminal, issue lines, the progress line, and settings that are missing
+(the commands against the stack are tests/integration/test_cli.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from craftkit import admin, cli
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = admin.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_help_lists_both_kinds_of_command_and_every_exit_status(capsys):
+    with pytest.raises(SystemExit) as done:
+        admin.main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    rest, operator = out.index("REST commands"), out.index("Operator commands")
+    for command in ("templates push DIR", "templates pull SLUG", "render SLUG --data FILE|-",
+                    "renders list|get|download|cancel", "preview SLUG", "webhooks add"):
+        assert rest < out.index(command) < operator, command
+    assert operator < out.index("projects create NAME") and "token-digest FILE" in out
+    statuses = [line.split()[0] for line in out[out.index("exit status:"):].splitlines()[1:]
+                if line.startswith("  ") and line.split()[0].isdigit()]
+    assert statuses == ["0", "1", "2", "3", "4", "5"]
+    assert max(len(line) for line in out.splitlines()) <= cli.WIDTH
+
+
+@pytest.mark.parametrize("argv", [
+    ["render", "invoice"],                                  # --data is required
+    ["render", "invoice", "--data", "d.json", "--version", "0"],
+    ["render", "invoice", "--data", "d.json", "--timeout", "nan"],
+    ["preview", "invoice", "--data", "d.json", "--out", "x.pdf"],  # --version is required
+    ["renders", "list", "--status", "done"],
+    ["webhooks", "add", "http://x.example", "--event", "render.started"],
+])
+def test_bad_usage_is_exit_2_before_any_request(capsys, argv):
+    with pytest.raises(SystemExit) as done:
+        admin.main(argv)
+    assert done.value.code == cli.USAGE
+    assert "error:" in capsys.readouterr().err
+
+
+def test_no_url_or_key_anywhere_is_exit_2_naming_the_settings(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no .craftkit/dev.env here
+    monkeypatch.delenv("CRAFTKIT_API_URL", raising=False)
+    monkeypatch.delenv("CRAFTKIT_API_KEY", raising=False)
+    code, out, err = run(capsys, "renders", "list")
+    assert (code, out) == (cli.USAGE, "")
+    assert "CRAFTKIT_API_URL" in err and "--api-url" in err and "Traceback" not in err
+    code, out, _ = run(capsys, "renders", "list", "--json", "--api-url", "http://127.0.0.1:9")
+    assert code == cli.USAGE and "CRAFTKIT_API_KEY" in json.loads(out)["error"]["message"]
+
+
+def folder(tmp_path, name="invoice-folder", **files):
+    root = tmp_path / name
+    root.mkdir()
+    files = {"manifest.json": '{"fields": {}}', "layout.json": '{"body": []}', **files}
+    for file, content in files.items():
+        (root / file).write_bytes(content if isinstance(content, bytes) else content.encode())
+    return root
+
+
+def test_a_folder_gives_its_slug_assets_and_documents(tmp_path):
+    root = folder(tmp_path, **{"logo.png": b"png", "photo.JPG": b"jpg", "brand.ttf": b"ttf",
+                               "brand-bold.otf": b"otf",
+                               "notes.txt": "not an asset"})
+    read = cli.read_folder(str(root), None)
+    assert (read.slug, read.manifest, read.layout) == ("invoice-folder", {"fields": {}},
+                                                       {"body": []})
+    assert read.assets == {"brand-bold.otf": (b"otf", "font/otf"),
+                           "brand.ttf": (b"ttf", "font/ttf"), "logo.png": (b"png", "image/png"),
+                           "photo.JPG": (b"jpg", "image/jpeg")}
+    (root / "template.json").write_text('{"slug": "invoice", "name": "Invoice"}')
+    assert (cli.read_folder(str(root), None).slug, cli.read_folder(str(root), "x").slug) == (
+        "invoice", "x")
+
+
+@pytest.mark.parametrize("files, said", [
+    ({"layout.json": None}, "has no layout.json"),
+    ({"manifest.json": '{"fields": {},\n  oops}'}, "manifest "),
+    ({"manifest.json": '{"fields": {},\n  oops}'}, "is not JSON: Expecting property name "
+                                                   "enclosed in double quotes at line 2 column 3"),
+    ({"template.json": "[]"}, "template.json must be an object"),
+    ({"layout.json": b"\xff\xfe"}, "is not UTF-8 text"),
+])
+def test_a_folder_that_cannot_be_pushed_says_where(tmp_path, files, said):
+    root = folder(tmp_path, **{k: v for k, v in files.items() if v is not None})
+    for name, content in files.items():
+        if content is None:
+            (root / name).unlink()
+    with pytest.raises(cli.Failure) as failed:
+        cli.read_folder(str(root), None)
+    assert failed.value.code == cli.USAGE and said in failed.value.message
+
+
+def test_asset_names_from_the_api_must_be_plain_file_names():
+    assert cli.safe_file_name("logo.png")
+    for name in ("../logo.png", "a/b.png", ".hidden.png", "layout.json", "logo\x1b[2J.png"):
+        assert not cli.safe_file_name(name), name
+
+
+def test_tables_fit_80_columns_by_cutting_the_free_text_column():
+    rows = [("0196a1b2-0000-7000-8000-000000000001", "succeeded", "t" * 60,
+             "2026-11-24 08:17:32", 17)]
+    text = cli.table(("ID", "STATUS", "TEMPLATE", "CREATED", "MS"), rows, flexible=2)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "t…" in text and text.splitlines()[1].split()[1] == "succeeded"
+    short = cli.table(("ID", "URL"), [("1", None), ("2", "x\x1b[31m")])
+    assert short.splitlines()[1:] == ["1   -", "2   x\\u001b[31m"]
+
+
+def test_issues_print_one_line_per_path():
+    issues = {"formErrors": ["Unrecognized key(s) in object: 'extra'"],
+              "fieldErrors": {"layout.body.0.asset": ["no asset logo.png", "second"],
+                              "manifest.fields.total.type": ["Invalid enum value"]}}
+    assert cli.issue_lines(issues) == [
+        "Unrecognized key(s) in object: 'extra'", "layout.body.0.asset: no asset logo.png",
+        "layout.body.0.asset: second", "manifest.fields.total.type: Invalid enum value"]
+    assert cli.issue_lines(None) == []
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class Render:
+    status = "rendering"
+
+
+def test_the_progress_line_shows_on_a_terminal_only():
+    shown, piped = Terminal(), io.StringIO()
+    for stream in (shown, piped):
+        progress = cli.Progress("render of invoice", stream)
+        progress(Render())
+        progress.done()
+    assert "render of invoice: rendering (" in shown.getvalue()
+    assert shown.getvalue().endswith("\r\x1b[K") and piped.getvalue() == ""
+
+
+def test_timestamps_show_in_utc_to_the_second():
+    moment = datetime(2026, 11, 24, 9, 17, 32, 500000, tzinfo=timezone.utc)
+    assert cli.when(moment) == "2026-11-24 09:17:32" and cli.when(None) is None
+
+
+@pytest.mark.parametrize("status, code, exit_status", [
+    (400, "invalid_template", cli.REFUSED), (401, "unauthorized", cli.REFUSED),
+    (409, "not_cancellable", cli.REFUSED), (409, "render_failed", cli.RENDER_FAILED),
+    (410, "render_expired", cli.RENDER_FAILED), (503, "unavailable", cli.UNREACHABLE),
+    (502, "http_502", cli.UNREACHABLE)])
+def test_each_api_error_gets_the_exit_status_of_its_kind(status, code, exit_status):
+    from craftkit_client.errors import error_class
+    failed = cli.failure(error_class(status)(status, code, "said", None, "req-1"))
+    assert (failed.code, failed.error, failed.message) == (exit_status, code, "said")
+    assert failed.document()["error"] == {"code": code, "message": "said", "issues": [],
+                                          "status": status, "requestId": "req-1"}
+
