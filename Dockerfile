@@ -20,7 +20,9 @@ RUN python -m venv --without-pip /opt/venv \
  && pip --python /opt/venv/bin/python install --require-hashes --only-binary=:all: \
         -r /tmp/requirements.lock
 
-# Craftkit itself as a wheel, built by the hash-locked setuptools of requirements-build.lock.
+# Craftkit itself as a wheel, and the Python SDK the `craftkit` CLI's REST commands use
+# (clients/python: its one dependency, httpx, is in the lock), built by the hash-locked setuptools
+# of requirements-build.lock.
 FROM ${PYTHON_IMAGE} AS wheel
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY requirements-build.lock /tmp/requirements-build.lock
@@ -31,7 +33,9 @@ WORKDIR /src
 COPY pyproject.toml ./
 COPY craftkit craftkit
 COPY services services
-RUN pip --python /opt/build/bin/python wheel --no-deps --no-build-isolation --wheel-dir /wheels .
+COPY clients/python clients/python
+RUN pip --python /opt/build/bin/python wheel --no-deps --no-build-isolation --wheel-dir /wheels \
+        . ./clients/python
 
 FROM ${PYTHON_IMAGE}
 ARG VERSION=0.1.0
@@ -51,6 +55,7 @@ COPY --from=deps /opt/venv /opt/venv
 RUN --mount=type=bind,from=wheel,source=/wheels,target=/wheels \
     PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     pip --python /opt/venv/bin/python install --no-deps --no-index /wheels/craftkit-*.whl \
+        /wheels/craftkit_client-*.whl \
  && /opt/venv/bin/python -m craftkit.layout.cjk
 # (the CJK font converted to TrueType outlines once, here: about 40 s, 20 MB, read-only after)
 # Nothing is written beside the code at run time (read-only root filesystems): bytecode was
