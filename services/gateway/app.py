@@ -16,7 +16,7 @@ import contextlib
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Router
 
 from services.gateway import dashboard, errors, openapi
 from services.gateway.auth import ApiKeys
@@ -44,6 +44,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     # Public routes match first; everything else passes the API-key backend.
     docs = openapi.routes(PUBLIC_ROUTES, API_ROUTES, settings.public_base_url)
-    routes = [*PUBLIC_ROUTES, *docs, *dashboard.ROUTES, Mount("", routes=API_ROUTES, middleware=[
+    # No router redirects a path with a trailing slash (Starlette's default): its Location was
+    # built from the request's Host header, before any key was checked, with a status the API
+    # does not document. Such a path is 404 not_found like any other unknown one.
+    api = Router(routes=API_ROUTES, redirect_slashes=False)
+    routes = [*PUBLIC_ROUTES, *docs, *dashboard.ROUTES, Mount("", app=api, middleware=[
         Middleware(AuthenticationMiddleware, backend=ApiKeys())])]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS)
+    app.router.redirect_slashes = False
+    return app

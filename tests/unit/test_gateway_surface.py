@@ -1,0 +1,37 @@
+"""What the gateway answers before any backend is asked: a path with a trailing slash, the files
+under /docs/assets. Strangers choose the Host header and the path; neither may steer a redirect
+or reach a page of the gateway's origin that runs script without /docs' CSP."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from services.gateway import app as gateway_app
+from services.gateway.settings import Settings
+
+
+@pytest.fixture
+def client(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERNAL_TOKEN_FILE", str(tmp_path / "token"))
+    app = gateway_app.create_app(Settings.from_env())  # its lifespan (backends) not started
+
+    class Client:
+        def get(self, path: str, **kwargs) -> httpx.Response:
+            async def get() -> httpx.Response:
+                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                             base_url="http://evil.example") as http:
+                    return await http.get(path, **kwargs)
+            return asyncio.run(get())
+    return Client()
+
+
+@pytest.mark.parametrize("path", ["/v1/renders/", "/v1/templates/invoice/assets/logo.png/",
+                                  "/healthz/", "/v1/keys/"])
+def test_a_trailing_slash_is_not_redirected_to_the_host_the_request_named(client, path):
+    answer = client.get(path)  # no key: the redirect came before authentication
+    assert "location" not in answer.headers, answer.headers["location"]
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"
