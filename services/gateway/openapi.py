@@ -16,6 +16,7 @@ import json
 import re
 from importlib import resources
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -411,6 +412,21 @@ DOCS_JS = """window.ui = SwaggerUIBundle({
 """Swagger UI's start, a file of its own (the CSP allows no inline script); validatorUrl null:
 no badge fetched from outside."""
 ASSETS = resources.files("swagger_ui") / "static"
+SERVED_ASSETS = frozenset({"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"})
+"""The files of ASSETS that DOCS_HTML loads: the only ones served. The package also holds
+Swagger UI's own pages (oauth2-redirect.html runs inline script, so on the gateway's origin
+without /docs' CSP; swagger-initializer.js fetches a document from outside) and the editor."""
+
+
+class DocsAssets(StaticFiles):
+    """SERVED_ASSETS, each with nosniff; anything else under /docs/assets is 404."""
+
+    async def get_response(self, path: str, scope) -> Response:
+        if path not in SERVED_ASSETS:
+            raise HTTPException(status_code=404)  # answered as any unknown path
+        response = await super().get_response(path, scope)
+        response.headers["x-content-type-options"] = "nosniff"
+        return response
 
 
 def routes(public: list[BaseRoute], api: list[BaseRoute], base_url: str) -> list[BaseRoute]:
@@ -440,7 +456,7 @@ def routes(public: list[BaseRoute], api: list[BaseRoute], base_url: str) -> list
             Route("/docs", to_docs, methods=["GET"]),
             Route("/docs/", docs, methods=["GET"]),
             Route("/docs/init.js", docs_js, methods=["GET"]),
-            Mount("/docs/assets", StaticFiles(directory=str(ASSETS)))]
+            Mount("/docs/assets", DocsAssets(directory=str(ASSETS)))]
 
 
 def _matches(header: str, etag: str) -> bool:
