@@ -142,6 +142,16 @@ def test_accept_image_png_answers_page_one_as_the_picture_of_the_pdf(stack, api)
     assert renders_of(stack, api.project_id) == 0
 
 
+def test_a_preview_is_never_sniffed_as_another_type(api):
+    """Like every other file the gateway answers (downloads, share links, assets): a browser
+    shown a preview takes it as the PDF or PNG it says it is, never as a page of the origin."""
+    number = draft(api)
+    for answer in (preview(api.http, "invoice", number, invoice()),
+                   png_preview(api.http, "invoice", number, invoice())):
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["x-content-type-options"] == "nosniff"
+
+
 def test_a_png_preview_refuses_what_the_pdf_preview_refuses_as_json(api):
     number = draft(api)
     bad = {"customer": {"name": 7}, "items": [], "total": "free"}

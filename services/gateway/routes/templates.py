@@ -98,7 +98,7 @@ async def preview_version(request: Request) -> Response:
     media, name = ("image/png", "preview.png") if png else ("application/pdf", "preview.pdf")
     return Response(content, media_type=media, headers={
         "content-disposition": f'inline; filename="{name}"', "cache-control": "no-store",
-        "vary": "Accept"})
+        "vary": "Accept", "x-content-type-options": "nosniff"})
 
 
 async def put_asset(request: Request) -> JSONResponse:
