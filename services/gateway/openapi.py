@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from craftkit import errors
+from craftkit import errors, inputs
 from services.gateway import requests, views
 from services.gateway.auth import SCOPES
 from services.gateway.idempotency import HEADER, NOT_STORED, REPLAYED
@@ -219,7 +219,8 @@ def _parameters(route: ApiRoute | PublicRoute) -> list[dict]:
                                       "first answer is stored for 24 h and replayed to a retry "
                                       "of the same request with the same key "
                                       "(Idempotent-Replayed: true)",
-                       "schema": {"type": "string", "pattern": "^[ -~]{1,255}$"},
+                       "schema": {"type": "string",
+                                  "pattern": f"^{inputs.IDEMPOTENCY_KEY.pattern}$"},
                        "example": "0b9c1a56-7c1e-4c1f-9a6e-3f2d1c0b9a8e"})
     return params
 
