@@ -36,7 +36,8 @@ exit status:
   2  bad usage or a setting to fix (the message names it)
   3  the render failed, was cancelled, or its PDF expired
   4  a wait timed out (the render goes on: craftkit renders get ID --wait)
-  5  unreachable: no answer from the API or the status service, or a 5xx
+  5  unreachable: no answer from the API or the status service, a 5xx,
+     or an answer that is not the API's (another server at that URL)
 Errors go to standard error: the API's code, its message, and a line for each
 issue at its path."""
 
@@ -606,6 +607,9 @@ def call(args: argparse.Namespace) -> Result:
     except sdk.NetworkError as exc:
         raise Failure(UNREACHABLE, "unreachable", f"no answer from the API ({exc}): check "
                       "CRAFTKIT_API_URL or --api-url, and that the gateway runs") from None
+    except sdk.UnexpectedAnswer as exc:
+        raise Failure(UNREACHABLE, "unexpected_answer", f"{exc} (check CRAFTKIT_API_URL or "
+                      "--api-url)") from None
     except OSError as exc:  # a folder or an --out file that cannot be read or written
         raise Failure(USAGE, "bad_file", f"{exc.filename or 'a file'}: {exc.strerror}") from None
 

@@ -165,3 +165,45 @@ def test_each_api_error_gets_the_exit_status_of_its_kind(status, code, exit_stat
     assert failed.document()["error"] == {"code": code, "message": "said", "issues": [],
                                           "status": status, "requestId": "req-1"}
 
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """What the API answers the commands: `server.answer(request) -> httpx.Response` (the CLI
+    may be pointed at anything: a proxy's page, a hostile or broken server)."""
+    import httpx
+
+    import craftkit_client
+
+    real = craftkit_client.Client
+
+    class Server:
+        answer = None
+        requests: list = []
+
+        def __call__(self, request):
+            self.requests.append(request)
+            return self.answer(request)
+
+    hostile = Server()
+    monkeypatch.setattr(craftkit_client, "Client", lambda url, key: real(
+        url, key, transport=httpx.MockTransport(hostile),
+        retry=craftkit_client.RetryPolicy(max_attempts=1)))
+    return hostile
+
+
+API = ("--api-url", "http://api.test", "--api-key", "ck_test_key")
+
+
+@pytest.mark.parametrize("body", [b"<html>Sign in</html>", b'{"id": 5, "status": "queued"}',
+                                  b'{"id": "r1", "status": "queued", "createdAt": 1}'])
+def test_an_answer_that_is_not_the_apis_is_exit_5_and_a_line_not_a_traceback(
+        capsys, server, body):
+    import httpx
+    server.answer = lambda request: httpx.Response(200, content=body)
+    code, out, err = run(capsys, "renders", "get", "r1", *API)
+    assert code == cli.UNREACHABLE and out == ""
+    assert err.startswith("error: unexpected_answer: GET /v1/renders/r1: the 200 answer")
+    code, out, err = run(capsys, "renders", "list", "--json", *API)
+    assert code == cli.UNREACHABLE
+    assert json.loads(out)["error"]["code"] == "unexpected_answer"

@@ -6,6 +6,7 @@ httpx.MockTransport here: these are the failures the real stack will not produce
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import itertools
 
@@ -13,7 +14,8 @@ import httpx
 import pytest
 
 from craftkit_client import (AsyncClient, Client, Conflict, NetworkError, RateLimited, RetryPolicy,
-                             ServerError, ValidationError, _async, _client)
+                             ServerError, UnexpectedAnswer, ValidationError, _async,
+                             _client)
 from craftkit_client._core import poll_delays
 
 RENDER = {"id": "01a2", "status": "queued", "pollUrl": "http://api/v1/renders/01a2",
@@ -201,3 +203,33 @@ def test_ids_slugs_and_names_stay_one_path_segment_each():
     server = Server(httpx.Response(200, content=b"\x89PNG"))
     assert client(server).templates.get_asset("in voice", "../keys?x=1") == b"\x89PNG"
     assert server.requests[0].url.raw_path == b"/v1/templates/in%20voice/assets/..%2Fkeys%3Fx%3D1"
+
+
+@pytest.mark.parametrize("answer", [
+    httpx.Response(200, text="<html><body>Sign in to the corporate proxy</body></html>"),
+    httpx.Response(200, json={"id": "01a2", "status": ["queued"]}),
+    httpx.Response(200, json={"id": "01a2", "status": "queued", "createdAt": 1764000000}),
+    httpx.Response(200, json={"id": "01a2", "status": "queued", "createdAt": "yesterday"}),
+    httpx.Response(200, json=["01a2"]),
+    httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000),
+], ids=["html", "list-status", "number-time", "bad-time", "array", "deep"])
+def test_a_success_answer_that_is_not_the_apis_is_unexpected_answer_never_a_bare_exception(
+        answer):
+    """The client may be pointed at anything: what it cannot read is one error of its own."""
+    with pytest.raises(UnexpectedAnswer, match="GET /v1/renders/01a2: the 200 answer"):
+        client(Server(answer)).renders.get("01a2")
+
+
+@pytest.mark.parametrize("body", [{"data": "01a2"}, {"data": [], "nextCursor": {"a": 1}},
+                                  {"data": [{"id": 7}]}, {"renders": []}])
+def test_a_page_of_another_shape_is_unexpected_answer(body):
+    with pytest.raises(UnexpectedAnswer):
+        client(Server(httpx.Response(200, json=body))).renders.list()
+
+
+def test_the_async_client_reads_answers_the_same_way():
+    server = Server(httpx.Response(200, json={"id": 1}))
+    http = AsyncClient("http://api", "ck_live_test", retry=QUICK,
+                       transport=httpx.MockTransport(server))
+    with pytest.raises(UnexpectedAnswer, match="Render.id is a JSON int, not str"):
+        asyncio.run(http.renders.get("01a2"))

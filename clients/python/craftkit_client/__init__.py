@@ -13,8 +13,8 @@ from craftkit_client._core import VERSION as __version__
 from craftkit_client._core import RetryPolicy
 from craftkit_client.errors import (ApiError, AuthError, Conflict, CraftkitError, Gone,
                                     NetworkError, NotFound, RateLimited, RenderFailed,
-                                    ServerError, ValidationError, WaitTimeout,
-                                    WebhookVerificationError)
+                                    ServerError, UnexpectedAnswer, ValidationError,
+                                    WaitTimeout, WebhookVerificationError)
 from craftkit_client.models import (ApiKey, Asset, Delivery, DeliveryAttempt, Page, Render,
                                     ShareLink, Template, Version, VersionSchema, Webhook)
 from craftkit_client.webhooks import verify_webhook
@@ -23,6 +23,6 @@ __all__ = [
     "ApiError", "ApiKey", "Asset", "AsyncClient", "AuthError", "Client", "Conflict",
     "CraftkitError", "Delivery", "DeliveryAttempt", "Gone", "NetworkError", "NotFound", "Page",
     "RateLimited", "Render", "RenderFailed", "RetryPolicy", "ServerError", "ShareLink",
-    "Template", "ValidationError", "Version", "VersionSchema", "WaitTimeout", "Webhook",
-    "WebhookVerificationError", "__version__", "verify_webhook",
+    "Template", "UnexpectedAnswer", "ValidationError", "Version", "VersionSchema", "WaitTimeout",
+    "Webhook", "WebhookVerificationError", "__version__", "verify_webhook",
 ]

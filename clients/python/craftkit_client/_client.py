@@ -14,7 +14,7 @@ import httpx
 
 from craftkit_client import _calls as calls
 from craftkit_client._core import (Call, RetryPolicy, Sink, Waiting, default_headers, error_from,
-                                   network_error, outcome, resolve)
+                                   network_error, outcome, parsed, resolve)
 from craftkit_client.models import (ApiKey, Asset, Delivery, Page, Render, ShareLink, Template,
                                     Version, VersionSchema, Webhook)
 
@@ -65,7 +65,7 @@ class Client:
 
     def _send(self, call: Call) -> Any:
         response = self._open(call)
-        return call.parse(response)
+        return parsed(call, response)
 
     def _open(self, call: Call, *, stream: bool = False) -> httpx.Response:
         """The answer to `call`, retried as the policy allows (a retried POST carries the same

@@ -170,19 +170,49 @@ def model(kind: Any) -> Callable[[httpx.Response], Any]:
 
 def models(kind: Any, key: str) -> Callable[[httpx.Response], list]:
     """A list answer that is not paged: its items under `key`."""
-    return lambda response: [kind.from_json(item) for item in checked(response).json()[key]]
+    def parse(response: httpx.Response) -> list:
+        items = checked(response).json()[key]
+        if not isinstance(items, list):
+            raise TypeError(f"{key} is a JSON {type(items).__name__}, not a list")
+        return [kind.from_json(item) for item in items]
+    return parse
 
 
 def page(kind: Any, key: str) -> Callable[[httpx.Response], Any]:
     """A paged list answer `{<key>: [...], nextCursor}`."""
     def parse(response: httpx.Response) -> Page:
         body = checked(response).json()
-        return Page([kind.from_json(item) for item in body[key]], body.get("nextCursor"))
+        items, cursor = body[key], body.get("nextCursor")
+        if not isinstance(items, list) or not isinstance(cursor, (str, type(None))):
+            raise TypeError(f"a page is {{{key}: [...], nextCursor: string or null}}")
+        return Page([kind.from_json(item) for item in items], cursor)
     return parse
 
 
 def content(response: httpx.Response) -> bytes:
     return checked(response).content
+
+
+UNREADABLE = (ValueError, KeyError, IndexError, TypeError, AttributeError, StopIteration,
+              RecursionError)
+"""What reading a success answer raises when it is not the API's shape (json.loads, a missing
+key, a list that is a string, a JSON nested too deep for the parser)."""
+
+
+def parsed(call: Call, response: httpx.Response) -> Any:
+    """`call`'s answer read by its parser; an answer of another shape (the client may be pointed
+    at anything: a proxy's login page, another service) is UnexpectedAnswer, not the parser's
+    own exception from somewhere inside this package."""
+    try:
+        return call.parse(response)
+    except errors.CraftkitError:
+        raise
+    except UNREADABLE as exc:
+        kind = response.headers.get("content-type", "no content type")
+        raise errors.UnexpectedAnswer(
+            f"{call.method} {call.path}: the {response.status_code} answer ({kind}) is not the "
+            f"API's: {type(exc).__name__}: {str(exc)[:200]}; is the base URL a Craftkit "
+            "API?") from None
 
 
 # --- retries -----------------------------------------------------------------------------------

@@ -10,6 +10,8 @@
     │   ├── RateLimited       429 (retry_after: the seconds the server asked to wait)
     │   └── ServerError       5xx (unavailable: a backend is down; retried before it is raised)
     ├── NetworkError          no answer at all (connection refused, reset, timed out), after retries
+    ├── UnexpectedAnswer      a success answer that is not the API's (not JSON, a field of the
+    │                         wrong type): a proxy's page, or no Craftkit API at that URL
     ├── RenderFailed          render(wait=True) saw the render end `failed` or `cancelled`
     ├── WaitTimeout           (also a TimeoutError) the wait's deadline passed first
     └── WebhookVerificationError  (also a ValueError) a webhook whose signature does not hold
@@ -94,6 +96,12 @@ class ServerError(ApiError):
 
 class NetworkError(CraftkitError):
     """No HTTP answer (connection refused or reset, a timeout), once the retries are spent."""
+
+
+class UnexpectedAnswer(CraftkitError):
+    """A 2xx answer the client cannot read as the API's (not JSON, a missing list, a field of
+    another type): something else answers at the base URL (a login page, a proxy, another
+    service), or a server too different from this client. Never a half-built model."""
 
 
 class RenderFailed(CraftkitError):

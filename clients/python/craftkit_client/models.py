@@ -7,6 +7,9 @@ so a newer server never loses information on its way through an older client.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,14 +53,51 @@ class Model:
 
     @classmethod
     def from_json(cls: type[M], obj: dict) -> M:
+        """TypeError when `obj` or a field's value is not of the type the field declares, so a
+        model never holds, say, a list where its status should be (the client may be pointed at
+        anything; the core turns this into UnexpectedAnswer)."""
+        if not isinstance(obj, dict):
+            raise TypeError(f"{cls.__name__} is a JSON object, not {type(obj).__name__}")
+        hints = _hints(cls)
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             if f.name == "raw":
                 continue
-            value = obj.get(_camel(f.name))
+            key = _camel(f.name)
+            value = obj.get(key)
+            if value is not None and not _fits(value, hints[f.name]):
+                expected = getattr(hints[f.name], "__name__", str(hints[f.name]))
+                raise TypeError(f"{cls.__name__}.{key} is a JSON {type(value).__name__}, "
+                                f"not {expected.replace('datetime.datetime', 'datetime')}")
             convert = f.metadata.get("convert")
             values[f.name] = convert(value) if convert and value is not None else value
         return cls(**values, raw=obj)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+JSON_OF = {datetime: str, dict: dict, str: str, bool: bool, int: int}
+"""The JSON value each field type is read from (a datetime arrives as an ISO-8601 string)."""
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value can fill a field annotated `hint` (None is checked by the caller)."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        if typing.get_origin(option) is tuple:  # tuple[X, ...]: a JSON array of X
+            item = typing.get_args(option)[0]
+            if isinstance(value, list) and all(_fits(v, item) for v in value):
+                return True
+        elif isinstance(option, type) and issubclass(option, Model):
+            if isinstance(value, dict):
+                return True
+        elif option in JSON_OF and isinstance(value, JSON_OF[option]):
+            if not (option is int and isinstance(value, bool)):
+                return True
+    return False
 
 
 def _many(model: type[Model]) -> Callable[[list], tuple]:
