@@ -132,7 +132,8 @@ class Progress:
     def __call__(self, render: Any) -> None:
         if self.shown:
             elapsed = time.monotonic() - self.start
-            self.stream.write(f"\r{self.what}: {render.status} ({elapsed:.1f} s)\x1b[K")
+            status = printable(render.status)
+            self.stream.write(f"\r{printable(self.what)}: {status} ({elapsed:.1f} s)\x1b[K")
             self.stream.flush()
 
     def done(self) -> None:
@@ -576,12 +577,27 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     if args.json:
-        print(json.dumps(result.document, indent=2, ensure_ascii=False))
+        print(json_text(result.document))
     if result.code != OK:
-        print(result.text, file=sys.stderr)
+        print(shown(result.text), file=sys.stderr)
     elif result.text and not args.json:
-        print(result.text)
+        print(shown(result.text))
     return result.code
+
+
+def shown(text: str) -> str:
+    """Text for the terminal, line by line through `printable`: whatever a command prints (an
+    error message, a name, a status from the server) reaches it as characters, never as the
+    escape sequences a hostile server or tenant put in them."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def json_text(document: Any) -> str:
+    """The --json document: UTF-8 text as it is, but characters a terminal acts on (C1
+    controls such as U+009B, which json.dumps leaves raw, bidi overrides, line separators)
+    as \\u escapes, which a JSON parser reads back as the same string."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    return "".join(c if c.isprintable() or c == "\n" else json.dumps(c)[1:-1] for c in text)
 
 
 def call(args: argparse.Namespace) -> Result:

@@ -207,3 +207,30 @@ def test_an_answer_that_is_not_the_apis_is_exit_5_and_a_line_not_a_traceback(
     code, out, err = run(capsys, "renders", "list", "--json", *API)
     assert code == cli.UNREACHABLE
     assert json.loads(out)["error"]["code"] == "unexpected_answer"
+
+
+def test_escape_sequences_from_the_server_never_reach_the_terminal_raw(capsys, server):
+    """A tenant's names and the server's messages are strangers' text: a terminal must show
+    them, not obey them (retitle the window, clear the screen, hide a line)."""
+    import httpx
+    evil = "\x1b]0;pwned\x07\x1b[2J\x9b31m\u202e"
+    server.answer = lambda request: httpx.Response(404, json={"error": {
+        "code": f"not_found{evil}", "message": f"no template {evil}"}})
+    code, out, err = run(capsys, "renders", "get", "r1", *API)
+    assert code == cli.REFUSED and err.startswith("error: not_found\\u001b]0;pwned")
+    server.answer = lambda request: httpx.Response(200, json={
+        "id": f"r1{evil}", "status": f"cancelled{evil}", "pollUrl": "http://api.test/x"})
+    code, out, err = run(capsys, "renders", "cancel", "r1", *API)
+    assert code == cli.OK and out.startswith("render r1\\u001b]0;pwned\\u0007\\u001b[2J")
+    code, out, err = run(capsys, "renders", "cancel", "r1", "--json", *API)
+    assert json.loads(out)["status"] == f"cancelled{evil}"
+    for printed in (out, err):
+        assert not any(c in printed for c in "\x1b\x07\x9b\u202e")
+
+
+def test_the_progress_line_shows_a_status_from_the_server_as_text():
+    class Evil:
+        status = "rendering\x1b]0;pwned\x07"
+    shown = Terminal()
+    cli.Progress("render of invoice", shown)(Evil())
+    assert "rendering\\u001b]0;pwned\\u0007 (" in shown.getvalue()
