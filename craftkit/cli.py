@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -195,14 +196,29 @@ def read_folder(directory: str, slug: str | None) -> Folder:
 
 
 def write_json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_file(path, (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode())
+
+
+def write_file(path: Path, content: bytes) -> None:
+    """`content` as the file `path`, through a new file beside it renamed over it: a symbolic
+    link already there (a folder from elsewhere may hold one, to ~/.bashrc say) is replaced,
+    never followed, and a file is never left half written. The mode is the umask's, as for
+    any new file."""
+    temp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.part")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def safe_file_name(name: str) -> bool:
     """Whether an asset name from the API may be a file in the folder as it is (no path, no
     dot file, not one of the folder's own files)."""
-    return (Path(name).name == name and not name.startswith(".") and name not in FOLDER_FILES
-            and printable(name) == name)
+    return (isinstance(name, str) and Path(name).name == name and not name.startswith(".")
+            and name not in FOLDER_FILES and printable(name) == name)
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -265,19 +281,19 @@ def pull(client, args) -> Result:
     with every asset of the template."""
     template = client.templates.get(args.slug)
     version = pick_version(template, args.version)
-    root = Path(args.dir or template.slug)
+    names = [asset.name for asset in client.templates.list_assets(args.slug)]
+    for name in names:  # all checked before anything is written
+        if not safe_file_name(name):
+            raise Failure(REFUSED, "unsafe_asset_name", f"asset {printable(name)!r} "
+                          "cannot be a file name in the folder")
+    root = Path(args.dir or args.slug)  # the slug asked for, not the one the server answered
     root.mkdir(parents=True, exist_ok=True)
     write_json(root / "template.json", {"slug": template.slug, "name": template.name,
                                         "defaultFilename": template.default_filename})
     write_json(root / "manifest.json", version.manifest)
     write_json(root / "layout.json", version.layout)
-    names = []
-    for asset in client.templates.list_assets(template.slug):
-        if not safe_file_name(asset.name):
-            raise Failure(REFUSED, "unsafe_asset_name", f"asset {printable(asset.name)!r} "
-                          "cannot be a file name in the folder")
-        (root / asset.name).write_bytes(client.templates.get_asset(template.slug, asset.name))
-        names.append(asset.name)
+    for name in names:
+        write_file(root / name, client.templates.get_asset(args.slug, name))
     document = {"slug": template.slug, "version": version.number, "dir": str(root),
                 "assets": names}
     return Result(document, f"version {version.number} of {printable(template.slug)} written "

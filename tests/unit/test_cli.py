@@ -234,3 +234,53 @@ def test_the_progress_line_shows_a_status_from_the_server_as_text():
     shown = Terminal()
     cli.Progress("render of invoice", shown)(Evil())
     assert "rendering\\u001b]0;pwned\\u0007 (" in shown.getvalue()
+
+
+def template_server(server, *, slug="foo", assets=("logo.png",)):
+    """Answers `templates pull foo`: the template (under `slug`), its assets, their bytes."""
+    import httpx
+
+    def answer(request):
+        path = request.url.path
+        if path == "/v1/templates/foo":
+            return httpx.Response(200, json={"id": "t1", "slug": slug, "name": "Foo",
+                                             "publishedVersion": 1, "versions": [
+                                                 {"number": 1, "manifest": {"m": 1},
+                                                  "layout": {"l": 1}}]})
+        if path == "/v1/templates/foo/assets":
+            return httpx.Response(200, json={"assets": [{"name": n} for n in assets]})
+        return httpx.Response(200, content=b"\x89PNG from the server")
+    server.answer = answer
+
+
+def test_pull_replaces_symbolic_links_in_the_folder_never_writing_through_them(
+        capsys, server, tmp_path):
+    template_server(server)
+    outside, folder = tmp_path / "outside", tmp_path / "foo"
+    outside.mkdir(), folder.mkdir()
+    (outside / "bashrc").write_text("mine")
+    (folder / "logo.png").symlink_to(outside / "bashrc")
+    (folder / "manifest.json").symlink_to(outside / "new-file")
+    code, out, err = run(capsys, "templates", "pull", "foo", "--dir", str(folder), *API)
+    assert code == cli.OK, err
+    assert (outside / "bashrc").read_text() == "mine" and not (outside / "new-file").exists()
+    assert (folder / "logo.png").read_bytes() == b"\x89PNG from the server"
+    assert not (folder / "logo.png").is_symlink()
+    assert json.loads((folder / "manifest.json").read_text()) == {"m": 1}
+
+
+def test_pull_writes_under_the_slug_asked_for_whatever_slug_the_server_answers(
+        capsys, server, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    template_server(server, slug=str(elsewhere))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "templates", "pull", "foo", *API)
+    assert code == cli.OK, err
+    assert not elsewhere.exists() and (tmp_path / "foo" / "logo.png").exists()
+
+
+def test_pull_refuses_an_unsafe_asset_name_before_writing_anything(capsys, server, tmp_path):
+    template_server(server, assets=("logo.png", "../evil.png"))
+    code, out, err = run(capsys, "templates", "pull", "foo", "--dir", str(tmp_path / "f"), *API)
+    assert code == cli.REFUSED and "unsafe_asset_name" in err
+    assert not (tmp_path / "f").exists() and not (tmp_path / "evil.png").exists()
