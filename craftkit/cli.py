@@ -177,6 +177,10 @@ def read_folder(directory: str, slug: str | None) -> Folder:
     root = Path(directory)
     if not root.is_dir():
         raise Failure(USAGE, "bad_folder", f"{directory} is not a folder")
+    files = [root / name for name in FOLDER_FILES] + [
+        path for path in sorted(root.iterdir()) if path.suffix.lower() in ASSET_TYPES]
+    for path in files:  # before any is read
+        within(root, path)
     meta = {}
     if (root / "template.json").exists():
         meta = read_json_file(str(root / "template.json"), "template file")
@@ -187,12 +191,20 @@ def read_folder(directory: str, slug: str | None) -> Folder:
     if missing:
         raise Failure(USAGE, "bad_folder", f"{directory} has no {' nor '.join(missing)}")
     assets = {path.name: (path.read_bytes(), ASSET_TYPES[path.suffix.lower()])
-              for path in sorted(root.iterdir())
-              if path.is_file() and path.suffix.lower() in ASSET_TYPES}
+              for path in files if path.is_file() and path.suffix.lower() in ASSET_TYPES}
     return Folder(slug=slug or meta.get("slug") or root.resolve().name,
                   name=meta.get("name"), default_filename=meta.get("defaultFilename"),
                   manifest=read_json_file(str(root / "manifest.json"), "manifest"),
                   layout=read_json_file(str(root / "layout.json"), "layout"), assets=assets)
+
+
+def within(root: Path, path: Path) -> None:
+    """Failure(USAGE) when `path` is a symbolic link leading out of the folder: a folder from
+    elsewhere (a template author's) could otherwise send ~/.ssh/id_rsa as `logo.png`, or any
+    JSON file of the user's as its manifest, to the server."""
+    if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
+        raise Failure(USAGE, "bad_folder", f"{path} is a link to {path.resolve()}, outside "
+                      f"the folder: copy the file into it if it belongs to the template")
 
 
 def write_json(path: Path, value: Any) -> None:

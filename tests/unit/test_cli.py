@@ -284,3 +284,23 @@ def test_pull_refuses_an_unsafe_asset_name_before_writing_anything(capsys, serve
     code, out, err = run(capsys, "templates", "pull", "foo", "--dir", str(tmp_path / "f"), *API)
     assert code == cli.REFUSED and "unsafe_asset_name" in err
     assert not (tmp_path / "f").exists() and not (tmp_path / "evil.png").exists()
+
+
+@pytest.mark.parametrize("link", ["logo.png", "manifest.json"])
+def test_push_refuses_a_link_out_of_the_folder_before_reading_it(tmp_path, link):
+    """A folder from a template author must not send the user's files (a private key named
+    logo.png, any JSON file as the manifest) to the server."""
+    root = folder(tmp_path)
+    secret = tmp_path / "id_rsa"
+    secret.write_text('{"private": "key"}')
+    (root / link).unlink(missing_ok=True)
+    (root / link).symlink_to(secret)
+    with pytest.raises(cli.Failure) as failed:
+        cli.read_folder(str(root), None)
+    assert failed.value.code == cli.USAGE and "outside the folder" in failed.value.message
+
+
+def test_push_takes_a_link_to_a_file_inside_the_folder(tmp_path):
+    root = folder(tmp_path, **{"logo-v1.png": b"png"})
+    (root / "logo.png").symlink_to(root / "logo-v1.png")
+    assert cli.read_folder(str(root), None).assets["logo.png"] == (b"png", "image/png")
