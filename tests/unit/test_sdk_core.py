@@ -233,3 +233,35 @@ def test_the_async_client_reads_answers_the_same_way():
                        transport=httpx.MockTransport(server))
     with pytest.raises(UnexpectedAnswer, match="Render.id is a JSON int, not str"):
         asyncio.run(http.renders.get("01a2"))
+
+
+def test_dot_segments_stay_names_and_never_climb_to_another_route():
+    """`..` as a key id must not become DELETE /v1, nor `.` a render id GET /v1/renders."""
+    server = Server(httpx.Response(200, json={"id": "k1"}))
+    api = client(server)
+    api.keys.revoke("..")
+    api.renders.get(".")
+    api.templates.get_asset("invoice", "..")
+    assert [r.url.raw_path for r in server.requests] == [
+        b"/v1/keys/%2E%2E", b"/v1/renders/%2E", b"/v1/templates/invoice/assets/%2E%2E"]
+
+
+@pytest.mark.parametrize("key", ["ck_live_secret\r", " ck_live_secret\n"])
+def test_a_key_with_a_line_end_around_it_is_sent_without_it(key):
+    server = Server(httpx.Response(200, json=RENDER))
+    Client("http://api", key, transport=httpx.MockTransport(server)).renders.get("01a2")
+    assert server.requests[0].headers["authorization"] == "Bearer ck_live_secret"
+
+
+@pytest.mark.parametrize("key", ["ck_live_sec\nret", "ck_live_sec ret", "ck_live_ключ"])
+def test_a_key_no_key_can_be_is_refused_without_printing_it(key):
+    with pytest.raises(ValueError, match="CRAFTKIT_API_KEY holds") as refused:
+        Client("http://api", key)
+    assert "sec" not in str(refused.value) and "ключ" not in str(refused.value)
+
+
+@pytest.mark.parametrize("url", ["localhost:8080", "http://[::1", "ftp://api", "http://",
+                                 "not a url"])
+def test_a_base_url_that_is_not_http_is_refused_at_once(url):
+    with pytest.raises(ValueError, match="CRAFTKIT_API_URL is not an http"):
+        Client(url, "ck_live_key")

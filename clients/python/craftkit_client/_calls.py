@@ -17,9 +17,12 @@ SYNC_TIMEOUT_SECONDS (30 by default), then answers 202 at the latest."""
 
 
 def seg(value: object) -> str:
-    """A path segment: ids, slugs and names quoted, so a `/` or `?` in one cannot change the
-    path the request goes to."""
-    return quote(str(value), safe="")
+    """A path segment: ids, slugs and names quoted, so a `/`, `?` or `..` in one cannot change
+    the path the request goes to."""
+    quoted = quote(str(value), safe="")
+    # `.` and `..` are dot segments, which URL resolution removes (`/v1/keys/..` is `/v1`);
+    # as %2E they are plain names, as the server reads them.
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 def _version_publish_parse(number: int):

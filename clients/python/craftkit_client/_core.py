@@ -61,7 +61,32 @@ def resolve(base_url: str | None, api_key: str | None) -> tuple[str, str]:
                              f"or run from a directory holding {DEV_ENV} (`make run` writes it)")
         return value
 
-    return pick(base_url, "CRAFTKIT_API_URL").rstrip("/"), pick(api_key, "CRAFTKIT_API_KEY")
+    return (checked_url(pick(base_url, "CRAFTKIT_API_URL")),
+            checked_key(pick(api_key, "CRAFTKIT_API_KEY")))
+
+
+def checked_url(url: str) -> str:
+    """The base URL without its trailing slash; ValueError unless it is http(s) with a host
+    (not echoing it: it may carry a password)."""
+    try:
+        parsed = httpx.URL(url.strip())
+    except (httpx.InvalidURL, TypeError):
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError("CRAFTKIT_API_URL is not an http:// or https:// URL with a host "
+                         "(e.g. http://localhost:8080)")
+    return url.strip().rstrip("/")
+
+
+def checked_key(key: str) -> str:
+    """The key without surrounding blanks (a line end kept by `$(cat key.txt)` of a CRLF
+    file); ValueError, never echoing it, when it holds a character no key has: sent as it is,
+    httpx would refuse the header in an error message that prints the whole key."""
+    key = key.strip()
+    if not (key.isascii() and key.isprintable() and " " not in key):
+        raise ValueError("CRAFTKIT_API_KEY holds a space, a control or a non-ASCII character, "
+                         "which no key has: check how it was set (it is not shown here)")
+    return key
 
 
 def default_headers(api_key: str) -> dict[str, str]:
