@@ -96,3 +96,17 @@ def test_missing_or_malformed_headers_and_a_text_body_are_refused_with_the_reaso
         verify_webhook(SECRET, body.decode(), headers, now=NOW)
     with pytest.raises(ValueError, match="secret"):
         verify_webhook("", body, headers, now=NOW)
+
+
+@pytest.mark.parametrize("stamp", ["1" + "0" * 400, "1" + "0" * 5000])
+def test_a_huge_timestamp_is_a_refusal_not_an_overflow(stamp):
+    """A receiver catches WebhookVerificationError to answer 400: anything else is its 500."""
+    body, headers = delivery()
+    assert "not Unix seconds" in refusal(SECRET, body, {**headers, "x-craftkit-timestamp": stamp},
+                                         now=NOW)
+
+
+def test_the_signature_covers_the_timestamp_header_as_sent():
+    body, headers = delivery()
+    padded = {**headers, "x-craftkit-timestamp": f"0{NOW}"}
+    assert "v2 signature does not match" in refusal(SECRET, body, padded, now=NOW)

@@ -48,8 +48,9 @@ def verify_webhook(secret: str | Iterable[str], raw_body: bytes, headers: Mappin
         raise ValueError("secret must be a non-empty string (or a list of them)")
     lower = {str(name).lower(): value for name, value in headers.items()}
     if any(name in lower for name in V2):
-        timestamp = _fresh_timestamp(lower.get(TIMESTAMP), tolerance, now)
-        _check(secrets, f"{timestamp}.".encode() + body, [lower.get(n) for n in V2], "v2")
+        stamp = lower.get(TIMESTAMP)
+        _fresh_timestamp(stamp, tolerance, now)
+        _check(secrets, f"{stamp}.".encode() + body, [lower.get(n) for n in V2], "v2")
     elif allow_v1 and any(name in lower for name in V1):
         _check(secrets, body, [lower.get(n) for n in V1], "v1")
     else:
@@ -63,9 +64,13 @@ def verify_webhook(secret: str | Iterable[str], raw_body: bytes, headers: Mappin
 
 
 def _fresh_timestamp(value: str | None, tolerance: float, now: float | None) -> int:
+    """The header's Unix seconds when within `tolerance` of now. At most 12 digits (the year
+    33658): a longer one overflows float arithmetic or int() itself (past 4,300 digits), which
+    must be a refusal like any other, not an OverflowError the receiver does not expect. The
+    signature is checked over the header as received, so `0` + a timestamp is not the same."""
     if value is None:
         raise WebhookVerificationError("no x-craftkit-timestamp header (v2 signs it)")
-    if not value.isascii() or not value.isdigit():
+    if not value.isascii() or not value.isdigit() or len(value) > 12:
         raise WebhookVerificationError(f"x-craftkit-timestamp is not Unix seconds: {value[:40]!r}")
     timestamp = int(value)
     age = (time.time() if now is None else now) - timestamp
