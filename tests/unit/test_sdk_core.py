@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import itertools
+import os
+import stat
 
 import httpx
 import pytest
@@ -265,3 +267,13 @@ def test_a_key_no_key_can_be_is_refused_without_printing_it(key):
 def test_a_base_url_that_is_not_http_is_refused_at_once(url):
     with pytest.raises(ValueError, match="CRAFTKIT_API_URL is not an http"):
         Client(url, "ck_live_key")
+
+
+def test_a_downloaded_file_gets_the_umasks_mode_like_any_new_file(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        dest = tmp_path / "invoice.pdf"
+        client(Server(httpx.Response(200, content=b"%PDF-1.4"))).renders.download("01a2", dest)
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o644

@@ -11,7 +11,6 @@ import json
 import os
 import random
 import shlex
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -365,9 +364,10 @@ class Sink:
         self.written, self.temp = 0, None
         if isinstance(dest, (str, os.PathLike)):
             self.path = Path(dest)
-            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part",
-                                        dir=self.path.parent)
-            self.temp = Path(name)
+            # Not mkstemp: its file is 0600 whatever the umask, and the PDF would stay
+            # unreadable to the group a web server or a colleague reads it as.
+            self.temp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:12]}.part")
+            fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
             self.file: IO[bytes] = os.fdopen(fd, "wb")
         else:
             self.file = dest
