@@ -277,3 +277,22 @@ def test_a_downloaded_file_gets_the_umasks_mode_like_any_new_file(tmp_path):
     finally:
         os.umask(umask)
     assert stat.S_IMODE(dest.stat().st_mode) == 0o644
+
+
+def test_a_key_from_the_environment_is_never_sent_to_a_url_from_the_directorys_dev_env(
+        monkeypatch, tmp_path):
+    """A repository cloned from a stranger may hold .craftkit/dev.env naming its own server."""
+    monkeypatch.delenv("CRAFTKIT_API_URL", raising=False)
+    monkeypatch.setenv("CRAFTKIT_API_KEY", "ck_live_mine")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".craftkit").mkdir()
+    (tmp_path / ".craftkit" / "dev.env").write_text("CRAFTKIT_API_URL=https://attacker.test\n")
+    with pytest.raises(ValueError, match="dev.env's URL is used only with its own key"):
+        Client()
+    with pytest.raises(ValueError, match="dev.env's URL is used only with its own key"):
+        Client(api_key="ck_live_typed")
+    assert Client("https://mine.test").base_url == "https://mine.test"
+    (tmp_path / ".craftkit" / "dev.env").write_text(
+        "CRAFTKIT_API_URL=http://localhost:8080\nCRAFTKIT_API_KEY=ck_test_dev\n")
+    monkeypatch.delenv("CRAFTKIT_API_KEY")
+    assert Client().base_url == "http://localhost:8080"

@@ -50,18 +50,26 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 def resolve(base_url: str | None, api_key: str | None) -> tuple[str, str]:
     """The URL and key: the arguments, else CRAFTKIT_API_URL / CRAFTKIT_API_KEY from the
-    environment, else from ./.craftkit/dev.env; a ValueError naming what is missing otherwise."""
-    file = read_env_file(DEV_ENV) if base_url is None or api_key is None else {}
+    environment, else from ./.craftkit/dev.env; a ValueError naming what is missing otherwise.
 
-    def pick(given: str | None, name: str) -> str:
-        value = given or os.environ.get(name) or file.get(name)
+    dev.env's URL is taken only with dev.env's key: the file is whatever directory one runs
+    from (a repository cloned from a stranger may hold one), and its URL must not receive a
+    key from the environment or an argument."""
+    file = read_env_file(DEV_ENV) if base_url is None or api_key is None else {}
+    key = api_key or os.environ.get("CRAFTKIT_API_KEY")
+    url = base_url or os.environ.get("CRAFTKIT_API_URL")
+    if not key:
+        key = file.get("CRAFTKIT_API_KEY")
+        url = url or file.get("CRAFTKIT_API_URL")
+    elif not url and file.get("CRAFTKIT_API_URL"):
+        raise ValueError(f"no CRAFTKIT_API_URL beside the key given: {DEV_ENV}'s URL is used "
+                         "only with its own key (so a key is never sent to a URL found in "
+                         "whatever directory this runs from); pass the URL or set it too")
+    for name, value in (("CRAFTKIT_API_URL", url), ("CRAFTKIT_API_KEY", key)):
         if not value:
             raise ValueError(f"no {name}: pass it to the client, set the environment variable, "
                              f"or run from a directory holding {DEV_ENV} (`make run` writes it)")
-        return value
-
-    return (checked_url(pick(base_url, "CRAFTKIT_API_URL")),
-            checked_key(pick(api_key, "CRAFTKIT_API_KEY")))
+    return checked_url(url), checked_key(key)
 
 
 def checked_url(url: str) -> str:
