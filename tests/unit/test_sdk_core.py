@@ -296,3 +296,17 @@ def test_a_key_from_the_environment_is_never_sent_to_a_url_from_the_directorys_d
         "CRAFTKIT_API_URL=http://localhost:8080\nCRAFTKIT_API_KEY=ck_test_dev\n")
     monkeypatch.delenv("CRAFTKIT_API_KEY")
     assert Client().base_url == "http://localhost:8080"
+
+
+def test_iterating_ends_when_the_server_hands_back_a_cursor_it_gave_before():
+    """A broken or hostile server must not keep `renders.iter` (`craftkit renders list --all`)
+    paging for ever."""
+    server = Server(httpx.Response(200, json={"data": [RENDER], "nextCursor": "c1"}),
+                    httpx.Response(200, json={"data": [RENDER], "nextCursor": "c2"}),
+                    httpx.Response(200, json={"data": [RENDER], "nextCursor": "c1"}))
+    with pytest.raises(UnexpectedAnswer, match="cursor 'c1' twice"):
+        list(client(server).renders.iter())
+    assert len(server.requests) == 3
+    done = Server(httpx.Response(200, json={"data": [RENDER], "nextCursor": "c1"}),
+                  httpx.Response(200, json={"data": [RENDER], "nextCursor": None}))
+    assert len(list(client(done).renders.iter())) == 2

@@ -14,7 +14,8 @@ import httpx
 
 from craftkit_client import _calls as calls
 from craftkit_client._core import (Call, RetryPolicy, Sink, Waiting, default_headers, error_from,
-                                   network_error, outcome, parsed, resolve)
+                                   network_error, next_cursor, outcome, parsed,
+                                   resolve)
 from craftkit_client.models import (ApiKey, Asset, Delivery, Page, Render, ShareLink, Template,
                                     Version, VersionSchema, Webhook)
 
@@ -131,14 +132,15 @@ class Renders:
              created_before: datetime | str | None = None, limit: int | None = None,
              cursor: str | None = None) -> AsyncIterator[Render]:
         """Every render the filters select, page after page (newest first)."""
+        seen: set[str] = set()
         while True:
             page = await self.list(status=status, template=template, created_after=created_after,
                              created_before=created_before, limit=limit, cursor=cursor)
             for render in page.data:
                 yield render
-            if not page.next_cursor:
+            cursor = next_cursor(page, seen)
+            if cursor is None:
                 return
-            cursor = page.next_cursor
 
     async def cancel(self, id: str) -> Render:
         return await self._c._send(calls.cancel_render(id))

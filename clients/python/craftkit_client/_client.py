@@ -14,7 +14,8 @@ import httpx
 
 from craftkit_client import _calls as calls
 from craftkit_client._core import (Call, RetryPolicy, Sink, Waiting, default_headers, error_from,
-                                   network_error, outcome, parsed, resolve)
+                                   network_error, next_cursor, outcome, parsed,
+                                   resolve)
 from craftkit_client.models import (ApiKey, Asset, Delivery, Page, Render, ShareLink, Template,
                                     Version, VersionSchema, Webhook)
 
@@ -128,13 +129,14 @@ class Renders:
              created_before: datetime | str | None = None, limit: int | None = None,
              cursor: str | None = None) -> Iterator[Render]:
         """Every render the filters select, page after page (newest first)."""
+        seen: set[str] = set()
         while True:
             page = self.list(status=status, template=template, created_after=created_after,
                              created_before=created_before, limit=limit, cursor=cursor)
             yield from page.data
-            if not page.next_cursor:
+            cursor = next_cursor(page, seen)
+            if cursor is None:
                 return
-            cursor = page.next_cursor
 
     def cancel(self, id: str) -> Render:
         return self._c._send(calls.cancel_render(id))

@@ -247,6 +247,18 @@ def parsed(call: Call, response: httpx.Response) -> Any:
             "API?") from None
 
 
+def next_cursor(page: Page, seen: set[str]) -> str | None:
+    """The cursor of the page after `page` (None after the last); UnexpectedAnswer when the
+    server hands back a cursor it gave before, which would page in a circle for ever."""
+    cursor = page.next_cursor
+    if cursor in seen:
+        raise errors.UnexpectedAnswer(f"the server gave cursor {cursor[:60]!r} twice: its pages "
+                                      "would never end")
+    if cursor:
+        seen.add(cursor)
+    return cursor or None
+
+
 # --- retries -----------------------------------------------------------------------------------
 
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
