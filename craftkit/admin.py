@@ -164,8 +164,23 @@ def explain(exc: grpc.RpcError, address: str, security: ClientSecurity) -> Excep
     return errors.ApiError(f"{code.name}: {message}")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser (its subparsers are of the same class), whose usage errors also reach
+    a --json reader: `--json` promises one JSON document on standard output, and a script
+    piping it to a JSON parser must get one for a bad argument too."""
+
+    json_wanted = False
+    """Set by main when the command line holds --json."""
+
+    def error(self, message: str):
+        if Parser.json_wanted:
+            print(cli.json_text({"error": {"code": "usage", "message": f"{self.prog}: {message}",
+                                           "issues": []}}))
+        super().error(message)
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="craftkit", usage="craftkit [-h] COMMAND ...",
+    top = Parser(prog="craftkit", usage="craftkit [-h] COMMAND ...",
                                   description=HELP, epilog=cli.EXIT_CODES,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     # The commands are listed by HELP, grouped; argparse would list them in one flat group.
@@ -200,6 +215,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    Parser.json_wanted = "--json" in argv
     args = parser().parse_args(argv)
     if getattr(args, "rest", False):
         return cli.run(args)

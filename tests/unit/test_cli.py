@@ -304,3 +304,18 @@ def test_push_takes_a_link_to_a_file_inside_the_folder(tmp_path):
     root = folder(tmp_path, **{"logo-v1.png": b"png"})
     (root / "logo.png").symlink_to(root / "logo-v1.png")
     assert cli.read_folder(str(root), None).assets["logo.png"] == (b"png", "image/png")
+
+
+@pytest.mark.parametrize("argv", [
+    ["renders", "list", "--json", "--limit", "0"],
+    ["renders", "list", "--json", "--bogus"],
+    ["render", "invoice", "--json"],  # --data is required
+    ["keys", "list", "--json"],  # an operator command: --project is required
+])
+def test_bad_usage_with_json_still_prints_one_json_document(capsys, argv):
+    """A script piping --json to a JSON parser gets a document for a bad argument too."""
+    with pytest.raises(SystemExit) as done:
+        admin.main(argv)
+    out, err = capsys.readouterr()
+    assert done.value.code == cli.USAGE and "error:" in err
+    assert json.loads(out)["error"]["code"] == "usage"
