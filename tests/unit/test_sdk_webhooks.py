@@ -110,3 +110,12 @@ def test_the_signature_covers_the_timestamp_header_as_sent():
     body, headers = delivery()
     padded = {**headers, "x-craftkit-timestamp": f"0{NOW}"}
     assert "v2 signature does not match" in refusal(SECRET, body, padded, now=NOW)
+
+
+@pytest.mark.parametrize("tolerance", [float("nan"), float("inf"), -1])
+def test_a_tolerance_that_would_let_any_timestamp_through_is_refused(tolerance):
+    # NaN compares false with everything, so `age > tolerance` never held: a delivery from any
+    # time verified.
+    body, headers = delivery()
+    with pytest.raises(ValueError, match="tolerance"):
+        verify_webhook(SECRET, body, headers, tolerance=tolerance, now=NOW + 10**9)

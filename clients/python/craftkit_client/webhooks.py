@@ -42,6 +42,8 @@ def verify_webhook(secret: str | Iterable[str], raw_body: bytes, headers: Mappin
     if not isinstance(raw_body, (bytes, bytearray, memoryview)):
         raise TypeError("raw_body must be the request's raw bytes, not "
                         f"{type(raw_body).__name__}: the signature covers the exact bytes sent")
+    if not (isinstance(tolerance, (int, float)) and 0 <= tolerance < float("inf")):
+        raise ValueError(f"tolerance must be a finite number of seconds >= 0, not {tolerance!r}")
     body = bytes(raw_body)
     secrets = [secret] if isinstance(secret, str) else list(secret)
     if not secrets or not all(isinstance(s, str) and s for s in secrets):
