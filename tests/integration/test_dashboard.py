@@ -346,3 +346,53 @@ def test_renders_page_a_time_and_a_queued_one_is_cancelled(idle, browser):
         assert queued.http.get(f"/v1/renders/{ids[1]}").json()["status"] == "queued"
     finally:
         queued.close()
+
+
+def test_a_template_folder_with_its_own_font(stack, api, page, tmp_path):
+    """A folder as `craftkit templates pull` writes it: its .ttf is uploaded with the images."""
+    spec = sample("certificate")
+    layout = json.loads(json.dumps(spec["layout"]))
+    layout["fonts"] = {"Brand": {"regular": "brand.ttf"}}
+    layout["body"][0]["font"] = "Brand"
+    folder = tmp_path / "branded"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps(spec["manifest"]))
+    (folder / "layout.json").write_text(json.dumps(layout))
+    (folder / "brand.ttf").write_bytes(
+        (Path(__file__).parents[2] / "craftkit/fonts/DejaVuSans.ttf").read_bytes())
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{stack.base_url}/dashboard/")
+    page.fill("#api-key", api.key)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.fill("#new-slug", "branded")
+    page.set_input_files("#new-files", sorted(str(f) for f in folder.iterdir()))
+    page.get_by_role("button", name="Create template", exact=True).click()
+    expect(page.locator("tr[data-version='1']")).to_contain_text("draft")
+    assets = api.http.get("/v1/templates/branded/assets").json()["assets"]
+    assert [a["name"] for a in assets] == ["brand.ttf"]
+
+
+def test_a_create_that_failed_halfway_is_finished_by_trying_again(
+        stack, api, page, page_errors, tmp_path):
+    """The template is made before its images: one refused, the user fixes the file and presses
+    Create again, which goes on with the template made the first time (no 409 template_exists,
+    no template left without a version)."""
+    expect_api_errors(page_errors, stack.base_url, {(400, "/v1/templates/award2/assets/seal.png")})
+    whole = tmp_path / "award.json"
+    whole.write_text(json.dumps(sample("certificate")))
+    seal = tmp_path / "seal.png"
+    seal.write_bytes(b"not a PNG at all")
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{stack.base_url}/dashboard/")
+    page.fill("#api-key", api.key)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.fill("#new-slug", "award2")
+    page.set_input_files("#new-files", [str(whole), str(seal)])
+    page.get_by_role("button", name="Create template", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("invalid_asset")
+    seal.write_bytes(sample_assets("invoice")["logo.png"])
+    page.set_input_files("#new-files", [str(whole), str(seal)])
+    page.get_by_role("button", name="Create template", exact=True).click()
+    expect(page.locator("tr[data-version='1']")).to_contain_text("draft")
+    assert [a["name"] for a in api.http.get("/v1/templates/award2/assets").json()["assets"]] \
+        == ["seal.png"]
