@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from craftkit.demo import sample, sample_assets
+from services.gateway import dashboard
 from tests.browser import PageErrors, browser, page, page_errors  # noqa: F401 - fixtures
 from tests.integration.conftest import eventually, invoice, new_api
 
@@ -267,6 +268,16 @@ def test_every_dashboard_file_forbids_inline_script_framing_and_referrers(stack)
     assert httpx.get(f"{stack.base_url}/dashboard").headers["location"] == "/dashboard/"
     missing = httpx.get(f"{stack.base_url}/dashboard/nothing.js")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/dashboard"), ("GET", "/dashboard/nothing.js"),
+                                              ("GET", "/dashboard/js/"), ("POST", "/dashboard/")])
+def test_every_dashboard_answer_carries_the_policy_its_errors_too(stack, method, path):
+    answer = httpx.request(method, f"{stack.base_url}{path}")
+    assert answer.status_code in (308, 404, 405), (path, answer.status_code)
+    assert answer.headers.get("content-security-policy") == \
+        dashboard.SECURITY_HEADERS["content-security-policy"], (method, path)
+    assert answer.headers.get("x-frame-options") == "DENY", (method, path)
 
 
 @pytest.mark.parametrize("path", ["/dashboard/../services/gateway/app.py",
