@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from craftkit.demo import sample, sample_assets
 from services.gateway import dashboard
-from tests.browser import PageErrors, browser, page, page_errors  # noqa: F401 - fixtures
+from tests.browser import PageErrors, browser, page, page_errors, sign_in  # noqa: F401 - fixtures
 from tests.integration.conftest import eventually, invoice, new_api
 
 @contextlib.contextmanager
@@ -407,3 +407,37 @@ def test_a_create_that_failed_halfway_is_finished_by_trying_again(
     expect(page.locator("tr[data-version='1']")).to_contain_text("draft")
     assert [a["name"] for a in api.http.get("/v1/templates/award2/assets").json()["assets"]] \
         == ["seal.png"]
+
+
+COUNT_FETCHES = """
+window.__fetches = {started: 0, settled: 0, deliveries: 0};
+const realFetch = window.fetch;
+window.fetch = (url, ...rest) => {
+  window.__fetches.started += 1;
+  if (String(url).includes('/deliveries')) window.__fetches.deliveries += 1;
+  return realFetch(url, ...rest).finally(() => { window.__fetches.settled += 1; });
+};
+"""
+
+
+def test_a_delivery_log_refreshes_once_every_two_seconds_after_redelivers(
+        stack, api, receiver, page):
+    """Each Redeliver reloads the log; it must not start one more refresh loop each time."""
+    hook = api.http.post("/v1/webhooks", json={"url": f"{receiver.base}/loops",
+                                               "events": ["render.succeeded"]}).json()
+    api.wait(api.render(invoice()).json()["id"])
+    eventually(lambda: receiver.at("/loops"), what="the delivery")
+    page.context.add_init_script(COUNT_FETCHES)
+    sign_in(page, api.key)
+    page.clock.install()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{stack.base_url}/dashboard/#/webhooks/{hook['id']}")
+    row = page.locator("#deliveries tbody tr")
+    expect(row).to_have_count(1)
+    for _ in range(3):
+        row.get_by_role("button", name="Redeliver", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text("Redelivery queued")
+        page.wait_for_function("() => window.__fetches.started === window.__fetches.settled")
+    before = page.evaluate("window.__fetches.deliveries")
+    page.clock.run_for(2000)
+    assert page.evaluate("window.__fetches.deliveries") - before == 1
