@@ -441,3 +441,26 @@ def test_a_delivery_log_refreshes_once_every_two_seconds_after_redelivers(
     before = page.evaluate("window.__fetches.deliveries")
     page.clock.run_for(2000)
     assert page.evaluate("window.__fetches.deliveries") - before == 1
+
+
+LONG = "W" * 200
+"""A name as long as the API takes, with nowhere to break a line."""
+
+
+@pytest.mark.parametrize("where", ["templates", "templates/long", "templates/long/edit",
+                                   "webhooks", "webhook", "keys"])
+def test_very_long_strings_wrap_inside_the_page(stack, api, receiver, page, where):
+    """Names, URLs and messages of the maximum length stay inside the window (no sideways
+    scrolling of the whole page)."""
+    assert api.http.post("/v1/templates", json={"slug": "long", "name": LONG}).status_code == 201
+    hook = api.http.post("/v1/webhooks", json={"url": f"{receiver.base}/{'u' * 1900}",
+                                               "events": ["render.succeeded"]}).json()
+    assert api.http.post("/v1/keys", json={"name": LONG, "scopes": ["full"]}).status_code == 201
+    sign_in(page, api.key)
+    page.set_viewport_size({"width": 1280, "height": 860})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{stack.base_url}/dashboard/#/{where if where != 'webhook' else 'webhooks/' + hook['id']}")
+    expect(page.locator("main h1")).to_be_visible()
+    expect(page.locator("main")).not_to_contain_text("Loading")
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than the window"

@@ -17,7 +17,7 @@ export async function render(main, _params, context) {
     const page = await get("/v1/keys", {limit: 100, cursor});
     if (!context.alive) return;
     fill(list, table(["Name", "Prefix", "Scopes", "Created", "Last used", "State", ""], page.data.map((k) => h("tr", {"data-key": k.id},
-      h("td", null, k.name || "—"),
+      h("td", null, k.name ? h("span", {class: "clip", title: k.name}, k.name) : "—"),
       h("td", null, h("code", null, `${k.prefix}…`)),
       h("td", null, h("div", {class: "tags"}, k.scopes.map((s) => h("span", {class: "tag"}, s)))),
       h("td", {class: "nowrap"}, when(k.createdAt)),

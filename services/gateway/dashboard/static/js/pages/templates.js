@@ -17,7 +17,7 @@ async function showPage(list, cursor, context) {
   if (!context.alive) return;
   const rows = page.templates.map((t) => h("tr", null,
     h("td", null, link(["templates", t.slug], h("strong", null, t.slug))),
-    h("td", null, t.name || "—"),
+    h("td", null, t.name ? h("span", {class: "clip", title: t.name}, t.name) : "—"),
     h("td", null, t.publishedVersion ? `v${t.publishedVersion}` : h("span", {class: "muted"}, "none yet")),
     h("td", {class: "nowrap"}, when(t.createdAt))));
   fill(list, table(["Slug", "Name", "Published", "Created"], rows,
