@@ -464,3 +464,21 @@ def test_very_long_strings_wrap_inside_the_page(stack, api, receiver, page, wher
     expect(page.locator("main")).not_to_contain_text("Loading")
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than the window"
+
+
+def test_a_key_revoked_before_the_next_page_returns_to_sign_in(stack, api, page, page_errors):
+    """An error while turning a list's page is shown (here: the sign-in page saying why), never
+    an uncaught error."""
+    expect_api_errors(page_errors, stack.base_url, {(401, "/v1/templates")})
+    mine = len(api.http.get("/v1/templates", params={"limit": 100}).json()["templates"])
+    for i in range(51 - mine):
+        assert api.http.post("/v1/templates", json={"slug": f"many-{i}"}).status_code == 201
+    made = api.http.post("/v1/keys", json={"name": "browser", "scopes": ["full"]}).json()
+    sign_in(page, made["key"])
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{stack.base_url}/dashboard/#/templates")
+    expect(page.locator("tbody tr")).to_have_count(50)
+    assert api.http.delete(f"/v1/keys/{made['id']}").status_code == 200
+    page.get_by_role("button", name="Next page", exact=True).click()
+    expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Signed out")
