@@ -25,7 +25,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from craftkit.demo import sample, sample_assets
-from tests.browser import PageErrors, browser, page, page_errors  # noqa: F401 - fixtures
+from services.gateway import dashboard
+from tests.browser import PageErrors, browser, page, page_errors, sign_in  # noqa: F401 - fixtures
 from tests.integration.conftest import eventually, invoice, new_api
 
 @contextlib.contextmanager
@@ -269,6 +270,16 @@ def test_every_dashboard_file_forbids_inline_script_framing_and_referrers(stack)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.parametrize(("method", "path"), [("GET", "/dashboard"), ("GET", "/dashboard/nothing.js"),
+                                              ("GET", "/dashboard/js/"), ("POST", "/dashboard/")])
+def test_every_dashboard_answer_carries_the_policy_its_errors_too(stack, method, path):
+    answer = httpx.request(method, f"{stack.base_url}{path}")
+    assert answer.status_code in (308, 404, 405), (path, answer.status_code)
+    assert answer.headers.get("content-security-policy") == \
+        dashboard.SECURITY_HEADERS["content-security-policy"], (method, path)
+    assert answer.headers.get("x-frame-options") == "DENY", (method, path)
+
+
 @pytest.mark.parametrize("path", ["/dashboard/../services/gateway/app.py",
                                   "/dashboard/%2e%2e/__init__.py", "/dashboard/__init__.py"])
 def test_the_dashboard_serves_only_its_static_files(stack, path):
@@ -311,7 +322,8 @@ def test_strangers_strings_show_as_text_and_a_revoked_key_returns_to_sign_in(
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("cell", name=HOSTILE, exact=True)).to_be_visible()
     page.get_by_role("link", name="API keys", exact=True).click()
-    expect(page.get_by_role("cell", name=HOSTILE, exact=True)).to_be_visible()
+    # the keys list's own cell (the templates list showed the same name as a template's)
+    expect(page.locator("#keys-list").get_by_role("cell", name=HOSTILE, exact=True)).to_be_visible()
     assert page.locator("img[src='x'], b").count() == 0 and page.title() != "pwned"
     assert api.http.delete(f"/v1/keys/{made['id']}").status_code == 200
     page.get_by_role("link", name="Renders", exact=True).click()
@@ -346,3 +358,128 @@ def test_renders_page_a_time_and_a_queued_one_is_cancelled(idle, browser):
         assert queued.http.get(f"/v1/renders/{ids[1]}").json()["status"] == "queued"
     finally:
         queued.close()
+
+
+def test_a_template_folder_with_its_own_font(stack, api, page, tmp_path):
+    """A folder as `craftkit templates pull` writes it: its .ttf is uploaded with the images."""
+    spec = sample("certificate")
+    layout = json.loads(json.dumps(spec["layout"]))
+    layout["fonts"] = {"Brand": {"regular": "brand.ttf"}}
+    layout["body"][0]["font"] = "Brand"
+    folder = tmp_path / "branded"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps(spec["manifest"]))
+    (folder / "layout.json").write_text(json.dumps(layout))
+    (folder / "brand.ttf").write_bytes(
+        (Path(__file__).parents[2] / "craftkit/fonts/DejaVuSans.ttf").read_bytes())
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{stack.base_url}/dashboard/")
+    page.fill("#api-key", api.key)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.fill("#new-slug", "branded")
+    page.set_input_files("#new-files", sorted(str(f) for f in folder.iterdir()))
+    page.get_by_role("button", name="Create template", exact=True).click()
+    expect(page.locator("tr[data-version='1']")).to_contain_text("draft")
+    assets = api.http.get("/v1/templates/branded/assets").json()["assets"]
+    assert [a["name"] for a in assets] == ["brand.ttf"]
+
+
+def test_a_create_that_failed_halfway_is_finished_by_trying_again(
+        stack, api, page, page_errors, tmp_path):
+    """The template is made before its images: one refused, the user fixes the file and presses
+    Create again, which goes on with the template made the first time (no 409 template_exists,
+    no template left without a version)."""
+    expect_api_errors(page_errors, stack.base_url, {(400, "/v1/templates/award2/assets/seal.png")})
+    whole = tmp_path / "award.json"
+    whole.write_text(json.dumps(sample("certificate")))
+    seal = tmp_path / "seal.png"
+    seal.write_bytes(b"not a PNG at all")
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{stack.base_url}/dashboard/")
+    page.fill("#api-key", api.key)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.fill("#new-slug", "award2")
+    page.set_input_files("#new-files", [str(whole), str(seal)])
+    page.get_by_role("button", name="Create template", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("invalid_asset")
+    seal.write_bytes(sample_assets("invoice")["logo.png"])
+    page.set_input_files("#new-files", [str(whole), str(seal)])
+    page.get_by_role("button", name="Create template", exact=True).click()
+    expect(page.locator("tr[data-version='1']")).to_contain_text("draft")
+    assert [a["name"] for a in api.http.get("/v1/templates/award2/assets").json()["assets"]] \
+        == ["seal.png"]
+
+
+COUNT_FETCHES = """
+window.__fetches = {started: 0, settled: 0, deliveries: 0};
+const realFetch = window.fetch;
+window.fetch = (url, ...rest) => {
+  window.__fetches.started += 1;
+  if (String(url).includes('/deliveries')) window.__fetches.deliveries += 1;
+  return realFetch(url, ...rest).finally(() => { window.__fetches.settled += 1; });
+};
+"""
+
+
+def test_a_delivery_log_refreshes_once_every_two_seconds_after_redelivers(
+        stack, api, receiver, page):
+    """Each Redeliver reloads the log; it must not start one more refresh loop each time."""
+    hook = api.http.post("/v1/webhooks", json={"url": f"{receiver.base}/loops",
+                                               "events": ["render.succeeded"]}).json()
+    api.wait(api.render(invoice()).json()["id"])
+    eventually(lambda: receiver.at("/loops"), what="the delivery")
+    page.context.add_init_script(COUNT_FETCHES)
+    sign_in(page, api.key)
+    page.clock.install()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{stack.base_url}/dashboard/#/webhooks/{hook['id']}")
+    row = page.locator("#deliveries tbody tr")
+    expect(row).to_have_count(1)
+    for _ in range(3):
+        row.get_by_role("button", name="Redeliver", exact=True).click()
+        expect(page.get_by_role("status")).to_contain_text("Redelivery queued")
+        page.wait_for_function("() => window.__fetches.started === window.__fetches.settled")
+    before = page.evaluate("window.__fetches.deliveries")
+    page.clock.run_for(2000)
+    assert page.evaluate("window.__fetches.deliveries") - before == 1
+
+
+LONG = "W" * 200
+"""A name as long as the API takes, with nowhere to break a line."""
+
+
+@pytest.mark.parametrize("where", ["templates", "templates/long", "templates/long/edit",
+                                   "webhooks", "webhook", "keys"])
+def test_very_long_strings_wrap_inside_the_page(stack, api, receiver, page, where):
+    """Names, URLs and messages of the maximum length stay inside the window (no sideways
+    scrolling of the whole page)."""
+    assert api.http.post("/v1/templates", json={"slug": "long", "name": LONG}).status_code == 201
+    hook = api.http.post("/v1/webhooks", json={"url": f"{receiver.base}/{'u' * 1900}",
+                                               "events": ["render.succeeded"]}).json()
+    assert api.http.post("/v1/keys", json={"name": LONG, "scopes": ["full"]}).status_code == 201
+    sign_in(page, api.key)
+    page.set_viewport_size({"width": 1280, "height": 860})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{stack.base_url}/dashboard/#/{where if where != 'webhook' else 'webhooks/' + hook['id']}")
+    expect(page.locator("main h1")).to_be_visible()
+    expect(page.locator("main")).not_to_contain_text("Loading")
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than the window"
+
+
+def test_a_key_revoked_before_the_next_page_returns_to_sign_in(stack, api, page, page_errors):
+    """An error while turning a list's page is shown (here: the sign-in page saying why), never
+    an uncaught error."""
+    expect_api_errors(page_errors, stack.base_url, {(401, "/v1/templates")})
+    mine = len(api.http.get("/v1/templates", params={"limit": 100}).json()["templates"])
+    for i in range(51 - mine):
+        assert api.http.post("/v1/templates", json={"slug": f"many-{i}"}).status_code == 201
+    made = api.http.post("/v1/keys", json={"name": "browser", "scopes": ["full"]}).json()
+    sign_in(page, made["key"])
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{stack.base_url}/dashboard/#/templates")
+    expect(page.locator("tbody tr")).to_have_count(50)
+    assert api.http.delete(f"/v1/keys/{made['id']}").status_code == 200
+    page.get_by_role("button", name="Next page", exact=True).click()
+    expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Signed out")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -33,16 +34,21 @@ together, never a mix of old and new."""
 
 
 class DashboardFiles(StaticFiles):
-    """StaticFiles (index.html for the directory) with SECURITY_HEADERS on every answer."""
+    """StaticFiles (index.html for the directory) with SECURITY_HEADERS on every answer, its
+    404 and 405 too (the gateway's error handler answers them with the exception's headers)."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
+        try:
+            response = await super().get_response(path, scope)
+        except HTTPException as error:
+            raise HTTPException(error.status_code, error.detail,
+                                headers={**(error.headers or {}), **SECURITY_HEADERS}) from None
         response.headers.update(SECURITY_HEADERS)
         return response
 
 
 async def to_index(request) -> RedirectResponse:
-    return RedirectResponse("/dashboard/", status_code=308)
+    return RedirectResponse("/dashboard/", status_code=308, headers=SECURITY_HEADERS)
 
 
 ROUTES: list[BaseRoute] = [Route("/dashboard", to_index, methods=["GET", "HEAD"]),

@@ -1,7 +1,7 @@
 // API keys: make one (shown once), the list, revoke.
 import {call, get, path, post} from "../api.js";
 import {badge, codeBlock, field, h, table, when, fill} from "../dom.js";
-import {busy, confirmButton, notice, pageHeader, section} from "../ui.js";
+import {busy, confirmButton, notice, pageHeader, section, errorBox} from "../ui.js";
 
 const SCOPES = [["full", "full: everything"], ["render", "render: render, cancel, share, download"],
   ["download", "download: read and download renders (a partner key)"]];
@@ -17,7 +17,7 @@ export async function render(main, _params, context) {
     const page = await get("/v1/keys", {limit: 100, cursor});
     if (!context.alive) return;
     fill(list, table(["Name", "Prefix", "Scopes", "Created", "Last used", "State", ""], page.data.map((k) => h("tr", {"data-key": k.id},
-      h("td", null, k.name || "—"),
+      h("td", null, k.name ? h("span", {class: "clip", title: k.name}, k.name) : "—"),
       h("td", null, h("code", null, `${k.prefix}…`)),
       h("td", null, h("div", {class: "tags"}, k.scopes.map((s) => h("span", {class: "tag"}, s)))),
       h("td", {class: "nowrap"}, when(k.createdAt)),
@@ -26,7 +26,8 @@ export async function render(main, _params, context) {
       h("td", {class: "row-actions"}, k.revokedAt ? null : confirmButton("Revoke", "Confirm revoke", async (b) => {
         if (await busy(b, out, () => call("DELETE", path("keys", k.id)))) await load();
       })))), "No keys."),
-    page.nextCursor ? h("button", {type: "button", class: "btn", onclick: () => load(page.nextCursor)}, "Next page") : null);
+    page.nextCursor ? h("button", {type: "button", class: "btn", onclick: () => load(page.nextCursor).catch(
+      (error) => context.alive && fill(list, errorBox(error)))}, "Next page") : null);
   }
 
   fill(main, pageHeader("API keys", "Keys of this project. A key is shown once, when it is made; only its prefix is kept readable."),

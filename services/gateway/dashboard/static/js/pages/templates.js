@@ -3,7 +3,7 @@
 import {ApiError, call, get, path, post} from "../api.js";
 import {keep} from "../drafts.js";
 import {field, h, link, route, table, when, fill} from "../dom.js";
-import {busy, pageHeader, section} from "../ui.js";
+import {busy, pageHeader, section, errorBox} from "../ui.js";
 
 export async function render(main, _params, context) {
   const list = h("div", null, h("p", {class: "empty"}, "Loading…"));
@@ -17,12 +17,13 @@ async function showPage(list, cursor, context) {
   if (!context.alive) return;
   const rows = page.templates.map((t) => h("tr", null,
     h("td", null, link(["templates", t.slug], h("strong", null, t.slug))),
-    h("td", null, t.name || "—"),
+    h("td", null, t.name ? h("span", {class: "clip", title: t.name}, t.name) : "—"),
     h("td", null, t.publishedVersion ? `v${t.publishedVersion}` : h("span", {class: "muted"}, "none yet")),
     h("td", {class: "nowrap"}, when(t.createdAt))));
   fill(list, table(["Slug", "Name", "Published", "Created"], rows,
     "No templates yet: create one above from a file."),
-  page.nextCursor ? h("button", {type: "button", class: "btn", onclick: () => showPage(list, page.nextCursor, context)}, "Next page") : null);
+  page.nextCursor ? h("button", {type: "button", class: "btn", onclick: () => showPage(list, page.nextCursor, context).catch(
+      (error) => context.alive && fill(list, errorBox(error)))}, "Next page") : null);
 }
 
 function createForm() {
@@ -30,36 +31,47 @@ function createForm() {
     placeholder: "invoice", autocomplete: "off"});
   const name = h("input", {name: "name", id: "new-name", maxlength: "200", placeholder: "Invoice"});
   const files = h("input", {type: "file", id: "new-files", multiple: true,
-    accept: ".json,application/json,image/png,image/jpeg"});
+    accept: ".json,application/json,image/png,image/jpeg,.ttf,.otf"});
   const folder = h("input", {type: "file", id: "new-folder", webkitdirectory: true});
   const out = h("div", {class: "out"});
   const button = h("button", {type: "submit", class: "btn primary"}, "Create template");
+  const made = new Set();  // slugs this form created: pressing Create again goes on with them
   const form = h("form", {class: "grid-form", onsubmit: async (event) => {
     event.preventDefault();
     await busy(button, out, async () => {
       const chosen = [...files.files, ...folder.files];
       const content = await readTemplateFiles(chosen);
-      await post("/v1/templates", {slug: slug.value.trim(), ...(name.value.trim() ? {name: name.value.trim()} : {})});
-      await create(slug.value.trim(), content);
+      const chosenSlug = slug.value.trim();
+      if (!made.has(chosenSlug)) {
+        await post("/v1/templates", {slug: chosenSlug, ...(name.value.trim() ? {name: name.value.trim()} : {})});
+        made.add(chosenSlug);  // an image refused below leaves it made, without a version
+      }
+      await create(chosenSlug, content);
     });
   }},
   field("Slug", slug, "Names the template in URLs and API calls."),
   field("Name", name, "Optional."),
-  field("Version from a file", files, "A JSON file with \"manifest\" and \"layout\", or manifest.json + layout.json (+ images)."),
-  field("…or a folder", folder, "A folder holding manifest.json, layout.json and its images."),
+  field("Version from a file", files, "A JSON file with \"manifest\" and \"layout\", or manifest.json + layout.json (+ images and fonts)."),
+  field("…or a folder", folder, "A folder holding manifest.json, layout.json and its images and fonts."),
   h("div", {class: "form-actions"}, button),
   out);
   return section("New template", form);
 }
 
+/** Asset files by suffix, as `craftkit templates push` uploads them (the server tells their kind
+ * from their bytes). */
+const ASSET_TYPES = {png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", ttf: "font/ttf",
+  otf: "font/otf"};
+const suffix = (file) => /\.([a-z]+)$/i.exec(file.name)?.[1].toLowerCase();
+
 /**
- * {manifest, layout, example?, images: [File]} from the chosen files, or null when none were
+ * {manifest, layout, example?, images: [File]} (images and fonts) from the chosen files, or null when none were
  * chosen. A file that is not JSON is refused here, naming it.
  */
 async function readTemplateFiles(chosen) {
   if (!chosen.length) return null;
   const byName = new Map(chosen.map((file) => [file.name, file]));
-  const images = chosen.filter((file) => /\.(png|jpe?g)$/i.test(file.name));
+  const images = chosen.filter((file) => suffix(file) in ASSET_TYPES);
   if (byName.has("manifest.json") || byName.has("layout.json")) {
     if (!byName.has("manifest.json") || !byName.has("layout.json")) {
       throw new ApiError(0, "invalid_files", "Choose both manifest.json and layout.json (one of them is missing).");
@@ -96,7 +108,7 @@ async function create(slug, content) {
   }
   for (const image of content.images) {
     await call("PUT", path("templates", slug, "assets", image.name),
-      {body: image, headers: {"Content-Type": image.type || "application/octet-stream"}});
+      {body: image, headers: {"Content-Type": image.type || ASSET_TYPES[suffix(image)]}});
   }
   try {
     await post(path("templates", slug, "versions"), {manifest: content.manifest, layout: content.layout});

@@ -12,8 +12,10 @@ export async function render(main, [id], context) {
   const out = h("div", {class: "out"});
   const list = h("div", {id: "deliveries"});
   let cursor = null;
+  let timer = null;  // the one pending refresh: a reload (Redeliver, Next page) replaces it
 
   async function load() {
+    clearTimeout(timer);
     let page;
     try {
       page = await get(path("webhooks", id, "deliveries"), {limit: 50, cursor});
@@ -26,7 +28,8 @@ export async function render(main, [id], context) {
       page.deliveries.map((d) => deliveryRow(d, id, out, load)),
       "No deliveries yet: they appear here when a render of this project finishes."),
     page.nextCursor ? h("button", {type: "button", class: "btn", onclick: () => { cursor = page.nextCursor; load(); }}, "Next page") : null);
-    if (!cursor) setTimeout(() => context.alive && load(), REFRESH_MS);
+    clearTimeout(timer);  // a load that ran beside this one scheduled its own
+    if (!cursor) timer = setTimeout(() => context.alive && load(), REFRESH_MS);
   }
 
   fill(main,
