@@ -59,6 +59,13 @@ class PageErrors:
         """Declares an error the test provokes on purpose (say a 400 the page must show)."""
         self.allowed.append(re.compile(pattern))
 
+    def watch(self, page: Page) -> Page:
+        """Records what goes wrong in `page` from now on (console, uncaught errors, requests)."""
+        page.on("console", self.on_console)
+        page.on("pageerror", self.on_page_error)
+        page.on("requestfailed", self.on_request_failed)
+        return page
+
     def unexpected(self) -> list[str]:
         return [e for e in self.seen if not any(p.search(e) for p in self.allowed)]
 
@@ -111,10 +118,7 @@ def page(browser, stack, page_errors):
     """A page in a fresh context (no cookies, no sessionStorage) on the stack's gateway."""
     context = browser.new_context(base_url=stack.base_url)
     context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.on("console", page_errors.on_console)
-    page.on("pageerror", page_errors.on_page_error)
-    page.on("requestfailed", page_errors.on_request_failed)
+    page = page_errors.watch(context.new_page())
     try:
         yield page
     finally:

@@ -38,10 +38,7 @@ def watched_page(browser: Browser, base_url: str,
     errors = PageErrors(urlsplit(base_url)._replace(path="", query="", fragment="").geturl())
     expect_api_errors(errors, base_url, expected)
     context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    page.on("console", errors.on_console)
-    page.on("pageerror", errors.on_page_error)
-    page.on("requestfailed", errors.on_request_failed)
+    page = errors.watch(context.new_page())
     try:
         yield page
     finally:
