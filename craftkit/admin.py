@@ -71,17 +71,10 @@ class Unreachable(Exception):
     """The status service did not answer (down, wrong address, or TLS that does not match)."""
 
 
-def printable(text: str) -> str:
-    """`text` with what a terminal would act on rather than show (C1 controls such as CSI,
-    bidirectional overrides, line separators) as \\u escapes: key names come from tenants, and
-    must not move the operator's cursor or reorder the table's columns."""
-    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
-
-
 def key_table(keys: list[dict]) -> str:
     """Keys as aligned columns for a terminal."""
     header = ("ID", "PREFIX", "NAME", "SCOPES", "CREATED", "LAST USED", "REVOKED")
-    rows = [header] + [(k["id"], k["prefix"], printable(k["name"]) or "-",
+    rows = [header] + [(k["id"], k["prefix"], cli.printable(k["name"]) or "-",
                         ",".join(k["scopes"]), k["createdAt"], k["lastUsedAt"] or "never",
                         k["revokedAt"] or "-")
                        for k in keys]

@@ -84,8 +84,9 @@ class Failure(Exception):
 # --- output ------------------------------------------------------------------------------------
 
 def printable(text: object) -> str:
-    """`text` with what a terminal would act on rather than show as \\u escapes (tenants' names,
-    URLs and messages reach the operator's terminal)."""
+    """`text` with what a terminal would act on rather than show (C1 controls such as CSI,
+    bidirectional overrides, line separators) as \\u escapes: tenants' names, URLs and messages
+    reach the user's terminal, and must not move the cursor or reorder a table's columns."""
     return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in str(text))
 
 
