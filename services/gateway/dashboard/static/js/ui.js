@@ -1,6 +1,6 @@
 // What every page shares: error boxes, notices, busy buttons.
 import {ApiError} from "./api.js";
-import {h} from "./dom.js";
+import {fill, h} from "./dom.js";
 
 /** An API error as the user reads it: the message, its code, and every issue at its path. */
 export function errorBox(error) {
@@ -88,4 +88,12 @@ export function pageHeader(title, subtitle, ...actions) {
 
 export function section(title, ...children) {
   return h("section", {class: "card"}, title ? h("h2", null, title) : null, ...children);
+}
+
+// "Next page" under a list whose answer has a nextCursor: load(cursor) shows that page in `list`;
+// an error while loading it (a revoked key's 401 included) is shown there, not left uncaught.
+export function nextPageButton(page, list, context, load) {
+  if (!page.nextCursor) return null;
+  return h("button", {type: "button", class: "btn", onclick: () => load(page.nextCursor).catch(
+    (error) => context.alive && fill(list, errorBox(error)))}, "Next page");
 }

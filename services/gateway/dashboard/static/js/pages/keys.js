@@ -1,7 +1,7 @@
 // API keys: make one (shown once), the list, revoke.
 import {call, get, path, post} from "../api.js";
 import {badge, codeBlock, field, h, table, when, fill} from "../dom.js";
-import {busy, confirmButton, notice, pageHeader, section, errorBox} from "../ui.js";
+import {busy, confirmButton, notice, pageHeader, section, nextPageButton} from "../ui.js";
 
 const SCOPES = [["full", "full: everything"], ["render", "render: render, cancel, share, download"],
   ["download", "download: read and download renders (a partner key)"]];
@@ -26,8 +26,7 @@ export async function render(main, _params, context) {
       h("td", {class: "row-actions"}, k.revokedAt ? null : confirmButton("Revoke", "Confirm revoke", async (b) => {
         if (await busy(b, out, () => call("DELETE", path("keys", k.id)))) await load();
       })))), "No keys."),
-    page.nextCursor ? h("button", {type: "button", class: "btn", onclick: () => load(page.nextCursor).catch(
-      (error) => context.alive && fill(list, errorBox(error)))}, "Next page") : null);
+    nextPageButton(page, list, context, load));
   }
 
   fill(main, pageHeader("API keys", "Keys of this project. A key is shown once, when it is made; only its prefix is kept readable."),

@@ -3,7 +3,7 @@
 import {ApiError, call, get, path, post} from "../api.js";
 import {keep} from "../drafts.js";
 import {field, h, link, route, table, when, fill} from "../dom.js";
-import {busy, pageHeader, section, errorBox} from "../ui.js";
+import {busy, pageHeader, section, nextPageButton} from "../ui.js";
 
 export async function render(main, _params, context) {
   const list = h("div", null, h("p", {class: "empty"}, "Loading…"));
@@ -22,8 +22,7 @@ async function showPage(list, cursor, context) {
     h("td", {class: "nowrap"}, when(t.createdAt))));
   fill(list, table(["Slug", "Name", "Published", "Created"], rows,
     "No templates yet: create one above from a file."),
-  page.nextCursor ? h("button", {type: "button", class: "btn", onclick: () => showPage(list, page.nextCursor, context).catch(
-      (error) => context.alive && fill(list, errorBox(error)))}, "Next page") : null);
+  nextPageButton(page, list, context, (cursor) => showPage(list, cursor, context)));
 }
 
 function createForm() {

@@ -1,7 +1,7 @@
 // Webhook endpoints: add one (its signing secret is shown once), the list, each one's log.
 import {get, post} from "../api.js";
 import {badge, codeBlock, field, h, link, table, when, fill} from "../dom.js";
-import {busy, notice, pageHeader, section, errorBox} from "../ui.js";
+import {busy, notice, pageHeader, section, nextPageButton} from "../ui.js";
 
 const EVENTS = [["render.succeeded", true], ["render.failed", true], ["render.cancelled", false]];
 
@@ -23,8 +23,7 @@ export async function render(main, _params, context) {
       h("td", {class: "nowrap"}, when(w.createdAt)),
       h("td", {class: "row-actions"}, link(["webhooks", w.id], "Deliveries")))),
     "No endpoints yet: add one above to hear when a render finishes."),
-    page.nextCursor ? h("button", {type: "button", class: "btn", onclick: () => load(page.nextCursor).catch(
-      (error) => context.alive && fill(list, errorBox(error)))}, "Next page") : null);
+    nextPageButton(page, list, context, load));
   }
 
   fill(main, pageHeader("Webhooks", "Craftkit POSTs a signed event to each endpoint when a render finishes."),
