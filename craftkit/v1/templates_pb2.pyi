@@ -171,14 +171,16 @@ class ListAssetsResponse(_message.Message):
     def __init__(self, assets: _Optional[_Iterable[_Union[Asset, _Mapping]]] = ...) -> None: ...
 
 class GetAssetDataRequest(_message.Message):
-    __slots__ = ("template_id", "name", "project_id")
+    __slots__ = ("template_id", "name", "project_id", "slug")
     TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SLUG_FIELD_NUMBER: _ClassVar[int]
     template_id: str
     name: str
     project_id: str
-    def __init__(self, template_id: _Optional[str] = ..., name: _Optional[str] = ..., project_id: _Optional[str] = ...) -> None: ...
+    slug: str
+    def __init__(self, template_id: _Optional[str] = ..., name: _Optional[str] = ..., project_id: _Optional[str] = ..., slug: _Optional[str] = ...) -> None: ...
 
 class AssetData(_message.Message):
     __slots__ = ("name", "sha256", "data", "content_type")

@@ -328,19 +328,24 @@ class TemplateService(templates_pb2_grpc.TemplateServiceServicer):
         return templates_pb2.ListAssetsResponse(assets=[asset_proto(r) for r in rows])
 
     async def GetAssetData(self, request, context):
-        if not (inputs.is_uuid(request.template_id) and ASSET_NAME.fullmatch(request.name)):
-            raise errors.NotFound(f"no asset {errors.shorten(request.name)} for template "
-                                  f"{errors.shorten(request.template_id)}")
+        """An asset's bytes, by template id (a preview holds it) or by slug (a download)."""
         async with self.pool.connection() as conn:
+            template_id = request.template_id
+            if request.slug:
+                template = await self._template(conn, request.project_id, request.slug)
+                template_id = str(template["id"])
+            if not (inputs.is_uuid(template_id) and ASSET_NAME.fullmatch(request.name)):
+                raise errors.NotFound(f"no asset {errors.shorten(request.name)} for template "
+                                      f"{errors.shorten(request.slug or template_id)}")
             cur = await conn.execute(
                 "SELECT a.name, a.sha256, a.data, a.content_type FROM template_assets a "
                 "JOIN templates t "
                 "ON t.id = a.template_id WHERE a.template_id = %s AND t.project_id = %s "
-                "AND a.name = %s", (request.template_id, request.project_id, request.name))
+                "AND a.name = %s", (template_id, request.project_id, request.name))
             row = await cur.fetchone()
         if row is None:
             raise errors.NotFound(f"no asset {errors.shorten(request.name)} for template "
-                                  f"{request.template_id}")
+                                  f"{request.slug or template_id}")
         return templates_pb2.AssetData(name=row["name"], sha256=row["sha256"], data=row["data"],
                                        content_type=row["content_type"])
 

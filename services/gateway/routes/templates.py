@@ -123,12 +123,10 @@ async def list_assets(request: Request) -> JSONResponse:
 async def get_asset(request: Request) -> Response:
     """An asset's bytes as uploaded (what `craftkit templates pull` writes back to a folder),
     as an attachment: an image or font a tenant uploaded is never shown as a page of ours."""
-    templates, project = state(request).backends.templates, caller(request).project_id
-    template = await templates.GetTemplate(templates_pb2.GetTemplateRequest(
-        project_id=project, slug=request.path_params["slug"]), timeout=RPC_TIMEOUT)
-    asset = await templates.GetAssetData(templates_pb2.GetAssetDataRequest(
-        template_id=template.id, project_id=project, name=request.path_params["name"]),
-        timeout=RPC_TIMEOUT)
+    asset = await state(request).backends.templates.GetAssetData(
+        templates_pb2.GetAssetDataRequest(project_id=caller(request).project_id,
+                                          slug=request.path_params["slug"],
+                                          name=request.path_params["name"]), timeout=RPC_TIMEOUT)
     return Response(asset.data, media_type=asset.content_type, headers={
         "etag": f'"{asset.sha256}"', "cache-control": "private, no-cache",
         "content-disposition": "attachment", "x-content-type-options": "nosniff"})
