@@ -12,14 +12,17 @@ export async function render(main, [slug], context) {
   const shown = template.publishedVersion ?? versions[0]?.number;
   const schemaArea = h("div", {id: "schema"});
   const out = h("div", {class: "out"});
+  // The shown version's schema, asked for once: the schema section and the render form's
+  // example both read it when the shown version is the published one.
+  const schema = shown ? versionSchema(slug, shown) : null;
   fill(main,
     pageHeader(template.name || template.slug, `${template.slug} · created ${when(template.createdAt)}`,
       h("a", {class: "btn primary", href: route(["templates", slug, "edit"])}, "New version")),
     out,
     section("Versions", versionTable(template, versions, out, schemaArea, context)),
-    template.publishedVersion ? renderForm(slug, template.publishedVersion) : null,
+    template.publishedVersion ? renderForm(slug, template.publishedVersion, schema) : null,
     schemaArea);
-  if (shown) await showSchema(schemaArea, slug, shown, context);
+  if (shown) await showSchema(schemaArea, slug, shown, context, schema);
 }
 
 function versionTable(template, versions, out, schemaArea, context) {
@@ -47,10 +50,14 @@ function versionTable(template, versions, out, schemaArea, context) {
     "No versions yet: add one with New version.");
 }
 
-async function showSchema(area, slug, number, context) {
+function versionSchema(slug, number) {
+  return get(path("templates", slug, "versions", number, "schema"));
+}
+
+async function showSchema(area, slug, number, context, loading = versionSchema(slug, number)) {
   fill(area, section(`Version ${number}: request body`, h("p", {class: "empty"}, "Loading…")));
   try {
-    const schema = await get(path("templates", slug, "versions", number, "schema"));
+    const schema = await loading;
     if (!context.alive) return;
     fill(area, section(`Version ${number}: request body`,
       h("p", {class: "subtitle"}, "The JSON Schema of the data this version takes, an example that validates, and a command that renders it."),
@@ -63,10 +70,11 @@ async function showSchema(area, slug, number, context) {
   }
 }
 
-/** Renders the published version with data typed here (prefilled with its example). */
-function renderForm(slug, number) {
+/** Renders the published version with data typed here (prefilled with its example, from
+ * `schema`: the published version's schema, being fetched). */
+function renderForm(slug, number, schema) {
   const data = h("textarea", {id: "render-data", class: "json", rows: "8", spellcheck: "false"});
-  get(path("templates", slug, "versions", number, "schema")).then(
+  schema.then(
     (schema) => { if (!data.value) data.value = JSON.stringify(schema.example, null, 2); },
     () => {});  // the schema section shows the error
   const out = h("div", {class: "out"});

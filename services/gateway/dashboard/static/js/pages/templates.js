@@ -3,7 +3,7 @@
 import {ApiError, call, get, path, post} from "../api.js";
 import {keep} from "../drafts.js";
 import {field, h, link, route, table, when, fill} from "../dom.js";
-import {busy, pageHeader, section, nextPageButton} from "../ui.js";
+import {busy, pageHeader, parseJson, section, nextPageButton} from "../ui.js";
 
 export async function render(main, _params, context) {
   const list = h("div", null, h("p", {class: "empty"}, "Loading…"));
@@ -91,12 +91,7 @@ async function readTemplateFiles(chosen) {
 }
 
 async function readJson(file) {
-  const text = await file.text();
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ApiError(0, "invalid_json", `${file.name} is not valid JSON: ${error.message}`);
-  }
+  return parseJson(await file.text(), file.name);
 }
 
 /** The new template's images and first version; a refused version opens in the editor. */
