@@ -249,8 +249,7 @@ def shape_schema(shape: Shape) -> dict:
 
 def _kind_schema(key: str, kind: type) -> dict:
     """The type and bounds `_shape` checks: MAX_CHARS for strings, RANGES for integers."""
-    name = {dict: "object", int: "integer", bool: "boolean", str: "string", list: "array"}[kind]
-    schema: dict = {"type": name}
+    schema: dict = {"type": requests.json_type(kind)}
     if kind is str and key in requests.MAX_CHARS:
         schema["maxLength"] = requests.MAX_CHARS[key]
     if kind is int and key in requests.RANGES:

@@ -144,7 +144,7 @@ def _shape(body: object, allowed: dict[str, type], required: set[str], what: str
 def _problem(key: str, value: object, kind: type) -> str | None:
     """What is wrong with one field's value, or None."""
     if not _is(value, kind):
-        return f"Expected {_name(kind)}"
+        return f"Expected {json_type(kind)}"
     if kind is str and len(value) > MAX_CHARS.get(key, len(value)):
         return f"At most {MAX_CHARS[key]} characters"
     if kind is int and key in RANGES and not RANGES[key][0] <= value <= RANGES[key][1]:
@@ -158,7 +158,9 @@ def _is(value: object, kind) -> bool:
     return isinstance(value, kind)
 
 
-def _name(kind) -> str:
+def json_type(kind) -> str:
+    """The JSON (Schema) name of a Python type a Shape's field takes: what errors say and the
+    OpenAPI document shows."""
     return {dict: "object", int: "integer", bool: "boolean", str: "string", list: "array"}[kind]
 
 
