@@ -162,8 +162,8 @@ class Markup(str):
 
 
 HELD = re.compile("\ue000(\\d+)\ue001")
-MARKS = re.compile("[\ue000\ue001]")  # what HELD is made of
-RESERVED = MARKS  # lint refuses them in a template
+RESERVED = re.compile("[\ue000\ue001]")
+"""What HELD is made of: refused in a template (lint, and markup() for layouts stored before)."""
 
 
 def markup(template: str, scope: dict, locale: str = "en_US") -> Markup:
@@ -185,11 +185,7 @@ def markup(template: str, scope: dict, locale: str = "en_US") -> Markup:
         raw.append(url)  # held aside, so the bold and italic marks never look inside it
         return f'<link href="\ue000{len(raw) - 1}\ue001" color="#1a56db"><u>{match.group(1)}</u></link>'
 
-    def literal(match: re.Match) -> str:  # the characters that mark held values, typed
-        raw.append(match.group())
-        return f"\ue000{len(raw) - 1}\ue001"
-
-    text = LINK.sub(link, escape(PLACEHOLDER.sub(hold, MARKS.sub(literal, template))))
+    text = LINK.sub(link, escape(PLACEHOLDER.sub(hold, template)))
     text = BOLD.sub(r"<b>\1</b>", text)
     text = _nest(ITALIC.sub(r"<i>\1</i>", text))
     text = HELD.sub(lambda m: escape(raw[int(m.group(1))], {'"': "&quot;"}), text)
