@@ -173,6 +173,8 @@ def _cut(exc: Exception) -> str:
 # --------------------------------------------------------------------------------- at render
 
 _registered: OrderedDict[str, int] = OrderedDict()  # font name -> its cost, oldest first
+NO_FILE = hashlib.sha256(b"").digest()
+"""A style a family leaves out, in the family's content hash."""
 
 
 def families(declared: dict, assets: dict[str, bytes]) -> dict[str, Family]:
@@ -182,14 +184,15 @@ def families(declared: dict, assets: dict[str, bytes]) -> dict[str, Family]:
 
     files = {name: {style: assets[styles[style]] for style in STYLES if style in styles}
              for name, styles in declared.items()}
-    distinct = {hashlib.sha256(data).digest() for styles in files.values()
-                for data in styles.values()}
+    digests = {name: {style: hashlib.sha256(data).digest() for style, data in styles.items()}
+               for name, styles in files.items()}  # each file hashed once (up to 4 MiB each)
+    distinct = {digest for styles in digests.values() for digest in styles.values()}
     if len(distinct) > MAX_LAYOUT_FONTS:
         raise BadFont(f"the layout names {len(distinct)} font files; at most "
                       f"{MAX_LAYOUT_FONTS}")
     out, used = {}, set()
     for name, styles in files.items():
-        key = hashlib.sha256(b"".join(hashlib.sha256(styles.get(s, b"")).digest()
+        key = hashlib.sha256(b"".join(digests[name].get(s, NO_FILE)
                                       for s in STYLES)).hexdigest()[:24]
         names = {style: _register(f"u{key}-{style}", data) for style, data in styles.items()}
         used.update(names.values())
