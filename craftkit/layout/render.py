@@ -162,10 +162,21 @@ def _clear_of(parts: list[list[dict]], styles: Styles, size: tuple[float, float]
     width = size[0] - left - right
     header, footer = (sum(f.wrap(width, size[1])[1] for f in flowables(blocks, styles))
                       for blocks in parts)
-    header_end = min(24, top / 2) + header  # from the top edge
-    footer_top = max(bottom - 8, footer + 12)  # from the bottom edge
+    header_end = header_top(top) + header  # from the top edge
+    footer_end = footer_top(bottom, footer)  # from the bottom edge
     return (header_end + SPACE["xs"] if header and header_end > top else top,
-            footer_top + SPACE["xs"] if footer and footer_top > bottom else bottom)
+            footer_end + SPACE["xs"] if footer and footer_end > bottom else bottom)
+
+
+def header_top(top: float) -> float:
+    """Where the header starts, down from the page's top edge, in a top margin of `top`."""
+    return min(24, top / 2)
+
+
+def footer_top(bottom: float, height: float) -> float:
+    """Where a footer `height` tall starts, up from the page's bottom edge, in a bottom margin
+    of `bottom`: 8 pt into the margin, or higher when it would come within 12 pt of the edge."""
+    return max(bottom - 8, height + 12)
 
 
 def _encryption(password: str | None):
@@ -221,7 +232,7 @@ class _Decorator:
             blocks = Resolver(self.locale, Limits()).blocks(self.layout[part], scope)
             items = [(f, *f.wrapOn(canvas, width, self.size[1])) for f in flowables(blocks, self.styles)]
             height = sum(h for _, _, h in items)
-            y = self.size[1] - min(24, top / 2) if part == "header" else max(bottom - 8, height + 12)
+            y = self.size[1] - header_top(top) if part == "header" else footer_top(bottom, height)
             for flowable, _, h in items:
                 y -= h
                 flowable.drawOn(canvas, left, y)
