@@ -15,12 +15,11 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import (Flowable, KeepTogether, PageBreak, Paragraph,
                                 Spacer, Table, TableStyle)
 
-from craftkit.layout import fonts
+from craftkit.layout import fonts, rtl
 from craftkit.layout.codes import barcode, image, qr
 from craftkit.layout.errors import RenderError
 from craftkit.layout.lint import SPACE
 from craftkit.layout.paragraphs import chunks, line_count
-from craftkit.layout.rtl import RtlParagraph
 from craftkit.layout.tables import MIN_SHARE, Columns, Look, TableStream
 
 ALIGN = {"left": TA_LEFT, "center": TA_CENTER, "right": TA_RIGHT, "justify": TA_JUSTIFY}
@@ -84,9 +83,7 @@ class Styles:
         style = self.paragraph(size, align or ("right" if right_to_left else "left"), bold,
                                italic, color, fonts.shaping(markup), family, space_before,
                                space_after)
-        if isinstance(made, fonts.Bidi):  # lines broken in reading order, then each reordered
-            return RtlParagraph(None, style, bidi=made)
-        return _Paragraph(made, style)
+        return rtl.paragraph(made, style, _Paragraph)
 
 
 def flowables(blocks: list[dict], styles: Styles) -> list[Flowable]:

@@ -46,3 +46,11 @@ class RtlParagraph(Paragraph):
             parts[0].soft = {i for i in self.soft if i < first}
             parts[1].soft = {i - first for i in self.soft if i >= first}
         return parts
+
+
+def paragraph(made: str | Bidi, style, plain: type[Paragraph] = Paragraph) -> Paragraph:
+    """The paragraph for what fonts.fallback made (or covered markup): an RtlParagraph for
+    right-to-left lines, else `plain` (the body's widow-aware paragraph, a cell's Paragraph)."""
+    if isinstance(made, Bidi):  # lines broken in reading order, then each reordered
+        return RtlParagraph(None, style, bidi=made)
+    return plain(made, style)

@@ -34,9 +34,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, Paragraph, Table, TableStyle
 
-from craftkit.layout import fonts
+from craftkit.layout import fonts, rtl
 from craftkit.layout.paragraphs import line_count, line_range
-from craftkit.layout.rtl import RtlParagraph
 from craftkit.layout.text import Markup
 
 PADDING = 3  # top and bottom, points
@@ -176,8 +175,7 @@ class _Cells:
                 f"cell{len(self._styles)}", fontName=font, fontSize=FONT_SIZE, leading=LEADING,
                 alignment=PARAGRAPH_ALIGN[align], allowWidows=1, allowOrphans=1,
                 shaping=int(shaping))
-        paragraph = (RtlParagraph(None, self._styles[key], bidi=made)
-                     if isinstance(made, fonts.Bidi) else Paragraph(made, self._styles[key]))
+        paragraph = rtl.paragraph(made, self._styles[key])
         paragraph.wrap(self.inner[index], 1e9)
         paragraph.cell_width = self.inner[index]
         return paragraph
