@@ -280,15 +280,6 @@ async def run_until_terminated(server: Server | grpc.aio.Server,
     await server.stop(grace)
 
 
-def setup_logging(name: str) -> None:
-    logging.basicConfig(level=logging.INFO,
-                        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
-    # httpx logs every request's full URL at INFO: a presigned S3 URL (the gateway's downloads)
-    # carries its signature in the query string, and a webhook URL may carry its receiver's token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
 class ApiErrorInterceptor(grpc.aio.ServerInterceptor):
     """Turns an ApiError raised by any unary handler into its rich gRPC status, and a lost
     database connection into UNAVAILABLE, so servicers just raise."""

