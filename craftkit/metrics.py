@@ -14,7 +14,11 @@ def serve_from_env() -> int | None:
     if not listen:
         return None
     host, _, port = listen.rpartition(":")
-    server, _ = prometheus_client.start_http_server(int(port), addr=host or "0.0.0.0")
+    try:
+        server, _ = prometheus_client.start_http_server(int(port), addr=host or "0.0.0.0")
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"METRICS_LISTEN {listen}: cannot listen ({exc}); give a free "
+                         "host:port, or leave it empty for no metrics endpoint") from None
     return server.server_port
 
 

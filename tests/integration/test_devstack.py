@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -18,12 +19,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from craftkit.devstack import ROOT, free_port, health, port_open
+from craftkit.devstack import ROOT, SERVICES, free_port, health, port_open
 from tests.integration.conftest import FAST_RECOVERY, eventually, invoice
 
 CONSOLE = Path(sys.executable).parent / "craftkit"
 PORTS = ("GATEWAY_PORT", "STATUS_PORT", "ENQUEUE_PORT", "WORKER_HEALTH_PORT", "WEBHOOKS_PORT",
          "KAFKA_PORT", "S3_PORT")
+
+
+def free_ports_from(count: int) -> int:
+    """The first of `count` consecutive free ports (the five metrics ports of make run)."""
+    while True:
+        base = free_port()
+        if base + count < 65536 and not any(port_open(base + i) for i in range(count)):
+            return base
 
 
 def children() -> dict[int, list[int]]:
@@ -108,7 +117,7 @@ class MakeRun:
 @pytest.fixture
 def make_run(tmp_path):
     runs: list[MakeRun] = []
-    ports = {name: free_port() for name in PORTS}
+    ports = {name: free_port() for name in PORTS} | {"METRICS_PORT_BASE": free_ports_from(5)}
 
     def start() -> MakeRun:
         runs.append(MakeRun(tmp_path / "craftkit", ports, tmp_path / f"make-run-{len(runs)}.out"))
@@ -149,6 +158,11 @@ def alive(pid: int) -> bool:
 
 def test_make_run_restarts_a_killed_service_stops_clean_and_keeps_pdfs(make_run):
     run = make_run()
+    # Each service's Prometheus endpoint is printed, and answers.
+    printed = re.findall(r"^  (\w+): +(http://127\.0\.0\.1:\d+/metrics)$", run.output(), re.M)
+    assert sorted(name for name, _ in printed) == sorted(SERVICES)
+    for _, url in printed:
+        assert "process_resident_memory_bytes" in httpx.get(url).text
     # dev.env holds the demo project's full key: for this user only, like the tokens beside it.
     assert stat.S_IMODE((run.workdir / "dev.env").stat().st_mode) == 0o600
     address = f"127.0.0.1:{run.ports['ENQUEUE_PORT']}"
@@ -203,6 +217,20 @@ def test_a_service_whose_port_is_taken_exits_at_once_saying_so(stack, name, sett
         address = f"127.0.0.1:{taken.getsockname()[1]}"
         process = subprocess.run(
             [sys.executable, "-m", f"services.{name}"], cwd=ROOT, capture_output=True,
-            env={**stack.env(name), setting: address}, timeout=60, text=True)
+            env={**stack.env(name), setting: address, "METRICS_LISTEN": f"127.0.0.1:{free_port()}"},
+            timeout=60, text=True)
     assert process.returncode != 0
     assert f"cannot listen on {address}" in process.stderr, process.stderr[-2000:]
+
+
+def test_a_service_whose_metrics_port_is_taken_exits_at_once_saying_so(stack):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        process = subprocess.run(
+            [sys.executable, "-m", "services.status"], cwd=ROOT, capture_output=True,
+            env={**stack.env("status"), "STATUS_LISTEN": f"127.0.0.1:{free_port()}",
+                 "METRICS_LISTEN": address}, timeout=60, text=True)
+    assert process.returncode != 0
+    assert f"METRICS_LISTEN {address}: cannot listen" in process.stderr, process.stderr[-2000:]
