@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from craftkit import db, kafka
+from craftkit import db, kafka, metrics
 from craftkit.outbox import Outbox
 from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import enqueue_pb2_grpc
@@ -21,6 +21,7 @@ async def serve(settings: Settings) -> None:
     # (so its supervisor or Kubernetes starts it again).
     server, port, health = create_server(settings.listen, settings.security)
     pool = db.pool(settings.database)
+    metrics.watch_pool(pool)
     await pool.open(wait=False)
     producer = kafka.producer(settings.kafka)
     # The relay sends the jobs this service writes and the completion events its event sweep

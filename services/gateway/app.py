@@ -12,13 +12,14 @@ terminal renders).
 from __future__ import annotations
 
 import contextlib
+import functools
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute, Mount, Router
 
-from services.gateway import dashboard, errors, openapi
+from services.gateway import dashboard, errors, metrics, openapi
 from services.gateway.auth import ApiKeys
 from services.gateway.routes import (ApiRoute, health, hooks, keys, renders, share_links,
                                      templates, webhooks)
@@ -38,7 +39,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        async with running(settings) as state:
+        async with running(settings) as state, metrics.readiness(
+                functools.partial(health.readiness, state)):
             app.state.gateway = state
             yield
 
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     api = Router(routes=API_ROUTES, redirect_slashes=False)
     routes = [*PUBLIC_ROUTES, *docs, *dashboard.ROUTES, Mount("", app=api, middleware=[
         Middleware(AuthenticationMiddleware, backend=ApiKeys())])]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS,
+                    middleware=[Middleware(metrics.RequestMetrics)])
     app.router.redirect_slashes = False
     return app

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from craftkit import db, kafka
+from craftkit import db, kafka, metrics
 from craftkit.downloads import DownloadUrls, Presigner
 from craftkit.outbox import Outbox
 from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
@@ -35,6 +35,7 @@ async def serve(settings: Settings) -> None:
     # (so its supervisor or Kubernetes starts it again).
     server, port, health = create_server(settings.listen, settings.security)
     pool = db.pool(settings.database)
+    metrics.watch_pool(pool)
     await pool.open(wait=False)
     producer = kafka.producer(settings.kafka)
     waiters = TerminalWaiters(settings.database.url)
