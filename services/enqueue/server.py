@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from craftkit import db, kafka, metrics
-from craftkit.outbox import Outbox
+from craftkit.outbox import Outbox, watch_backlog
 from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import enqueue_pb2_grpc
 from services.enqueue import sweeper
@@ -46,6 +46,7 @@ async def serve(settings: Settings) -> None:
         tasks = [
             asyncio.create_task(relay_when_connected()),
             asyncio.create_task(kafka.keep_topics(settings.kafka)),
+            asyncio.create_task(watch_backlog(pool, outbox.topics)),
             asyncio.create_task(sweeper.every(
                 settings.sweep_interval_seconds,
                 lambda: sweeper.sweep(pool, outbox, topic=settings.kafka.jobs_topic,

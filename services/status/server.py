@@ -9,7 +9,7 @@ import logging
 
 from craftkit import db, kafka, metrics
 from craftkit.downloads import DownloadUrls, Presigner
-from craftkit.outbox import Outbox
+from craftkit.outbox import Outbox, watch_backlog
 from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import (downloads_pb2_grpc, idempotency_pb2_grpc, inbound_pb2_grpc,
                          projects_pb2_grpc, status_pb2_grpc, templates_pb2_grpc)
@@ -69,6 +69,7 @@ async def serve(settings: Settings) -> None:
 
         tasks.append(asyncio.create_task(relay_when_connected()))
         tasks.append(asyncio.create_task(kafka.keep_topics(settings.kafka)))
+        tasks.append(asyncio.create_task(watch_backlog(pool, outbox.topics)))
         if settings.retention_days > 0:
             store = PdfStore(settings.storage)
             tasks.append(asyncio.create_task(Retention(pool, store, settings.retention_days).run()))
