@@ -50,11 +50,11 @@ def documented_exporters() -> dict[str, set[str]]:
 
 
 def used_names() -> set[str]:
-    """Every metric name a dashboard query or an alert expression selects (Prometheus' own
-    `up` left out)."""
+    """Every metric name a dashboard query, an alert or a runbook query selects (Prometheus'
+    own `up` left out)."""
     dashboard = json.loads(observability.DASHBOARD.read_text())
     rules = yaml.safe_load(observability.RULES.read_text())["spec"]["groups"]
-    exprs = [*observability.queries(dashboard),
+    exprs = [*observability.queries(dashboard), *observability.runbook_queries(),
              *[rule["expr"] for group in rules for rule in group["rules"]]]
     return {name for expr in exprs for name, _ in observability.selectors(expr)
             } - observability.FROM_PROMETHEUS

@@ -267,6 +267,26 @@ def test_the_runbook_has_no_section_for_an_alert_that_does_not_exist(rules):
     assert sorted(sections) == sorted(rule["alert"] for rule in rules)
 
 
+def runbook_queries() -> list[str]:
+    """The queries of the runbook's ```promql blocks, one a line (a trailing # comment cut)."""
+    blocks = re.findall(r"^```promql\n(.*?)^```$", RUNBOOK.read_text(), re.MULTILINE | re.DOTALL)
+    return [line.partition("  #")[0].strip() for block in blocks
+            for line in block.splitlines() if line.strip()]
+
+
+def test_the_runbooks_queries_parse_and_name_catalogued_metrics():
+    """An operator pastes them into Prometheus during an incident: they must work as written."""
+    exprs = runbook_queries()
+    assert len(exprs) >= 5
+    for expr in exprs:
+        try:
+            parse(expr)
+        except ValueError as exc:
+            pytest.fail(f"{expr}: {exc}")
+    assert uncatalogued(exprs) == set()
+    assert jobs_named(exprs) <= SERVICES
+
+
 # --- what `kubectl apply -k deploy/observability` applies -------------------------------------
 
 
