@@ -262,6 +262,36 @@ def test_every_alert_expression_parses_and_names_catalogued_metrics(rules):
     assert jobs_named([rule["expr"] for rule in rules]) <= SERVICES
 
 
+def threshold(expr: str) -> float:
+    """The number the first comparison of an alert's expression compares with."""
+    node = parse(expr)
+    while not isinstance(node.rhs, promql_parser.NumberLiteral):
+        node = node.lhs
+    return node.rhs.val
+
+
+def test_thresholds_leave_room_for_what_a_healthy_system_does(rules, monkeypatch):
+    """An alert that fires on a healthy system teaches operators to ignore it: the outbox
+    relays unsent rows after OUTBOX_RELAY_AFTER_SECONDS, and KEDA adds a worker per
+    lagThreshold messages of lag (deploy/k8s), so neither may alert near those figures."""
+    from craftkit.config import Kafka
+    from tests.unit.test_k8s import environment, kustomize, named
+
+    production = kustomize("overlays/production")
+    for key, value in environment(production, "enqueue").items():
+        monkeypatch.setenv(key, value)
+    by_name = {rule["alert"]: rule for rule in rules}
+    outbox = by_name["CraftkitOutboxBacklogOld"]
+    assert threshold(outbox["expr"]) >= 10 * Kafka.from_env().relay_after_seconds
+    scaled = named(production, "ScaledObject", "render-worker")["spec"]
+    lag = threshold(by_name["CraftkitConsumerLagGrowing"]["expr"])
+    assert lag >= 5 * int(scaled["triggers"][0]["metadata"]["lagThreshold"])
+    # A failing pod is taken out of traffic by its readiness probe first; a paging alert only
+    # when no pod of the service serves.
+    assert by_name["CraftkitServiceNotServing"]["labels"]["severity"] == "warning"
+    assert by_name["CraftkitServiceDown"]["labels"]["severity"] == "critical"
+
+
 def test_the_runbook_has_no_section_for_an_alert_that_does_not_exist(rules):
     sections = re.findall(r"^## (Craftkit\w+)$", RUNBOOK.read_text(), re.MULTILINE)
     assert sorted(sections) == sorted(rule["alert"] for rule in rules)
