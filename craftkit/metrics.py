@@ -151,11 +151,10 @@ class PoolCollector(Collector):
 
     def collect(self):
         families = self._families()
-        for pool in self.pools:
-            stats = pool.get_stats()
-            for family, key in zip(families, ("pool_size", "pool_max", "pool_available",
-                                              "requests_waiting", "requests_errors")):
-                family.add_metric([], stats.get(key, 0))
+        stats = [pool.get_stats() for pool in self.pools]
+        for family, key in zip(families, ("pool_size", "pool_max", "pool_available",
+                                          "requests_waiting", "requests_errors")):
+            family.add_metric([], sum(s.get(key, 0) for s in stats))
         return families
 
     @staticmethod
@@ -333,15 +332,18 @@ class ClientMetrics(grpc.aio.UnaryUnaryClientInterceptor):
         labels = method_labels(method.decode() if isinstance(method, bytes) else method)
         _child(CLIENT_STARTED, labels).inc()
         started = time.perf_counter()
+        call, code = None, grpc.StatusCode.UNKNOWN
         try:
             call = await continuation(details, request)
             code = await call.code()
-        except BaseException:
-            _handled(CLIENT_HANDLED, labels, grpc.StatusCode.CANCELLED.name).inc()
-            _child(CLIENT_HANDLING, labels).observe(time.perf_counter() - started)
+        except asyncio.CancelledError:
+            if call is not None:  # the caller gave up (its own timeout): so does the RPC
+                call.cancel()
+            code = grpc.StatusCode.CANCELLED
             raise
-        _handled(CLIENT_HANDLED, labels, code.name).inc()
-        _child(CLIENT_HANDLING, labels).observe(time.perf_counter() - started)
+        finally:
+            _handled(CLIENT_HANDLED, labels, code.name).inc()
+            _child(CLIENT_HANDLING, labels).observe(time.perf_counter() - started)
         return call
 
 

@@ -74,15 +74,16 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             IN_FLIGHT.dec()
-            _series(route_template(scope), scope["method"], status).observe(
-                time.perf_counter() - started)
+            method = scope["method"]
+            _series(route_template(scope), method if method in METHODS else "other",
+                    status).observe(time.perf_counter() - started)
 
 
 @functools.lru_cache(maxsize=4096)
 def _series(route: str, method: str, status: int):
     """The histogram's child for one (route, method, status): bounded by the app's routes,
     METHODS and HTTP status codes, so this cache holds them all."""
-    return REQUESTS.labels(route, method if method in METHODS else "other", str(status))
+    return REQUESTS.labels(route, method, str(status))
 
 
 def route_template(scope: Scope) -> str:

@@ -32,6 +32,8 @@ class Renders(status_pb2_grpc.StatusServiceServicer):
             raise errors.NotFound("no render with id 'missing' in this project")
         if request.render_id == "broken":
             raise RuntimeError("a bug")
+        if request.render_id == "slow":
+            await asyncio.Event().wait()
         return render_pb2.Render(id=request.render_id, project_id=request.project_id)
 
 
@@ -98,6 +100,19 @@ async def test_each_call_is_counted_once_on_both_sides_with_its_code(server, tmp
                  grpc_method=GET[2]) == started + 1
     assert value("grpc_server_handling_seconds_count", grpc_type="unary", grpc_service=GET[1],
                  grpc_method=GET[2]) > 0
+
+
+async def test_a_caller_giving_up_cancels_the_call_and_both_sides_count_it(server, tmp_path):
+    before = {side: handled(f"grpc_{side}_handled_total", "CANCELLED")
+              for side in ("server", "client")}
+    async with service.channel(f"127.0.0.1:{server}", caller(tmp_path, TOKEN)) as channel:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(status_pb2_grpc.StatusServiceStub(channel).GetRender(
+                status_pb2.GetRenderRequest(project_id=PROJECT, render_id="slow"), timeout=30),
+                0.2)
+        assert handled("grpc_client_handled_total", "CANCELLED") == before["client"] + 1
+        await eventually(lambda: handled("grpc_server_handled_total", "CANCELLED")
+                         == before["server"] + 1)
 
 
 async def test_health_checks_are_counted_and_unknown_methods_make_no_series(server):
