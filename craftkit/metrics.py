@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import time
+
 import grpc
 import prometheus_client
 from google.protobuf import descriptor_pool
@@ -49,14 +50,16 @@ def serve_from_env() -> int | None:
 
 
 def _registry() -> prometheus_client.CollectorRegistry:
-    """The default registry; in multiprocess mode, one reading the workers' files (plus this
-    supervising process's own process_* metrics)."""
+    """The default registry; in multiprocess mode, one reading the workers' files, plus this
+    supervising process's own process_* and python_info (prometheus_client has no python_gc_*
+    in that mode)."""
     directory = os.environ.get(MULTIPROC_ENV)
     if not directory:
         return prometheus_client.REGISTRY
     registry = prometheus_client.CollectorRegistry()
     Workers(directory, registry)
     prometheus_client.ProcessCollector(registry=registry)
+    prometheus_client.PlatformCollector(registry=registry)
     return registry
 
 

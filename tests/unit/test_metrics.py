@@ -5,11 +5,14 @@ token, an ApiError) are counted, the method's labels are the declared ones."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from craftkit import errors, metrics, service
 from craftkit.internal_auth import ADMIN, ClientSecurity, ServerSecurity
@@ -162,3 +165,23 @@ async def test_health_reported_by_watch_dependencies_is_exported():
     assert value("craftkit_serving") == 1
     assert value("craftkit_dependency_up", dependency="kafka") == 0
     assert value("craftkit_dependency_up", dependency="postgresql") == 1
+
+
+WORKER = """
+import os, prometheus_client
+done = prometheus_client.Counter("craftkit_test_done_total", "d")
+busy = prometheus_client.Gauge("craftkit_test_busy", "b", multiprocess_mode="livesum")
+done.inc(3)
+busy.inc(2)
+"""
+
+
+def test_the_workers_sum_keeps_a_dead_workers_counts_but_not_its_live_gauges(tmp_path):
+    """GATEWAY_WORKERS > 1: a worker that died (uvicorn replaces it) leaves its requests counted
+    and its requests in flight forgotten."""
+    env = {**os.environ, metrics.MULTIPROC_ENV: str(tmp_path)}
+    subprocess.run([sys.executable, "-c", WORKER], env=env, check=True, timeout=60)
+    registry = CollectorRegistry()
+    metrics.Workers(str(tmp_path), registry)
+    assert registry.get_sample_value("craftkit_test_done_total") == 3
+    assert registry.get_sample_value("craftkit_test_busy") in (None, 0)
