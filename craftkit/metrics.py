@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import time
+
 import grpc
 import prometheus_client
 from google.protobuf import descriptor_pool
@@ -49,14 +50,16 @@ def serve_from_env() -> int | None:
 
 
 def _registry() -> prometheus_client.CollectorRegistry:
-    """The default registry; in multiprocess mode, one reading the workers' files (plus this
-    supervising process's own process_* metrics)."""
+    """The default registry; in multiprocess mode, one reading the workers' files, plus this
+    supervising process's own process_* and python_info (prometheus_client has no python_gc_*
+    in that mode)."""
     directory = os.environ.get(MULTIPROC_ENV)
     if not directory:
         return prometheus_client.REGISTRY
     registry = prometheus_client.CollectorRegistry()
     Workers(directory, registry)
     prometheus_client.ProcessCollector(registry=registry)
+    prometheus_client.PlatformCollector(registry=registry)
     return registry
 
 
@@ -151,11 +154,10 @@ class PoolCollector(Collector):
 
     def collect(self):
         families = self._families()
-        for pool in self.pools:
-            stats = pool.get_stats()
-            for family, key in zip(families, ("pool_size", "pool_max", "pool_available",
-                                              "requests_waiting", "requests_errors")):
-                family.add_metric([], stats.get(key, 0))
+        stats = [pool.get_stats() for pool in self.pools]
+        for family, key in zip(families, ("pool_size", "pool_max", "pool_available",
+                                          "requests_waiting", "requests_errors")):
+            family.add_metric([], sum(s.get(key, 0) for s in stats))
         return families
 
     @staticmethod
@@ -333,15 +335,18 @@ class ClientMetrics(grpc.aio.UnaryUnaryClientInterceptor):
         labels = method_labels(method.decode() if isinstance(method, bytes) else method)
         _child(CLIENT_STARTED, labels).inc()
         started = time.perf_counter()
+        call, code = None, grpc.StatusCode.UNKNOWN
         try:
             call = await continuation(details, request)
             code = await call.code()
-        except BaseException:
-            _handled(CLIENT_HANDLED, labels, grpc.StatusCode.CANCELLED.name).inc()
-            _child(CLIENT_HANDLING, labels).observe(time.perf_counter() - started)
+        except asyncio.CancelledError:
+            if call is not None:  # the caller gave up (its own timeout): so does the RPC
+                call.cancel()
+            code = grpc.StatusCode.CANCELLED
             raise
-        _handled(CLIENT_HANDLED, labels, code.name).inc()
-        _child(CLIENT_HANDLING, labels).observe(time.perf_counter() - started)
+        finally:
+            _handled(CLIENT_HANDLED, labels, code.name).inc()
+            _child(CLIENT_HANDLING, labels).observe(time.perf_counter() - started)
         return call
 
 

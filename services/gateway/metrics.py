@@ -74,15 +74,16 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             IN_FLIGHT.dec()
-            _series(route_template(scope), scope["method"], status).observe(
-                time.perf_counter() - started)
+            method = scope["method"]
+            _series(route_template(scope), method if method in METHODS else "other",
+                    status).observe(time.perf_counter() - started)
 
 
 @functools.lru_cache(maxsize=4096)
 def _series(route: str, method: str, status: int):
     """The histogram's child for one (route, method, status): bounded by the app's routes,
     METHODS and HTTP status codes, so this cache holds them all."""
-    return REQUESTS.labels(route, method if method in METHODS else "other", str(status))
+    return REQUESTS.labels(route, method, str(status))
 
 
 def route_template(scope: Scope) -> str:
@@ -90,18 +91,17 @@ def route_template(scope: Scope) -> str:
     included; "unmatched" when none did. Starlette's routers leave the route they chose in
     scope["route"] (the innermost one, through mounts)."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    if route is None or path is None:
+    if route is None:
         return UNMATCHED
     prefix = scope.get("root_path", "")[len(scope.get("app_root_path", "")):]
     if isinstance(route, Mount):
         if not route.routes:  # a mounted app (static files) serves whatever is under it
-            return f"{path}/{{path}}"
+            return f"{prefix}/{{path}}"
         # A mounted router that did not route: its middleware answered first (the API key
-        # check's 401) or no route below it matched (404).
-        inner = next((r for r in route.routes if r.matches(scope)[0] is not Match.NONE), None)
-        return prefix + inner.path if inner is not None else UNMATCHED
-    return prefix + path
+        # check's 401 or 429) or no route below it matched (404).
+        route = next((r for r in route.routes if r.matches(scope)[0] is not Match.NONE), None)
+    template = getattr(route, "path_format", None)  # "{id:int}" shown as "{id}"
+    return prefix + template if template else UNMATCHED
 
 
 def rate_limited(limit: str, project: str | None) -> None:

@@ -5,11 +5,14 @@ token, an ApiError) are counted, the method's labels are the declared ones."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from craftkit import errors, metrics, service
 from craftkit.internal_auth import ADMIN, ClientSecurity, ServerSecurity
@@ -32,6 +35,8 @@ class Renders(status_pb2_grpc.StatusServiceServicer):
             raise errors.NotFound("no render with id 'missing' in this project")
         if request.render_id == "broken":
             raise RuntimeError("a bug")
+        if request.render_id == "slow":
+            await asyncio.Event().wait()
         return render_pb2.Render(id=request.render_id, project_id=request.project_id)
 
 
@@ -100,6 +105,19 @@ async def test_each_call_is_counted_once_on_both_sides_with_its_code(server, tmp
                  grpc_method=GET[2]) > 0
 
 
+async def test_a_caller_giving_up_cancels_the_call_and_both_sides_count_it(server, tmp_path):
+    before = {side: handled(f"grpc_{side}_handled_total", "CANCELLED")
+              for side in ("server", "client")}
+    async with service.channel(f"127.0.0.1:{server}", caller(tmp_path, TOKEN)) as channel:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(status_pb2_grpc.StatusServiceStub(channel).GetRender(
+                status_pb2.GetRenderRequest(project_id=PROJECT, render_id="slow"), timeout=30),
+                0.2)
+        assert handled("grpc_client_handled_total", "CANCELLED") == before["client"] + 1
+        await eventually(lambda: handled("grpc_server_handled_total", "CANCELLED")
+                         == before["server"] + 1)
+
+
 async def test_health_checks_are_counted_and_unknown_methods_make_no_series(server):
     check = ("unary", "grpc.health.v1.Health", "Check")
     before = handled("grpc_server_handled_total", "OK", check)
@@ -147,3 +165,23 @@ async def test_health_reported_by_watch_dependencies_is_exported():
     assert value("craftkit_serving") == 1
     assert value("craftkit_dependency_up", dependency="kafka") == 0
     assert value("craftkit_dependency_up", dependency="postgresql") == 1
+
+
+WORKER = """
+import os, prometheus_client
+done = prometheus_client.Counter("craftkit_test_done_total", "d")
+busy = prometheus_client.Gauge("craftkit_test_busy", "b", multiprocess_mode="livesum")
+done.inc(3)
+busy.inc(2)
+"""
+
+
+def test_the_workers_sum_keeps_a_dead_workers_counts_but_not_its_live_gauges(tmp_path):
+    """GATEWAY_WORKERS > 1: a worker that died (uvicorn replaces it) leaves its requests counted
+    and its requests in flight forgotten."""
+    env = {**os.environ, metrics.MULTIPROC_ENV: str(tmp_path)}
+    subprocess.run([sys.executable, "-c", WORKER], env=env, check=True, timeout=60)
+    registry = CollectorRegistry()
+    metrics.Workers(str(tmp_path), registry)
+    assert registry.get_sample_value("craftkit_test_done_total") == 3
+    assert registry.get_sample_value("craftkit_test_busy") in (None, 0)
