@@ -281,7 +281,7 @@ def settings(**overrides) -> Settings:
 def row(url: str, **overrides) -> dict:
     return {"id": uuid.uuid4(), "endpoint_id": uuid.uuid4(), "event": "render.succeeded",
             "payload": b"{}", "attempts": 2, "url": url, "secret": "whsec_x", "previous": None,
-            "object_key": None, **overrides}
+            "object_key": None, "trace_context": None, **overrides}
 
 
 @pytest.mark.parametrize("url, extra, error", [
