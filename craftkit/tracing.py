@@ -105,21 +105,22 @@ async def flush() -> None:
 
 
 def server_interceptors() -> list:
-    """grpc.aio server interceptors continuing the caller's trace (none when tracing is off)."""
+    """grpc.aio server interceptors continuing the caller's trace (none when tracing is off).
+    Health checks (every second from each dependant, every few from kubelet) make no spans."""
     if _provider is None:
         return []
-    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
-    return [aio_server_interceptor()]
+    return [aio_server_interceptor(filter_=filters.negate(filters.health_check()))]
 
 
 def client_interceptors() -> list:
     """grpc.aio client interceptors passing the trace on to the server (none when off)."""
     if _provider is None:
         return []
-    from opentelemetry.instrumentation.grpc import aio_client_interceptors
+    from opentelemetry.instrumentation.grpc import aio_client_interceptors, filters
 
-    return aio_client_interceptors()
+    return aio_client_interceptors(filter_=filters.negate(filters.health_check()))
 
 
 def annotate(key: str, value: str | int | float | bool) -> None:

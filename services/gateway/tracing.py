@@ -15,7 +15,6 @@ What a client sends never shapes a span beyond one request's worth:
 from __future__ import annotations
 
 from opentelemetry import trace
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from craftkit import tracing
 
 UNMATCHED = "unmatched"
+PROBES = "/healthz$,/readyz$"
+"""Kubelet's probes, every few seconds: no spans (patterns searched in the URL, no query)."""
 UNTRUSTED_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full")
 """Attributes the ASGI instrumentation fills from the raw URL; replaced by the route template."""
@@ -45,8 +46,11 @@ class Traced:
     body chunk)."""
 
     def __init__(self, app: ASGIApp) -> None:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware  # only when on
+
         self.app = OpenTelemetryMiddleware(
-            Named(app), default_span_details=method_only, server_request_hook=scrub,
+            Named(app), excluded_urls=PROBES, default_span_details=method_only,
+            server_request_hook=scrub,
             exclude_spans=["receive", "send"],
             http_capture_headers_sanitize_fields=REDACTED_HEADERS)
 
