@@ -18,7 +18,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute, Mount, Router
 
+from craftkit import tracing
 from services.gateway import dashboard, errors, openapi
+from services.gateway import tracing as gateway_tracing
 from services.gateway.auth import ApiKeys
 from services.gateway.routes import (ApiRoute, health, hooks, keys, renders, share_links,
                                      templates, webhooks)
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with running(settings) as state:
             app.state.gateway = state
             yield
+        await tracing.flush()  # stopping: the last requests' spans out before the process ends
 
     # Public routes match first; everything else passes the API-key backend.
     docs = openapi.routes(PUBLIC_ROUTES, API_ROUTES, settings.public_base_url)
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     api = Router(routes=API_ROUTES, redirect_slashes=False)
     routes = [*PUBLIC_ROUTES, *docs, *dashboard.ROUTES, Mount("", app=api, middleware=[
         Middleware(AuthenticationMiddleware, backend=ApiKeys())])]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS,
+                    middleware=gateway_tracing.middleware())
     app.router.redirect_slashes = False
     return app
