@@ -461,9 +461,10 @@ def main() -> None:
             if not args.overhead_only:
                 sections(stack, key, args)
 
-            async def rate(seconds: float | None) -> float:
-                return (await closed_loop(stack.ports["gateway"], key, OVERHEAD_CONCURRENCY,
-                                          seconds or args.seconds))[0]
+            async def rate(seconds: float | None) -> tuple[float, int]:
+                rate, latencies = await closed_loop(stack.ports["gateway"], key,
+                                                    OVERHEAD_CONCURRENCY, seconds or args.seconds)
+                return rate, len(latencies)
 
             print(f"metrics and tracing (POST -> succeeded, concurrency {OVERHEAD_CONCURRENCY}, "
                   f"{args.seconds:.0f} s each):", flush=True)

@@ -6,19 +6,24 @@ would, and exports its spans over OTLP/gRPC to a sink here that counts and disca
 
 Every service is restarted between the two settings. The runs go off, on, on, off (ABBA), so a
 machine that speeds up or slows down during the bench (2 cores, a cache warming) weighs on both
-sides alike; each side's figure is the mean of its two runs.
+sides alike; each side's figure is the mean of its runs. Besides renders/s, the CPU time the
+services spend per render (their processes and render processes, from /proc): on a machine
+shared with other work, renders/s moves with the neighbours' load, the CPU per render much less.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import statistics
 import threading
 from concurrent import futures
+from dataclasses import dataclass
 
 import grpc
 import httpx
+import psutil
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from craftkit.devstack import SERVICES, Stack
@@ -86,39 +91,67 @@ async def scraping(stack: Stack, stop: asyncio.Event) -> int:
     return scrapes
 
 
-async def throughput(measure, stack: Stack, scrape: bool) -> float:
-    """renders/s of one `measure()` run (after a short warm-up), scraping meanwhile if asked."""
+def cpu_seconds(stack: Stack) -> float:
+    """CPU time (user + system) the services have used so far: each service's process, the
+    children it has reaped (render processes replaced) and those alive (the render pool)."""
+    total = 0.0
+    for popen in stack.processes.values():
+        process = psutil.Process(popen.pid)
+        times = process.cpu_times()
+        total += times.user + times.system + times.children_user + times.children_system
+        for child in process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child_times = child.cpu_times()
+                total += child_times.user + child_times.system
+    return total
+
+
+@dataclass
+class Run:
+    rate: float
+    """renders/s"""
+    cpu_ms: float
+    """the services' CPU time per render"""
+
+
+async def throughput(measure, stack: Stack, scrape: bool) -> Run:
+    """One `measure()` run (after a short warm-up), scraping meanwhile if asked."""
     await measure(2)  # warm-up: the restarted services' connections, imports and caches
     stop = asyncio.Event()
     scraper = asyncio.create_task(scraping(stack, stop)) if scrape else None
+    cpu = cpu_seconds(stack)
     try:
-        rate = await measure(None)
+        rate, renders = await measure(None)
     finally:
         stop.set()
         if scraper is not None:
             await scraper
-    return rate
+    return Run(rate, (cpu_seconds(stack) - cpu) * 1000 / max(renders, 1))
 
 
 def overhead(stack: Stack, run, measure, rounds: int = 1) -> str:
-    """`measure(seconds or None)` is a coroutine function giving renders/s (None: the bench's
-    length); `run` runs one coroutine to completion. `rounds` of off, on, on, off. Leaves the
-    services restarted with both off: run it last."""
-    rates: dict[str, list[float]] = {"off": [], "on": []}
+    """`measure(seconds or None)` is a coroutine function giving (renders/s, renders) (None: the
+    bench's length); `run` runs one coroutine to completion. `rounds` of off, on, on, off.
+    Leaves the services restarted with both off: run it last."""
+    runs: dict[str, list[Run]] = {"off": [], "on": []}
     with SpanSink() as sink:
         current = None
         for side in ("off", "on", "on", "off") * rounds:
             if side != current:
                 restart(stack, OFF if side == "off" else on(sink.port))
                 current = side
-            rates[side].append(run(throughput(measure, stack, scrape=side == "on")))
+            runs[side].append(run(throughput(measure, stack, scrape=side == "on")))
         spans = sink.spans
-    off, with_both = statistics.mean(rates["off"]), statistics.mean(rates["on"])
-    runs = "; ".join(f"{side} {', '.join(f'{r:.1f}' for r in rates[side])}"
-                     for side in rates)
+    rate = {side: statistics.mean(r.rate for r in runs[side]) for side in runs}
+    cpu = {side: statistics.mean(r.cpu_ms for r in runs[side]) for side in runs}
+    each = "; ".join(f"{side} {', '.join(f'{r.rate:.1f}' for r in runs[side])}"
+                     for side in runs)
     traced = (f"{spans} spans exported" if spans else
               "no span exported: tracing was not on, this measured metrics alone")
-    return (f"  observability overhead: off {off:.1f} renders/s, on {with_both:.1f} renders/s "
-            f"({(off - with_both) / off * 100:.1f} %)\n"
-            f"    runs (off, on, on, off, ...): {runs}; /metrics of every service scraped every "
-            f"{SCRAPE_EVERY:g} s; {traced}")
+    return (f"  observability overhead: off {rate['off']:.1f} renders/s, on {rate['on']:.1f} "
+            f"renders/s ({(rate['off'] - rate['on']) / rate['off'] * 100:.1f} %)\n"
+            f"    the services' CPU per render: off {cpu['off']:.1f} ms, on {cpu['on']:.1f} ms "
+            f"({(cpu['on'] - cpu['off']) / cpu['off'] * 100:+.1f} %; steadier than renders/s "
+            "on a busy machine)\n"
+            f"    renders/s of each run (off, on, on, off, ...): {each}; /metrics of every "
+            f"service scraped every {SCRAPE_EVERY:g} s; {traced}")
