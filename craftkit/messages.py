@@ -8,6 +8,9 @@ same statement as the change it announces), and how consumers read it.
 Both are keyed by the render id. Every statement that announces something selects `job_row(...)` or
 `event_row(...)` over a row of `renders` (all of whose columns are in scope), so the JSON is built in
 one place. Parsing fails with MalformedMessage, which consumers log and skip.
+
+Each outbox row also keeps the trace context of the span that wrote it (the statement's `trace`
+parameter, `trace_context()`); the outbox sends it as the message's traceparent/tracestate headers.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+
+from psycopg.types.json import Jsonb
+
+from craftkit import tracing
 
 
 class MalformedMessage(ValueError):
@@ -37,9 +44,17 @@ EVENT_PAYLOAD = f"""convert_to(json_build_object(
 
 def outbox_insert(topic_param: str, payload: str, source: str) -> str:
     """`INSERT INTO outbox` of one message per row of `source` (a CTE of render rows), returning
-    what Outbox.publish needs."""
-    return (f"INSERT INTO outbox (topic, key, payload) SELECT %({topic_param})s, {JOB_KEY}, "
-            f"{payload} FROM {source} RETURNING id, key, payload")
+    what Outbox.publish needs. The statement's `trace` parameter is `trace_context()`."""
+    return (f"INSERT INTO outbox (topic, key, payload, trace_context) SELECT %({topic_param})s, "
+            f"{JOB_KEY}, {payload}, %(trace)s::jsonb FROM {source} "
+            "RETURNING id, key, payload, trace_context")
+
+
+def trace_context() -> Jsonb | None:
+    """outbox_insert's `trace` parameter: the current span's W3C context, so the message
+    continues this trace; NULL when tracing is off or no span is current."""
+    fields = tracing.current_fields()
+    return Jsonb(fields) if fields else None
 
 
 def _object(raw: bytes, required: tuple[str, ...]) -> dict:

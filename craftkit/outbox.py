@@ -10,7 +10,8 @@ nothing that happened goes unannounced. Two paths then carry it to Kafka:
   LOCKED, so any number of relays may run), sends them, waits for every ack, and deletes them in
   the same transaction. It covers a crash between commit and ack, and a broker that was down.
 
-Delivery is at least once (a row can go both ways); consumers dedupe by render id.
+Delivery is at least once (a row can go both ways); consumers dedupe by render id. Either way the
+message carries the row's trace context as its traceparent/tracestate headers (craftkit.tracing).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 from psycopg_pool import AsyncConnectionPool
 
+from craftkit import tracing
 from craftkit.kafka import Sends
 from craftkit.retry import RetryPolicy, drain_forever
 
@@ -52,14 +54,17 @@ class Outbox:
         for topic in topics:  # listed at 0 from the first scrape
             SENT.labels(topic, "fast"), SENT.labels(topic, "relay")
 
-    def publish(self, outbox_id: int, topic: str, key: bytes, payload: bytes) -> None:
+    def publish(self, outbox_id: int, topic: str, key: bytes, payload: bytes,
+                trace_context: dict | None = None) -> None:
         """Sends a just-committed row now; the relay sends it later if this does not work out."""
         if self.connected:
-            self._spawn(self._publish(outbox_id, topic, key, payload))
+            self._spawn(self._publish(outbox_id, topic, key, payload, trace_context))
 
-    async def _publish(self, outbox_id: int, topic: str, key: bytes, payload: bytes) -> None:
+    async def _publish(self, outbox_id: int, topic: str, key: bytes, payload: bytes,
+                       trace_context: dict | None) -> None:
         try:
-            await (await self.producer.send(topic, payload, key=key))
+            await (await self.producer.send(topic, payload, key=key,
+                                            headers=tracing.as_headers(trace_context) or None))
         except Exception as exc:  # noqa: BLE001 - any failure leaves the row to the relay
             log.debug("fast path failed for outbox row %d: %s", outbox_id, exc)
             self.sends.failed(topic, exc)
@@ -93,7 +98,7 @@ class Outbox:
         """Sends one batch of rows the fast path left behind; returns how many."""
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
-                "SELECT id, topic, key, payload FROM outbox WHERE topic = ANY(%s) "
+                "SELECT id, topic, key, payload, trace_context FROM outbox WHERE topic = ANY(%s) "
                 "AND created_at < clock_timestamp() - %s * interval '1 second' "
                 "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED", (self.topics, self.after, self.batch))
             rows = await cur.fetchall()
@@ -112,7 +117,9 @@ class Outbox:
         acks = []
         for row in rows:
             try:
-                acks.append(await self.producer.send(row["topic"], row["payload"], key=row["key"]))
+                acks.append(await self.producer.send(
+                    row["topic"], row["payload"], key=row["key"],
+                    headers=tracing.as_headers(row["trace_context"]) or None))
             except Exception as exc:  # noqa: BLE001 - recorded, then raised to the relay loop
                 self.sends.failed(row["topic"], exc)
                 raise

@@ -273,7 +273,8 @@ async def cancel(tasks) -> None:
 
 async def run_until_terminated(server: Server | grpc.aio.Server,
                                servicer: health.aio.HealthServicer, grace: float = 5.0) -> None:
-    """Waits for SIGTERM or SIGINT, then stops taking calls and lets running ones finish."""
+    """Waits for SIGTERM or SIGINT, then stops taking calls and lets running ones finish (and
+    exports their spans, in case the process is killed before it exits)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -283,6 +284,7 @@ async def run_until_terminated(server: Server | grpc.aio.Server,
     metrics.report_health(False, {})
     await servicer.enter_graceful_shutdown()
     await server.stop(grace)
+    await tracing.flush()
 
 
 class ApiErrorInterceptor(grpc.aio.ServerInterceptor):

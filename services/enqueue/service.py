@@ -41,7 +41,8 @@ WITH dedupe AS (
 ), job AS (
     {messages.outbox_insert("topic", messages.JOB_PAYLOAD, "render")}
 )
-SELECT render.*, job.id AS outbox_id, job.key AS job_key, job.payload AS job_payload
+SELECT render.*, job.id AS outbox_id, job.key AS job_key, job.payload AS job_payload,
+       job.trace_context AS job_trace_context
 FROM render, job
 """
 
@@ -102,7 +103,7 @@ class EnqueueService(enqueue_pb2_grpc.EnqueueServiceServicer):
                 "project": request.project_id, "key": key, "id": uuid7(),
                 "window": self.dedupe_window, "template": template["id"],
                 "version": template["number"], "data": data_json, "filename": filename,
-                "topic": self.jobs_topic})
+                "topic": self.jobs_topic, "trace": messages.trace_context()})
             row = await cur.fetchone()
             deduplicated = row is None
             if deduplicated:
@@ -110,6 +111,6 @@ class EnqueueService(enqueue_pb2_grpc.EnqueueServiceServicer):
                 row = await cur.fetchone()
             else:
                 self.outbox.publish(row["outbox_id"], self.jobs_topic, row["job_key"],
-                                    row["job_payload"])
+                                    row["job_payload"], row["job_trace_context"])
                 metrics.accepted(request.template_slug)
         return enqueue_pb2.EnqueueRenderResponse(render=to_proto(row), deduplicated=deduplicated)

@@ -81,10 +81,11 @@ async def _republish(pool: AsyncConnectionPool, outbox: Outbox, statement: str, 
                      params: dict) -> int:
     """Runs a sweep statement (it writes outbox rows) and hands its rows to the outbox now."""
     async with pool.connection() as conn:
-        cur = await conn.execute(statement, {"topic": topic, **params})
+        cur = await conn.execute(statement, {"topic": topic, "trace": messages.trace_context(),
+                                             **params})
         rows = await cur.fetchall()
     for row in rows:
-        outbox.publish(row["id"], topic, row["key"], row["payload"])
+        outbox.publish(row["id"], topic, row["key"], row["payload"], row["trace_context"])
     return len(rows)
 
 

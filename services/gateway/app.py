@@ -19,7 +19,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute, Mount, Router
 
+from craftkit import tracing
 from services.gateway import dashboard, errors, metrics, openapi
+from services.gateway import tracing as gateway_tracing
 from services.gateway.auth import ApiKeys
 from services.gateway.routes import (ApiRoute, health, hooks, keys, renders, share_links,
                                      templates, webhooks)
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 functools.partial(health.readiness, state)):
             app.state.gateway = state
             yield
+        await tracing.flush()  # stopping: the last requests' spans out before the process ends
 
     # Public routes match first; everything else passes the API-key backend.
     docs = openapi.routes(PUBLIC_ROUTES, API_ROUTES, settings.public_base_url)
@@ -53,6 +56,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [*PUBLIC_ROUTES, *docs, *dashboard.ROUTES, Mount("", app=api, middleware=[
         Middleware(AuthenticationMiddleware, backend=ApiKeys())])]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS,
-                    middleware=[Middleware(metrics.RequestMetrics)])
+                    middleware=[*gateway_tracing.middleware(), Middleware(metrics.RequestMetrics)])
     app.router.redirect_slashes = False
     return app

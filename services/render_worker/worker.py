@@ -27,8 +27,9 @@ import grpc
 from aiokafka import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import TopicPartition
+from opentelemetry.trace import SpanKind
 
-from craftkit import errors, kafka, messages, renders
+from craftkit import errors, kafka, messages, renders, tracing
 from craftkit.layout import RenderError
 from craftkit.retry import RetryPolicy
 from craftkit.v1 import status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc
@@ -230,7 +231,11 @@ class Worker:
 
     async def _job(self, message, token: Token) -> None:
         try:
-            await self.handle(message.value)
+            # One "render" span per job, continuing the trace of the request that enqueued it
+            # (the job's traceparent header); the claim, store and finish calls are its children.
+            with tracing.tracer.start_as_current_span(
+                    "render", context=tracing.extract(message.headers), kind=SpanKind.CONSUMER):
+                await self.handle(message.value)
         except Exception:  # noqa: BLE001 - a bug here must not stall the partition's commits;
             # the render stays unfinished and the enqueue sweeper hands it out again
             log.exception("job at %s:%d failed", message.partition, message.offset)
@@ -250,6 +255,7 @@ class Worker:
         except messages.MalformedMessage as exc:
             log.error("skipping a malformed job message: %s", exc)
             return
+        tracing.annotate("craftkit.render.id", job.render_id)
         ticket = self.slots.admit(job.project_id)
         if ticket is None:
             # Over the project's share: left queued; the sweeper hands it out again later.
@@ -262,6 +268,9 @@ class Worker:
                 render_id=job.render_id, project_id=job.project_id,
                 worker_id=self.settings.worker_id))
             if claim is not None:
+                tracing.annotate("craftkit.render.template",
+                                 claim.render.template_slug or claim.render.template_id)
+                tracing.annotate("craftkit.render.attempt", claim.attempt)
                 await self._leased(claim, self._attempt(claim, ticket))
         finally:
             ticket.done()
@@ -328,6 +337,8 @@ class Worker:
             measured.succeeded(pdf, rendered.pages)
             request.succeeded, request.object_key = True, key
             request.download_url = self.store.download_url(key)
+            tracing.annotate("craftkit.render.bytes", len(pdf))
+        tracing.annotate("craftkit.render.outcome", "succeeded" if request.succeeded else "failed")
         finished = await self._call(self.status.FinishRender, request)
         if finished is not None:
             self.rendered += 1
@@ -337,6 +348,7 @@ class Worker:
 
     async def _release(self, claim, reason: str) -> None:
         """Gives the attempt back; the status service fails the render at its last attempt."""
+        tracing.annotate("craftkit.render.outcome", "released")
         log.warning("render %s attempt %d: %s", claim.render.id, claim.attempt, reason)
         await self._call(self.status.ReleaseRender, status_pb2.ReleaseRenderRequest(
             render_id=claim.render.id, project_id=claim.render.project_id, attempt=claim.attempt,
@@ -358,7 +370,9 @@ class Worker:
         return data
 
     async def _store(self, key: str, pdf: bytes) -> None:
-        await STORE.call(lambda: asyncio.to_thread(self.store.put, key, pdf), f"storing {key}")
+        with tracing.tracer.start_as_current_span("store", kind=SpanKind.CLIENT):  # retries too
+            await STORE.call(lambda: asyncio.to_thread(self.store.put, key, pdf),
+                             f"storing {key}")
 
     async def _call(self, method, request):
         """The response, or None when the status service says there is nothing to do.

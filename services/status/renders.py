@@ -98,7 +98,8 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
         rid = parse_id(request.render_id)
         async with self.pool.connection() as conn:
             cur = await conn.execute(CANCEL, {"id": rid, "project": request.project_id,
-                                              "topic": self.events_topic})
+                                              "topic": self.events_topic,
+                                              "trace": messages.trace_context()})
             row = await cur.fetchone()
             if row is None:
                 cur = await conn.execute("SELECT status::text AS status FROM renders "
@@ -111,7 +112,7 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                     f"render {request.render_id} is {current['status']}; only a queued render "
                     "can be cancelled")
         self.outbox.publish(row["outbox_id"], self.events_topic, row["event_key"],
-                            row["event_payload"])
+                            row["event_payload"], row["event_trace_context"])
         self.waiters.finished(str(rid), row)
         metrics.entered(row)
         log.info("render %s cancelled", request.render_id)
@@ -337,11 +338,12 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
             "status": "succeeded" if succeeded else "failed", "key": key or None,
             "url": url, "error": error, "id": rid, "project": project_id,
             "attempt": attempt,
-            "topic": self.events_topic, "lease": self.lease_seconds})
+            "topic": self.events_topic, "lease": self.lease_seconds,
+            "trace": messages.trace_context()})
         row = await cur.fetchone()
         if row is not None:
             self.outbox.publish(row["outbox_id"], self.events_topic, row["event_key"],
-                                row["event_payload"])
+                                row["event_payload"], row["event_trace_context"])
             self.waiters.finished(str(rid), row)
             metrics.entered(row)
         return row
@@ -377,7 +379,8 @@ done AS (
 ), event AS (
     {messages.outbox_insert("topic", messages.EVENT_PAYLOAD, "done")}
 )
-SELECT done.*, event.id AS outbox_id, event.key AS event_key, event.payload AS event_payload
+SELECT done.*, event.id AS outbox_id, event.key AS event_key, event.payload AS event_payload,
+       event.trace_context AS event_trace_context
 FROM done, event
 """
 
@@ -438,6 +441,7 @@ done AS (
 ), event AS (
     {messages.outbox_insert("topic", messages.EVENT_PAYLOAD, "done")}
 )
-SELECT done.*, event.id AS outbox_id, event.key AS event_key, event.payload AS event_payload
+SELECT done.*, event.id AS outbox_id, event.key AS event_key, event.payload AS event_payload,
+       event.trace_context AS event_trace_context
 FROM done, event
 """

@@ -30,9 +30,10 @@ import time
 from collections import Counter
 
 import httpx
+from opentelemetry.trace import SpanKind, StatusCode
 from psycopg_pool import AsyncConnectionPool
 
-from craftkit import db
+from craftkit import db, tracing
 from craftkit.downloads import DownloadUrls
 from craftkit.retry import RetryPolicy
 from services.webhooks import metrics, signing, targets
@@ -52,9 +53,11 @@ WITH events AS (
     SELECT render_id, event, body FROM events
     ON CONFLICT (render_id) DO NOTHING
 )
-INSERT INTO webhook_deliveries (id, endpoint_id, render_id, event, payload, give_up_at)
+INSERT INTO webhook_deliveries (id, endpoint_id, render_id, event, payload, give_up_at,
+                                trace_context)
 SELECT gen_random_uuid(), w.id, e.render_id, e.event, convert_to(%(bodies)s::jsonb->>(e.render_id::text), 'UTF8'),
-       clock_timestamp() + %(give_up)s * interval '1 second'
+       clock_timestamp() + %(give_up)s * interval '1 second',
+       %(traces)s::jsonb -> (e.render_id::text)
 FROM events e JOIN webhook_endpoints w
   ON w.project_id = e.project_id AND e.event = ANY(w.events) AND w.deleted_at IS NULL
 ON CONFLICT (endpoint_id, render_id, event) DO NOTHING
@@ -75,7 +78,8 @@ UPDATE webhook_deliveries d
 SET next_attempt_at = clock_timestamp() + %(lease)s * interval '1 second'
 FROM due, webhook_endpoints w
 WHERE d.id = due.id AND w.id = d.endpoint_id
-RETURNING d.id, d.endpoint_id, d.event, d.payload, d.attempts, d.give_up_at, w.url, w.secret,
+RETURNING d.id, d.endpoint_id, d.event, d.payload, d.attempts, d.give_up_at, d.trace_context,
+          w.url, w.secret,
           CASE WHEN w.previous_until > clock_timestamp() THEN w.previous_secret END AS previous,
           (SELECT r.object_key FROM renders r WHERE r.id = d.render_id
            AND r.expired_at IS NULL) AS object_key
@@ -116,12 +120,14 @@ FROM o WHERE d.id = o.id
 """
 
 
-async def record(pool: AsyncConnectionPool, events: list[dict], give_up: float) -> int:
-    """One delivery per subscribed endpoint for each event; returns how many are new."""
+async def record(pool: AsyncConnectionPool, events: list[dict], give_up: float,
+                 traces: dict[str, dict] | None = None) -> int:
+    """One delivery per subscribed endpoint for each event; returns how many are new. `traces`:
+    each event's trace context by render id, kept with its deliveries (every attempt joins it)."""
     bodies = {e["renderId"]: signing.payload(e).decode() for e in events}
     async with pool.connection() as conn:
         cur = await conn.execute(RECORD, {"events": json.dumps(events), "bodies": json.dumps(bodies),
-                                          "give_up": give_up})
+                                          "give_up": give_up, "traces": json.dumps(traces or {})})
         return len(await cur.fetchall())
 
 
@@ -245,13 +251,28 @@ class Deliverer:
         return signing.payload(event)
 
     async def send(self, row: dict) -> int:
-        body = self.body(row)
-        sent = signing.headers(
-            event=row["event"], delivery_id=str(row["id"]), timestamp=int(time.time()),
-            body=body, secret=row["secret"], previous_secret=row["previous"])
-        response = await targets.post(self.client, row["url"], content=body,
-                                      headers=sent, allow_private=self.settings.allow_private_targets)
-        return response.status_code
+        # A span per attempt, in the trace of the render the event announces: the delivery row
+        # keeps the event's context, so a retry a day later joins that trace too. No URL in it
+        # (its query may hold the receiver's token), nor anything signed.
+        with tracing.tracer.start_as_current_span(
+                "webhook.deliver", context=tracing.from_fields(row["trace_context"]),
+                kind=SpanKind.CLIENT) as span:
+            if span.is_recording():
+                span.set_attributes({"craftkit.webhook.endpoint_id": str(row["endpoint_id"]),
+                                     "craftkit.webhook.delivery_id": str(row["id"]),
+                                     "craftkit.webhook.event": row["event"],
+                                     "craftkit.webhook.attempt": row["attempts"] + 1})
+            body = self.body(row)
+            sent = signing.headers(
+                event=row["event"], delivery_id=str(row["id"]), timestamp=int(time.time()),
+                body=body, secret=row["secret"], previous_secret=row["previous"])
+            response = await targets.post(self.client, row["url"], content=body, headers=sent,
+                                          allow_private=self.settings.allow_private_targets)
+            if span.is_recording():
+                span.set_attribute("http.response.status_code", response.status_code)
+                if not 200 <= response.status_code < 300:
+                    span.set_status(StatusCode.ERROR, f"HTTP {response.status_code}")
+            return response.status_code
 
     async def flush(self) -> None:
         """Writes the outcomes gathered in the last few milliseconds in one statement. If that

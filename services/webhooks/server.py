@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from psycopg_pool import AsyncConnectionPool
 
-from craftkit import db, kafka, messages
+from craftkit import db, kafka, messages, tracing
 from craftkit import metrics as craftkit_metrics
 from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import webhooks_pb2_grpc
@@ -75,13 +75,18 @@ async def consume(settings: Settings, consumer: AIOKafkaConsumer, pool: AsyncCon
 async def record(settings: Settings, consumer: AIOKafkaConsumer, pool: AsyncConnectionPool,
                  deliverer: deliveries.Deliverer, batches: dict) -> None:
     events = []
+    traces = {}  # render id -> the event's trace context, kept with its deliveries
     for message in (m for batch in batches.values() for m in batch):
         try:
-            events.append(messages.CompletionEvent.parse(message.value).body)
+            event = messages.CompletionEvent.parse(message.value)
         except messages.MalformedMessage as exc:
             log.error("skipping a malformed event: %s", exc)
+            continue
+        events.append(event.body)
+        if trace := tracing.header_fields(message.headers):
+            traces[event.render_id] = trace
     if events and await db.RETRY.call(
-            lambda: deliveries.record(pool, events, settings.give_up_seconds),
+            lambda: deliveries.record(pool, events, settings.give_up_seconds, traces),
             f"recording {len(events)} event(s)"):
         deliverer.wake()
     try:

@@ -19,7 +19,7 @@ class Broker:
         self.refusing = refusing
         self.sent: list[str] = []
 
-    async def send(self, topic: str, payload: bytes, key: bytes) -> asyncio.Future:
+    async def send(self, topic: str, payload: bytes, key: bytes, headers=None) -> asyncio.Future:
         self.sent.append(topic)
         ack = asyncio.get_running_loop().create_future()
         if topic in self.refusing:
@@ -30,7 +30,8 @@ class Broker:
 
 
 def rows(*topics: str) -> list[dict]:
-    return [{"topic": topic, "payload": b"{}", "key": b"k"} for topic in topics]
+    return [{"topic": topic, "payload": b"{}", "key": b"k", "trace_context": None}
+            for topic in topics]
 
 
 async def test_a_topic_with_too_few_replicas_is_reported_while_the_other_topic_is_not():
