@@ -154,8 +154,13 @@ def test_request_spans_never_carry_a_raw_path_a_query_or_a_clients_trace(api, sp
                      "GET /v1/renders/{id}", "GET unmatched", "POST /v1/hooks/{hook}/{token}"}]
         return found if len({span.name for span in found}) == 3 else []
 
-    eventually(ours, 30, "the three requests' spans")
+    found = eventually(ours, 30, "the three requests' spans")
     everything = spans.all()
+    # The unknown render: status answered NOT_FOUND, the caller's error, not the server's.
+    [read] = [span for span in found if span.name == "GET /v1/renders/{id}"]
+    [lookup] = eventually(lambda: named(spans.trace(read.trace_id), "status",
+                                        "/craftkit.v1.StatusService/GetRender"), 30, "GetRender")
+    assert lookup.attributes["rpc.grpc.status_code"] == 5 and lookup.status_code != ERROR
     assert not [span for span in everything if span.trace_id == foreign_trace]
     assert not [(span.name, key) for span in everything
                 for key, value in span.attributes.items() if secret in str(value)]
