@@ -17,6 +17,9 @@ Pipeline, for the 1-page seed invoice:
 
 Webhooks: deliveries/s to a local receiver, and the delay from a render's terminal state to its
 delivery (p50/p99).
+
+Observability: renders/s (concurrency 32) with metrics and tracing off, then on (every /metrics
+scraped each second, spans exported to a local OTLP sink); see bench/overhead.py.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import uvloop
 
+from bench import overhead
 from bench.http import Connection
 from craftkit import demo
 from craftkit.devstack import Infra, Stack
@@ -414,18 +418,39 @@ async def webhooks(stack: Stack, key: str, renders: int, endpoints: int, rate: f
             f"{count / (last - released):.0f} deliveries/s")
 
 
+OVERHEAD_CONCURRENCY = 32
+
+
+def sections(stack: Stack, key: str, args) -> None:
+    """The pipeline's and the webhooks' figures."""
+    print(f"pipeline (POST -> succeeded, sync mode, {args.seconds:.0f} s each):", flush=True)
+    for line in uvloop.run(pipeline(stack, key, args.seconds,
+                                    [int(x) for x in args.levels.split(",")])):
+        print(line, flush=True)
+    print("webhooks (a local receiver):", flush=True)
+    print(uvloop.run(webhooks(stack, key, renders=300, endpoints=1, rate=30)), flush=True)
+    with stack.channel("status") as channel:
+        _, fanout = demo.create_project(channel, "bench-fanout")
+    print(uvloop.run(webhooks(stack, fanout, renders=200, endpoints=10, rate=0)), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="length of each measurement")
     parser.add_argument("--levels", default="1,8,32,64", help="concurrency levels to measure")
+    parser.add_argument("--overhead-only", action="store_true",
+                        help="measure only the overhead of metrics and tracing")
+    parser.add_argument("--overhead-rounds", type=int, default=1,
+                        help="rounds of off, on, on, off for the overhead (each restarts twice)")
     args = parser.parse_args()
 
-    print("renderer, the whole invoice document, median of repeats:", flush=True)
-    for line in renderer():
-        print(line, flush=True)
-    print("1-page invoice, median of 300 (time, PDF size):", flush=True)
-    for line in one_page():
-        print(line, flush=True)
+    if not args.overhead_only:
+        print("renderer, the whole invoice document, median of repeats:", flush=True)
+        for line in renderer():
+            print(line, flush=True)
+        print("1-page invoice, median of 300 (time, PDF size):", flush=True)
+        for line in one_page():
+            print(line, flush=True)
     with tempfile.TemporaryDirectory(prefix="craftkit-bench-") as workdir:
         infra = Infra(Path(workdir)).start()
         stack = Stack(infra, env_overrides={"RATE_LIMIT_PER_SECOND": "0"})
@@ -433,15 +458,17 @@ def main() -> None:
             stack.start()
             with stack.channel("status") as channel:
                 _, key = demo.create_project(channel, "bench")
-            print(f"pipeline (POST -> succeeded, sync mode, {args.seconds:.0f} s each):", flush=True)
-            for line in uvloop.run(pipeline(stack, key, args.seconds,
-                                            [int(x) for x in args.levels.split(",")])):
-                print(line, flush=True)
-            print("webhooks (a local receiver):", flush=True)
-            print(uvloop.run(webhooks(stack, key, renders=300, endpoints=1, rate=30)), flush=True)
-            with stack.channel("status") as channel:
-                _, key = demo.create_project(channel, "bench-fanout")
-            print(uvloop.run(webhooks(stack, key, renders=200, endpoints=10, rate=0)), flush=True)
+            if not args.overhead_only:
+                sections(stack, key, args)
+
+            async def rate(seconds: float | None) -> tuple[float, int]:
+                rate, latencies = await closed_loop(stack.ports["gateway"], key,
+                                                    OVERHEAD_CONCURRENCY, seconds or args.seconds)
+                return rate, len(latencies)
+
+            print(f"metrics and tracing (POST -> succeeded, concurrency {OVERHEAD_CONCURRENCY}, "
+                  f"{args.seconds:.0f} s each):", flush=True)
+            print(overhead.overhead(stack, uvloop.run, rate, args.overhead_rounds), flush=True)
         finally:
             stack.stop()
             infra.stop()

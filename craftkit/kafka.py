@@ -15,6 +15,7 @@ from aiokafka.errors import (IllegalStateError, KafkaError, NoError,
                              TopicAlreadyExistsError, for_code)
 from aiokafka.helpers import create_ssl_context
 from aiokafka.structs import TopicPartition
+from prometheus_client import Gauge
 
 from craftkit.config import ConfigError, Kafka
 from craftkit.retry import RetryPolicy, errors_of
@@ -166,6 +167,66 @@ async def reachable(client: AIOKafkaProducer | AIOKafkaConsumer, timeout: float 
         return False
 
 
+
+
+CONSUMER_LAG = Gauge(
+    "craftkit_kafka_consumer_lag",
+    "Messages in a partition past the consumer group's committed offset (the log's end minus "
+    "the commit), per partition assigned to this process's consumer.",
+    ["group", "topic", "partition"])
+LAG_INTERVAL = 5.0
+
+
+async def partition_lag(consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+    """Per assigned partition, the messages past the group's committed offset: what the group
+    would read again if its members restarted now (the jobs in hand included). Where the group
+    has committed nothing yet, from the log's start (auto_offset_reset="earliest"). The end is
+    the larger of ListOffsets' answer and the latest fetch's high watermark (Tansu's ListOffsets
+    can fall behind what was fetched; see rewind_lost)."""
+    assigned = list(consumer.assignment())
+    if not assigned:
+        return {}
+    ends = await consumer.end_offsets(assigned)
+    commits = dict(zip(assigned, await asyncio.gather(*(consumer.committed(tp)
+                                                        for tp in assigned)), strict=True))
+    uncommitted = [tp for tp, offset in commits.items() if offset is None]
+    starts = await consumer.beginning_offsets(uncommitted) if uncommitted else {}
+    lags = {}
+    for tp in set(assigned) & consumer.assignment():  # not those revoked meanwhile
+        done = commits[tp] if commits[tp] is not None else starts.get(tp, 0)
+        end = max(ends.get(tp, 0), consumer.highwater(tp) or 0)
+        lags[tp] = max(end - done, 0)
+    return lags
+
+
+async def export_lag(consumer: AIOKafkaConsumer, group: str,
+                     interval: float = LAG_INTERVAL) -> None:
+    """Keeps craftkit_kafka_consumer_lag up to date for the consumer's partitions, every
+    `interval` seconds, forever: partitions no longer assigned leave the gauge (also when this
+    task ends). A broker that does not answer leaves the last values (health reports it)."""
+    shown: set[TopicPartition] = set()
+    try:
+        while True:
+            try:
+                lags = await asyncio.wait_for(partition_lag(consumer), 2 * interval)
+            except (KafkaError, OSError, asyncio.TimeoutError, IllegalStateError) as exc:
+                log.debug("measuring the consumer's lag: %s", exc)
+            else:
+                _forget_lag(group, shown - lags.keys())
+                for tp, behind in lags.items():
+                    CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(behind)
+                shown = set(lags)
+            await asyncio.sleep(interval)
+    finally:
+        _forget_lag(group, shown)
+
+
+def _forget_lag(group: str, partitions) -> None:
+    for tp in partitions:
+        try:
+            CONSUMER_LAG.remove(group, tp.topic, str(tp.partition))
+        except KeyError:
+            pass
 
 
 # What acks=all gets from a partition with fewer in-sync replicas than min.insync.replicas

@@ -16,6 +16,11 @@ rendered in a child process from a pebble ProcessPool, never in the caller's eve
 - each child is replaced after WORKER_RECYCLE_AFTER renders, so what a render leaves behind
   (fragmented memory, caches) does not accumulate.
 
+A render stopped by a limit fails with RenderFailed naming it in `limit` (time, memory, pages,
+rows), and every child replaced for another reason than recycling (killed at the time limit,
+out of memory, died, killed with a cancelled render, a broken pool) calls `on_restart`: the render
+worker counts both (services/render_worker/metrics.py).
+
 Children are started with `spawn`, never forked from a parent that runs gRPC and Kafka threads.
 This module is what a child imports: keep its imports light.
 """
@@ -35,7 +40,7 @@ from dataclasses import dataclass
 
 import pebble
 
-from craftkit.layout import Limits, RenderError, render_pdf
+from craftkit.layout import Limits, RenderError, Rendered, render_document
 from craftkit.layout.render import time_limit_message
 
 log = logging.getLogger(__name__)
@@ -45,7 +50,12 @@ OUT_OF_MEMORY = 75  # a render process's exit status after a render over RENDER_
 
 
 class RenderFailed(Exception):
-    """The render cannot succeed with this input (a limit, a data problem): record it failed."""
+    """The render cannot succeed with this input (a limit, a data problem): record it failed.
+    `limit`: the limit that stopped it (time, memory, pages, rows), None for a data problem."""
+
+    def __init__(self, message: str, limit: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class RenderCrashed(Exception):
@@ -66,8 +76,11 @@ def memory_message(megabytes: int) -> str:
 
 
 class RenderPool:
-    def __init__(self, settings: PoolSettings) -> None:
+    def __init__(self, settings: PoolSettings,
+                 on_restart: Callable[[int], None] = lambda processes: None) -> None:
+        """`on_restart(n)`: n render processes were replaced (not counting recycling)."""
         self.settings = settings
+        self.on_restart = on_restart
         self.pool = self._new_pool()
 
     def _new_pool(self) -> pebble.ProcessPool:
@@ -80,19 +93,26 @@ class RenderPool:
     async def render(self, layout_json: str, data_json: str, assets: dict[str, bytes], *,
                      then: Callable[[bytes], bytes] | None = None) -> bytes:
         """The PDF, or what `then` (a module-level function, run in the child under the same
-        time and memory limits) makes of it; RenderFailed or RenderCrashed otherwise. Callers keep
-        at most `processes` renders in flight (see Slots), so the time limit counts from a
-        render's start."""
+        time and memory limits) makes of it; RenderFailed or RenderCrashed otherwise."""
+        return (await self.document(layout_json, data_json, assets, then=then)).pdf
+
+    async def document(self, layout_json: str, data_json: str, assets: dict[str, bytes], *,
+                       then: Callable[[bytes], bytes] | None = None) -> Rendered:
+        """`render`, with the page count. Callers keep at most `processes` renders in flight
+        (see Slots), so the time limit counts from a render's start."""
         limits = self.settings.limits
         try:
             future = self.pool.schedule(_render, (layout_json, data_json, assets, limits, then),
                                         timeout=limits.seconds)
             kind, value = await asyncio.wrap_future(future)
         except FutureTimeout:
-            raise RenderFailed(time_limit_message(limits.seconds)) from None
+            self.on_restart(1)  # pebble ended the process and starts another
+            raise RenderFailed(time_limit_message(limits.seconds), "time") from None
         except pebble.ProcessExpired as exc:
+            self.on_restart(1)
             if exc.exitcode == OUT_OF_MEMORY:
-                raise RenderFailed(memory_message(self.settings.memory_limit_mb)) from None
+                raise RenderFailed(memory_message(self.settings.memory_limit_mb),
+                                   "memory") from None
             raise RenderCrashed(f"the render process died ({_exit(exc.exitcode)})") from None
         except (BrokenProcessPool, RuntimeError) as exc:
             # Children that die before taking any work (e.g. at start) break a pebble pool for
@@ -100,10 +120,17 @@ class RenderPool:
             log.error("render processes failed (%s); starting new ones", exc)
             broken, self.pool = self.pool, self._new_pool()
             broken.stop()
+            self.on_restart(self.settings.processes)
             raise RenderCrashed(f"the render processes failed: {exc}") from None
+        except asyncio.CancelledError:
+            # pebble kills the process running a cancelled render (with at most `processes`
+            # renders in flight, a scheduled render is running).
+            self.on_restart(1)
+            raise
         if kind == "pdf":
             return value
-        raise RenderFailed(value)
+        message, limit = value
+        raise RenderFailed(message, limit)
 
     def close(self) -> None:
         """Kills the children at once (renders in flight are given up; their leases expire)."""
@@ -133,20 +160,20 @@ def _address_space() -> int:
 
 def _render(layout_json: str, data_json: str, assets: dict[str, bytes], limits: Limits,
             then: Callable[[bytes], bytes] | None = None) -> tuple[str, object]:
-    """("pdf", bytes) or ("error", message): plain values cross the pipe. Out of memory, the
-    process exits with OUT_OF_MEMORY instead: what the failed render leaves behind (caches,
-    fragments) would make the next renders in it fail too."""
+    """("pdf", Rendered) or ("error", (message, limit)): plain values cross the pipe. Out of
+    memory, the process exits with OUT_OF_MEMORY instead: what the failed render leaves behind
+    (caches, fragments) would make the next renders in it fail too."""
     try:
-        pdf = render_pdf(json.loads(layout_json), json.loads(data_json), limits=limits,
-                         assets=assets)
-        return "pdf", then(pdf) if then else pdf
+        rendered = render_document(json.loads(layout_json), json.loads(data_json),
+                                   limits=limits, assets=assets)
+        return "pdf", Rendered(then(rendered.pdf), rendered.pages) if then else rendered
     except RenderError as exc:
-        return "error", str(exc)
+        return "error", (str(exc), exc.limit)
     except Exception as exc:  # noqa: BLE001 - a renderer bug or a failed allocation deep inside
         if _out_of_memory(exc):
             os._exit(OUT_OF_MEMORY)
         log.exception("the renderer failed")
-        return "error", f"the renderer failed: {type(exc).__name__}: {str(exc)[:200]}"
+        return "error", (f"the renderer failed: {type(exc).__name__}: {str(exc)[:200]}", None)
 
 
 def _out_of_memory(exc: BaseException | None) -> bool:

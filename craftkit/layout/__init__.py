@@ -16,7 +16,8 @@ options); `render_pdf` then fails only on what data can do, with a RenderError a
 
 from craftkit.layout.lint import image_assets, lint
 from craftkit.layout.errors import RenderError
-from craftkit.layout.render import Limits, render_pdf
+from craftkit.layout.render import Limits, Rendered, render_document, render_pdf
 from craftkit.layout.text import interpolate
 
-__all__ = ["Limits", "RenderError", "image_assets", "interpolate", "lint", "render_pdf"]
+__all__ = ["Limits", "RenderError", "Rendered", "image_assets", "interpolate", "lint",
+           "render_document", "render_pdf"]

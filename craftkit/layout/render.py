@@ -34,7 +34,8 @@ from craftkit.layout.errors import RenderError
 from craftkit.layout.lint import PAGE_SIZES, SPACE, margins as page_margins
 from craftkit.layout.resolve import Resolver, texts_of, watermark
 
-__all__ = ["Limits", "RenderError", "render_pdf", "time_limit_message"]
+__all__ = ["Limits", "RenderError", "Rendered", "render_document", "render_pdf",
+           "time_limit_message"]
 
 
 @dataclass(frozen=True)
@@ -62,11 +63,24 @@ def time_limit_message(seconds: float) -> str:
             "document smaller or simpler")
 
 
+@dataclass(frozen=True)
+class Rendered:
+    pdf: bytes
+    pages: int
+
+
 def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
                assets: dict[str, bytes] | None = None, created: datetime | None = None) -> bytes:
     """The PDF for `data` (already validated against the manifest the layout was linted with).
     `assets`: the bytes of the images the layout shows, by name. `created`: the document's date
     (now by default); the same layout, data and date give the same bytes."""
+    return render_document(layout, data, limits=limits, assets=assets, created=created).pdf
+
+
+def render_document(layout: dict, data: dict, *, limits: Limits = Limits(),
+                    assets: dict[str, bytes] | None = None,
+                    created: datetime | None = None) -> Rendered:
+    """`render_pdf`, with the page count (the render worker's metrics)."""
     started = time.monotonic()
     locale = layout.get("locale", "en_US")
     resolver = Resolver(locale, limits)
@@ -135,23 +149,24 @@ def render_pdf(layout: dict, data: dict, *, limits: Limits = Limits(),
     try:
         doc.build(story, canvasmaker=decorate.canvas)
     except RenderError as exc:
-        raise RenderError(doc.failure or _first_message(exc)) from None
+        first = doc.failure or _first(exc)
+        raise RenderError(str(first), first.limit) from None
     except LayoutError as exc:
         raise RenderError(f"a block is taller than a page (its content box, {box[0]:.0f} x {box[1]:.0f} "
                           "pt: the page minus its margins) and cannot be split across pages: an "
                           "image, a code, columns side by side, or a line of text or a table "
                           "header taller than that; make it smaller, shorten the data that fills "
                           "it, or make the margins smaller") from exc
-    return out.getvalue()
+    return Rendered(out.getvalue(), doc.page)
 
 
 
-def _first_message(exc: RenderError) -> str:
-    """The message a RenderError was raised with: ReportLab re-raises it with its own text around
-    it, the original as the new one's context."""
+def _first(exc: RenderError) -> RenderError:
+    """The RenderError first raised: ReportLab re-raises it with its own text around it, the
+    original as the new one's context."""
     while isinstance(exc.__context__, RenderError):
         exc = exc.__context__
-    return str(exc)
+    return exc
 
 
 def _clear_of(parts: list[list[dict]], styles: Styles, size: tuple[float, float],
@@ -193,21 +208,21 @@ class _Document(BaseDocTemplate):
     def __init__(self, *args, limits: Limits, started: float, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.limits, self.started = limits, started
-        self.failure = ""
+        self.failure: RenderError | None = None
 
-    def _fail(self, message: str) -> None:
-        self.failure = message
-        raise RenderError(message)
+    def _fail(self, message: str, limit: str) -> None:
+        self.failure = RenderError(message, limit)
+        raise self.failure
 
     def handle_pageBegin(self):
         if self.page >= self.limits.max_pages:
             self._fail(f"the document is longer than {self.limits.max_pages} pages (the page "
-                       "limit of this deployment)")
+                       "limit of this deployment)", "pages")
         super().handle_pageBegin()
 
     def afterFlowable(self, flowable):
         if time.monotonic() - self.started > self.limits.seconds:
-            self._fail(time_limit_message(self.limits.seconds))
+            self._fail(time_limit_message(self.limits.seconds), "time")
 
 
 class _Decorator:

@@ -51,7 +51,7 @@ class Resolver:
             self.rows += len(rows)
             if self.rows > self.limits.max_rows:
                 raise RenderError(f"the tables have more than {self.limits.max_rows} rows "
-                                  "(the row limit of this deployment); split the document")
+                                  "(the row limit of this deployment); split the document", "rows")
             name, columns = block.get("as", "item"), block["columns"]
             # A column whose template has markup gives Paragraph markup, the others plain text
             # (the fast path: most cells of a long table are plain).

@@ -13,6 +13,7 @@ from craftkit import kafka, service
 from craftkit.service import cancel, create_health_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import status_pb2_grpc, templates_pb2_grpc
 from craftkit.render_pool import PoolSettings, RenderPool
+from services.render_worker import metrics
 from services.render_worker.settings import Settings
 from services.render_worker.storage import PdfStore
 from services.render_worker.worker import Worker
@@ -43,10 +44,11 @@ async def watch_progress(health, progress: kafka.Progress, interval: float = 5.0
 async def serve(settings: Settings) -> None:
     # Bound first: a port in use ends the process at once, before any render process starts.
     server, port, health = create_health_server(settings.health_listen)
-    store = PdfStore(settings.storage)
+    store = PdfStore(settings.storage, timed=metrics.s3_put)
     pool = RenderPool(PoolSettings(processes=settings.concurrency,
                                    recycle_after=settings.recycle_after, limits=settings.limits,
-                                   memory_limit_mb=settings.memory_limit_mb))
+                                   memory_limit_mb=settings.memory_limit_mb),
+                      on_restart=metrics.POOL_RESTARTS.inc)
     channel = service.channel(settings.status_address, settings.security)
     worker = Worker(settings, status_pb2_grpc.StatusServiceStub(channel),
                     templates_pb2_grpc.TemplateServiceStub(channel), store, pool)
@@ -63,6 +65,7 @@ async def serve(settings: Settings) -> None:
                  settings.concurrency)
         work = asyncio.create_task(worker.run())
         tasks = [work, asyncio.create_task(worker.watch_log()),
+                 asyncio.create_task(kafka.export_lag(worker.consumer, settings.group)),
                  asyncio.create_task(watch_dependencies(health, SERVICES, {
                      "kafka": lambda: kafka.reachable(worker.consumer),
                      "s3": lambda: asyncio.to_thread(store.reachable),

@@ -8,7 +8,10 @@ again and the put retried.
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from urllib.parse import urlsplit
 
 import urllib3
@@ -31,9 +34,12 @@ TRANSIENT_CODES = {"RequestTimeout", "SlowDown", "RequestTimeTooSkewed", "NoSuch
 
 
 class PdfStore:
-    def __init__(self, settings: Storage) -> None:
+    def __init__(self, settings: Storage,
+                 timed: Callable[[], AbstractContextManager] = contextlib.nullcontext) -> None:
+        """`timed()`: a context around each PUT (the render worker times them)."""
         url = urlsplit(settings.endpoint)
         self.settings = settings
+        self.timed = timed
         self.client = Minio(
             url.netloc, access_key=settings.access_key, secret_key=settings.secret_key,
             secure=url.scheme == "https", region=settings.region,
@@ -72,8 +78,9 @@ class PdfStore:
                              permanent=False) from None
 
     def _put(self, key: str, pdf: bytes) -> None:
-        self.client.put_object(self.settings.bucket, key, io.BytesIO(pdf), len(pdf),
-                               content_type="application/pdf")
+        with self.timed():
+            self.client.put_object(self.settings.bucket, key, io.BytesIO(pdf), len(pdf),
+                                   content_type="application/pdf")
 
     def remove(self, keys: list[str]) -> None:
         """Deletes the objects (one multi-object request per 1,000 keys). A key already gone

@@ -34,6 +34,7 @@ from craftkit.layout import RenderError
 from craftkit.retry import RetryPolicy
 from craftkit.v1 import status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc
 from craftkit.render_pool import RenderCrashed, RenderFailed, RenderPool
+from services.render_worker import metrics
 from services.render_worker.settings import Settings
 from services.render_worker.slots import Slots, Ticket
 from services.render_worker.storage import PdfStore, StoreError
@@ -307,18 +308,22 @@ class Worker:
             log.warning("renewing the lease of render %s: %s", render_id, exc.details())
         return True
 
+    @metrics.in_flight
     async def _attempt(self, claim, ticket: Ticket) -> None:
         render, render_id = claim.render, claim.render.id
         started = time.perf_counter()
+        measured = metrics.Attempt(render.template_slug)
         request = status_pb2.FinishRenderRequest(render_id=render_id, attempt=claim.attempt,
                                                  project_id=render.project_id)
         try:
             assets = {ref.name: await self._asset(render, ref) for ref in claim.assets}
             async with ticket.slot():
-                pdf = await self.pool.render(claim.layout_json, claim.data_json, assets)
+                rendered = await self.pool.document(claim.layout_json, claim.data_json, assets)
+            pdf = rendered.pdf
             key = renders.object_key(render_id, render.filename)
             await self._store(key, pdf)
         except (RenderFailed, RenderError) as exc:
+            measured.failed(exc.limit)
             request.succeeded, request.error_message = False, str(exc)
         except StoreError as exc:
             message = f"storing the PDF failed: {exc}"
@@ -326,8 +331,10 @@ class Worker:
                 return await self._release(claim, message)
             request.succeeded, request.error_message = False, message
         except RenderCrashed as exc:
+            measured.killed("process_died")
             return await self._release(claim, str(exc))
         else:
+            measured.succeeded(pdf, rendered.pages)
             request.succeeded, request.object_key = True, key
             request.download_url = self.store.download_url(key)
             tracing.annotate("craftkit.render.bytes", len(pdf))

@@ -206,7 +206,7 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
                            AND r.attempt < %(max)s))
                     RETURNING {', '.join('r.' + c.strip() for c in COLUMNS.split(','))},
                               r.attempt, r.data::text AS data, v.layout::text AS layout,
-                              t.name AS template_name""",
+                              t.name AS template_name, t.slug AS template_slug""",
                 {"id": rid, "project": request.project_id, "lease": self.lease_seconds,
                  "max": self.max_attempts})
             row = await cur.fetchone()

@@ -36,7 +36,7 @@ from psycopg_pool import AsyncConnectionPool
 from craftkit import db, tracing
 from craftkit.downloads import DownloadUrls
 from craftkit.retry import RetryPolicy
-from services.webhooks import signing, targets
+from services.webhooks import metrics, signing, targets
 from services.webhooks.settings import Settings
 from services.webhooks.targets import TargetRefused
 
@@ -224,7 +224,8 @@ class Deliverer:
                               row["endpoint_id"])
             error = describe(exc)
         finally:
-            elapsed = int((time.monotonic() - started) * 1000)
+            seconds = time.monotonic() - started
+            elapsed = int(seconds * 1000)
             if error is None and code is None:
                 error = "the attempt was cancelled"  # shutting down: retried after the lease
             delay = 0.0 if error is None else backoff(number, self.settings.retry_base_seconds,
@@ -237,6 +238,7 @@ class Deliverer:
             if self.in_flight[row["endpoint_id"]] <= 0:
                 del self.in_flight[row["endpoint_id"]]
             self.wake()
+            metrics.attempted(code, error is None, row["give_up_at"], delay, seconds)
 
     def body(self, row: dict) -> bytes:
         """The payload as this attempt sends it: downloadUrl as DOWNLOAD_URL_MODE makes it now

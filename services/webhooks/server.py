@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from craftkit import db, kafka, messages, tracing
 from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import webhooks_pb2_grpc
-from services.webhooks import deliveries
+from services.webhooks import deliveries, metrics
 from services.webhooks.endpoints import WebhookService
 from services.webhooks.settings import Settings
 
@@ -117,6 +117,8 @@ async def serve(settings: Settings) -> None:
         log.info("webhooks server listening on port %d", port)
         tasks = [asyncio.create_task(consume(settings, consumer, pool, deliverer, progress)),
                  asyncio.create_task(deliverer.run()),
+                 asyncio.create_task(metrics.watch_backlog(pool)),
+                 asyncio.create_task(kafka.export_lag(consumer, settings.group)),
                  asyncio.create_task(watch_dependencies(health, ["craftkit.v1.WebhookService"], {
                      "postgresql": lambda: db.ping(pool),
                      "kafka": lambda: kafka.reachable(consumer),

@@ -17,6 +17,7 @@ from PIL import Image
 from craftkit.devstack import Infra, Stack
 from craftkit.v1 import render_pb2 as S
 from tests.integration.conftest import FAST_RECOVERY, eventually, invoice, new_api
+from tests.integration.scraped import Scrape
 
 LIMITS = {"RENDER_TIME_LIMIT_SECONDS": "3", "RENDER_MEMORY_LIMIT_MB": "128",
           "WORKER_CONCURRENCY": "4", "WORKER_PROJECT_CONCURRENCY": "2",
@@ -201,3 +202,21 @@ def test_what_a_hostile_project_sends_is_refused_at_once_while_the_victims_webho
     eventually(lambda: set(rendered) <= {json.loads(r.body)["renderId"]
                                          for r in receiver.at("/victim")}, timeout=60,
                what="the victim's three webhooks")
+
+
+def test_a_render_killed_at_the_memory_limit_shows_on_the_workers_metrics(stack, hostile):
+    """What an operator sees: the render counted killed under its template, the limit that
+    killed it, and its render process replaced."""
+    before = Scrape(stack.metrics_url("render_worker"))
+    # A title of its own: the same data as an earlier render would be that render again.
+    render = hostile.wait(post(hostile, "image", {"title": f"big {uuid6.uuid7()}"}), timeout=60)
+    assert render.status == S.RENDER_STATUS_FAILED and MEMORY_LIMIT in render.error_message
+
+    after = Scrape(stack.metrics_url("render_worker"))
+    killed = "craftkit_renders_killed_total"
+    assert after.value(killed, limit="memory") == before.value(killed, limit="memory") + 1
+    duration = "craftkit_render_duration_seconds_count"
+    assert (after.value(duration, template="image", outcome="killed")
+            == before.value(duration, template="image", outcome="killed") + 1)
+    restarts = "craftkit_render_pool_restarts_total"
+    assert after.value(restarts) >= before.value(restarts) + 1

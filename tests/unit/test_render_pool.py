@@ -10,6 +10,7 @@ import signal
 import time
 
 import psutil
+import pypdf
 import pytest
 from PIL import Image
 
@@ -25,9 +26,11 @@ ROWS = json.dumps({"rows": list(range(300))})  # 27 million text blocks
 INVOICE = demo.sample("invoice")
 
 
-def pool(seconds: float = 60, memory_mb: int = 512) -> RenderPool:
+def pool(seconds: float = 60, memory_mb: int = 512, restarts: list | None = None) -> RenderPool:
+    """`restarts` collects what the pool reports as replaced processes."""
     return RenderPool(PoolSettings(processes=1, recycle_after=100, limits=Limits(seconds=seconds),
-                                   memory_limit_mb=memory_mb))
+                                   memory_limit_mb=memory_mb),
+                      on_restart=(restarts if restarts is not None else []).append)
 
 
 async def invoice(renderer: RenderPool) -> bytes:
@@ -57,11 +60,14 @@ async def eventually(predicate, timeout: float = 30):
 
 
 async def test_a_render_over_the_time_limit_is_killed_and_the_next_one_renders():
-    renderer = pool(seconds=1)
+    restarts = []
+    renderer = pool(seconds=1, restarts=restarts)
     try:
         await invoice(renderer)  # the child is up
-        with pytest.raises(RenderFailed, match=r"longer than 1 s \(RENDER_TIME_LIMIT_SECONDS\)"):
+        with pytest.raises(RenderFailed, match=r"longer than 1 s \(RENDER_TIME_LIMIT_SECONDS\)") \
+                as failed:
             await renderer.render(json.dumps(NESTED), ROWS, {})
+        assert failed.value.limit == "time" and restarts == [1]
         assert (await invoice(renderer)).startswith(b"%PDF")
     finally:
         renderer.close()
@@ -71,10 +77,12 @@ async def test_a_render_over_the_memory_limit_fails_naming_it():
     out = io.BytesIO()
     Image.new("RGB", (6000, 5000), (200, 30, 30)).save(out, format="PNG")  # 30 MP, 100 KB
     layout = {"body": [{"type": "image", "asset": "big.png", "width": 200}]}
-    renderer = pool(memory_mb=64)
+    restarts = []
+    renderer = pool(memory_mb=64, restarts=restarts)
     try:
-        with pytest.raises(RenderFailed, match=r"more than 64 MB .*RENDER_MEMORY_LIMIT_MB"):
+        with pytest.raises(RenderFailed, match=r"more than 64 MB .*RENDER_MEMORY_LIMIT_MB") as failed:
             await renderer.render(json.dumps(layout), "{}", {"big.png": out.getvalue()})
+        assert failed.value.limit == "memory" and restarts == [1]
         for _ in range(3):  # what the failed render left behind is gone with its process
             assert (await invoice(renderer)).startswith(b"%PDF")
     finally:
@@ -82,13 +90,15 @@ async def test_a_render_over_the_memory_limit_fails_naming_it():
 
 
 async def test_cancelling_a_render_kills_its_process():
-    renderer = pool()
+    restarts = []
+    renderer = pool(restarts=restarts)
     try:
         await invoice(renderer)
         [before] = children()
         render = asyncio.create_task(renderer.render(json.dumps(NESTED), ROWS, {}))
         await eventually(lambda: psutil.Process(before).cpu_percent(0.1) > 10)
         render.cancel()
+        await eventually(lambda: restarts == [1])
         await eventually(lambda: not psutil.pid_exists(before) or
                          psutil.Process(before).status() == psutil.STATUS_ZOMBIE)
         assert (await invoice(renderer)).startswith(b"%PDF")
@@ -116,7 +126,41 @@ async def test_a_render_error_is_a_failure_with_its_message():
     renderer = pool()
     try:
         layout = {"body": [{"type": "barcode", "value": "{{code}}"}]}
-        with pytest.raises(RenderFailed, match="not printable ASCII"):
+        with pytest.raises(RenderFailed, match="not printable ASCII") as failed:
             await renderer.render(json.dumps(layout), json.dumps({"code": "é"}), {})
+        assert failed.value.limit is None  # the data's fault, no limit
+    finally:
+        renderer.close()
+
+
+@pytest.mark.parametrize("limits, data, message, limit", [
+    (Limits(max_pages=2), {"rows": list(range(200))}, "the page limit", "pages"),
+    (Limits(max_rows=10), {"rows": list(range(11))}, "the row limit", "rows"),
+])
+async def test_a_render_stopped_by_the_page_or_row_limit_names_it(limits, data, message, limit):
+    layout = {"body": [{"type": "table", "source": "rows", "as": "n",
+                        "columns": [{"header": "N", "text": "{{n}}"}]}]}
+    restarts = []
+    renderer = RenderPool(PoolSettings(processes=1, recycle_after=100, limits=limits,
+                                       memory_limit_mb=512), on_restart=restarts.append)
+    try:
+        with pytest.raises(RenderFailed, match=message) as failed:
+            await renderer.render(json.dumps(layout), json.dumps(data), {})
+        assert failed.value.limit == limit
+        assert restarts == []  # stopped inside the render: its process goes on
+    finally:
+        renderer.close()
+
+
+async def test_a_document_comes_with_its_page_count():
+    layout = {"body": [{"type": "table", "source": "rows", "as": "n",
+                        "columns": [{"header": "N", "text": "{{n}}"}]}]}
+    renderer = pool()
+    try:
+        for rows in (1, 300):
+            rendered = await renderer.document(json.dumps(layout),
+                                               json.dumps({"rows": list(range(rows))}), {})
+            assert len(pypdf.PdfReader(io.BytesIO(rendered.pdf)).pages) == rendered.pages
+        assert rendered.pages > 1
     finally:
         renderer.close()

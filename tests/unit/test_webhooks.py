@@ -6,6 +6,7 @@ import socket
 import ssl
 import threading
 import uuid
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from ipaddress import ip_address
 
@@ -281,7 +282,8 @@ def settings(**overrides) -> Settings:
 def row(url: str, **overrides) -> dict:
     return {"id": uuid.uuid4(), "endpoint_id": uuid.uuid4(), "event": "render.succeeded",
             "payload": b"{}", "attempts": 2, "url": url, "secret": "whsec_x", "previous": None,
-            "object_key": None, "trace_context": None, **overrides}
+            "object_key": None, "trace_context": None,
+            "give_up_at": datetime.now(timezone.utc) + timedelta(hours=1), **overrides}
 
 
 @pytest.mark.parametrize("url, extra, error", [
