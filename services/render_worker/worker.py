@@ -268,8 +268,7 @@ class Worker:
                 render_id=job.render_id, project_id=job.project_id,
                 worker_id=self.settings.worker_id))
             if claim is not None:
-                tracing.annotate("craftkit.render.template",
-                                 claim.render.template_slug or claim.render.template_id)
+                tracing.annotate("craftkit.render.template", claim.render.template_slug)
                 tracing.annotate("craftkit.render.attempt", claim.attempt)
                 await self._leased(claim, self._attempt(claim, ticket))
         finally:
@@ -324,6 +323,8 @@ class Worker:
             await self._store(key, pdf)
         except (RenderFailed, RenderError) as exc:
             measured.failed(exc.limit)
+            if exc.limit:
+                tracing.annotate("craftkit.render.limit", exc.limit)
             request.succeeded, request.error_message = False, str(exc)
         except StoreError as exc:
             message = f"storing the PDF failed: {exc}"
@@ -338,6 +339,7 @@ class Worker:
             request.succeeded, request.object_key = True, key
             request.download_url = self.store.download_url(key)
             tracing.annotate("craftkit.render.bytes", len(pdf))
+            tracing.annotate("craftkit.render.pages", rendered.pages)
         tracing.annotate("craftkit.render.outcome", "succeeded" if request.succeeded else "failed")
         finished = await self._call(self.status.FinishRender, request)
         if finished is not None:
