@@ -506,7 +506,7 @@ class Stack:
         listen = {"gateway": {"GATEWAY_PORT": str(port),
                               "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
                   "webhooks": {"WEBHOOKS_LISTEN": f"127.0.0.1:{port}"}}[name]
-        listen["METRICS_LISTEN"] = f"127.0.0.1:{free_port()}"
+        listen["METRICS_LISTEN"] = env.get("METRICS_LISTEN", f"127.0.0.1:{free_port()}")
         process = self.infra._spawn(f"{name}-extra", [sys.executable, "-m", f"services.{name}"],
                                     cwd=ROOT, env={**self.env(name), **env, **listen})
         try:

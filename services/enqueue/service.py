@@ -14,6 +14,7 @@ from craftkit import errors, messages
 from craftkit.outbox import Outbox
 from craftkit.renders import COLUMNS, to_proto
 from craftkit.v1 import enqueue_pb2, enqueue_pb2_grpc
+from services.status import metrics
 from services.status.templates import (check_filename, compiled, known_template, load_data,
                                        not_found)
 
@@ -111,4 +112,5 @@ class EnqueueService(enqueue_pb2_grpc.EnqueueServiceServicer):
             else:
                 self.outbox.publish(row["outbox_id"], self.jobs_topic, row["job_key"],
                                     row["job_payload"], row["job_trace_context"])
+                metrics.accepted(request.template_slug)
         return enqueue_pb2.EnqueueRenderResponse(render=to_proto(row), deduplicated=deduplicated)

@@ -2,12 +2,15 @@ import functools
 
 import uvicorn
 
-from craftkit import observability
+from craftkit import metrics, observability
 from services.gateway.protocol import GatewayProtocol
 from services.gateway.settings import Settings
 
-observability.start("gateway")
 settings = Settings.from_env()
+# Several worker processes write their samples to files that the /metrics endpoint (served by
+# this process, which starts them) sums: the directory must exist before any worker starts.
+metrics.use_multiprocess_dir(settings.workers)
+observability.start("gateway")
 # proxy_headers (uvicorn's default) takes the client address from X-Forwarded-For when the peer is
 # in FORWARDED_ALLOW_IPS (default loopback), so the auth-failure limit sees clients, not the proxy.
 uvicorn.run("services.gateway.app:create_app", factory=True, host=settings.host,

@@ -12,6 +12,7 @@ terminal renders).
 from __future__ import annotations
 
 import contextlib
+import functools
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,7 +20,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute, Mount, Router
 
 from craftkit import tracing
-from services.gateway import dashboard, errors, openapi
+from services.gateway import dashboard, errors, metrics, openapi
 from services.gateway import tracing as gateway_tracing
 from services.gateway.auth import ApiKeys
 from services.gateway.routes import (ApiRoute, health, hooks, keys, renders, share_links,
@@ -40,7 +41,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        async with running(settings) as state:
+        async with running(settings) as state, metrics.readiness(
+                functools.partial(health.readiness, state)):
             app.state.gateway = state
             yield
         await tracing.flush()  # stopping: the last requests' spans out before the process ends
@@ -54,6 +56,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [*PUBLIC_ROUTES, *docs, *dashboard.ROUTES, Mount("", app=api, middleware=[
         Middleware(AuthenticationMiddleware, backend=ApiKeys())])]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS,
-                    middleware=gateway_tracing.middleware())
+                    middleware=[*gateway_tracing.middleware(), Middleware(metrics.RequestMetrics)])
     app.router.redirect_slashes = False
     return app
