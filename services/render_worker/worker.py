@@ -28,7 +28,7 @@ from aiokafka import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import TopicPartition
 
-from craftkit import errors, kafka, messages, renders
+from craftkit import errors, kafka, logs, messages, renders
 from craftkit.layout import RenderError
 from craftkit.retry import RetryPolicy
 from craftkit.v1 import status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc
@@ -249,6 +249,11 @@ class Worker:
         except messages.MalformedMessage as exc:
             log.error("skipping a malformed job message: %s", exc)
             return
+        with logs.bound(render_id=job.render_id, project_id=job.project_id):
+            await self._handle(job)
+
+    async def _handle(self, job: messages.RenderJob) -> None:
+        """A job's claim, render, store and finish, every line logged meanwhile naming it."""
         ticket = self.slots.admit(job.project_id)
         if ticket is None:
             # Over the project's share: left queued; the sweeper hands it out again later.

@@ -32,7 +32,7 @@ from collections import Counter
 import httpx
 from psycopg_pool import AsyncConnectionPool
 
-from craftkit import db
+from craftkit import db, logs
 from craftkit.downloads import DownloadUrls
 from craftkit.retry import RetryPolicy
 from services.webhooks import signing, targets
@@ -75,7 +75,8 @@ UPDATE webhook_deliveries d
 SET next_attempt_at = clock_timestamp() + %(lease)s * interval '1 second'
 FROM due, webhook_endpoints w
 WHERE d.id = due.id AND w.id = d.endpoint_id
-RETURNING d.id, d.endpoint_id, d.event, d.payload, d.attempts, d.give_up_at, w.url, w.secret,
+RETURNING d.id, d.endpoint_id, d.render_id, w.project_id, d.event, d.payload, d.attempts,
+          d.give_up_at, w.url, w.secret,
           CASE WHEN w.previous_until > clock_timestamp() THEN w.previous_secret END AS previous,
           (SELECT r.object_key FROM renders r WHERE r.id = d.render_id
            AND r.expired_at IS NULL) AS object_key
@@ -190,7 +191,9 @@ class Deliverer:
                 skipped.append(row["id"])  # more of this endpoint than its room: due again now
                 continue
             self.in_flight[row["endpoint_id"]] += 1
-            self._spawn(self.deliver(row))
+            with logs.bound(render_id=str(row["render_id"]), project_id=str(row["project_id"]),
+                            endpoint_id=str(row["endpoint_id"]), delivery_id=str(row["id"])):
+                self._spawn(self.deliver(row))  # the attempt's task keeps these ids
         if skipped:
             async with self.pool.connection() as conn:
                 await conn.execute("UPDATE webhook_deliveries SET next_attempt_at = "
@@ -221,6 +224,8 @@ class Deliverer:
             elapsed = int((time.monotonic() - started) * 1000)
             if error is None and code is None:
                 error = "the attempt was cancelled"  # shutting down: retried after the lease
+            log.info("%s attempt %d: %s in %d ms", row["event"], number, error or f"HTTP {code}",
+                     elapsed)
             delay = 0.0 if error is None else backoff(number, self.settings.retry_base_seconds,
                                                       self.settings.retry_cap_seconds)
             self.outcomes.append((row["id"], number, code, error, elapsed, row["endpoint_id"],
