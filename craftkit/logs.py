@@ -55,7 +55,9 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 """What a request id may be (a client's X-Request-Id, an internal caller's metadata)."""
 REQUEST_ID_METADATA = "x-request-id"
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message", "asctime", "taskName",
+    "color_message"}  # uvicorn's copy of the message with terminal colours
 
 
 def setup(service: str, log_format: str | None = None, stream=None) -> None:
