@@ -136,3 +136,27 @@ def test_health_probes_are_not_in_the_access_log(stack):
                what="the access line of the request after the probe")
     assert not [line for line in json_lines(stack.infra.log("gateway"))
                 if line.get("request_id") == rid]
+
+
+def test_each_webhook_attempt_is_logged_naming_render_and_endpoint_not_url(api, stack, receiver):
+    """Two attempts (the receiver fails the first): two lines naming the render, the project,
+    the endpoint and the delivery; neither the URL's query string nor the secret."""
+    query = f"receiver-token-{uuid.uuid4().hex}"
+    receiver.plan[f"/hook?t={query}"] = [500, 200]
+    created = api.http.post("/v1/webhooks", json={"url": f"{receiver.base}/hook?t={query}"})
+    assert created.status_code == 201, created.text
+    hook = created.json()
+    render_id = api.render(invoice(), sync=True).json()["id"]
+
+    def attempts():
+        return [line for line in json_lines(stack.infra.log("webhooks"))
+                if line.get("render_id") == render_id]
+
+    lines = eventually(lambda: len(attempts()) >= 2 and attempts(), what="two attempt lines")
+    assert [line["event"].split(":", 1)[1].split(" in ")[0].strip() for line in lines] == [
+        "HTTP 500", "HTTP 200"]
+    for line in lines:
+        assert line["endpoint_id"] == hook["id"] and line["project_id"] == api.project_id
+        assert line["delivery_id"] and line["event"].startswith("render.succeeded attempt ")
+    log = Path(stack.infra.log("webhooks")).read_text()
+    assert query not in log and hook["secret"] not in log
