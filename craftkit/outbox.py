@@ -20,6 +20,7 @@ import asyncio
 import logging
 
 from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Gauge
 from psycopg_pool import AsyncConnectionPool
 
 from craftkit import tracing
@@ -27,6 +28,14 @@ from craftkit.kafka import Sends
 from craftkit.retry import RetryPolicy, drain_forever
 
 log = logging.getLogger(__name__)
+
+SENT = Counter("craftkit_outbox_sent_total", "Outbox rows sent to Kafka and acked, by topic and "
+               "path: fast (right after the commit) or relay (rows the fast path left).",
+               ["topic", "path"])
+BACKLOG_ROWS = Gauge("craftkit_outbox_backlog_rows", "Outbox rows not yet sent to Kafka, by "
+                     "topic (refreshed every few seconds).", ["topic"])
+OLDEST_AGE = Gauge("craftkit_outbox_oldest_age_seconds", "Age of the oldest outbox row not yet "
+                   "sent, by topic (0 when there is none).", ["topic"])
 
 
 class Outbox:
@@ -42,6 +51,8 @@ class Outbox:
         self.sends = Sends()  # how the latest send went, for health
         self._acked: list[int] = []
         self._tasks: set[asyncio.Task] = set()
+        for topic in topics:  # listed at 0 from the first scrape
+            SENT.labels(topic, "fast"), SENT.labels(topic, "relay")
 
     def publish(self, outbox_id: int, topic: str, key: bytes, payload: bytes,
                 trace_context: dict | None = None) -> None:
@@ -59,6 +70,7 @@ class Outbox:
             self.sends.failed(topic, exc)
             return
         self.sends.succeeded(topic)
+        SENT.labels(topic, "fast").inc()
         self._acked.append(outbox_id)
         if len(self._acked) == 1:
             self._spawn(self._delete_acked())
@@ -94,6 +106,8 @@ class Outbox:
                 return 0
             await self._send(rows)
             await conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", ([r["id"] for r in rows],))
+        for row in rows:
+            SENT.labels(row["topic"], "relay").inc()
         log.info("relayed %d outbox row(s)", len(rows))
         return len(rows)
 
@@ -126,3 +140,40 @@ class Outbox:
         """Lets sends in flight finish (their rows stay for the relay if they do not)."""
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
+
+
+# Two index scans per topic on outbox_topic (topic, id): the count reads only the rows waiting
+# (a handful while Kafka is up), the oldest row is the topic's first id.
+BACKLOG = """
+SELECT t.topic,
+       (SELECT count(*) FROM outbox o WHERE o.topic = t.topic) AS rows,
+       coalesce(extract(epoch FROM clock_timestamp() - (
+           SELECT created_at FROM outbox o WHERE o.topic = t.topic ORDER BY id LIMIT 1)), 0)
+           AS age
+FROM unnest(%s::text[]) AS t(topic)
+"""
+
+
+async def measure_backlog(pool: AsyncConnectionPool, topics: list[str]) -> None:
+    """Sets craftkit_outbox_backlog_rows and craftkit_outbox_oldest_age_seconds for `topics`."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(BACKLOG, (topics,))
+        for row in await cur.fetchall():
+            BACKLOG_ROWS.labels(row["topic"]).set(row["rows"])
+            OLDEST_AGE.labels(row["topic"]).set(max(0.0, float(row["age"])))
+
+
+async def watch_backlog(pool: AsyncConnectionPool, topics: list[str],
+                        interval: float = 5.0) -> None:
+    """Measures the backlog every `interval` seconds, forever (a background task of each service
+    that relays: one cheap query, never one per request). While the database is away the gauges
+    keep their last values; craftkit_dependency_up{dependency="postgresql"} says why."""
+    for topic in topics:
+        BACKLOG_ROWS.labels(topic)
+        OLDEST_AGE.labels(topic)
+    while True:
+        try:
+            await measure_backlog(pool, topics)
+        except Exception as exc:  # noqa: BLE001 - the database may be down; try next time
+            log.debug("outbox backlog not measured: %s", exc)
+        await asyncio.sleep(interval)

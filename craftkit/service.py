@@ -242,6 +242,7 @@ async def watch_dependencies(servicer: health.aio.HealthServicer, services: list
                     log.info("%s SERVING", name)
         reasons = now
         overall = NOT_SERVING if any(now[n] for n in now if n not in optional) else SERVING
+        metrics.report_health(overall == SERVING, {name: not reason for name, reason in now.items()})
         wanted = {**{n: NOT_SERVING if r else SERVING for n, r in now.items()},
                   **{service: overall for service in ["", *services]}}
         for service, status in wanted.items():
@@ -280,6 +281,7 @@ async def run_until_terminated(server: Server | grpc.aio.Server,
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
+    metrics.report_health(False, {})
     await servicer.enter_graceful_shutdown()
     await server.stop(grace)
     await tracing.flush()
@@ -297,7 +299,8 @@ class ApiErrorInterceptor(grpc.aio.ServerInterceptor):
 
         async def call(request, context):
             try:
-                return await inner(request, context)
+                with logs.bound(**logs.ids_of(request)):  # the project and render it concerns
+                    return await inner(request, context)
             except errors.ApiError as exc:
                 tracing.rpc_failed(exc.grpc_code)
                 await context.abort_with_status(errors.to_status(exc))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from craftkit import db, kafka
-from craftkit.outbox import Outbox
+from craftkit import db, kafka, metrics
+from craftkit.outbox import Outbox, watch_backlog
 from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import enqueue_pb2_grpc
 from services.enqueue import sweeper
@@ -21,6 +21,7 @@ async def serve(settings: Settings) -> None:
     # (so its supervisor or Kubernetes starts it again).
     server, port, health = create_server(settings.listen, settings.security)
     pool = db.pool(settings.database)
+    metrics.watch_pool(pool)
     await pool.open(wait=False)
     producer = kafka.producer(settings.kafka)
     # The relay sends the jobs this service writes and the completion events its event sweep
@@ -45,6 +46,7 @@ async def serve(settings: Settings) -> None:
         tasks = [
             asyncio.create_task(relay_when_connected()),
             asyncio.create_task(kafka.keep_topics(settings.kafka)),
+            asyncio.create_task(watch_backlog(pool, outbox.topics)),
             asyncio.create_task(sweeper.every(
                 settings.sweep_interval_seconds,
                 lambda: sweeper.sweep(pool, outbox, topic=settings.kafka.jobs_topic,

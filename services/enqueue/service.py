@@ -10,10 +10,11 @@ import logging
 from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
-from craftkit import errors, messages
+from craftkit import errors, logs, messages
 from craftkit.outbox import Outbox
 from craftkit.renders import COLUMNS, to_proto
 from craftkit.v1 import enqueue_pb2, enqueue_pb2_grpc
+from services.status import metrics
 from services.status.templates import (check_filename, compiled, known_template, load_data,
                                        not_found)
 
@@ -111,4 +112,8 @@ class EnqueueService(enqueue_pb2_grpc.EnqueueServiceServicer):
             else:
                 self.outbox.publish(row["outbox_id"], self.jobs_topic, row["job_key"],
                                     row["job_payload"], row["job_trace_context"])
+                metrics.accepted(request.template_slug)
+        with logs.bound(render_id=str(row["id"])):
+            log.info("render %s of %s version %d", "deduplicated" if deduplicated else "accepted",
+                     request.template_slug, template["number"])
         return enqueue_pb2.EnqueueRenderResponse(render=to_proto(row), deduplicated=deduplicated)

@@ -16,12 +16,19 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from prometheus_client import Counter
 from psycopg_pool import AsyncConnectionPool
 
 from craftkit import messages
 from craftkit.outbox import Outbox
 
 log = logging.getLogger(__name__)
+
+REPUBLISHED = Counter("craftkit_sweeper_republished_total", "Messages the sweeper published "
+                      "again: render jobs whose job may be gone (job), completion events not "
+                      "recorded in time (event).", ["kind"])
+for _kind in ("job", "event"):
+    REPUBLISHED.labels(_kind)
 
 SWEEP = f"""
 WITH stale AS (
@@ -85,14 +92,18 @@ async def _republish(pool: AsyncConnectionPool, outbox: Outbox, statement: str, 
 async def sweep(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str, after: float,
                 lease: float) -> int:
     """Re-publishes the jobs of unfinished renders whose job may be gone; returns how many."""
-    return await _republish(pool, outbox, SWEEP, topic, {"after": after, "lease": lease})
+    count = await _republish(pool, outbox, SWEEP, topic, {"after": after, "lease": lease})
+    REPUBLISHED.labels("job").inc(count)
+    return count
 
 
 async def sweep_events(pool: AsyncConnectionPool, outbox: Outbox, *, topic: str, after: float,
                        window: float, limit: int = 500) -> int:
     """Re-publishes the completion events not recorded in time; returns how many."""
-    return await _republish(pool, outbox, EVENT_SWEEP, topic,
-                            {"after": after, "window": window, "limit": limit})
+    count = await _republish(pool, outbox, EVENT_SWEEP, topic,
+                             {"after": after, "window": window, "limit": limit})
+    REPUBLISHED.labels("event").inc(count)
+    return count
 
 
 async def every(interval: float, sweep_once, what: str) -> None:

@@ -12,14 +12,15 @@ terminal renders).
 from __future__ import annotations
 
 import contextlib
+import functools
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute, Mount, Router
 
-from craftkit import tracing
-from services.gateway import dashboard, errors, openapi
+from craftkit import logs, tracing
+from services.gateway import dashboard, errors, metrics, openapi, requestlog
 from services.gateway import tracing as gateway_tracing
 from services.gateway.auth import ApiKeys
 from services.gateway.routes import (ApiRoute, health, hooks, keys, renders, share_links,
@@ -36,11 +37,13 @@ API_ROUTES: list[ApiRoute] = [*renders.ROUTES, *share_links.ROUTES, *templates.R
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
+    logs.setup_once("gateway")  # GATEWAY_WORKERS > 1: each worker process builds its own app
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        async with running(settings) as state:
+        async with running(settings) as state, metrics.readiness(
+                functools.partial(health.readiness, state)):
             app.state.gateway = state
             yield
         await tracing.flush()  # stopping: the last requests' spans out before the process ends
@@ -53,7 +56,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     api = Router(routes=API_ROUTES, redirect_slashes=False)
     routes = [*PUBLIC_ROUTES, *docs, *dashboard.ROUTES, Mount("", app=api, middleware=[
         Middleware(AuthenticationMiddleware, backend=ApiKeys())])]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS,
-                    middleware=gateway_tracing.middleware())
+    app = requestlog.Gateway(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS,
+                             middleware=[*gateway_tracing.middleware(),
+                                         Middleware(metrics.RequestMetrics)])
     app.router.redirect_slashes = False
     return app

@@ -8,31 +8,40 @@ import time
 import grpc
 
 from craftkit import errors
+from services.gateway import metrics
 
 
 class RateLimiter:
     """A token bucket per key (a project, a client address): `rate` tokens a second, bursts up
-    to `burst`. Keeps at most `size` buckets, forgetting the least recently used."""
+    to `burst`. Keeps at most `size` buckets, forgetting the least recently used. Each refusal
+    is counted in craftkit_rate_limited_total under `limit`, and under the key as the project
+    when `by_project` (a client address is never a label)."""
 
     def __init__(self, rate: float, burst: int, what: str = "requests a second for this project",
-                 size: int = 100_000) -> None:
+                 size: int = 100_000, *, limit: str = "requests", by_project: bool = True) -> None:
         self.rate, self.burst, self.what, self.size = rate, burst, what, size
+        self.limit, self.by_project = limit, by_project
         self.buckets: dict[str, tuple[float, float]] = {}
 
     def take(self, key: str) -> None:
         """Spends a token, or raises RateLimited carrying the wait until the next one."""
+        wait = self._take(key)
+        if wait is not None:
+            metrics.rate_limited(self.limit, key if self.by_project else None)
+            raise errors.RateLimited(f"over {self.rate:g} {self.what}; back off with jitter and "
+                                     f"retry in {wait:.2f}s", retry_after=wait)
+
+    def _take(self, key: str) -> float | None:
+        """Spends a token; None when there was one, else the seconds until the next."""
         if self.rate <= 0:
-            return
+            return None
         now = time.monotonic()
         tokens, last = self.buckets.pop(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         self.buckets[key] = (tokens if tokens < 1 else tokens - 1, now)
         if len(self.buckets) > self.size:
             del self.buckets[next(iter(self.buckets))]
-        if tokens < 1:
-            wait = (1 - tokens) / self.rate
-            raise errors.RateLimited(f"over {self.rate:g} {self.what}; back off with jitter and "
-                                     f"retry in {wait:.2f}s", retry_after=wait)
+        return (1 - tokens) / self.rate if tokens < 1 else None
 
     def spend(self, key: str, amount: float) -> None:
         """Spends `amount` tokens at once, going into debt if need be (a cost known only
@@ -68,8 +77,7 @@ class RateLimiter:
             yield
         except grpc.aio.AioRpcError as exc:
             if exc.code() in codes:
-                with contextlib.suppress(errors.RateLimited):
-                    self.take(key)
+                self._take(key)  # the next call is refused (and counted), not this one
             raise
 
 
@@ -87,6 +95,7 @@ class Streams:
         """Counts a stream for `project`, or raises RateLimited when it has `limit` open."""
         count = self.open.get(project, 0)
         if self.limit > 0 and count >= self.limit:
+            metrics.rate_limited("download_streams", project.split(" ")[0])  # "<id> share-links"
             raise errors.RateLimited(
                 f"this project has {count} downloads in progress on this server, the most "
                 "DOWNLOAD_STREAMS_PER_PROJECT allows; retry when one has finished",

@@ -25,6 +25,7 @@ import io
 from craftkit import errors
 from craftkit.layout import Limits
 from craftkit.render_pool import PoolSettings, RenderCrashed, RenderFailed, RenderPool
+from services.gateway import metrics
 
 WAIT_SECONDS = 1.0
 """How long a preview waits for a free render process before 429."""
@@ -56,6 +57,7 @@ class Previews:
         try:
             await asyncio.wait_for(self.free.acquire(), WAIT_SECONDS)
         except TimeoutError:
+            metrics.rate_limited("preview_processes", None)
             raise errors.RateLimited("every preview render process is busy; retry in a moment",
                                      retry_after=WAIT_SECONDS) from None
         try:

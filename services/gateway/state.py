@@ -122,7 +122,8 @@ async def running(settings: Settings):
                 "enqueue": health_pb2_grpc.HealthStub(enqueue),
                 "webhooks": health_pb2_grpc.HealthStub(webhooks)})
     failures = RateLimiter(settings.auth_failure_rate_per_second, settings.auth_failure_burst,
-                           "failed authentications a second from this address")
+                           "failed authentications a second from this address",
+                           limit="auth_failures", by_project=False)
     previews = Previews(settings.preview_processes, settings.render_limits,
                         settings.render_memory_limit_mb)
     http = downloads.client()
@@ -136,10 +137,11 @@ async def running(settings: Settings):
                                                           settings.render_cache_seconds),
             previews=previews,
             preview_limiter=RateLimiter(settings.preview_rate_per_second, settings.preview_burst,
-                                        "previews a second for this project"),
+                                        "previews a second for this project", limit="previews"),
             preview_time=RateLimiter(settings.preview_seconds_per_second,
                                      settings.preview_seconds_burst,
-                                     "seconds of preview rendering a second for this project"),
+                                     "seconds of preview rendering a second for this project",
+                                     limit="preview_seconds"),
             http=http, streams=Streams(settings.download_streams_per_project))
     finally:
         await http.aclose()

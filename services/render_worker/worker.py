@@ -29,7 +29,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import TopicPartition
 from opentelemetry.trace import SpanKind
 
-from craftkit import errors, kafka, messages, renders, tracing
+from craftkit import errors, kafka, logs, messages, renders, tracing
 from craftkit.layout import RenderError
 from craftkit.retry import RetryPolicy
 from craftkit.v1 import status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc
@@ -256,6 +256,11 @@ class Worker:
             log.error("skipping a malformed job message: %s", exc)
             return
         tracing.annotate("craftkit.render.id", job.render_id)
+        with logs.bound(render_id=job.render_id, project_id=job.project_id):
+            await self._handle(job)
+
+    async def _handle(self, job: messages.RenderJob) -> None:
+        """A job's claim, render, store and finish, every line logged meanwhile naming it."""
         ticket = self.slots.admit(job.project_id)
         if ticket is None:
             # Over the project's share: left queued; the sweeper hands it out again later.

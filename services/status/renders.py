@@ -17,6 +17,7 @@ from craftkit.outbox import Outbox
 from craftkit.renders import COLUMNS, STATUS_NAME, TEMPLATE_SLUG, TERMINAL, download_url, to_proto
 from craftkit.timefmt import ms
 from craftkit.v1 import render_pb2, status_pb2, status_pb2_grpc
+from services.status import metrics
 from services.status.templates import known_template, not_found
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
         self.outbox.publish(row["outbox_id"], self.events_topic, row["event_key"],
                             row["event_payload"], row["event_trace_context"])
         self.waiters.finished(str(rid), row)
+        metrics.entered(row)
         log.info("render %s cancelled", request.render_id)
         return self._shown(row)
 
@@ -212,6 +214,7 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
             row = await cur.fetchone()
             if row is None:
                 await self._refuse_start(conn, request.project_id, request.render_id, rid)
+            metrics.entered(row)
             assets = []
             # Cheap test first: most layouts show no images and upload no fonts.
             if '"image"' in row["layout"] or '"fonts"' in row["layout"]:
@@ -342,6 +345,7 @@ class StatusService(status_pb2_grpc.StatusServiceServicer):
             self.outbox.publish(row["outbox_id"], self.events_topic, row["event_key"],
                                 row["event_payload"], row["event_trace_context"])
             self.waiters.finished(str(rid), row)
+            metrics.entered(row)
         return row
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from craftkit import db, kafka
+from craftkit import db, kafka, metrics
 from craftkit.downloads import DownloadUrls, Presigner
-from craftkit.outbox import Outbox
+from craftkit.outbox import Outbox, watch_backlog
 from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import (downloads_pb2_grpc, idempotency_pb2_grpc, inbound_pb2_grpc,
                          projects_pb2_grpc, status_pb2_grpc, templates_pb2_grpc)
@@ -35,6 +35,7 @@ async def serve(settings: Settings) -> None:
     # (so its supervisor or Kubernetes starts it again).
     server, port, health = create_server(settings.listen, settings.security)
     pool = db.pool(settings.database)
+    metrics.watch_pool(pool)
     await pool.open(wait=False)
     producer = kafka.producer(settings.kafka)
     waiters = TerminalWaiters(settings.database.url)
@@ -68,6 +69,7 @@ async def serve(settings: Settings) -> None:
 
         tasks.append(asyncio.create_task(relay_when_connected()))
         tasks.append(asyncio.create_task(kafka.keep_topics(settings.kafka)))
+        tasks.append(asyncio.create_task(watch_backlog(pool, outbox.topics)))
         if settings.retention_days > 0:
             store = PdfStore(settings.storage)
             tasks.append(asyncio.create_task(Retention(pool, store, settings.retention_days).run()))

@@ -18,6 +18,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from psycopg_pool import AsyncConnectionPool
 
 from craftkit import db, kafka, messages, tracing
+from craftkit import metrics as craftkit_metrics
 from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import webhooks_pb2_grpc
 from services.webhooks import deliveries
@@ -102,6 +103,7 @@ async def serve(settings: Settings) -> None:
     # (so its supervisor or Kubernetes starts it again).
     server, port, health = create_server(settings.listen, settings.security)
     pool = db.pool(settings.database)
+    craftkit_metrics.watch_pool(pool)
     await pool.open(wait=False)
     # Deliveries are not that urgent: wait up to 50 ms in the broker rather than poll it hard.
     # The topic is subscribed in consume(), with the rebalance listener.

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 
 from services.gateway import views
 from services.gateway.routes import public
-from services.gateway.state import state
+from services.gateway.state import State, state
 
 
 async def serving(stub: health_pb2_grpc.HealthStub, service: str = "") -> str:
@@ -28,16 +28,21 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def readyz(request: Request) -> JSONResponse:
+async def readiness(gateway: State) -> tuple[bool, dict[str, str]]:
     """Ready when the status service is: every route authenticates through it. Enqueue,
     webhooks and Kafka serve only some routes (and a POST stays safe while Kafka is away),
-    so they are reported in the body but never take the gateway out of service."""
-    health = state(request).backends.health
+    so they are reported (by name: their health status) but never take the gateway out of
+    service. Also read every few seconds for the readiness metrics (services.gateway.metrics)."""
+    health = gateway.backends.health
     names = {"status": ("status", ""), "enqueue": ("enqueue", ""),
              "webhooks": ("webhooks", ""), "kafka": ("enqueue", "kafka")}
     states = dict(zip(names, await asyncio.gather(
         *(serving(health[backend], service) for backend, service in names.values()))))
-    ready = states["status"] == "SERVING"
+    return states["status"] == "SERVING", states
+
+
+async def readyz(request: Request) -> JSONResponse:
+    ready, states = await readiness(state(request))
     return JSONResponse({"ready": ready, "requires": ["status"], "backends": states},
                         status_code=200 if ready else 503)
 

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from craftkit.renders import STATUS_NAME, TERMINAL
 from craftkit.v1 import downloads_pb2, enqueue_pb2, render_pb2, status_pb2
-from services.gateway import downloads, requests, views
+from services.gateway import downloads, metrics, requests, views
 from services.gateway.auth import caller
 from services.gateway.routes import RPC_TIMEOUT, api, dumps, read_json
 from services.gateway.state import State, state
@@ -81,7 +81,9 @@ async def enqueue(gateway: State, project: str, slug: str, data: dict, version: 
         version_number=version, filename=filename), timeout=RPC_TIMEOUT)
     render = reply.render
     if sync and STATUS_NAME[render.status] not in TERMINAL:
-        render = await wait(gateway, project, render)
+        with metrics.sync_wait():
+            render = await wait(gateway, project, render)
+        metrics.sync_wait_ended(answered=STATUS_NAME[render.status] in TERMINAL)
     base = gateway.settings.public_base_url
     if sync and STATUS_NAME[render.status] in TERMINAL:
         render.template_slug = render.template_slug or slug  # the wait's answer may not join it
