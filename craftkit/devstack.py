@@ -679,6 +679,7 @@ def main(argv: list[str] | None = None) -> None:
             key = demo.ensure_demo(channel, workdir / "dev.env")
         write_private(workdir / "dev.env", dev_env(stack, key))
         console = shlex.quote(os.path.relpath(Path(sys.executable).parent / "craftkit"))
+        python = shlex.quote(os.path.relpath(sys.executable))
         body = json.dumps(demo.INVOICE_EXAMPLE)
         metrics = "\n".join(f"  {name + ':':15s}{stack.metrics_url(name)}"
                             for name in stack.metrics_ports)
@@ -702,8 +703,11 @@ In another shell:
 Metrics (Prometheus text format), one endpoint per service:
 {metrics}
 
-Logs: {workdir}/<service>.log. A process that dies is restarted ({workdir}/supervisor.log).
-Ctrl-C stops everything.""", flush=True)
+Logs: {workdir}/<service>.log, one JSON line per event (LOG_FORMAT=text make run writes
+text lines instead). Tail one readably:
+  tail -f {workdir}/gateway.log | {python} -m craftkit.logs
+A process that dies is restarted ({workdir}/supervisor.log). Ctrl-C stops everything.""",
+              flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

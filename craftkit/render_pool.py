@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import pebble
 
+from craftkit import logs
 from craftkit.layout import Limits, RenderError, Rendered, render_document
 from craftkit.layout.render import time_limit_message
 
@@ -148,6 +149,7 @@ def _exit(code: int | None) -> str:
 
 def start_child(memory_limit_mb: int) -> None:
     """Runs once in each new child: caps its address space at what it holds now plus the limit."""
+    logs.setup_once("render_worker")  # a spawned child: its lines as the worker's own
     if memory_limit_mb > 0:
         cap = _address_space() + memory_limit_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))

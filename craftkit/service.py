@@ -299,11 +299,14 @@ class ApiErrorInterceptor(grpc.aio.ServerInterceptor):
 
         async def call(request, context):
             try:
-                return await inner(request, context)
+                with logs.bound(**logs.ids_of(request)):  # the project and render it concerns
+                    return await inner(request, context)
             except errors.ApiError as exc:
+                tracing.rpc_failed(exc.grpc_code)
                 await context.abort_with_status(errors.to_status(exc))
             except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
                 log.warning("%s: database unavailable: %s", details.method, exc)
+                tracing.rpc_failed(grpc.StatusCode.UNAVAILABLE)
                 await context.abort_with_status(errors.to_status(
                     errors.Unavailable("the database is unavailable; retry with backoff")))
 

@@ -27,6 +27,7 @@ import os
 import socket
 from collections.abc import Iterable
 
+import grpc
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -40,6 +41,9 @@ _propagator = TraceContextTextMapPropagator()
 _EMPTY = Context()
 _provider = None  # the SDK's TracerProvider, once setup() installed it
 FLUSH_TIMEOUT_MS = 5_000
+SERVER_FAULTS = frozenset({grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED,
+                           grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INTERNAL,
+                           grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DATA_LOSS})
 
 
 def wanted() -> bool:
@@ -127,6 +131,19 @@ def annotate(key: str, value: str | int | float | bool) -> None:
     """Sets an attribute on the current span (nothing when tracing is off: no span records)."""
     if _provider is not None:
         trace.get_current_span().set_attribute(key, value)
+
+
+def rpc_failed(code: grpc.StatusCode) -> None:
+    """Records on the current server span the code a handler ends its call with through
+    abort_with_status (the gRPC instrumentation sees only abort and set_code). The span is an
+    error only for the codes that mean the server failed, as OpenTelemetry's conventions say;
+    NOT_FOUND or INVALID_ARGUMENT are the caller's."""
+    if _provider is None:
+        return
+    span = trace.get_current_span()
+    span.set_attribute("rpc.grpc.status_code", code.value[0])
+    if code in SERVER_FAULTS:
+        span.set_status(trace.StatusCode.ERROR, code.name)
 
 
 def current_fields() -> dict[str, str]:

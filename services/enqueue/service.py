@@ -10,7 +10,7 @@ import logging
 from psycopg_pool import AsyncConnectionPool
 from uuid6 import uuid7
 
-from craftkit import errors, messages
+from craftkit import errors, logs, messages
 from craftkit.outbox import Outbox
 from craftkit.renders import COLUMNS, to_proto
 from craftkit.v1 import enqueue_pb2, enqueue_pb2_grpc
@@ -113,4 +113,7 @@ class EnqueueService(enqueue_pb2_grpc.EnqueueServiceServicer):
                 self.outbox.publish(row["outbox_id"], self.jobs_topic, row["job_key"],
                                     row["job_payload"], row["job_trace_context"])
                 metrics.accepted(request.template_slug)
+        with logs.bound(render_id=str(row["id"])):
+            log.info("render %s of %s version %d", "deduplicated" if deduplicated else "accepted",
+                     request.template_slug, template["number"])
         return enqueue_pb2.EnqueueRenderResponse(render=to_proto(row), deduplicated=deduplicated)

@@ -17,4 +17,6 @@ uvicorn.run("services.gateway.app:create_app", factory=True, host=settings.host,
             port=settings.port, workers=settings.workers, loop="uvloop",
             http=functools.partial(GatewayProtocol, header_timeout=settings.header_timeout_seconds,
                                    body_timeout=settings.body_timeout_seconds),
-            access_log=False, log_level="info", timeout_graceful_shutdown=settings.drain_seconds)
+            # log_config=None: uvicorn's lines go through craftkit.logs like every other one.
+            access_log=False, log_level="info", log_config=None,
+            timeout_graceful_shutdown=settings.drain_seconds)

@@ -19,8 +19,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute, Mount, Router
 
-from craftkit import tracing
-from services.gateway import dashboard, errors, metrics, openapi
+from craftkit import logs, tracing
+from services.gateway import dashboard, errors, metrics, openapi, requestlog
 from services.gateway import tracing as gateway_tracing
 from services.gateway.auth import ApiKeys
 from services.gateway.routes import (ApiRoute, health, hooks, keys, renders, share_links,
@@ -37,6 +37,7 @@ API_ROUTES: list[ApiRoute] = [*renders.ROUTES, *share_links.ROUTES, *templates.R
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
+    logs.setup_once("gateway")  # GATEWAY_WORKERS > 1: each worker process builds its own app
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
@@ -55,7 +56,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     api = Router(routes=API_ROUTES, redirect_slashes=False)
     routes = [*PUBLIC_ROUTES, *docs, *dashboard.ROUTES, Mount("", app=api, middleware=[
         Middleware(AuthenticationMiddleware, backend=ApiKeys())])]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS,
-                    middleware=[*gateway_tracing.middleware(), Middleware(metrics.RequestMetrics)])
+    app = requestlog.Gateway(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS,
+                             middleware=[*gateway_tracing.middleware(),
+                                         Middleware(metrics.RequestMetrics)])
     app.router.redirect_slashes = False
     return app

@@ -24,6 +24,7 @@ import json
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from craftkit import errors
+from services.gateway import requestlog
 
 MAX_HEADER_BYTES = 64 * 1024
 """Request line plus headers; the largest legitimate header here is a few hundred bytes."""
@@ -103,10 +104,16 @@ class GatewayProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _answer_and_close(self, status: bytes, error: errors.ApiError) -> None:
-        body = json.dumps(error.body()).encode()
+        """The envelope, with the request's id (RequestLog's, when the application has the
+        request; else a new one: a request refused before it reached the application)."""
+        current = self.cycle is not None and not self.cycle.response_complete
+        scope = self.cycle.scope if current else {}
+        request_id = scope.get(requestlog.SCOPE_KEY) or requestlog.new_request_id()
+        body = json.dumps({"error": {**error.body()["error"], "requestId": request_id}}).encode()
         head = b"".join([b"HTTP/1.1 ", status, b"\r\n",
                          *(name + b": " + value + b"\r\n"
                            for name, value in self.server_state.default_headers),
+                         b"x-request-id: " + request_id.encode() + b"\r\n",
                          b"content-type: application/json\r\n",
                          b"content-length: %d\r\n" % len(body),
                          b"connection: close\r\n\r\n"])

@@ -1,5 +1,6 @@
 """The gateway's spans (craftkit.tracing): one SERVER span per request, from
-opentelemetry-instrumentation-asgi's middleware, where every render's trace starts.
+opentelemetry-instrumentation-asgi's middleware, where every render's trace starts. The route
+template is the one the request metrics use (metrics.route_template).
 
 What a client sends never shapes a span beyond one request's worth:
 - names and URL attributes come from the matched route's template ("POST /v1/renders/{id}"),
@@ -16,12 +17,11 @@ from __future__ import annotations
 
 from opentelemetry import trace
 from starlette.middleware import Middleware
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from craftkit import tracing
+from services.gateway.metrics import METHODS, UNMATCHED, route_template
 
-UNMATCHED = "unmatched"
 PROBES = "/healthz$,/readyz$"
 """Kubelet's probes, every few seconds: no spans (patterns searched in the URL, no query)."""
 UNTRUSTED_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
@@ -68,9 +68,9 @@ def method_only(scope: Scope) -> tuple[str, dict]:
 
 
 def known_method(scope: Scope) -> str:
+    """The method as sent when it is a standard one (a client's made-up method: "HTTP")."""
     method = scope.get("method", "")
-    return method if method in {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
-                                "OPTIONS"} else "HTTP"
+    return method if method in METHODS else "HTTP"
 
 
 def scrub(span: trace.Span, scope: Scope) -> None:
@@ -111,16 +111,3 @@ def name(span: trace.Span, scope: Scope, template: str) -> None:
     replaced = {key: template for key in URL_ATTRIBUTES if key in attributes}
     replaced.update({key: "" for key in QUERY_ATTRIBUTES if key in attributes})
     span.set_attributes({**replaced, "http.route": template})
-
-
-def route_template(scope: Scope) -> str:
-    """The matched route's path template (`/v1/renders/{id}`), under the mounts it was found
-    through; `unmatched` when no route matched."""
-    route = scope.get("route")
-    if route is None:
-        return UNMATCHED
-    root = scope.get("root_path", "")
-    if isinstance(route, Mount):  # a mount of files ("/dashboard/{path}"); a router: no match
-        return UNMATCHED if route.routes else f"{root}/{{path}}"
-    template = getattr(route, "path_format", None)
-    return f"{root}{template}" if template else UNMATCHED

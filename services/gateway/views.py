@@ -295,6 +295,8 @@ ERROR = schema("Error", {"error": {
     "properties": {
         "code": {"type": "string", "description": "Stable, for programs to branch on"},
         "message": {"type": "string", "description": "For people: what to fix"},
+        "requestId": {"type": "string", "description": "This request's id, as in its "
+                      "x-request-id header and the gateway's logs: quote it when asking for help"},
         "issues": {"type": "object", "required": ["formErrors", "fieldErrors"],
                    "additionalProperties": False,
                    "properties": {"formErrors": {"type": "array", "items": {"type": "string"}},

@@ -29,7 +29,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import TopicPartition
 from opentelemetry.trace import SpanKind
 
-from craftkit import errors, kafka, messages, renders, tracing
+from craftkit import errors, kafka, logs, messages, renders, tracing
 from craftkit.layout import RenderError
 from craftkit.retry import RetryPolicy
 from craftkit.v1 import status_pb2, status_pb2_grpc, templates_pb2, templates_pb2_grpc
@@ -256,6 +256,11 @@ class Worker:
             log.error("skipping a malformed job message: %s", exc)
             return
         tracing.annotate("craftkit.render.id", job.render_id)
+        with logs.bound(render_id=job.render_id, project_id=job.project_id):
+            await self._handle(job)
+
+    async def _handle(self, job: messages.RenderJob) -> None:
+        """A job's claim, render, store and finish, every line logged meanwhile naming it."""
         ticket = self.slots.admit(job.project_id)
         if ticket is None:
             # Over the project's share: left queued; the sweeper hands it out again later.
@@ -268,8 +273,7 @@ class Worker:
                 render_id=job.render_id, project_id=job.project_id,
                 worker_id=self.settings.worker_id))
             if claim is not None:
-                tracing.annotate("craftkit.render.template",
-                                 claim.render.template_slug or claim.render.template_id)
+                tracing.annotate("craftkit.render.template", claim.render.template_slug)
                 tracing.annotate("craftkit.render.attempt", claim.attempt)
                 await self._leased(claim, self._attempt(claim, ticket))
         finally:
@@ -324,6 +328,8 @@ class Worker:
             await self._store(key, pdf)
         except (RenderFailed, RenderError) as exc:
             measured.failed(exc.limit)
+            if exc.limit:
+                tracing.annotate("craftkit.render.limit", exc.limit)
             request.succeeded, request.error_message = False, str(exc)
         except StoreError as exc:
             message = f"storing the PDF failed: {exc}"
@@ -338,6 +344,7 @@ class Worker:
             request.succeeded, request.object_key = True, key
             request.download_url = self.store.download_url(key)
             tracing.annotate("craftkit.render.bytes", len(pdf))
+            tracing.annotate("craftkit.render.pages", rendered.pages)
         tracing.annotate("craftkit.render.outcome", "succeeded" if request.succeeded else "failed")
         finished = await self._call(self.status.FinishRender, request)
         if finished is not None:

@@ -33,7 +33,7 @@ import httpx
 from opentelemetry.trace import SpanKind, StatusCode
 from psycopg_pool import AsyncConnectionPool
 
-from craftkit import db, tracing
+from craftkit import db, logs, tracing
 from craftkit.downloads import DownloadUrls
 from craftkit.retry import RetryPolicy
 from services.webhooks import metrics, signing, targets
@@ -78,8 +78,8 @@ UPDATE webhook_deliveries d
 SET next_attempt_at = clock_timestamp() + %(lease)s * interval '1 second'
 FROM due, webhook_endpoints w
 WHERE d.id = due.id AND w.id = d.endpoint_id
-RETURNING d.id, d.endpoint_id, d.event, d.payload, d.attempts, d.give_up_at, d.trace_context,
-          w.url, w.secret,
+RETURNING d.id, d.endpoint_id, d.render_id, w.project_id, d.event, d.payload, d.attempts,
+          d.give_up_at, d.trace_context, w.url, w.secret,
           CASE WHEN w.previous_until > clock_timestamp() THEN w.previous_secret END AS previous,
           (SELECT r.object_key FROM renders r WHERE r.id = d.render_id
            AND r.expired_at IS NULL) AS object_key
@@ -196,7 +196,9 @@ class Deliverer:
                 skipped.append(row["id"])  # more of this endpoint than its room: due again now
                 continue
             self.in_flight[row["endpoint_id"]] += 1
-            self._spawn(self.deliver(row))
+            with logs.bound(render_id=str(row["render_id"]), project_id=str(row["project_id"]),
+                            endpoint_id=str(row["endpoint_id"]), delivery_id=str(row["id"])):
+                self._spawn(self.deliver(row))  # the attempt's task keeps these ids
         if skipped:
             async with self.pool.connection() as conn:
                 await conn.execute("UPDATE webhook_deliveries SET next_attempt_at = "
@@ -204,9 +206,24 @@ class Deliverer:
         return len(rows) - len(skipped)
 
     async def deliver(self, row: dict) -> None:
-        """One attempt. Whatever happens in it (a refused target, a timeout, an invalid URL saved
-        before URLs were checked, a bug) is a failed attempt, recorded and retried on the
-        schedule, and the endpoint's slot is always given back."""
+        """One attempt, as a span in the trace of the render the event announces: the delivery
+        row keeps the event's context, so a retry a day later joins that trace too. No URL in
+        the span (its query may hold the receiver's token), nor anything signed."""
+        with tracing.tracer.start_as_current_span(
+                "webhook.deliver", context=tracing.from_fields(row["trace_context"]),
+                kind=SpanKind.CLIENT) as span:
+            if span.is_recording():
+                span.set_attributes({"craftkit.webhook.endpoint_id": str(row["endpoint_id"]),
+                                     "craftkit.webhook.delivery_id": str(row["id"]),
+                                     "craftkit.webhook.event": row["event"],
+                                     "craftkit.webhook.attempt": row["attempts"] + 1})
+            if not await self._deliver(row) and span.is_recording():
+                span.set_status(StatusCode.ERROR)
+
+    async def _deliver(self, row: dict) -> bool:
+        """One attempt; whether it delivered. Whatever happens in it (a refused target, a
+        timeout, an invalid URL saved before URLs were checked, a bug) is a failed attempt,
+        recorded and retried on the schedule, and the endpoint's slot is always given back."""
         number = row["attempts"] + 1
         started = time.monotonic()
         code, error = None, None
@@ -228,6 +245,8 @@ class Deliverer:
             elapsed = int(seconds * 1000)
             if error is None and code is None:
                 error = "the attempt was cancelled"  # shutting down: retried after the lease
+            log.info("%s attempt %d: %s in %d ms", row["event"], number, error or f"HTTP {code}",
+                     elapsed)
             delay = 0.0 if error is None else backoff(number, self.settings.retry_base_seconds,
                                                       self.settings.retry_cap_seconds)
             self.outcomes.append((row["id"], number, code, error, elapsed, row["endpoint_id"],
@@ -239,6 +258,7 @@ class Deliverer:
                 del self.in_flight[row["endpoint_id"]]
             self.wake()
             metrics.attempted(code, error is None, row["give_up_at"], delay, seconds)
+        return error is None
 
     def body(self, row: dict) -> bytes:
         """The payload as this attempt sends it: downloadUrl as DOWNLOAD_URL_MODE makes it now
@@ -251,28 +271,14 @@ class Deliverer:
         return signing.payload(event)
 
     async def send(self, row: dict) -> int:
-        # A span per attempt, in the trace of the render the event announces: the delivery row
-        # keeps the event's context, so a retry a day later joins that trace too. No URL in it
-        # (its query may hold the receiver's token), nor anything signed.
-        with tracing.tracer.start_as_current_span(
-                "webhook.deliver", context=tracing.from_fields(row["trace_context"]),
-                kind=SpanKind.CLIENT) as span:
-            if span.is_recording():
-                span.set_attributes({"craftkit.webhook.endpoint_id": str(row["endpoint_id"]),
-                                     "craftkit.webhook.delivery_id": str(row["id"]),
-                                     "craftkit.webhook.event": row["event"],
-                                     "craftkit.webhook.attempt": row["attempts"] + 1})
-            body = self.body(row)
-            sent = signing.headers(
-                event=row["event"], delivery_id=str(row["id"]), timestamp=int(time.time()),
-                body=body, secret=row["secret"], previous_secret=row["previous"])
-            response = await targets.post(self.client, row["url"], content=body, headers=sent,
-                                          allow_private=self.settings.allow_private_targets)
-            if span.is_recording():
-                span.set_attribute("http.response.status_code", response.status_code)
-                if not 200 <= response.status_code < 300:
-                    span.set_status(StatusCode.ERROR, f"HTTP {response.status_code}")
-            return response.status_code
+        body = self.body(row)
+        sent = signing.headers(
+            event=row["event"], delivery_id=str(row["id"]), timestamp=int(time.time()),
+            body=body, secret=row["secret"], previous_secret=row["previous"])
+        response = await targets.post(self.client, row["url"], content=body,
+                                      headers=sent, allow_private=self.settings.allow_private_targets)
+        tracing.annotate("http.response.status_code", response.status_code)
+        return response.status_code
 
     async def flush(self) -> None:
         """Writes the outcomes gathered in the last few milliseconds in one statement. If that

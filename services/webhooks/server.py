@@ -21,8 +21,9 @@ from craftkit import db, kafka, messages, tracing
 from craftkit import metrics as craftkit_metrics
 from craftkit.service import cancel, create_server, run_until_terminated, watch_dependencies
 from craftkit.v1 import webhooks_pb2_grpc
-from services.webhooks import deliveries, metrics
+from services.webhooks import deliveries
 from services.webhooks.endpoints import WebhookService
+from services.webhooks.metrics import watch_backlog
 from services.webhooks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ async def serve(settings: Settings) -> None:
         log.info("webhooks server listening on port %d", port)
         tasks = [asyncio.create_task(consume(settings, consumer, pool, deliverer, progress)),
                  asyncio.create_task(deliverer.run()),
-                 asyncio.create_task(metrics.watch_backlog(pool)),
+                 asyncio.create_task(watch_backlog(pool)),
                  asyncio.create_task(kafka.export_lag(consumer, settings.group)),
                  asyncio.create_task(watch_dependencies(health, ["craftkit.v1.WebhookService"], {
                      "postgresql": lambda: db.ping(pool),

@@ -17,6 +17,7 @@ from minio import Minio
 from craftkit import demo
 from craftkit.devstack import BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, SERVICES, Infra, Stack
 from craftkit.v1 import status_pb2, status_pb2_grpc
+from tests import leaks
 from tests.integration import receiver as receivers
 
 # Short leases and sweeps so recovery paths finish in seconds, not minutes.
@@ -29,6 +30,19 @@ FAST_RECOVERY = {"RENDER_LEASE_SECONDS": "3", "REDELIVER_AFTER_SECONDS": "2",
                  "DOWNLOAD_STALL_SECONDS": "10"}
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_logs(tmp_path_factory):
+    """Set up before any stack, so it ends after all of them: then every log the session's
+    services wrote is read, and a secret in any line fails the run naming the file and line
+    (tests.leaks says what counts)."""
+    yield
+    root = tmp_path_factory.getbasetemp()
+    found = leaks.scan(leaks.service_logs(root), {**leaks.stack_secrets(root), **leaks.KNOWN})
+    if found:
+        pytest.fail(f"{len(found)} log line(s) hold a secret:\n" + "\n".join(found[:50]),
+                    pytrace=False)
 
 
 def start_stack(workdir: Path) -> Stack:
@@ -98,6 +112,7 @@ class Api:
 def new_api(stack: Stack) -> Api:
     with stack.channel("status") as channel:
         project_id, key = demo.create_project(channel, f"test-{uuid.uuid4().hex[:8]}")
+    leaks.remember(key, f"the API key of project {project_id}")
     return Api(stack, key, project_id)
 
 

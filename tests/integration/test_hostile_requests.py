@@ -114,7 +114,8 @@ def check(response: httpx.Response) -> None:
         assert response.headers["content-type"].startswith("application/json"), response.text[:300]
         body = response.json()
         assert set(body) == {"error"}, body
-        assert set(body["error"]) <= {"code", "message", "issues"}, body
+        assert set(body["error"]) <= {"code", "message", "issues", "requestId"}, body
+        assert body["error"]["requestId"] == response.headers["x-request-id"], body
         assert body["error"]["code"] in DOCUMENTED, body
         assert isinstance(body["error"]["message"], str) and body["error"]["message"]
         assert len(body["error"]["message"]) < 1000

@@ -1,0 +1,126 @@
+"""Request ids and the access log: the outermost layer of the gateway (around Starlette's own
+error middleware, so a 500 gets its id too).
+
+Each request gets an id: the client's `X-Request-Id` when it is 1-64 characters of
+[A-Za-z0-9._:-], else 32 new hex characters. It is bound (craftkit.logs.bound) while the request
+runs, so every line the gateway logs for it carries it, the gRPC calls it makes send it on
+(x-request-id metadata) and the error envelope names it (`requestId`). Every response carries it
+as `x-request-id`, whoever answered: a route, the auth backend's 401/429, Starlette's 404/405,
+the static files, the 500 of an unexpected error.
+
+After the request ends, one access line: method, route template (never the raw path, which may
+hold a share link's or an inbound hook's token), status, duration_ms, bytes sent, request_id and,
+for an authenticated key, project_id. Health probes (/healthz, /readyz) are logged at debug.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from opentelemetry import trace
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from craftkit import logs
+
+log = logging.getLogger("services.gateway.access")
+
+HEADER = b"x-request-id"
+SCOPE_KEY = "craftkit.request_id"
+"""Where the id is kept in the ASGI scope (GatewayProtocol's own answers read it there)."""
+PROBES = frozenset({"/healthz", "/readyz"})
+UNMATCHED = "unmatched"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def request_id_of(scope: Scope) -> str:
+    """The client's X-Request-Id when it is a valid one (the first, if several), else a new id."""
+    for name, value in scope["headers"]:
+        if name == HEADER:
+            return logs.valid_request_id(value.decode("latin-1")) or new_request_id()
+    return new_request_id()
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (`/v1/renders/{id}`), under the mounts it was found
+    through; `unmatched` when no route matched (the same rule as the gateway's metrics and spans)."""
+    route = scope.get("route")
+    if route is None:
+        return UNMATCHED
+    root = scope.get("root_path", "")
+    if isinstance(route, Mount):  # a mount of files ("/dashboard/{path}"); a router: no match
+        return UNMATCHED if route.routes else f"{root}/{{path}}"
+    template = getattr(route, "path_format", None)
+    return f"{root}{template}" if template else UNMATCHED
+
+
+class Gateway(Starlette):
+    """Starlette with RequestLog around its whole middleware stack, Starlette's own error
+    middleware included (its 500 answers get an id too)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestLog(super().build_middleware_stack())
+
+
+class RequestLog:
+    """The pure ASGI middleware: the id, the `x-request-id` header, the access line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_of(scope)
+        scope[SCOPE_KEY] = request_id
+        header = (HEADER, request_id.encode())
+        started = time.perf_counter()
+        answer: dict = {"status": 0, "bytes": 0, "span": None}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                answer["span"] = trace.get_current_span().get_span_context()
+                message["headers"] = [*(h for h in message.get("headers", ())
+                                        if h[0].lower() != HEADER), header]
+            elif message["type"] == "http.response.body":
+                answer["bytes"] += len(message.get("body", b""))
+            await send(message)
+
+        with logs.bound(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except BaseException:
+                answer["status"] = answer["status"] or 500
+                raise
+            finally:
+                access(scope, answer["status"], answer["bytes"], started, answer["span"])
+
+
+def access(scope: Scope, status: int, sent: int, started: float,
+           span: trace.SpanContext | None = None) -> None:
+    """The access line. Status 0: no answer went out (the client left, or the connection was
+    closed first). `span`: the request's span (the tracing middleware runs inside this one, so
+    its trace is read while the answer goes out)."""
+    route = route_template(scope)
+    level = logging.DEBUG if route in PROBES else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    method = scope.get("method", "")
+    method = method if method in METHODS else "other"
+    user = scope.get("user")
+    project_id = getattr(user, "project_id", None)
+    log.log(level, "%s %s %s", method, route, status, extra={
+        "method": method, "route": route, "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1), "bytes": sent,
+        **({"project_id": project_id} if project_id else {}),
+        **({"trace_id": format(span.trace_id, "032x"), "span_id": format(span.span_id, "016x")}
+           if span is not None and span.is_valid else {})})
