@@ -9,6 +9,7 @@ import base64
 import importlib.util
 import inspect
 import ipaddress
+import os
 import re
 import shutil
 import subprocess
@@ -37,6 +38,9 @@ CUSTOM_KINDS = {
 }
 WORKLOADS = {"Deployment", "StatefulSet", "Job", "CronJob"}
 IMAGE = "ghcr.io/craftkit/craftkit"
+SERVICES = ["gateway", "status", "enqueue", "render-worker", "webhooks"]
+METRICS_PORT = 9090
+"""Every service's /metrics (METRICS_LISTEN), a container port named `metrics`."""
 
 
 def kustomize(directory: str) -> list[dict]:
@@ -282,7 +286,11 @@ def test_only_the_gateway_is_reachable_from_outside_and_webhooks_never_reach_pri
         for rule in policy["spec"].get("ingress", []):
             for peer in rule.get("from", []):
                 if "namespaceSelector" in peer:
-                    assert policy["metadata"]["name"] == "gateway"
+                    # The ingress controller to the gateway's API; Prometheus to metrics only.
+                    assert policy["metadata"]["name"] in ("gateway", "metrics-scrape")
+                    if policy["metadata"]["name"] == "metrics-scrape":
+                        assert rule["ports"] == [{"protocol": "TCP", "port": METRICS_PORT}]
+                        assert peer["podSelector"]  # Prometheus's pods, not the whole namespace
                 assert "ipBlock" not in peer
     webhooks = named(objects, "NetworkPolicy", "webhooks")["spec"]
     blocks = [peer["ipBlock"] for rule in webhooks["egress"] for peer in rule["to"]]
@@ -332,12 +340,13 @@ def test_policies_open_each_grpc_port_the_callers_use(rendered, directory):
 DNS, PG, KAFKA = ("kube-system/k8s-app=kube-dns:53", "cnpg.io/cluster=craftkit-db:5432",
                   ["strimzi.io/cluster=craftkit:9092", "strimzi.io/cluster=craftkit:9093"])
 # README "Network paths", as peer:port per pod (backing's MinIO and its setup Job included).
+PROMETHEUS = "monitoring/app.kubernetes.io/name=prometheus:9090"
 DOCUMENTED_INGRESS = {
-    "gateway": ["ingress-nginx/*:8080"],
-    "status": ["app=gateway:7051", "app=render-worker:7051", "app=admin-console:7051"],
-    "enqueue": ["app=gateway:7052"],
-    "webhooks": ["app=gateway:7054"],
-    "render-worker": [], "admin-console": [], "craftkit-migrate": [], "s3-setup": [],
+    "gateway": ["ingress-nginx/*:8080", PROMETHEUS],
+    "status": ["app=gateway:7051", "app=render-worker:7051", "app=admin-console:7051", PROMETHEUS],
+    "enqueue": ["app=gateway:7052", PROMETHEUS],
+    "webhooks": ["app=gateway:7054", PROMETHEUS],
+    "render-worker": [PROMETHEUS], "admin-console": [], "craftkit-migrate": [], "s3-setup": [],
     "minio": ["app=render-worker:9000", "app=gateway:9000", "app=status:9000", "app=s3-setup:9000",
               "ingress-nginx/*:9000"],
 }
@@ -481,6 +490,92 @@ def test_kafka_topics_are_declared_as_the_services_create_them(rendered):
         assert spec["replicas"] == int(env["KAFKA_REPLICATION_FACTOR"])
         assert str(spec["config"]["min.insync.replicas"]) == configs["min.insync.replicas"]
         assert spec["config"]["min.insync.replicas"] < spec["replicas"]
+
+
+# --- metrics and traces ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("directory", APPS)
+def test_every_service_serves_metrics_on_its_metrics_port(rendered, directory):
+    objects = rendered[directory]
+    assert config(objects)["METRICS_LISTEN"] == f"0.0.0.0:{METRICS_PORT}"
+    for name in SERVICES:
+        [container] = named(objects, "Deployment", name)["spec"]["template"]["spec"]["containers"]
+        assert {"name": "metrics", "containerPort": METRICS_PORT} in container["ports"], name
+        assert environment(objects, name)["METRICS_LISTEN"] == f"0.0.0.0:{METRICS_PORT}", name
+
+
+def service_target_ports(objects: list[dict], service_name: str, port_ref) -> set:
+    """The container ports (name and number) a Service's port (by name or number) leads to."""
+    service = named(objects, "Service", service_name)["spec"]
+    ports = [p for p in service["ports"] if port_ref in (p.get("name"), p["port"])]
+    assert ports, (service_name, port_ref)
+    reached = set()
+    for port in ports:
+        target = port.get("targetPort", port["port"])
+        for _, pod in pod_templates(objects):
+            if selects({"matchLabels": service["selector"]}, pod["metadata"]["labels"]):
+                for container in pod["spec"]["containers"]:
+                    for declared in container.get("ports", []):
+                        if target in (declared.get("name"), declared["containerPort"]):
+                            reached |= {declared.get("name"), declared["containerPort"]}
+    return reached
+
+
+@pytest.mark.parametrize("directory", APPS)
+def test_no_ingress_or_service_reaches_a_metrics_port(rendered, directory):
+    """The gateway's /metrics (request counts by route and status, rate-limited projects) is
+    for Prometheus only: no Service lists a metrics port, so no Ingress can route to one, and
+    the ingress controller's policy opens only the API port."""
+    objects = rendered[directory] + rendered["backing"]
+    for service in of_kind(objects, "Service"):
+        for port in service["spec"]["ports"]:
+            assert port.get("targetPort") not in ("metrics", METRICS_PORT), service["metadata"]
+            assert port["port"] != METRICS_PORT, service["metadata"]["name"]
+    for ingress in of_kind(objects, "Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                port = backend["port"].get("name", backend["port"].get("number"))
+                reached = service_target_ports(objects, backend["name"], port)
+                assert reached and not reached & {"metrics", METRICS_PORT}, ingress["metadata"]
+    paths = network_paths(objects, "Ingress")
+    for name in SERVICES:
+        from_ingress_controller = [p for p in paths[name] if p.startswith("ingress-nginx/")]
+        assert from_ingress_controller == (["ingress-nginx/*:8080"] if name == "gateway" else [])
+        assert PROMETHEUS in paths[name], name
+
+
+def test_the_tracing_component_sets_the_collector_and_opens_egress_to_it_only(tmp_path):
+    """Without the component no service exports spans (OTEL_EXPORTER_OTLP_ENDPOINT unset) and
+    none may reach a collector; with it, the five services may reach the collector's OTLP port
+    and nothing more."""
+    production = kustomize("overlays/production")
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in config(production)
+    root = Path(os.path.relpath(DEPLOY, tmp_path))
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "namespace": "craftkit", "resources": [str(root / "overlays/production")],
+        "components": [str(root / "components/tracing")]}))
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: the manifests cannot be rendered here")
+    result = subprocess.run([kubectl, "kustomize", str(tmp_path)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    traced = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    endpoint = config(traced)["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    assert re.fullmatch(r"http://otel-collector\.monitoring\.svc:4317", endpoint)
+    collector = "monitoring/app.kubernetes.io/name=opentelemetry-collector:4317"
+    before, after = network_paths(production, "Egress"), network_paths(traced, "Egress")
+    for app in after:
+        expected = sorted({*before[app], collector}) if app in SERVICES else before[app]
+        assert after[app] == expected, app
+    for obj in traced:
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            pass
 
 
 # --- shutdown -----------------------------------------------------------------------------------
