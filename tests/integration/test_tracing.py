@@ -169,6 +169,9 @@ def test_request_spans_never_carry_a_raw_path_a_query_or_a_clients_trace(api, sp
     [lookup] = eventually(lambda: named(spans.trace(read.trace_id), "status",
                                         "/craftkit.v1.StatusService/GetRender"), 30, "GetRender")
     assert lookup.attributes["rpc.grpc.status_code"] == 5 and lookup.status_code != ERROR
+    # Its access line names the route and the request's own trace (the client's was dropped).
+    assert any(line.get("route") == "/v1/renders/{id}" and line.get("trace_id") == read.trace_id
+               for line in log_lines(api.stack, "gateway"))
     assert not [span for span in everything if span.trace_id == foreign_trace]
     assert not [(span.name, key) for span in everything
                 for key, value in span.attributes.items() if secret in str(value)]
