@@ -57,8 +57,9 @@ class Traced:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and any(name in UNTRUSTED_HEADERS
                                            for name, _ in scope["headers"]):
-            scope = {**scope, "headers": [(name, value) for name, value in scope["headers"]
-                                          if name not in UNTRUSTED_HEADERS]}
+            # In place, not a copy: the layers outside read what routing leaves in the scope.
+            scope["headers"] = [(name, value) for name, value in scope["headers"]
+                                if name not in UNTRUSTED_HEADERS]
         await self.app(scope, receive, send)
 
 

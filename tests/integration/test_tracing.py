@@ -59,6 +59,12 @@ def render_trace(spans: otlp.Receiver, render_id: str) -> str:
     return found[0] if found else ""
 
 
+def log_lines(stack: Stack, service: str) -> list[dict]:
+    """The service's JSON log lines (LOG_FORMAT=json, the default)."""
+    with open(stack.infra.log(service), encoding="utf-8") as log:
+        return [json.loads(line) for line in log if line.startswith("{")]
+
+
 def named(trace: list[otlp.Span], service: str, name: str) -> list[otlp.Span]:
     return [span for span in trace if span.service == f"craftkit-{service}" and span.name == name]
 
@@ -114,6 +120,9 @@ def test_one_trace_covers_a_render_from_the_post_to_its_webhook(api, spans, rece
     assert render.attributes["craftkit.render.bytes"] > 0
     assert deliver.attributes["http.response.status_code"] == 200
     assert deliver.attributes["craftkit.webhook.attempt"] == 1
+    # The attempt's log line names its span, so logs and traces lead to each other.
+    assert any(line.get("span_id") == deliver.span_id and line.get("trace_id") == trace_id
+               for line in log_lines(api.stack, "webhooks"))
     # No span carries the receiver's URL.
     assert not [span for span in trace for value in span.attributes.values()
                 if receiver.base in str(value)]
@@ -160,6 +169,9 @@ def test_request_spans_never_carry_a_raw_path_a_query_or_a_clients_trace(api, sp
     [lookup] = eventually(lambda: named(spans.trace(read.trace_id), "status",
                                         "/craftkit.v1.StatusService/GetRender"), 30, "GetRender")
     assert lookup.attributes["rpc.grpc.status_code"] == 5 and lookup.status_code != ERROR
+    # Its access line names the route and the request's own trace (the client's was dropped).
+    assert any(line.get("route") == "/v1/renders/{id}" and line.get("trace_id") == read.trace_id
+               for line in log_lines(api.stack, "gateway"))
     assert not [span for span in everything if span.trace_id == foreign_trace]
     assert not [(span.name, key) for span in everything
                 for key, value in span.attributes.items() if secret in str(value)]
