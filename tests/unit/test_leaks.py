@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import logging
+import tempfile
+from pathlib import Path
+
+import pytest
 
 from craftkit import logs
 from tests import leaks
@@ -13,6 +17,14 @@ SECRET = "whsec_" + "w" * 43
 TOKEN = "t0ken-of-the-gateway-" + "x" * 22
 
 
+@pytest.fixture
+def root():
+    """Where the planted logs go: not under pytest's basetemp, which the integration tests'
+    own scan reads at the end of a whole `make test` session (and would find these secrets)."""
+    with tempfile.TemporaryDirectory(prefix="leaks-") as directory:
+        yield Path(directory)
+
+
 def stack_dir(root):
     workdir = root / "stack0"
     (workdir / "internal-tokens").mkdir(parents=True)
@@ -20,8 +32,8 @@ def stack_dir(root):
     return workdir
 
 
-def test_a_logged_secret_fails_naming_file_and_line(tmp_path):
-    workdir = stack_dir(tmp_path)
+def test_a_logged_secret_fails_naming_file_and_line(root):
+    workdir = stack_dir(root)
     (workdir / "status.log").write_text(
         "clean line\n"
         f'{{"event": "token {TOKEN}"}}\n'
@@ -33,8 +45,8 @@ def test_a_logged_secret_fails_naming_file_and_line(tmp_path):
     (workdir / "s3.log").write_text(f"not ours: {TOKEN}\n")  # the S3 server's own log
     leaks.remember("remembered-one", "the API key of project p")
     try:
-        found = leaks.scan(leaks.service_logs(tmp_path),
-                           {**leaks.stack_secrets(tmp_path), **leaks.KNOWN})
+        found = leaks.scan(leaks.service_logs(root),
+                           {**leaks.stack_secrets(root), **leaks.KNOWN})
     finally:
         leaks.KNOWN.pop("remembered-one")
     assert found == [
@@ -46,18 +58,18 @@ def test_a_logged_secret_fails_naming_file_and_line(tmp_path):
     ]
 
 
-def test_a_line_written_through_craftkit_logs_is_clean(tmp_path):
+def test_a_line_written_through_craftkit_logs_is_clean(root):
     """Redaction and the scan agree: the shapes a service might log by mistake are masked."""
-    workdir = stack_dir(tmp_path)
+    workdir = stack_dir(root)
     buffer = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    top = logging.getLogger()
+    handlers, level = top.handlers[:], top.level
     try:
         logs.setup("webhooks", "json", stream=buffer)
         logging.getLogger("x").warning("sent %s with %s to https://r/h?auth=%s, Bearer %s",
                                        KEY, SECRET, TOKEN, TOKEN)
     finally:
-        root.handlers, root.level = handlers, level
+        top.handlers, top.level = handlers, level
     (workdir / "webhooks.log").write_text(buffer.getvalue())
     assert "[redacted]" in buffer.getvalue()
-    assert leaks.scan(leaks.service_logs(tmp_path), leaks.stack_secrets(tmp_path)) == []
+    assert leaks.scan(leaks.service_logs(root), leaks.stack_secrets(root)) == []

@@ -9,6 +9,7 @@ import asyncio
 import logging
 
 import grpc
+import psycopg_pool
 import pytest
 import trustme
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -204,8 +205,8 @@ def caller(tmp_path) -> ClientSecurity:
 async def servers():
     started = []
 
-    async def start(servicer: Flaky) -> int:
-        server = grpc.aio.server()
+    async def start(servicer: Flaky, interceptors=()) -> int:
+        server = grpc.aio.server(interceptors=interceptors)
         status_pb2_grpc.add_StatusServiceServicer_to_server(servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
@@ -227,6 +228,28 @@ async def test_a_read_is_retried_on_unavailable_and_a_write_is_not(servers, call
             await stub.StartRender(status_pb2.StartRenderRequest(), timeout=10)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
     assert flaky.calls == {"GetRender": 2, "StartRender": 1}
+
+
+class DatabaseDown(Flaky):
+    """Every call waits for a pool connection in vain, as when PostgreSQL is away."""
+
+    async def GetRender(self, request, context):
+        self.calls["GetRender"] = self.calls.get("GetRender", 0) + 1
+        raise psycopg_pool.PoolTimeout("couldn't get a connection after 3.00 sec")
+
+
+async def test_a_read_is_not_retried_when_the_database_is_down(servers, caller):
+    """Each replica shares the one database: retrying the read would only multiply the pool's
+    wait until the caller's deadline passes (a 504 instead of a quick 503)."""
+    down = DatabaseDown("pod-a")
+    port = await servers(down, [service.ApiErrorInterceptor()])
+    async with service.channel(f"127.0.0.1:{port}", caller) as channel:
+        stub = status_pb2_grpc.StatusServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.GetRender(status_pb2.GetRenderRequest(), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "database is unavailable" in refused.value.details()
+    assert down.calls == {"GetRender": 1}
 
 
 async def test_calls_are_spread_over_every_address_of_the_name(servers, caller):
