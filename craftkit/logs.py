@@ -58,6 +58,11 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 """What a request id may be (a client's X-Request-Id, an internal caller's metadata)."""
 REQUEST_ID_METADATA = "x-request-id"
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+REPEATS_EVERY_SECONDS = 10.0
+"""A library's line repeated with other arguments is written once per this many seconds."""
+REPEATING_LIBRARIES = ("aiokafka",)
+"""Libraries that log one failure over and over (aiokafka: each connection error, dozens a second
+per process while a broker is away)."""
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {
     "message", "asctime", "taskName",
     "color_message"}  # uvicorn's copy of the message with terminal colours
@@ -73,6 +78,7 @@ def setup(service: str, log_format: str | None = None, stream=None) -> None:
     render = JsonLine() if log_format == "json" else TextLine()
     handler = logging.StreamHandler(stream) if stream else StandardError()
     handler.name = HANDLER
+    handler.addFilter(Repeats())
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.contextvars.merge_contextvars, extra_fields],
         processors=[Shape(service), redact, render]))
@@ -88,6 +94,32 @@ def setup(service: str, log_format: str | None = None, stream=None) -> None:
     # httpx logs every request's full URL at INFO: a presigned S3 URL (the gateway's downloads)
     # carries its signature in the query string, and a webhook URL may carry its receiver's token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class Repeats(logging.Filter):
+    """Lets a REPEATING_LIBRARIES line through once per REPEATS_EVERY_SECONDS for each message
+    (its format string, whatever the arguments) and level; the next one written says how many
+    were left out meanwhile. Our own lines always pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: dict[tuple, tuple[float, int]] = {}  # key -> (when written, left out since)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(REPEATING_LIBRARIES):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = time.monotonic()
+        written, left_out = self.shown.get(key, (None, 0))
+        if written is not None and now - written < REPEATS_EVERY_SECONDS:
+            self.shown[key] = (written, left_out + 1)
+            return False
+        self.shown[key] = (now, 0)
+        if left_out:
+            # No "%" added: the format string stays one for the record's arguments.
+            record.msg = (f"{record.msg} ({left_out} more like it in the last "
+                          f"{REPEATS_EVERY_SECONDS:.0f} s)")
+        return True
 
 
 class StandardError(logging.StreamHandler):

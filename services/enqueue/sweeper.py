@@ -1,6 +1,7 @@
 """Hands unfinished renders to Kafka again when their job may be gone: a broker that lost its log,
 or a worker that died holding the job past its lease. Runs at start, then every interval.
-Re-publishing is always safe: a worker that finds the render claimed or terminal skips it.
+Re-publishing is always safe: a worker that finds the render claimed or terminal skips it. A render
+whose job is still in the outbox (Kafka away) is left to the relay, not written there again.
 
 The event sweep does the same for completion events: a render that completed more than `after`
 seconds ago (and within the last `window` seconds) whose event the webhooks service has not
@@ -36,6 +37,10 @@ WITH stale AS (
     WHERE status IN ('queued', 'rendering')
       AND published_at < clock_timestamp() - %(after)s * interval '1 second'
       AND (status = 'queued' OR started_at < clock_timestamp() - %(lease)s * interval '1 second')
+      -- A job still in the outbox is not lost, only not sent yet (Kafka away): the relay sends
+      -- it. Another copy per sweep would swell the outbox and its backlog metric for nothing.
+      AND NOT EXISTS (SELECT 1 FROM outbox o
+                      WHERE o.topic = %(topic)s AND o.key = convert_to(renders.id::text, 'UTF8'))
     ORDER BY published_at LIMIT 500
     FOR UPDATE SKIP LOCKED
 ), touched AS (

@@ -194,3 +194,24 @@ async def test_request_id_crosses_grpc(output):
     finally:
         await server.stop(None)
     assert [line.get("request_id") for line in lines(buffer)] == ["req-42", None]
+
+
+def test_a_library_repeating_one_error_writes_it_once_per_interval(output, monkeypatch):
+    """A broker outage makes aiokafka log the same connection errors dozens of times a second
+    per process; the operator's `select(.level == "error")` must still show something else."""
+    now = [1000.0]
+    monkeypatch.setattr(logs.time, "monotonic", lambda: now[0])
+    buffer = output()
+    fetcher = logging.getLogger("aiokafka.consumer.fetcher")
+    for node in range(500):  # the same message, other arguments: one line
+        logging.getLogger("aiokafka").error("Unable connect to node with id %s: %s", node, "refused")
+        fetcher.error("Failed fetch messages from %s: %s", node, "NodeNotReadyError")
+    logging.getLogger("craftkit.service").error("kafka NOT_SERVING: unreachable")  # ours: kept
+    now[0] += logs.REPEATS_EVERY_SECONDS
+    logging.getLogger("aiokafka").error("Unable connect to node with id %s: %s", 1, "refused")
+    events = [line["event"] for line in lines(buffer)]
+    assert events == [
+        "Unable connect to node with id 0: refused",
+        "Failed fetch messages from 0: NodeNotReadyError",
+        "kafka NOT_SERVING: unreachable",
+        "Unable connect to node with id 1: refused (499 more like it in the last 10 s)"]

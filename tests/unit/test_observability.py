@@ -246,7 +246,7 @@ def test_the_alerts_cover_what_the_operators_asked_for(rules):
     exprs = {rule["alert"]: rule["expr"] for rule in rules}
     used = {name for expr in exprs.values() for name, _ in selectors(expr)}
     for metric in ("craftkit_outbox_oldest_age_seconds", "craftkit_kafka_consumer_lag",
-                   "craftkit_render_duration_seconds_count", "craftkit_webhook_deliveries_total",
+                   "craftkit_render_transitions_total", "craftkit_webhook_deliveries_total",
                    "craftkit_webhook_endpoints_paused", "craftkit_serving", "up",
                    "craftkit_db_pool_waiting_requests", "craftkit_db_pool_timeouts_total"):
         assert metric in used, metric
