@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from craftkit import errors
-from services.gateway import requestlog
+from craftkit import errors, logs
+from services.gateway import metrics, requestlog
 
 MAX_HEADER_BYTES = 64 * 1024
 """Request line plus headers; the largest legitimate header here is a few hundred bytes."""
@@ -40,6 +41,7 @@ class GatewayProtocol(HttpToolsProtocol):
         """When the header or body being read must be complete; None between requests."""
         self.reading_header = False
         self.header_bytes = 0
+        self.header_started = time.perf_counter()
         self.checker: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -79,6 +81,7 @@ class GatewayProtocol(HttpToolsProtocol):
 
     def _expect_header(self) -> None:
         self.reading_header, self.header_bytes = True, 0
+        self.header_started = time.perf_counter()
         self.deadline = self.loop.time() + self.header_timeout
 
     def _check_deadline(self) -> None:
@@ -105,7 +108,9 @@ class GatewayProtocol(HttpToolsProtocol):
 
     def _answer_and_close(self, status: bytes, error: errors.ApiError) -> None:
         """The envelope, with the request's id (RequestLog's, when the application has the
-        request; else a new one: a request refused before it reached the application)."""
+        request; else a new one: a request refused before it reached the application, which is
+        then counted and logged here as RequestMetrics and RequestLog would: route `unmatched`,
+        method `other`)."""
         current = self.cycle is not None and not self.cycle.response_complete
         scope = self.cycle.scope if current else {}
         request_id = scope.get(requestlog.SCOPE_KEY) or requestlog.new_request_id()
@@ -119,3 +124,9 @@ class GatewayProtocol(HttpToolsProtocol):
                          b"connection: close\r\n\r\n"])
         self.transport.write(head + body)
         self.transport.close()
+        if not current:  # no application saw this request: count and log it here
+            took = time.perf_counter() - self.header_started
+            code = int(status.split()[0])
+            metrics.unparsed(code, took)
+            with logs.bound(request_id=request_id):
+                requestlog.access({}, code, len(body), self.header_started)
