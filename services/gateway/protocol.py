@@ -29,8 +29,13 @@ from services.gateway import metrics, requestlog
 
 MAX_HEADER_BYTES = 64 * 1024
 """Request line plus headers; the largest legitimate header here is a few hundred bytes."""
+TOO_LARGE = f"the request header is over {MAX_HEADER_BYTES} bytes"
 CHECK_SECONDS = 0.5
 """How often a connection checks its deadline, so a timeout fires up to this much late."""
+
+
+class HeaderTooLarge(Exception):
+    pass
 
 
 class GatewayProtocol(HttpToolsProtocol):
@@ -41,6 +46,9 @@ class GatewayProtocol(HttpToolsProtocol):
         """When the header or body being read must be complete; None between requests."""
         self.reading_header = False
         self.header_bytes = 0
+        self.parsed_bytes = 0
+        """The request line's URL and the headers as parsed (a whole header may come in one read)."""
+        self.header_too_large = False
         self.header_started = time.perf_counter()
         self.checker: asyncio.TimerHandle | None = None
 
@@ -59,7 +67,15 @@ class GatewayProtocol(HttpToolsProtocol):
         if self.reading_header and not self.transport.is_closing():
             self.header_bytes += len(data)
             if self.header_bytes > MAX_HEADER_BYTES:
-                self.send_400_response(f"the request header is over {MAX_HEADER_BYTES} bytes")
+                self.send_400_response(TOO_LARGE)
+
+    def on_url(self, url: bytes) -> None:
+        self.parsed_bytes += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.parsed_bytes += len(name) + len(value) + 4  # ": " and CRLF
+        super().on_header(name, value)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -67,6 +83,12 @@ class GatewayProtocol(HttpToolsProtocol):
             self._expect_header()
 
     def on_headers_complete(self) -> None:
+        """A header that arrived whole in one read passed data_received's count (made after
+        the parser ran): the parsed size is checked here, before the application is called.
+        Raising stops the parser; uvicorn answers send_400_response."""
+        if self.parsed_bytes > MAX_HEADER_BYTES:
+            self.header_too_large = True
+            raise HeaderTooLarge(TOO_LARGE)
         self.reading_header = False
         self.deadline = self.loop.time() + self.body_timeout
         super().on_headers_complete()
@@ -77,10 +99,12 @@ class GatewayProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn's answer to a request it cannot parse, in the JSON envelope."""
+        if self.header_too_large:
+            msg = TOO_LARGE
         self._answer_and_close(b"400 Bad Request", errors.InvalidRequest(msg))
 
     def _expect_header(self) -> None:
-        self.reading_header, self.header_bytes = True, 0
+        self.reading_header, self.header_bytes, self.parsed_bytes = True, 0, 0
         self.header_started = time.perf_counter()
         self.deadline = self.loop.time() + self.header_timeout
 

@@ -307,6 +307,14 @@ def test_protocol_garbage_gets_a_400_in_the_envelope(impatient_gateway, request_
     envelope(raw(impatient_gateway, request_bytes), 400, "invalid_request")
 
 
+def test_a_whole_header_over_the_limit_in_one_read_gets_a_400_too(impatient_gateway):
+    """Sent at once, a complete 100 kB header used to reach the application (the size was
+    counted only while the header was still incomplete)."""
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 100_000 + b"\r\n\r\n"
+    assert "over 65536 bytes" in envelope(raw(impatient_gateway, request), 400,
+                                          "invalid_request")["message"]
+
+
 def test_protocol_garbage_is_counted_and_logged_under_its_request_id(stack, impatient_gateway):
     """A request the protocol refuses (here an unknown method) never reaches the middleware; it
     is still a request the operator sees: in the request metrics and as an access line holding
