@@ -26,6 +26,7 @@ import asyncio
 import os
 import socket
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 import grpc
 from opentelemetry import trace
@@ -71,6 +72,13 @@ def setup(service: str) -> bool:
         return True
     if not wanted():
         return False
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        if "@" in urlsplit(os.environ.get(name, "").strip()).netloc:
+            # gRPC takes "user:password@host" for a host name: nothing is exported, and the
+            # exporter's every warning would write the password into the log.
+            raise SystemExit(f"{name} holds a user name or password, which OTLP over gRPC does "
+                             "not use: give scheme://host:port, and credentials in "
+                             "OTEL_EXPORTER_OTLP_HEADERS")
     # Imported only here: a process without traces loads none of the SDK.
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource

@@ -134,3 +134,15 @@ def test_a_clients_huge_header_values_do_not_stop_everyones_spans_from_exporting
     agents = [span.attributes["http.user_agent"] for span in spans
               if "http.user_agent" in span.attributes]
     assert len(agents) == 300 and {len(agent) for agent in agents} == {tracing.MAX_ATTRIBUTE_CHARS}
+
+
+@pytest.mark.parametrize("name", ["OTEL_EXPORTER_OTLP_ENDPOINT",
+                                  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"])
+def test_an_endpoint_with_a_password_stops_the_process_without_writing_it(no_otel, monkeypatch,
+                                                                          name):
+    """gRPC would take "user:password@collector:4317" for a host name, export nothing, and log
+    that endpoint, password and all, with every failed export."""
+    monkeypatch.setenv(name, "https://user:hunter2@collector.example:4317")
+    with pytest.raises(SystemExit, match=f"{name} holds a user name or password") as stopped:
+        tracing.setup("status")
+    assert "hunter2" not in str(stopped.value) and not tracing.enabled()
