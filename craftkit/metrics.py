@@ -34,8 +34,9 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def serve_from_env() -> int | None:
-    """Serves /metrics on METRICS_LISTEN (host:port, [ipv6]:port) when it is set; returns the port. With
-    PROMETHEUS_MULTIPROC_DIR set (see use_multiprocess_dir), serves the sum of the workers'."""
+    """Serves /metrics on METRICS_LISTEN (host:port, [ipv6]:port) when it is set; returns its
+    port. With PROMETHEUS_MULTIPROC_DIR set (see use_multiprocess_dir), serves the sum of the
+    workers'."""
     listen = os.environ.get("METRICS_LISTEN", "")
     if not listen:
         return None

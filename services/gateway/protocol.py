@@ -47,7 +47,7 @@ class GatewayProtocol(HttpToolsProtocol):
         self.reading_header = False
         self.header_bytes = 0
         self.parsed_bytes = 0
-        """The request line's URL and the headers as parsed (a whole header may come in one read)."""
+        """The URL and the headers as parsed (a whole header may come in one read)."""
         self.header_too_large = False
         self.header_started = time.perf_counter()
         self.checker: asyncio.TimerHandle | None = None
