@@ -12,8 +12,9 @@ the same way. A JSON line's keys, in order:
 
 Redaction is the last line of defence, not the first: values of keys named like a secret are
 replaced by "[redacted]", and strings shaped like our API keys (`ck_live_…`), webhook secrets
-(`whsec_…`), Bearer tokens, passwords in URLs and signatures in query strings are masked wherever
-they appear (the message, an exception's text, any field).
+(`whsec_…`), Bearer tokens, passwords in URLs, signatures in query strings and the filename at the
+end of a PDF's object key (`renders/<id>/<filename>`: a client's words) are masked wherever they
+appear (the message, an exception's text, any field).
 
 `python -m craftkit.logs` reads JSON lines on stdin and prints them as text lines (for tailing
 a service's log readably); other lines pass through unchanged.
@@ -49,10 +50,12 @@ SECRET_SHAPES = re.compile(
     r"|(?P<bearer>\b[Bb]earer\s+)[A-Za-z0-9._~+/=\-]{16,}"              # Authorization values
     r"|(?P<userinfo>\b[a-z][a-z0-9+.\-]*://[^\s:/@]+:)[^\s@/]+(?=@)"  # passwords in URLs
     r"|(?P<url>\bhttps?://[^\s?#'\"]*\?)[^\s#'\"]+"  # query strings (signatures, tokens)
-    r"|(?P<param>[?&][\w.\-]*(?:signature|token|secret|credential|key)[\w.\-]*=)[^&#\s\"']+",
+    r"|(?P<param>[?&][\w.\-]*(?:signature|token|secret|credential|key)[\w.\-]*=)[^&#\s\"']+"
+    r"|(?P<pdf>\brenders/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/)"
+    r"[^\s'\"()]+",  # a PDF's object key ends in the filename its client chose (tenant data)
     re.I)
 """Strings shaped like a secret, wherever they appear; the part before the secret is kept."""
-_MARKS = ("ck_live_", "whsec_", "bearer", "://", "=")
+_MARKS = ("ck_live_", "whsec_", "bearer", "://", "=", "renders/")
 """A string with none of these (in lower case) matches none of SECRET_SHAPES."""
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 """What a request id may be (a client's X-Request-Id, an internal caller's metadata)."""

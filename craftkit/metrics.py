@@ -34,14 +34,20 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def serve_from_env() -> int | None:
-    """Serves /metrics on METRICS_LISTEN (host:port) when it is set; returns the port. With
-    PROMETHEUS_MULTIPROC_DIR set (see use_multiprocess_dir), serves the sum of the workers'."""
+    """Serves /metrics on METRICS_LISTEN (host:port, [ipv6]:port) when it is set; returns its
+    port. With PROMETHEUS_MULTIPROC_DIR set (see use_multiprocess_dir), serves the sum of the
+    workers'."""
     listen = os.environ.get("METRICS_LISTEN", "")
     if not listen:
         return None
     host, _, port = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):  # an IPv6 address as a URL writes it
+        host = host[1:-1]
     try:
-        server, _ = prometheus_client.start_http_server(int(port), addr=host or "0.0.0.0",
+        number = int(port)
+        if not 0 <= number <= 65535:
+            raise ValueError(f"port {number} is not in 0-65535")
+        server, _ = prometheus_client.start_http_server(number, addr=host or "0.0.0.0",
                                                         registry=_registry())
     except (OSError, ValueError) as exc:
         raise SystemExit(f"METRICS_LISTEN {listen}: cannot listen ({exc}); give a free "

@@ -26,6 +26,7 @@ import asyncio
 import os
 import socket
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 import grpc
 from opentelemetry import trace
@@ -41,6 +42,12 @@ _propagator = TraceContextTextMapPropagator()
 _EMPTY = Context()
 _provider = None  # the SDK's TracerProvider, once setup() installed it
 FLUSH_TIMEOUT_MS = 5_000
+MAX_ATTRIBUTE_CHARS = 1024
+"""Span attribute values are cut to this many characters (unless LENGTH_LIMITS set another):
+some are a client's (http.user_agent, up to the 64 kB a header may be), and uncapped, a batch
+of such spans is over gRPC's 4 MiB message limit: the collector refuses it and every span in
+it, everyone's, is lost."""
+LENGTH_LIMITS = ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT")
 SERVER_FAULTS = frozenset({grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED,
                            grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INTERNAL,
                            grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DATA_LOSS})
@@ -65,10 +72,17 @@ def setup(service: str) -> bool:
         return True
     if not wanted():
         return False
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        if "@" in urlsplit(os.environ.get(name, "").strip()).netloc:
+            # gRPC takes "user:password@host" for a host name: nothing is exported, and the
+            # exporter's every warning would write the password into the log.
+            raise SystemExit(f"{name} holds a user name or password, which OTLP over gRPC does "
+                             "not use: give scheme://host:port, and credentials in "
+                             "OTEL_EXPORTER_OTLP_HEADERS")
     # Imported only here: a process without traces loads none of the SDK.
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import SpanLimits, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     # Resource.create adds OTEL_RESOURCE_ATTRIBUTES; the names given here win over it, so one
@@ -79,7 +93,9 @@ def setup(service: str) -> bool:
                                 "service.instance.id": f"{socket.gethostname()}:{os.getpid()}"})
     # The sampler comes from OTEL_TRACES_SAMPLER (default: parentbased_always_on); the provider
     # is shut down (its last spans flushed) when the process exits.
-    provider = TracerProvider(resource=resource)
+    configured = any(os.environ.get(name, "").strip() for name in LENGTH_LIMITS)
+    limits = SpanLimits(max_span_attribute_length=None if configured else MAX_ATTRIBUTE_CHARS)
+    provider = TracerProvider(resource=resource, span_limits=limits)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     _provider = provider

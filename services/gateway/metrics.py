@@ -86,6 +86,12 @@ def _series(route: str, method: str, status: int):
     return REQUESTS.labels(route, method, str(status))
 
 
+def unparsed(status: int, seconds: float) -> None:
+    """A request the HTTP protocol answered itself (400: unparseable, an unknown method, a header
+    over the limit), which no middleware saw: route `unmatched`, method `other`."""
+    _series(UNMATCHED, "other", status).observe(seconds)
+
+
 def route_template(scope: Scope) -> str:
     """The path template of the route that matched (`/v1/renders/{id}`), the mount's prefix
     included; "unmatched" when none did. Starlette's routers leave the route they chose in

@@ -20,16 +20,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from craftkit import errors
-from services.gateway import requestlog
+from craftkit import errors, logs
+from services.gateway import metrics, requestlog
 
 MAX_HEADER_BYTES = 64 * 1024
 """Request line plus headers; the largest legitimate header here is a few hundred bytes."""
+TOO_LARGE = f"the request header is over {MAX_HEADER_BYTES} bytes"
 CHECK_SECONDS = 0.5
 """How often a connection checks its deadline, so a timeout fires up to this much late."""
+
+
+class HeaderTooLarge(Exception):
+    pass
 
 
 class GatewayProtocol(HttpToolsProtocol):
@@ -40,6 +46,10 @@ class GatewayProtocol(HttpToolsProtocol):
         """When the header or body being read must be complete; None between requests."""
         self.reading_header = False
         self.header_bytes = 0
+        self.parsed_bytes = 0
+        """The URL and the headers as parsed (a whole header may come in one read)."""
+        self.header_too_large = False
+        self.header_started = time.perf_counter()
         self.checker: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -57,7 +67,15 @@ class GatewayProtocol(HttpToolsProtocol):
         if self.reading_header and not self.transport.is_closing():
             self.header_bytes += len(data)
             if self.header_bytes > MAX_HEADER_BYTES:
-                self.send_400_response(f"the request header is over {MAX_HEADER_BYTES} bytes")
+                self.send_400_response(TOO_LARGE)
+
+    def on_url(self, url: bytes) -> None:
+        self.parsed_bytes += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.parsed_bytes += len(name) + len(value) + 4  # ": " and CRLF
+        super().on_header(name, value)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -65,6 +83,12 @@ class GatewayProtocol(HttpToolsProtocol):
             self._expect_header()
 
     def on_headers_complete(self) -> None:
+        """A header that arrived whole in one read passed data_received's count (made after
+        the parser ran): the parsed size is checked here, before the application is called.
+        Raising stops the parser; uvicorn answers send_400_response."""
+        if self.parsed_bytes > MAX_HEADER_BYTES:
+            self.header_too_large = True
+            raise HeaderTooLarge(TOO_LARGE)
         self.reading_header = False
         self.deadline = self.loop.time() + self.body_timeout
         super().on_headers_complete()
@@ -75,10 +99,13 @@ class GatewayProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn's answer to a request it cannot parse, in the JSON envelope."""
+        if self.header_too_large:
+            msg = TOO_LARGE
         self._answer_and_close(b"400 Bad Request", errors.InvalidRequest(msg))
 
     def _expect_header(self) -> None:
-        self.reading_header, self.header_bytes = True, 0
+        self.reading_header, self.header_bytes, self.parsed_bytes = True, 0, 0
+        self.header_started = time.perf_counter()
         self.deadline = self.loop.time() + self.header_timeout
 
     def _check_deadline(self) -> None:
@@ -105,7 +132,9 @@ class GatewayProtocol(HttpToolsProtocol):
 
     def _answer_and_close(self, status: bytes, error: errors.ApiError) -> None:
         """The envelope, with the request's id (RequestLog's, when the application has the
-        request; else a new one: a request refused before it reached the application)."""
+        request; else a new one: a request refused before it reached the application, which is
+        then counted and logged here as RequestMetrics and RequestLog would: route `unmatched`,
+        method `other`)."""
         current = self.cycle is not None and not self.cycle.response_complete
         scope = self.cycle.scope if current else {}
         request_id = scope.get(requestlog.SCOPE_KEY) or requestlog.new_request_id()
@@ -119,3 +148,9 @@ class GatewayProtocol(HttpToolsProtocol):
                          b"connection: close\r\n\r\n"])
         self.transport.write(head + body)
         self.transport.close()
+        if not current:  # no application saw this request: count and log it here
+            took = time.perf_counter() - self.header_started
+            code = int(status.split()[0])
+            metrics.unparsed(code, took)
+            with logs.bound(request_id=request_id):
+                requestlog.access({}, code, len(body), self.header_started)

@@ -21,10 +21,10 @@ import uuid
 
 from opentelemetry import trace
 from starlette.applications import Starlette
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from craftkit import logs
+from services.gateway.metrics import route_template
 
 log = logging.getLogger("services.gateway.access")
 
@@ -32,7 +32,6 @@ HEADER = b"x-request-id"
 SCOPE_KEY = "craftkit.request_id"
 """Where the id is kept in the ASGI scope (GatewayProtocol's own answers read it there)."""
 PROBES = frozenset({"/healthz", "/readyz"})
-UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -46,19 +45,6 @@ def request_id_of(scope: Scope) -> str:
         if name == HEADER:
             return logs.valid_request_id(value.decode("latin-1")) or new_request_id()
     return new_request_id()
-
-
-def route_template(scope: Scope) -> str:
-    """The matched route's path template (`/v1/renders/{id}`), under the mounts it was found
-    through; `unmatched` when no route matched (the same rule as the gateway's metrics and spans)."""
-    route = scope.get("route")
-    if route is None:
-        return UNMATCHED
-    root = scope.get("root_path", "")
-    if isinstance(route, Mount):  # a mount of files ("/dashboard/{path}"); a router: no match
-        return UNMATCHED if route.routes else f"{root}/{{path}}"
-    template = getattr(route, "path_format", None)
-    return f"{root}{template}" if template else UNMATCHED
 
 
 class Gateway(Starlette):

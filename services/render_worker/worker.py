@@ -379,7 +379,7 @@ class Worker:
     async def _store(self, key: str, pdf: bytes) -> None:
         with tracing.tracer.start_as_current_span("store", kind=SpanKind.CLIENT):  # retries too
             await STORE.call(lambda: asyncio.to_thread(self.store.put, key, pdf),
-                             f"storing {key}")
+                             f"storing the PDF of {key.rsplit('/', 1)[0]}")  # not its filename
 
     async def _call(self, method, request):
         """The response, or None when the status service says there is nothing to do.

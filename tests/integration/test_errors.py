@@ -8,10 +8,14 @@ import socket
 import time
 import uuid
 
+from pathlib import Path
+
 import httpx
 import pytest
 
+from craftkit.devstack import free_port
 from tests.integration.conftest import invoice
+from tests.integration.scraped import Scrape
 
 
 def error(response: httpx.Response, status: int, code: str) -> dict:
@@ -244,10 +248,13 @@ def envelope(answer: bytes, status: int, code: str) -> dict:
     return json.loads(body)["error"]
 
 
+IMPATIENT_METRICS = f"127.0.0.1:{free_port()}"
+
+
 @pytest.fixture(scope="module")
 def impatient_gateway(stack):
-    with stack.extra("gateway", {"HEADER_TIMEOUT_SECONDS": "0.5",
-                                 "BODY_TIMEOUT_SECONDS": "0.5"}) as address:
+    with stack.extra("gateway", {"HEADER_TIMEOUT_SECONDS": "0.5", "BODY_TIMEOUT_SECONDS": "0.5",
+                                 "METRICS_LISTEN": IMPATIENT_METRICS}) as address:
         yield address
 
 
@@ -298,6 +305,34 @@ def test_a_request_answered_before_its_late_body_gets_one_answer(impatient_gatew
 ])
 def test_protocol_garbage_gets_a_400_in_the_envelope(impatient_gateway, request_bytes):
     envelope(raw(impatient_gateway, request_bytes), 400, "invalid_request")
+
+
+def test_a_whole_header_over_the_limit_in_one_read_gets_a_400_too(impatient_gateway):
+    """Sent at once, a complete 100 kB header used to reach the application (the size was
+    counted only while the header was still incomplete)."""
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 100_000 + b"\r\n\r\n"
+    assert "over 65536 bytes" in envelope(raw(impatient_gateway, request), 400,
+                                          "invalid_request")["message"]
+
+
+def test_protocol_garbage_is_counted_and_logged_under_its_request_id(stack, impatient_gateway):
+    """A request the protocol refuses (here an unknown method) never reaches the middleware; it
+    is still a request the operator sees: in the request metrics and as an access line holding
+    the requestId its client was given."""
+    def count() -> float:
+        return Scrape(f"http://{IMPATIENT_METRICS}/metrics").value(
+            "craftkit_http_request_duration_seconds_count", route="unmatched", method="other",
+            status="400")
+
+    before = count()
+    request_id = envelope(raw(impatient_gateway, b"BREW /v1/renders HTTP/1.1\r\nHost: x\r\n\r\n"),
+                          400, "invalid_request")["requestId"]
+    assert count() == before + 1
+    lines = [json.loads(line) for line in
+             Path(stack.infra.log("gateway-extra")).read_text(errors="replace").splitlines()
+             if line.startswith("{") and request_id in line]
+    assert [(line["logger"], line["status"], line["route"]) for line in lines] == [
+        ("services.gateway.access", 400, "unmatched")]
 
 
 @pytest.fixture(scope="module")

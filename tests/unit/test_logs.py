@@ -215,3 +215,21 @@ def test_a_library_repeating_one_error_writes_it_once_per_interval(output, monke
         "Failed fetch messages from 0: NodeNotReadyError",
         "kafka NOT_SERVING: unreachable",
         "Unable connect to node with id 1: refused (499 more like it in the last 10 s)"]
+
+
+def test_a_pdfs_filename_in_an_s3_url_is_masked_the_render_id_kept(output):
+    """A render's object key ends in the filename its client chose ("Invoice-Jane-Doe.pdf"):
+    tenant data, which urllib3's retry warnings and S3 errors (the URL they name) would
+    otherwise write into the worker's and the status service's logs."""
+    buffer = output()
+    render_id = "01a20e2c-354c-74f6-a75c-cb65e328bbb8"
+    logging.getLogger("urllib3.connectionpool").warning(
+        "Retrying (Retry(total=1)) after connection broken by 'ReadTimeoutError(...)': "
+        "/craftkit-renders/renders/%s/Invoice-Jane%%20Doe.pdf", render_id)
+    logging.getLogger("x").warning(
+        "S3 unreachable: MaxRetryError: HTTPConnectionPool(host='s3', port=9000): Max retries "
+        "exceeded with url: /craftkit-renders/renders/%s/Invoice-Jane-Doe.pdf (Caused by x)",
+        render_id.upper())
+    assert "Jane" not in buffer.getvalue()
+    assert [f"renders/{render_id}/[redacted]" in line["event"].lower()
+            for line in lines(buffer)] == [True, True]

@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import re
 import sys
 
 import grpc
+import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -185,3 +187,18 @@ def test_the_workers_sum_keeps_a_dead_workers_counts_but_not_its_live_gauges(tmp
     metrics.Workers(str(tmp_path), registry)
     assert registry.get_sample_value("craftkit_test_done_total") == 3
     assert registry.get_sample_value("craftkit_test_busy") in (None, 0)
+
+
+@pytest.mark.parametrize("listen", [":99999", "127.0.0.1:-1", "127.0.0.1:", "[::1"])
+def test_a_metrics_listen_address_that_cannot_be_served_stops_the_process_saying_so(
+        monkeypatch, listen):
+    monkeypatch.setenv("METRICS_LISTEN", listen)
+    with pytest.raises(SystemExit, match=f"METRICS_LISTEN {re.escape(listen)}: cannot listen"):
+        metrics.serve_from_env()
+
+
+def test_metrics_listen_takes_an_ipv6_address_in_brackets(monkeypatch):
+    """`[::1]:9090`, as a URL writes it (and as `::1:9090` already worked)."""
+    monkeypatch.setenv("METRICS_LISTEN", "[::1]:0")
+    port = metrics.serve_from_env()
+    assert port and httpx.get(f"http://[::1]:{port}/metrics").status_code == 200

@@ -100,3 +100,49 @@ def test_stored_fields_become_headers_and_nothing_else(no_otel):
     fields = {"traceparent": TRACEPARENT.decode(), "tracestate": "a=1", "baggage": "k=v"}
     assert tracing.as_headers(fields) == [("traceparent", TRACEPARENT), ("tracestate", b"a=1")]
     assert tracing.as_headers(None) == [] and tracing.as_headers({}) == []
+
+
+FLOOD = """
+    import asyncio
+    from craftkit import tracing
+
+    assert tracing.setup("unit")
+    for _ in range(300):  # a stranger's requests, each with a 60 kB User-Agent
+        with tracing.tracer.start_as_current_span("GET /v1/renders") as span:
+            span.set_attribute("http.user_agent", "U" * 60_000)
+    with tracing.tracer.start_as_current_span("POST /v1/templates/{slug}/render"):
+        pass  # another project's request, in the same batch
+    asyncio.run(tracing.flush())
+"""
+
+
+def test_a_clients_huge_header_values_do_not_stop_everyones_spans_from_exporting(no_otel):
+    """Span attributes are capped (MAX_ATTRIBUTE_CHARS): uncapped, a batch of spans each holding
+    a client's 60 kB User-Agent is over gRPC's 4 MiB message limit, the collector refuses it
+    (RESOURCE_EXHAUSTED) and every span in it, other projects' too, is dropped."""
+    receiver = otlp.start()
+    try:
+        env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+               "OTEL_EXPORTER_OTLP_TIMEOUT": "3"}
+        child = subprocess.run([sys.executable, "-c", textwrap.dedent(FLOOD)], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=120)
+        assert child.returncode == 0, child.stderr
+        spans = receiver.all()
+    finally:
+        receiver.stop()
+    assert "POST /v1/templates/{slug}/render" in {span.name for span in spans}
+    agents = [span.attributes["http.user_agent"] for span in spans
+              if "http.user_agent" in span.attributes]
+    assert len(agents) == 300 and {len(agent) for agent in agents} == {tracing.MAX_ATTRIBUTE_CHARS}
+
+
+@pytest.mark.parametrize("name", ["OTEL_EXPORTER_OTLP_ENDPOINT",
+                                  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"])
+def test_an_endpoint_with_a_password_stops_the_process_without_writing_it(no_otel, monkeypatch,
+                                                                          name):
+    """gRPC would take "user:password@collector:4317" for a host name, export nothing, and log
+    that endpoint, password and all, with every failed export."""
+    monkeypatch.setenv(name, "https://user:hunter2@collector.example:4317")
+    with pytest.raises(SystemExit, match=f"{name} holds a user name or password") as stopped:
+        tracing.setup("status")
+    assert "hunter2" not in str(stopped.value) and not tracing.enabled()
