@@ -5,15 +5,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/craftkit/v1/*.proto)
 
-.PHONY: run test unit integration bench chaos gallery screenshots chromium proto proto-check lock clean
+.PHONY: run test unit integration bench chaos gallery screenshots chromium promtool proto proto-check lock clean
 
 run: $(STAMP)
 	$(PY) -m craftkit.devstack
 
-test: $(STAMP) chromium proto-check
+test: $(STAMP) chromium promtool proto-check
 	$(PY) -m pytest
 
-unit: $(STAMP)
+unit: $(STAMP) promtool
 	$(PY) -m pytest tests/unit
 
 integration: $(STAMP) chromium
@@ -39,6 +39,11 @@ chaos: $(STAMP)
 # a no-op once done, so it runs every time).
 chromium: $(STAMP)
 	$(PY) -m tests.chromium $(VENV)/chromium
+
+# Prometheus's promtool for the alert tests: the one on PATH, else Debian's package unpacked into
+# .venv/promtool with no root (tests/promtool.py; a no-op once done).
+promtool: $(STAMP)
+	$(PY) -m tests.promtool $(VENV)/promtool
 
 # The locked runtime versions first, so tests run what the image ships; then the extras on top.
 $(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml

@@ -1,11 +1,8 @@
 """Debian's Chromium for the browser tests, installed without root.
 
-`make test` must work for a developer who cannot `apt-get install`: when /usr/bin/chromium is
-absent, this fetches Debian's `chromium` package and the libraries this machine lacks with
-`apt-get download` (any user may) and unpacks them with `dpkg-deb -x` under DEST (the Makefile
-passes .venv/chromium). `DEST/chromium` is then a small launcher that points LD_LIBRARY_PATH at
-the unpacked libraries. apt reads package lists of its own under DEST, refreshed here, so neither
-root's `apt-get update` nor the machine's possibly stale lists matter.
+When /usr/bin/chromium is absent, this unpacks Debian's `chromium` package and the libraries this
+machine lacks under DEST with no root (tests/debian.py; the Makefile passes .venv/chromium).
+`DEST/chromium` is then a small launcher that points LD_LIBRARY_PATH at the unpacked libraries.
 
     python -m tests.chromium .venv/chromium            # idempotent; DEST/.installed names the browser
     python -m tests.chromium .venv/chromium --unpack   # unpack even when /usr/bin/chromium exists
@@ -15,12 +12,12 @@ Playwright never downloads a browser: tests/browser.py launches the executable t
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from tests.debian import InstallError, apt, run, unpack
 
 SYSTEM = Path("/usr/bin/chromium")
 PACKAGE = "chromium"
@@ -35,10 +32,6 @@ here=$(dirname "$(readlink -f "$0")")
 export LD_LIBRARY_PATH="$here/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 exec "$here/root/usr/lib/chromium/chromium" "$@"
 """
-
-
-class InstallError(Exception):
-    """A step that failed, with what to do about it."""
 
 
 def executable(dest: Path) -> Path | None:
@@ -60,21 +53,8 @@ def install(dest: Path, *, system: Path | None = SYSTEM) -> Path:
     launcher = dest / "chromium"
     if executable(dest) == launcher:
         return launcher
-    for tool in ("apt-get", "dpkg-deb"):
-        if not shutil.which(tool):
-            raise InstallError(f"{tool} not found: unpacking Chromium needs Debian's apt tools; "
-                               f"install chromium with the system's package manager instead")
-    apt = _apt_options(dest / "apt")
-    _run(["apt-get", *apt, "update"], "refreshing package lists")
-    names = missing_packages(apt)
-    with tempfile.TemporaryDirectory(dir=dest) as work:
-        debs = Path(work)
-        _run(["apt-get", *apt, "download", *names], "downloading " + " ".join(names), cwd=debs)
-        root = debs / "root"
-        for deb in sorted(debs.glob("*.deb")):
-            _run(["dpkg-deb", "-x", str(deb), str(root)], f"unpacking {deb.name}")
-        shutil.rmtree(dest / "root", ignore_errors=True)
-        root.rename(dest / "root")
+    options = apt(dest / "apt", "chromium")
+    unpack(options, missing_packages(options), dest / "root")
     shutil.rmtree(dest / "apt", ignore_errors=True)  # the lists (~20 MB) are not needed again
     launcher.write_text(LAUNCHER)
     launcher.chmod(0o755)
@@ -83,9 +63,9 @@ def install(dest: Path, *, system: Path | None = SYSTEM) -> Path:
     return launcher
 
 
-def missing_packages(apt: list[str]) -> list[str]:
+def missing_packages(options: list[str]) -> list[str]:
     """chromium and every package `apt-get install chromium` would add to this machine."""
-    out = _run(["apt-get", *apt, "install", "--dry-run", "--no-install-recommends", PACKAGE],
+    out = run(["apt-get", *options, "install", "--dry-run", "--no-install-recommends", PACKAGE],
                "resolving chromium's dependencies")
     names = [line.split()[1] for line in out.splitlines() if line.startswith("Inst ")]
     return names if PACKAGE in names else [*names, PACKAGE]
@@ -95,32 +75,10 @@ def check(chromium: Path) -> None:
     """Fails unless the browser starts headless and renders a page (a missing library shows here,
     not in the first browser test)."""
     with tempfile.TemporaryDirectory() as profile:
-        out = _run([str(chromium), *FLAGS, f"--user-data-dir={profile}", "--dump-dom",
+        out = run([str(chromium), *FLAGS, f"--user-data-dir={profile}", "--dump-dom",
                     "data:text/html,<p>craftkit-ok</p>"], "starting the unpacked Chromium")
     if "craftkit-ok" not in out:
         raise InstallError(f"the unpacked Chromium rendered no page: {out[-500:]}")
-
-
-def _apt_options(state: Path) -> list[str]:
-    """apt's lists and cache under `state`, so no root-owned directory or lock is touched."""
-    for sub in ("lists/partial", "cache/archives/partial"):
-        (state / sub).mkdir(parents=True, exist_ok=True)
-    options = {"Dir::State::Lists": state / "lists", "Dir::Cache": state / "cache",
-               "Debug::NoLocking": "1"}
-    if os.geteuid() == 0:  # root would hand downloads to user _apt, who cannot write here
-        options["APT::Sandbox::User"] = "root"
-    return [arg for key, value in options.items() for arg in ("-o", f"{key}={value}")]
-
-
-def _run(cmd: list[str], step: str, cwd: Path | None = None) -> str:
-    try:
-        done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise InstallError(f"{step} failed: {exc}") from exc
-    if done.returncode != 0:
-        raise InstallError(f"{step} failed ({cmd[0]} exited {done.returncode}):\n"
-                           f"{(done.stderr or done.stdout)[-2000:]}")
-    return done.stdout
 
 
 def main(argv: list[str] | None = None) -> int:

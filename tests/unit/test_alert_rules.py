@@ -1,20 +1,16 @@
 """deploy/observability's alerts evaluated by Prometheus's own rule engine (`promtool test
 rules`) on synthetic series: each fires in the failure it names and stays quiet when the system
-is healthy or idle. Skipped where promtool is not installed (Debian: apt-get install
-prometheus)."""
+is healthy or idle. `make test` installs promtool first (tests/promtool.py, no root needed)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 import yaml
 
+from tests import promtool
 from tests.unit.test_observability import RULES
-
-PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed")
 
 NS = 'namespace="craftkit"'
 ACCEPTED = f'craftkit_renders_accepted_total{{{NS},job="enqueue",pod="e1",template="invoice"}}'
@@ -34,7 +30,11 @@ def evaluate(tmp_path, series: dict[str, str], alert: str, at: str) -> list[dict
         "input_series": [{"series": s, "values": v} for s, v in series.items()],
         "alert_rule_test": [{"eval_time": at, "alertname": alert, "exp_alerts": []}]}]}
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(test))
-    result = subprocess.run([PROMTOOL, "test", "rules", "test.yaml"], cwd=tmp_path,
+    tool = promtool.executable()
+    if tool is None:
+        pytest.fail("promtool is not installed: run `make promtool` (make test does)",
+                    pytrace=False)
+    result = subprocess.run([tool, "test", "rules", "test.yaml"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     if result.returncode == 0:
         return []
