@@ -36,7 +36,8 @@ PENDING = Gauge(
     "Deliveries not delivered nor given up yet, to enabled endpoints (paused ones included).")
 OLDEST_PENDING_AGE = Gauge(
     "craftkit_webhook_oldest_pending_age_seconds",
-    "Age of the oldest pending delivery (since its event was recorded); 0 when none.")
+    "Age of the oldest pending delivery to an endpoint that is not paused (since its event was "
+    "recorded); 0 when none.")
 ENDPOINTS_PAUSED = Gauge(
     "craftkit_webhook_endpoints_paused",
     "Endpoints whose circuit breaker is open (failing for WEBHOOK_BREAKER_AFTER_SECONDS, held "
@@ -72,7 +73,9 @@ def attempted(code: int | None, delivered: bool, give_up_at: datetime, delay: fl
 
 BACKLOG = """
 SELECT count(*) AS pending,
-       coalesce(extract(epoch FROM clock_timestamp() - min(d.created_at)), 0)::float8 AS oldest,
+       coalesce(extract(epoch FROM clock_timestamp() - min(d.created_at) FILTER (
+           WHERE w.paused_until IS NULL OR w.paused_until <= clock_timestamp())), 0)::float8
+           AS oldest,
        (SELECT count(*) FROM webhook_endpoints
         WHERE paused_until > clock_timestamp() AND enabled AND deleted_at IS NULL) AS paused
 FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
