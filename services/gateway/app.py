@@ -57,7 +57,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [*PUBLIC_ROUTES, *docs, *dashboard.ROUTES, Mount("", app=api, middleware=[
         Middleware(AuthenticationMiddleware, backend=ApiKeys())])]
     app = requestlog.Gateway(routes=routes, lifespan=lifespan, exception_handlers=errors.HANDLERS,
-                             middleware=[*gateway_tracing.middleware(),
-                                         Middleware(metrics.RequestMetrics)])
+                             middleware=gateway_tracing.middleware())
     app.router.redirect_slashes = False
     return app

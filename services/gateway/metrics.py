@@ -1,5 +1,5 @@
-"""The gateway's Prometheus metrics: every request by route template, method and status (a pure
-ASGI middleware, outermost but for Starlette's error handler), requests in flight, rate-limited
+"""The gateway's Prometheus metrics: every request by route template, method and status, and
+requests in flight (both kept by services.gateway.requestlog's middleware), rate-limited
 requests by limit and project, sync waits, and readiness (craftkit_serving,
 craftkit_dependency_up) refreshed every few seconds from the same checks as /readyz.
 
@@ -12,11 +12,10 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
 
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.routing import Match, Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from craftkit import metrics
 
@@ -49,36 +48,6 @@ READINESS_SECONDS = 5.0
 _projects = metrics.Capped(50)
 
 
-class RequestMetrics:
-    """Times every HTTP request; the route label is the template Starlette matched, read from
-    the scope once the app has answered."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500  # an exception before any answer: Starlette's error handler answers 500
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        IN_FLIGHT.inc()
-        started = time.perf_counter()
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            IN_FLIGHT.dec()
-            method = scope["method"]
-            _series(route_template(scope), method if method in METHODS else "other",
-                    status).observe(time.perf_counter() - started)
-
-
 @functools.lru_cache(maxsize=4096)
 def _series(route: str, method: str, status: int):
     """The histogram's child for one (route, method, status): bounded by the app's routes,
@@ -86,10 +55,10 @@ def _series(route: str, method: str, status: int):
     return REQUESTS.labels(route, method, str(status))
 
 
-def unparsed(status: int, seconds: float) -> None:
-    """A request the HTTP protocol answered itself (400: unparseable, an unknown method, a header
-    over the limit), which no middleware saw: route `unmatched`, method `other`."""
-    _series(UNMATCHED, "other", status).observe(seconds)
+def request_ended(route: str, method: str, status: int, seconds: float) -> None:
+    """One request answered (services.gateway.requestlog, for every request, and the protocol's
+    own refusals): `route` a template or "unmatched", `method` one of METHODS or "other"."""
+    _series(route, method, status).observe(seconds)
 
 
 def route_template(scope: Scope) -> str:

@@ -25,7 +25,7 @@ import time
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from craftkit import errors, logs
-from services.gateway import metrics, requestlog
+from services.gateway import requestlog
 
 MAX_HEADER_BYTES = 64 * 1024
 """Request line plus headers; the largest legitimate header here is a few hundred bytes."""
@@ -133,7 +133,7 @@ class GatewayProtocol(HttpToolsProtocol):
     def _answer_and_close(self, status: bytes, error: errors.ApiError) -> None:
         """The envelope, with the request's id (RequestLog's, when the application has the
         request; else a new one: a request refused before it reached the application, which is
-        then counted and logged here as RequestMetrics and RequestLog would: route `unmatched`,
+        then counted and logged here as RequestLog would: route `unmatched`,
         method `other`)."""
         current = self.cycle is not None and not self.cycle.response_complete
         scope = self.cycle.scope if current else {}
@@ -149,8 +149,6 @@ class GatewayProtocol(HttpToolsProtocol):
         self.transport.write(head + body)
         self.transport.close()
         if not current:  # no application saw this request: count and log it here
-            took = time.perf_counter() - self.header_started
             code = int(status.split()[0])
-            metrics.unparsed(code, took)
             with logs.bound(request_id=request_id):
-                requestlog.access({}, code, len(body), self.header_started)
+                requestlog.ended({}, code, len(body), self.header_started)

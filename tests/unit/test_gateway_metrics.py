@@ -8,13 +8,12 @@ import uuid
 import httpx
 
 from prometheus_client import REGISTRY
-from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
-from services.gateway import metrics
+from services.gateway import metrics, requestlog
 
 
 async def ok(request):
@@ -31,14 +30,13 @@ class Refuse:
         await PlainTextResponse("no key", status_code=401)(scope, receive, send)
 
 
-def app(tmp_path) -> Starlette:
+def app(tmp_path) -> requestlog.Gateway:
     api = Router(routes=[Route("/v1/renders/{id}", ok, methods=["GET"])], redirect_slashes=False)
-    return Starlette(routes=[Route("/healthz", ok),
-                             Mount("/files", app=StaticFiles(directory=tmp_path)),
-                             Mount("/api", app=api),
-                             Mount("/guarded", app=api, middleware=[Middleware(Refuse)]),
-                             Mount("", app=api)],
-                     middleware=[Middleware(metrics.RequestMetrics)])
+    return requestlog.Gateway(routes=[Route("/healthz", ok),
+                                      Mount("/files", app=StaticFiles(directory=tmp_path)),
+                                      Mount("/api", app=api),
+                                      Mount("/guarded", app=api, middleware=[Middleware(Refuse)]),
+                                      Mount("", app=api)])
 
 
 def count(route: str, method: str, status: str) -> float:

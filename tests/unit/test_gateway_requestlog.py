@@ -11,14 +11,13 @@ import httpx
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route, Router
 
-from services.gateway import metrics, requestlog
+from services.gateway import requestlog
 from tests.unit.test_gateway_metrics import Refuse, count, ok
 
 
 async def test_a_request_refused_before_routing_is_logged_under_its_metrics_route(caplog):
     api = Router(routes=[Route("/v1/renders/{id}", ok, methods=["GET"])], redirect_slashes=False)
-    app = requestlog.Gateway(routes=[Mount("", app=api, middleware=[Middleware(Refuse)])],
-                             middleware=[Middleware(metrics.RequestMetrics)])
+    app = requestlog.Gateway(routes=[Mount("", app=api, middleware=[Middleware(Refuse)])])
     before = count("/v1/renders/{id}", "GET", "401")
     caplog.set_level(logging.INFO, logger=requestlog.log.name)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),

@@ -233,3 +233,31 @@ def test_a_pdfs_filename_in_an_s3_url_is_masked_the_render_id_kept(output):
     assert "Jane" not in buffer.getvalue()
     assert [f"renders/{render_id}/[redacted]" in line["event"].lower()
             for line in lines(buffer)] == [True, True]
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_a_line_written_directly_is_the_line_logging_writes(output, log_format):
+    """The gateway's access line skips logging's machinery (logs.write_direct): what it writes
+    must not differ from the same line logged the usual way, bound ids and their order included."""
+    buffer = output(log_format, service="gateway")
+    access = logging.getLogger("services.gateway.access")
+    fields = {"method": "GET", "route": "/v1/renders/{id}", "status": 200, "duration_ms": 1.5,
+              "bytes": 420, "project_id": "p-1", "trace_id": "a" * 32}
+    with logs.bound(request_id="req-7", render_id="r-1", attempt="2"):
+        access.info("%s", "GET /v1/renders/{id} 200", extra=fields)
+        logs.write_direct(access, logging.INFO, "GET /v1/renders/{id} 200", fields)
+        logs.write_direct(access, logging.DEBUG, "not written: below INFO", fields)
+    logged, direct = buffer.getvalue().splitlines()
+    when = r"^\S+ \S+ " if log_format == "text" else r'"timestamp": "[^"]+"'
+    assert re.sub(when, "", direct) == re.sub(when, "", logged)
+    assert "req-7" in direct and "attempt" in direct
+
+
+def test_a_line_written_directly_reaches_other_handlers_through_logging(output, caplog):
+    buffer = output()
+    caplog.set_level(logging.INFO, logger="services.gateway.access")
+    logs.write_direct(logging.getLogger("services.gateway.access"), logging.INFO, "GET / 200",
+                      {"status": 200})
+    [record] = [r for r in caplog.records if r.name == "services.gateway.access"]
+    assert record.getMessage() == "GET / 200" and record.status == 200
+    assert lines(buffer)[0]["status"] == 200
