@@ -427,3 +427,129 @@ def test_the_alert_fires_in_the_failure_it_names(tmp_path, failure):
     assert earliest <= started <= latest, (failure.story, started)
     named = sorted(timeline[started], key=lambda labels: sorted(labels.items()))
     assert named == failure.labels
+
+
+# --- what a healthy production does on its own raises nothing -------------------------------------
+
+
+@dataclass
+class NearMiss:
+    alert: str
+    story: str
+    system: dict[str, Value]
+
+
+def broker_rolling() -> dict[str, Value]:
+    """A Kafka broker restarting (Strimzi rolls one at a time): rows wait up to 90 s for a few
+    minutes, then the relay sends them."""
+    s = healthy()
+    for key in s:
+        if key.startswith("craftkit_outbox_oldest_age_seconds"):
+            s[key] = lambda t: min(90, t - 20 * M) if 20 * M <= t < 23 * M else 0
+    return s
+
+
+def batch_worked_off() -> dict[str, Value]:
+    """A customer submits 6,000 renders at minute 5; the workers work them off by minute 30."""
+    s = healthy()
+    for pod, owned in partitions("render-worker").items():
+        s.update(lag(pod, p, lambda t: 0 if t < 5 * M else max(0, 500 - 0.4 * (t - 5 * M)))
+                 for p in owned)
+    return s
+
+
+def quiet_night_failures() -> dict[str, Value]:
+    """A render a minute, half of them failing (one project's broken template)."""
+    s = healthy(renders=1 / 60)
+    for pod in pods("status"):
+        for status in ("succeeded", "failed"):
+            s[series("craftkit_render_transitions_total", pod, status=status)] = per_second(1 / 240)
+    return s
+
+
+def broken_batch() -> dict[str, Value]:
+    """One customer's batch with bad data: 30 % of renders fail for 5 minutes."""
+    s = healthy()
+    for pod in pods("status"):
+        s[series("craftkit_render_transitions_total", pod, status="failed")] = (
+            lambda t: int(.03 * t + .27 * max(0, min(t, 25 * M) - 20 * M)))
+    return s
+
+
+def rare_renders() -> dict[str, Value]:
+    """A render every 5 minutes, finished 5 s after it was accepted (so its end is often scraped
+    30 s after its start)."""
+    s = idle(fresh=False)
+    s[series("craftkit_renders_accepted_total", "enqueue-0", template="invoice")] = (
+        lambda t: t // 300)
+    s[series("craftkit_render_transitions_total", "status-0", status="succeeded")] = (
+        lambda t: max(0, t - 5) // 300)
+    return s
+
+
+def quiet_night_webhooks() -> dict[str, Value]:
+    """An attempt a minute, all failing: the only active project's receiver is down."""
+    s = idle(fresh=False)
+    s[series("craftkit_webhook_deliveries_total", "webhooks-0", outcome="retrying",
+             status_class="none")] = lambda t: t // 60
+    return s
+
+
+def rolling_update(job: str) -> dict[str, Value]:
+    """Every pod of `job` replaced at minute 20: the new ones start at 19, the old ones report
+    NOT_SERVING during their preStop (scraped once) and are gone at 21."""
+    s = {}
+    for key, value in healthy().items():
+        if f'job="{job}"' in key:
+            s[key] = until(value, 21 * M)
+            new = re.sub(rf'{job}-(\d)', lambda m: f"{job}-{int(m[1]) + PODS[job]}", key)
+            s[new] = lambda t, v=value: v(t) if t >= 19 * M else None
+        else:
+            s[key] = value
+    for pod in pods(job):
+        s[series("craftkit_serving", pod)] = lambda t: None if t >= 21 * M else int(t < 20 * M)
+    return s
+
+
+def one_scrape_times_out() -> dict[str, Value]:
+    s = healthy()
+    s[series("up", "render-worker-1")] = lambda t: 0 if t == 20 * M else 1
+    return s
+
+
+def switchover_not_serving() -> dict[str, Value]:
+    """A PostgreSQL switchover (CloudNativePG: under a minute): status NOT_SERVING for 50 s."""
+    return not_serving(pods("status"), since=20 * M, until=20 * M + 50)
+
+
+def busy_pool() -> dict[str, Value]:
+    """Every connection of enqueue-1 lent out, nobody waiting: busy, not exhausted."""
+    s = healthy()
+    s.update(pool("enqueue-1", busy=8))
+    return s
+
+
+NEAR_MISSES = [
+    NearMiss("CraftkitOutboxBacklogOld", "a Kafka broker rolling", broker_rolling()),
+    NearMiss("CraftkitConsumerLagGrowing", "a batch of 6,000 renders worked off",
+             batch_worked_off()),
+    NearMiss("CraftkitRenderFailureRatioHigh", "a quiet night's failures", quiet_night_failures()),
+    NearMiss("CraftkitRenderFailureRatioHigh", "one batch with bad data", broken_batch()),
+    NearMiss("CraftkitRendersNotFinishing", "a render every 5 minutes", rare_renders()),
+    NearMiss("CraftkitWebhookFailureRatioHigh", "a quiet night's failing receiver",
+             quiet_night_webhooks()),
+    NearMiss("CraftkitServiceNotServing", "a rolling update of status", rolling_update("status")),
+    NearMiss("CraftkitServiceDown", "a rolling update of status", rolling_update("status")),
+    NearMiss("CraftkitServiceDown", "a PostgreSQL switchover", switchover_not_serving()),
+    NearMiss("CraftkitServiceDown", "one status pod of two NOT_SERVING",
+             not_serving(["status-1"], since=10 * M)),
+    NearMiss("CraftkitScrapeTargetDown", "one scrape timing out", one_scrape_times_out()),
+    NearMiss("CraftkitScrapeTargetsMissing", "a rolling update of webhooks",
+             rolling_update("webhooks")),
+    NearMiss("CraftkitDatabasePoolExhausted", "a busy pool", busy_pool()),
+]
+
+
+@pytest.mark.parametrize("near", NEAR_MISSES, ids=[f"{n.alert}: {n.story}" for n in NEAR_MISSES])
+def test_what_a_healthy_production_does_raises_no_alert(tmp_path, near):
+    assert firing(tmp_path, near.system, [near.alert]) == {near.alert: {}}, near.story
