@@ -522,6 +522,22 @@ def switchover_not_serving() -> dict[str, Value]:
     return not_serving(pods("status"), since=20 * M, until=20 * M + 50)
 
 
+def gateway_pod_not_ready() -> dict[str, Value]:
+    """A near-idle evening (a request every 5 s) and gateway-2 cannot reach status from minute 5:
+    it is out of traffic, but the kubelet's probes keep coming (/readyz every 5 s, /healthz every
+    10 s, per pod) and its /readyz answers 503. No client sees an error."""
+    s = idle(fresh=False)
+    for pod in pods("gateway"):
+        count = lambda route, status, rate, since=0, until=float("inf"): (  # noqa: E731
+            series("craftkit_http_request_duration_seconds_count", pod, route=route,
+                   method="GET", status=status), per_second(rate, since=since, until=until))
+        ready = 5 * M if pod == "gateway-2" else float("inf")
+        s.update([count("/v1/renders/{id}", "200", 0.2 / 3), count("/healthz", "200", 0.1),
+                  count("/readyz", "200", 0.2, until=ready), count("/readyz", "503", 0.2, ready)])
+    s[series("craftkit_serving", "gateway-2")] = lambda t: int(t < 5 * M)
+    return s
+
+
 def busy_pool() -> dict[str, Value]:
     """Every connection of enqueue-1 lent out, nobody waiting: busy, not exhausted."""
     s = healthy()
@@ -546,6 +562,8 @@ NEAR_MISSES = [
     NearMiss("CraftkitScrapeTargetDown", "one scrape timing out", one_scrape_times_out()),
     NearMiss("CraftkitScrapeTargetsMissing", "a rolling update of webhooks",
              rolling_update("webhooks")),
+    NearMiss("CraftkitGatewayErrorRatioHigh", "one gateway pod not ready, hardly any traffic",
+             gateway_pod_not_ready()),
     NearMiss("CraftkitDatabasePoolExhausted", "a busy pool", busy_pool()),
 ]
 
