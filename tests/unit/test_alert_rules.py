@@ -340,10 +340,13 @@ def not_serving(pod_names: list[str], since: float, until: float = float("inf")
     return s
 
 
-def scrapes_fail(pod: str, since: float) -> dict[str, Value]:
-    """`pod`'s /metrics stops answering at `since`: `up` 0, every series it exported stale."""
-    s = without(healthy(), f'pod="{pod}"', since)
-    s[series("up", pod)] = lambda t: 0 if t >= since else 1
+def scrapes_fail(pod_names: list[str], since: float) -> dict[str, Value]:
+    """Each pod's /metrics stops answering at `since` (crashed, wedged): `up` 0, every series
+    it exported stale."""
+    s = healthy()
+    for pod in pod_names:
+        s = without(s, f'pod="{pod}"', since)
+        s[series("up", pod)] = lambda t: 0 if t >= since else 1
     return s
 
 
@@ -397,8 +400,11 @@ FAILURES = [
     Failure("CraftkitServiceDown", "PostgreSQL down at minute 10: no status pod serves",
             not_serving(pods("status"), since=10 * M), [{**NS, "job": "status"}],
             within=(12, 13)),
+    Failure("CraftkitServiceDown", "a release crash-loops every gateway pod from minute 10",
+            scrapes_fail(pods("gateway"), since=10 * M), [{**NS, "job": "gateway"}],
+            within=(12, 13)),
     Failure("CraftkitScrapeTargetDown", "render-worker-1 wedged at minute 10: /metrics silent",
-            scrapes_fail("render-worker-1", 10 * M),
+            scrapes_fail(["render-worker-1"], 10 * M),
             [{**NS, "job": "render-worker", "pod": "render-worker-1", "container": "render-worker",
               "endpoint": "metrics", "instance": "render-worker-1:9090"}], within=(15, 16)),
     Failure("CraftkitScrapeTargetsMissing", "the webhooks Deployment scaled to 0 at minute 10",
@@ -415,10 +421,10 @@ FAILURES = [
 
 def test_every_alert_has_a_failure_that_fires_it():
     """A new alert cannot go untested: add its Failure above."""
-    assert sorted(f.alert for f in FAILURES) == sorted(rule_names())
+    assert {f.alert for f in FAILURES} == set(rule_names())
 
 
-@pytest.mark.parametrize("failure", FAILURES, ids=[f.alert for f in FAILURES])
+@pytest.mark.parametrize("failure", FAILURES, ids=[f"{f.alert}: {f.story}" for f in FAILURES])
 def test_the_alert_fires_in_the_failure_it_names(tmp_path, failure):
     minutes = failure.within[1] + 1
     timeline = firing(tmp_path, failure.system, [failure.alert], minutes)[failure.alert]
