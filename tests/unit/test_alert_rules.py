@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 import yaml
@@ -115,8 +115,9 @@ def healthy(renders: float = 2.0) -> dict[str, Value]:
                 s[series("craftkit_outbox_oldest_age_seconds", pod, topic=topic)] = noise(0, 3)
     for pod in pods("enqueue"):  # TRANSITIONS' five statuses are listed at 0 from the start
         share = renders / PODS["enqueue"]
-        s[series("craftkit_renders_accepted_total", pod, template="invoice")] = per_second(share * .7)
-        s[series("craftkit_renders_accepted_total", pod, template="receipt")] = per_second(share * .3)
+        for template, part in (("invoice", .7), ("receipt", .3)):
+            s[series("craftkit_renders_accepted_total", pod, template=template)] = per_second(
+                share * part)
         for status in STATUSES:
             s[series("craftkit_render_transitions_total", pod, status=status)] = per_second(
                 share if status == "queued" else 0)
@@ -252,7 +253,7 @@ def test_a_healthy_or_idle_system_raises_no_alert(tmp_path, system):
     assert firing(tmp_path, system, rule_names()) == {name: {} for name in rule_names()}
 
 
-# --- every alert fires in its failure ---------------------------------------------------------------
+# --- every alert fires in its failure -------------------------------------------------------------
 
 
 @dataclass
@@ -380,8 +381,8 @@ def pool_timeouts() -> dict[str, Value]:
 NS = {"namespace": "craftkit"}
 FAILURES = [
     Failure("CraftkitOutboxBacklogOld", "Kafka refuses writes from minute 10",
-            kafka_refuses_writes(), [{**NS, "topic": "render.events"}, {**NS, "topic": "render.jobs"}],
-            within=(16, 18)),
+            kafka_refuses_writes(),
+            [{**NS, "topic": "render.events"}, {**NS, "topic": "render.jobs"}], within=(16, 18)),
     Failure("CraftkitConsumerLagGrowing", "the workers fall behind from minute 10",
             workers_fall_behind(), [{**NS, "group": "render-workers", "topic": "render.jobs"}],
             within=(30, 45)),
