@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests import debian
 from tests.debian import InstallError, apt, run, unpack
 
 SYSTEM = Path("/usr/bin/chromium")
@@ -82,18 +83,9 @@ def check(chromium: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    unpack = "--unpack" in args
-    paths = [arg for arg in args if arg != "--unpack"]
-    dest = Path(paths[0] if paths else ".venv/chromium").resolve()
-    try:
-        path = install(dest, system=None if unpack else SYSTEM)
-    except InstallError as exc:
-        print(f"could not install Chromium for the browser tests (no root needed, but Debian's "
-              f"package servers must be reachable): {exc}", file=sys.stderr)
-        return 1
-    print(f"browser tests use {path}")
-    return 0
+    return debian.main(sys.argv[1:] if argv is None else argv,
+                       lambda dest, unpack: install(dest, system=None if unpack else SYSTEM),
+                       ".venv/chromium", "Chromium", "browser tests")
 
 
 if __name__ == "__main__":

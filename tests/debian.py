@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -61,3 +63,20 @@ def run(cmd: list[str], step: str, cwd: Path | None = None) -> str:
         raise InstallError(f"{step} failed ({cmd[0]} exited {done.returncode}):\n"
                            f"{(done.stderr or done.stdout)[-2000:]}")
     return done.stdout
+
+
+def main(argv: list[str], install: Callable[[Path, bool], Path], default: str, tool: str,
+         tests: str) -> int:
+    """`python -m tests.<tool> [DEST] [--unpack]`: `install(dest, unpack)`, then one line saying
+    which executable `tests` use, or why there is none."""
+    unpack = "--unpack" in argv
+    paths = [arg for arg in argv if arg != "--unpack"]
+    dest = Path(paths[0] if paths else default).resolve()
+    try:
+        path = install(dest, unpack)
+    except InstallError as exc:
+        print(f"could not install {tool} for {tests} (no root needed, but Debian's package "
+              f"servers must be reachable): {exc}", file=sys.stderr)
+        return 1
+    print(f"{tests} use {path}")
+    return 0

@@ -15,6 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from tests import debian
 from tests.debian import InstallError, apt, run, unpack
 
 PACKAGE = "prometheus"
@@ -52,18 +53,9 @@ def install(dest: Path, *, system: str | None = "promtool") -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    unpack_anyway = "--unpack" in args
-    paths = [arg for arg in args if arg != "--unpack"]
-    dest = Path(paths[0] if paths else INSTALL_DIR).resolve()
-    try:
-        path = install(dest, system=None if unpack_anyway else "promtool")
-    except InstallError as exc:
-        print(f"could not install promtool for the alert tests (no root needed, but Debian's "
-              f"package servers must be reachable): {exc}", file=sys.stderr)
-        return 1
-    print(f"alert tests use {path}")
-    return 0
+    return debian.main(sys.argv[1:] if argv is None else argv,
+                       lambda dest, unpack: install(dest, system=None if unpack else "promtool"),
+                       str(INSTALL_DIR), "promtool", "alert tests")
 
 
 if __name__ == "__main__":
