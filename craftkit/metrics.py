@@ -227,14 +227,11 @@ def method_labels(full_method: str) -> tuple[str, str, str]:
     return kind[declared.client_streaming, declared.server_streaming], service, method
 
 
-@functools.lru_cache(maxsize=4096)
-def _handled(family: Counter, labels: tuple[str, str, str], code: str):
-    return family.labels(*labels, code)
-
-
-@functools.lru_cache(maxsize=4096)
-def _child(family, labels: tuple[str, str, str]):
-    return family.labels(*labels)
+@functools.lru_cache(maxsize=8192)
+def child(family, *values: str):
+    """`family.labels(*values)`, remembered: what every call and every request counts under
+    (label values of bounded sets only, so the cache holds them all)."""
+    return family.labels(*values)
 
 
 def _server_code(exc: BaseException | None, context) -> grpc.StatusCode:
@@ -259,11 +256,11 @@ class _ServerCall:
 
     def __init__(self, labels: tuple[str, str, str]) -> None:
         self.labels, self.started = labels, time.perf_counter()
-        _child(SERVER_STARTED, labels).inc()
+        child(SERVER_STARTED, *labels).inc()
 
     def end(self, exc: BaseException | None, context) -> None:
-        _child(SERVER_HANDLING, self.labels).observe(time.perf_counter() - self.started)
-        _handled(SERVER_HANDLED, self.labels, _server_code(exc, context).name).inc()
+        child(SERVER_HANDLING, *self.labels).observe(time.perf_counter() - self.started)
+        child(SERVER_HANDLED, *self.labels, _server_code(exc, context).name).inc()
 
 
 class ServerMetrics(grpc.aio.ServerInterceptor):
@@ -289,14 +286,14 @@ class ServerMetrics(grpc.aio.ServerInterceptor):
         async def call(request, context):
             counted = _ServerCall(labels)
             if unary_request:
-                _child(SERVER_RECEIVED, labels).inc()
+                child(SERVER_RECEIVED, *labels).inc()
             try:
                 response = await inner(request, context)
             except BaseException as exc:
                 counted.end(exc, context)
                 raise
             counted.end(None, context)
-            _child(SERVER_SENT, labels).inc()
+            child(SERVER_SENT, *labels).inc()
             return response
         return call
 
@@ -319,7 +316,7 @@ class ServerMetrics(grpc.aio.ServerInterceptor):
             counted = _ServerCall(labels)
             try:
                 async for message in inner(request, context):
-                    _child(SERVER_SENT, labels).inc()
+                    child(SERVER_SENT, *labels).inc()
                     yield message
             except BaseException as exc:
                 counted.end(exc, context)
@@ -339,7 +336,7 @@ class ClientMetrics(grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation, details, request):
         method = details.method
         labels = method_labels(method.decode() if isinstance(method, bytes) else method)
-        _child(CLIENT_STARTED, labels).inc()
+        child(CLIENT_STARTED, *labels).inc()
         started = time.perf_counter()
         call, code = None, grpc.StatusCode.UNKNOWN
         try:
@@ -351,8 +348,8 @@ class ClientMetrics(grpc.aio.UnaryUnaryClientInterceptor):
             code = grpc.StatusCode.CANCELLED
             raise
         finally:
-            _handled(CLIENT_HANDLED, labels, code.name).inc()
-            _child(CLIENT_HANDLING, labels).observe(time.perf_counter() - started)
+            child(CLIENT_HANDLED, *labels, code.name).inc()
+            child(CLIENT_HANDLING, *labels).observe(time.perf_counter() - started)
         return call
 
 

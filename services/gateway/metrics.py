@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -48,17 +47,10 @@ READINESS_SECONDS = 5.0
 _projects = metrics.Capped(50)
 
 
-@functools.lru_cache(maxsize=4096)
-def _series(route: str, method: str, status: int):
-    """The histogram's child for one (route, method, status): bounded by the app's routes,
-    METHODS and HTTP status codes, so this cache holds them all."""
-    return REQUESTS.labels(route, method, str(status))
-
-
 def request_ended(route: str, method: str, status: int, seconds: float) -> None:
     """One request answered (services.gateway.requestlog, for every request, and the protocol's
     own refusals): `route` a template or "unmatched", `method` one of METHODS or "other"."""
-    _series(route, method, status).observe(seconds)
+    metrics.child(REQUESTS, route, method, str(status)).observe(seconds)
 
 
 def route_template(scope: Scope) -> str:
