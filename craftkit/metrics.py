@@ -18,6 +18,7 @@ import asyncio
 import atexit
 import functools
 import inspect
+import logging
 import os
 import shutil
 import tempfile
@@ -29,6 +30,8 @@ from google.protobuf import descriptor_pool
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -144,6 +147,20 @@ def report_health(serving: bool, dependencies: dict[str, bool]) -> None:
     SERVING.set(1 if serving else 0)
     for name, up in dependencies.items():
         DEPENDENCY_UP.labels(name).set(1 if up else 0)
+
+
+async def refresh_every(interval: float, refresh, what: str) -> None:
+    """`await refresh()` every `interval` seconds, forever: gauges read from the database in the
+    background, never per request. A failure (PostgreSQL away) leaves the last values and is
+    logged at debug only: the postgresql health check already says why."""
+    while True:
+        try:
+            await refresh()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - psycopg and pool timeouts alike
+            log.debug("%s: %s", what, exc)
+        await asyncio.sleep(interval)
 
 
 # --- PostgreSQL pool ------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 from psycopg_pool import AsyncConnectionPool
 
-from craftkit import tracing
+from craftkit import metrics, tracing
 from craftkit.kafka import Sends
 from craftkit.retry import RetryPolicy, drain_forever
 
@@ -166,14 +166,9 @@ async def measure_backlog(pool: AsyncConnectionPool, topics: list[str]) -> None:
 async def watch_backlog(pool: AsyncConnectionPool, topics: list[str],
                         interval: float = 5.0) -> None:
     """Measures the backlog every `interval` seconds, forever (a background task of each service
-    that relays: one cheap query, never one per request). While the database is away the gauges
-    keep their last values; craftkit_dependency_up{dependency="postgresql"} says why."""
+    that relays: one cheap query, never one per request)."""
     for topic in topics:
         BACKLOG_ROWS.labels(topic)
         OLDEST_AGE.labels(topic)
-    while True:
-        try:
-            await measure_backlog(pool, topics)
-        except Exception as exc:  # noqa: BLE001 - the database may be down; try next time
-            log.debug("outbox backlog not measured: %s", exc)
-        await asyncio.sleep(interval)
+    await metrics.refresh_every(interval, lambda: measure_backlog(pool, topics),
+                                "outbox backlog not measured")

@@ -9,14 +9,12 @@ craftkit.kafka's (craftkit_kafka_consumer_lag).
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import datetime, timedelta, timezone
 
 from prometheus_client import Counter, Gauge, Histogram
 from psycopg_pool import AsyncConnectionPool
 
-log = logging.getLogger(__name__)
+from craftkit import metrics
 
 BACKLOG_INTERVAL = 5.0
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx", "none")
@@ -93,13 +91,6 @@ async def refresh_backlog(pool: AsyncConnectionPool) -> None:
 
 
 async def watch_backlog(pool: AsyncConnectionPool, interval: float = BACKLOG_INTERVAL) -> None:
-    """Refreshes the backlog gauges every `interval` seconds, forever (PostgreSQL away: the last
-    values stay; the postgresql health check reports it)."""
-    while True:
-        try:
-            await refresh_backlog(pool)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - psycopg and pool timeouts alike
-            log.debug("reading the delivery backlog: %s", exc)
-        await asyncio.sleep(interval)
+    """Refreshes the backlog gauges every `interval` seconds, forever."""
+    await metrics.refresh_every(interval, lambda: refresh_backlog(pool),
+                                "reading the delivery backlog")
