@@ -77,8 +77,12 @@ class Attempt:
         self.template = templates(template_slug or "unknown")
         self.started = time.perf_counter()
 
+    def seconds(self) -> float:
+        """Since pick-up."""
+        return time.perf_counter() - self.started
+
     def _done(self, outcome: str) -> None:
-        RENDER_DURATION.labels(self.template, outcome).observe(time.perf_counter() - self.started)
+        RENDER_DURATION.labels(self.template, outcome).observe(self.seconds())
 
     def succeeded(self, pdf: bytes, pages: int) -> None:
         self._done("succeeded")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -315,7 +314,6 @@ class Worker:
     @metrics.in_flight
     async def _attempt(self, claim, ticket: Ticket) -> None:
         render, render_id = claim.render, claim.render.id
-        started = time.perf_counter()
         measured = metrics.Attempt(render.template_slug)
         request = status_pb2.FinishRenderRequest(render_id=render_id, attempt=claim.attempt,
                                                  project_id=render.project_id)
@@ -351,7 +349,7 @@ class Worker:
             self.rendered += 1
             log.info("render %s %s in %.1f ms", render_id,
                      "succeeded" if request.succeeded else "failed",
-                     (time.perf_counter() - started) * 1000)
+                     measured.seconds() * 1000)
 
     async def _release(self, claim, reason: str) -> None:
         """Gives the attempt back; the status service fails the render at its last attempt."""
