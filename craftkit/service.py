@@ -84,7 +84,8 @@ def channel(address: str, security: ClientSecurity) -> grpc.aio.Channel:
     balance over every address the name has (a headless Service's pods)."""
     options = [*MESSAGE_OPTIONS, *CLIENT_OPTIONS]
     interceptors = [*tracing.client_interceptors(), *metrics.client_interceptors(),
-                    *logs.client_interceptors(), internal_auth.BearerToken(internal_auth.TokenFile(security.token_file))]
+                    *logs.client_interceptors(),
+                    internal_auth.BearerToken(internal_auth.TokenFile(security.token_file))]
     if security.tls_ca_file:
         return grpc.aio.secure_channel(address, _client_tls(security), options=options,
                                        interceptors=interceptors)

@@ -57,7 +57,8 @@ class Gateway(Starlette):
 
 
 class RequestLog:
-    """The pure ASGI middleware: the id, the `x-request-id` header, the access line."""
+    """The pure ASGI middleware: the id, the `x-request-id` header, the request metrics
+    (in flight, duration by route, method and status) and the access line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -33,7 +33,7 @@ REDACTED_HEADERS = ["authorization", "proxy-authorization", "cookie", "set-cooki
 
 
 def middleware() -> list[Middleware]:
-    """The tracing middleware, outermost; none when tracing is off (the gateway's processes set
+    """The tracing middleware, the first inside RequestLog; none when tracing is off (the gateway's processes set
     tracing up here too: with GATEWAY_WORKERS > 1 each worker process builds its own app)."""
     if not tracing.setup("gateway"):
         return []
