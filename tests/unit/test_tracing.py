@@ -76,19 +76,26 @@ CHILD = """
 """
 
 
-def test_a_process_exports_its_spans_and_its_messages_continue_the_trace(no_otel):
+def traced_child(script: str, **env: str) -> tuple[str, list]:
+    """Runs `script` in a new Python process exporting to a real OTLP receiver: its output, and
+    the spans the receiver got."""
     receiver = otlp.start()
     try:
-        # One config.env serves every service: a service name there must not rename them all.
-        env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-               "OTEL_SERVICE_NAME": "overridden"}
-        child = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD)], cwd=ROOT, env=env,
-                               capture_output=True, text=True, timeout=60)
+        child = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT, capture_output=True,
+            text=True, timeout=120,
+            env={**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, **env})
         assert child.returncode == 0, child.stderr
-        ids = dict(line.split() for line in child.stdout.splitlines())
-        spans = {span.name: span for span in receiver.all()}
+        return child.stdout, receiver.all()
     finally:
         receiver.stop()
+
+
+def test_a_process_exports_its_spans_and_its_messages_continue_the_trace(no_otel):
+    # One config.env serves every service: a service name there must not rename them all.
+    output, received = traced_child(CHILD, OTEL_SERVICE_NAME="overridden")
+    ids = dict(line.split() for line in output.splitlines())
+    spans = {span.name: span for span in received}
     assert set(spans) == {"written", "read", "other"}
     assert {span.service for span in spans.values()} == {"craftkit-unit"}
     assert (spans["written"].trace_id, spans["written"].span_id) == (ids["trace"], ids["span"])
@@ -120,16 +127,7 @@ def test_a_clients_huge_header_values_do_not_stop_everyones_spans_from_exporting
     """Span attributes are capped (MAX_ATTRIBUTE_CHARS): uncapped, a batch of spans each holding
     a client's 60 kB User-Agent is over gRPC's 4 MiB message limit, the collector refuses it
     (RESOURCE_EXHAUSTED) and every span in it, other projects' too, is dropped."""
-    receiver = otlp.start()
-    try:
-        env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-               "OTEL_EXPORTER_OTLP_TIMEOUT": "3"}
-        child = subprocess.run([sys.executable, "-c", textwrap.dedent(FLOOD)], cwd=ROOT, env=env,
-                               capture_output=True, text=True, timeout=120)
-        assert child.returncode == 0, child.stderr
-        spans = receiver.all()
-    finally:
-        receiver.stop()
+    _, spans = traced_child(FLOOD, OTEL_EXPORTER_OTLP_TIMEOUT="3")
     assert "POST /v1/templates/{slug}/render" in {span.name for span in spans}
     agents = [span.attributes["http.user_agent"] for span in spans
               if "http.user_agent" in span.attributes]
